@@ -1,0 +1,32 @@
+# patchloop: `make run` opens the app, `make test` runs the tests; both set everything up first.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test sample bench clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/install-system-deps.sh
+	bash scripts/install-system-deps.sh
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e '.[dev]'
+	touch $(STAMP)
+
+run: setup
+	$(VENV)/bin/patchloop
+
+sample: setup
+	$(VENV)/bin/patchloop run "Write a function that returns the sum of the positive numbers in a list"
+
+test: setup
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) benchmarks/bench_model.py
+	$(PY) benchmarks/bench_analyzers.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,136 @@
+"""What an analyzer plug-in is, and the one helper that runs an external tool safely."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from ..types import AnalyzerResult, Finding
+
+
+@runtime_checkable
+class Analyzer(Protocol):
+    """A static analyzer plug-in.
+
+    ``analyze`` reads ``path`` (the code already written to a private temp dir as
+    ``solution.py`` or the user's own file) and must never execute it. It returns an
+    ``AnalyzerResult``; a crash, a timeout or a missing tool is reported through
+    ``AnalyzerResult.error``, never as an empty (clean) result.
+    """
+
+    name: str  # "ruff", "bandit", "pylint", "pyright", "patchloop-ast", ...
+    languages: tuple[str, ...]  # ("python",)
+
+    def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult: ...
+
+
+# --- running an external tool -------------------------------------------------------------------
+
+
+class ToolFailure(Exception):
+    """The tool could not give a verdict: missing, timed out, crashed or printed nonsense."""
+
+
+def find_tool(executable: str) -> str | None:
+    """Path of ``executable``: next to the running interpreter first (the venv's bin), then PATH.
+
+    ``sys.executable`` is deliberately not resolved: in a venv it is a symlink whose folder is the
+    venv's bin, which is where pip put ruff, bandit, pylint and basedpyright.
+    """
+    candidate = Path(sys.executable).parent / executable
+    if candidate.is_file() and os.access(candidate, os.X_OK):
+        return str(candidate)
+    return shutil.which(executable)
+
+
+@dataclass
+class ToolRun:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_tool(argv: Sequence[str], timeout: float, cwd: Path | None = None) -> ToolRun:
+    """Run ``argv`` (argv[0] is looked up with ``find_tool``) and capture its output.
+
+    The tool runs in its own session so that on timeout the whole process group is killed:
+    basedpyright is a Python wrapper around node, and killing only the wrapper would leave node
+    holding the output pipe (and ``communicate`` waiting on it) after the deadline.
+    Raises ``ToolFailure`` when the executable is missing or the deadline passes.
+    """
+    executable = find_tool(argv[0])
+    if executable is None:
+        raise ToolFailure(f"executable {argv[0]!r} not found (install it into this environment)")
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"}
+    env.pop("PYTHONPATH", None)  # the user's import path must not change what a tool loads
+    try:
+        proc = subprocess.Popen(
+            [executable, *argv[1:]],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise ToolFailure(f"could not start {argv[0]}: {exc}") from exc
+    try:
+        stdout, stderr = proc.communicate(timeout=max(timeout, 0.001))
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raise ToolFailure(f"timed out after {timeout:g} s") from None
+    except BaseException:
+        _kill_group(proc)
+        raise
+    return ToolRun(
+        proc.returncode,
+        stdout.decode("utf-8", errors="replace"),
+        stderr.decode("utf-8", errors="replace"),
+    )
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    try:
+        proc.communicate(timeout=5)
+    except subprocess.TimeoutExpired:  # a grandchild that left the group still holds a pipe
+        pass
+
+
+def tail(text: str, limit: int = 400) -> str:
+    """The end of a tool's stderr, on one line, for an error message."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else "..." + text[-limit:]
+
+
+def guarded(analyzer: str, work: Callable[[], list[Finding]]) -> AnalyzerResult:
+    """Run ``work`` and wrap its findings, turning every way it can fail into ``error``.
+
+    A tool's own failure (``ToolFailure``) keeps its message; output the parser cannot read
+    (bad JSON, missing keys) is "unparsable output"; anything else is a crash. None of them
+    can come back as an empty, clean-looking result.
+    """
+    start = time.monotonic()
+    try:
+        findings = work()
+    except ToolFailure as exc:
+        error = str(exc)
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        error = f"unparsable output: {type(exc).__name__}: {exc}"
+    except Exception as exc:  # noqa: BLE001 - a plug-in crash must become an error, not a traceback
+        error = f"crashed: {type(exc).__name__}: {exc}"
+    else:
+        return AnalyzerResult(analyzer, findings, None, time.monotonic() - start)
+    return AnalyzerResult(analyzer, [], error, time.monotonic() - start)

@@ -1,0 +1,148 @@
+"""ruff as two analyzers: ``ruff`` (defect rules) and ``ruff-security`` (its bandit ports, S-rules).
+
+ruff runs with ``--isolated`` so a ``pyproject.toml`` or ``ruff.toml`` near the file cannot change
+the verdict, and with ``--exit-zero`` so that any non-zero exit means ruff itself failed.
+
+Severity mapping (ruff reports no level of its own except for syntax errors):
+
+- error: syntax errors (``invalid-syntax``), E9 (file cannot be read), names that fail at run time
+  (F821 undefined, F822 undefined in ``__all__``, F823 local used before assignment), F63x
+  (``is`` with a literal, assert on a tuple...), F70x (``return``/``yield``/``break`` outside
+  their block), F50x/F52x (format strings that raise), every PLE rule (pylint errors);
+- note: F401 unused import, F541 f-string without placeholders (harmless clutter);
+- S-rules: the level bandit gives the same check (HIGH -> error, MEDIUM -> warning, LOW -> note),
+  from ``SECURITY_SEVERITY``, so ruff and bandit agree when they are merged;
+- warning: everything else selected here.
+
+CWE ids: ruff gives none; ``SECURITY_CWE`` carries bandit's CWE for each S-rule's twin.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..types import AnalyzerResult, Finding
+from .base import ToolFailure, guarded, run_tool, tail
+
+# Rules that find bugs rather than style. F: pyflakes (undefined/unused names, bad format
+# strings...); E9: unreadable file; PLE: pylint's error class; SIM115: open() outside ``with``;
+# PLR0124/PLR0133: comparisons with itself / of two constants; PLW: loop-else without break,
+# self-assignment, assert on a string, NaN comparison...; B: bugbear's bug-finding rules only
+# (mutable defaults, loop-variable closures, useless expressions, duplicate excepts...).
+DEFECT_RULES: tuple[str, ...] = (
+    "F", "E9", "PLE", "SIM115", "PLR0124", "PLR0133",
+    "PLW0120", "PLW0127", "PLW0128", "PLW0129", "PLW0177", "PLW0642", "PLW1508",
+    "B002", "B003", "B006", "B011", "B012", "B013", "B014", "B015", "B016", "B017", "B018",
+    "B020", "B021", "B022", "B023", "B025", "B026", "B029", "B030", "B031", "B032", "B033",
+    "B034", "B035", "B039", "RUF006",
+)  # fmt: skip
+
+# All bandit ports except those that flag idiomatic code on their own: S603 (any subprocess
+# call without shell), S607 (a program found on PATH, like "git") and the import-only checks.
+SECURITY_RULES: tuple[str, ...] = ("S",)
+SECURITY_IGNORED: tuple[str, ...] = ("S403", "S404", "S603", "S607")
+
+_ERROR_PREFIXES = ("E9", "F63", "F70", "F50", "F52", "PLE")
+_ERROR_CODES = {"invalid-syntax", "F821", "F822", "F823"}
+_NOTE_CODES = {"F401", "F541"}
+
+# bandit's own level for the twin of each ruff S-rule (HIGH -> error, MEDIUM -> warning, LOW -> note).
+SECURITY_SEVERITY: dict[str, str] = {
+    "S101": "note", "S102": "warning", "S103": "warning", "S104": "warning", "S105": "note",
+    "S106": "note", "S107": "note", "S108": "warning", "S110": "note", "S112": "note",
+    "S113": "warning", "S201": "error", "S202": "error", "S301": "warning", "S302": "warning",
+    "S303": "warning", "S304": "error", "S305": "warning", "S306": "warning", "S307": "warning",
+    "S308": "warning", "S310": "warning", "S311": "note", "S312": "error", "S313": "warning",
+    "S314": "warning", "S315": "warning", "S316": "warning", "S317": "warning", "S318": "warning",
+    "S319": "warning", "S321": "error", "S323": "warning", "S324": "error", "S501": "error",
+    "S502": "error", "S503": "warning", "S504": "warning", "S505": "error", "S506": "warning",
+    "S507": "error", "S508": "warning", "S509": "warning", "S601": "warning", "S602": "error",
+    "S604": "warning", "S605": "error", "S606": "note", "S608": "warning", "S609": "error",
+    "S610": "warning", "S611": "warning", "S612": "warning", "S701": "error", "S702": "warning",
+    "S704": "warning",
+}  # fmt: skip
+
+# bandit's CWE for the twin of each ruff S-rule.
+SECURITY_CWE: dict[str, str] = {
+    "S101": "CWE-703", "S102": "CWE-78", "S103": "CWE-732", "S104": "CWE-605", "S105": "CWE-259",
+    "S106": "CWE-259", "S107": "CWE-259", "S108": "CWE-377", "S110": "CWE-703", "S112": "CWE-703",
+    "S113": "CWE-400", "S201": "CWE-94", "S202": "CWE-22", "S301": "CWE-502", "S302": "CWE-502",
+    "S303": "CWE-327", "S304": "CWE-327", "S305": "CWE-327", "S306": "CWE-377", "S307": "CWE-78",
+    "S308": "CWE-79", "S310": "CWE-22", "S311": "CWE-330", "S312": "CWE-319", "S313": "CWE-20",
+    "S314": "CWE-20", "S315": "CWE-20", "S316": "CWE-20", "S317": "CWE-20", "S318": "CWE-20",
+    "S319": "CWE-20", "S321": "CWE-319", "S323": "CWE-295", "S324": "CWE-327", "S501": "CWE-295",
+    "S502": "CWE-327", "S503": "CWE-327", "S504": "CWE-295", "S505": "CWE-326", "S506": "CWE-20",
+    "S507": "CWE-295", "S508": "CWE-319", "S509": "CWE-319", "S601": "CWE-78", "S602": "CWE-78",
+    "S604": "CWE-78", "S605": "CWE-78", "S606": "CWE-78", "S608": "CWE-89", "S609": "CWE-155",
+    "S610": "CWE-89", "S611": "CWE-89", "S612": "CWE-94", "S701": "CWE-94", "S702": "CWE-80",
+    "S704": "CWE-79",
+}  # fmt: skip
+
+
+def ruff_severity(code: str) -> str:
+    if code in _ERROR_CODES or code.startswith(_ERROR_PREFIXES):
+        return "error"
+    if code in _NOTE_CODES:
+        return "note"
+    if code.startswith("S") and code[1:].isdigit():
+        return SECURITY_SEVERITY.get(code, "warning")
+    return "warning"
+
+
+def parse_ruff_json(stdout: str) -> list[Finding]:
+    findings = []
+    for item in json.loads(stdout):
+        code = item.get("code") or "invalid-syntax"  # older ruff: syntax errors have code null
+        location = item["location"]
+        findings.append(
+            Finding(
+                tool="ruff",
+                rule_id=code,
+                severity=ruff_severity(code),
+                message=item["message"],
+                line=int(location["row"]),
+                column=int(location["column"]),
+                cwe=SECURITY_CWE.get(code, ""),
+            )
+        )
+    return findings
+
+
+@dataclass(frozen=True)
+class RuffAnalyzer:
+    """One ruff run over one file with a fixed rule selection."""
+
+    name: str
+    select: tuple[str, ...]
+    ignore: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ("python",)
+    tool: str = "ruff"
+    executable: str = "ruff"
+    distribution: str = "ruff"
+
+    def argv(self, path: Path) -> list[str]:
+        argv = [self.executable, "check", "--isolated", "--no-cache", "--exit-zero",
+                "--output-format", "json", "--target-version", "py311",
+                "--select", ",".join(self.select)]  # fmt: skip
+        if self.ignore:
+            argv += ["--ignore", ",".join(self.ignore)]
+        return [*argv, "--", str(path)]
+
+    def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
+        def work() -> list[Finding]:
+            run = run_tool(self.argv(path), timeout, cwd=path.parent)
+            if run.returncode != 0:
+                raise ToolFailure(f"ruff exited with {run.returncode}: {tail(run.stderr)}")
+            return parse_ruff_json(run.stdout)
+
+        return guarded(self.name, work)
+
+
+def ruff_defects() -> RuffAnalyzer:
+    return RuffAnalyzer("ruff", DEFECT_RULES)
+
+
+def ruff_security() -> RuffAnalyzer:
+    return RuffAnalyzer("ruff-security", SECURITY_RULES, SECURITY_IGNORED)

@@ -1,0 +1,166 @@
+"""Settings from a TOML file, overridden by CLI flags.
+
+The file lives at ``$PATCHLOOP_CONFIG`` or the user's config directory (``patchloop config path``
+prints it). Sections mirror the dataclass groups below; a missing file means all defaults. The app
+saves settings back with ``save_config``; unknown keys are kept so a newer version's file survives.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import tomli_w
+
+from .types import SEVERITIES, GenParams
+
+SUITE_NAMES = ("defects", "security", "all")
+
+
+class ConfigError(ValueError):
+    """The config file or an override is invalid; the message names the key and the file."""
+
+
+@dataclass
+class ModelSettings:
+    name: str = "embedded"  # embedded | embedded-1.5b | HF id | local folder | openai:NAME
+    adapter: str = ""  # LoRA adapter folder from `patchloop train dpo`
+    device: str = "auto"  # auto | cpu | cuda
+    load_in_4bit: bool = True  # on CUDA only: NF4 through bitsandbytes
+    base_url: str = ""  # for openai:NAME models
+    api_key_env: str = "OPENAI_API_KEY"  # the key itself is never stored here or in the log
+    max_new_tokens: int = 768
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = -1  # -1: none
+
+
+@dataclass
+class LoopConfig:
+    t_max: int = 3
+    analyzers: str = "all"
+    threshold: str = "note"
+    skip: list[str] = field(default_factory=list)
+    analyzer_timeout: float = 60.0
+    prompts_dir: str = ""
+
+
+@dataclass
+class LogConfig:
+    db: str = ""  # empty: the default path in the user's data directory
+
+
+@dataclass
+class Config:
+    model: ModelSettings = field(default_factory=ModelSettings)
+    loop: LoopConfig = field(default_factory=LoopConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    keys: dict[str, str] = field(default_factory=dict)  # app binding id -> key, e.g. send = "ctrl+j"
+    path: Path | None = None  # where it was read from / will be saved to
+    extra: dict[str, Any] = field(default_factory=dict)  # unknown sections, preserved on save
+
+    def gen_params(self) -> GenParams:
+        m = self.model
+        return GenParams(
+            max_new_tokens=m.max_new_tokens, temperature=m.temperature, top_p=m.top_p,
+            seed=None if m.seed < 0 else m.seed,
+        )
+
+    def validate(self) -> Config:
+        where = f" in {self.path}" if self.path else ""
+        if self.loop.threshold not in SEVERITIES:
+            raise ConfigError(f"loop.threshold{where} must be one of {', '.join(SEVERITIES)}, not {self.loop.threshold!r}")
+        if self.loop.analyzers not in SUITE_NAMES:
+            raise ConfigError(f"loop.analyzers{where} must be one of {', '.join(SUITE_NAMES)}, not {self.loop.analyzers!r}")
+        if not 0 <= self.loop.t_max <= 50:
+            raise ConfigError(f"loop.t_max{where} must be between 0 and 50, not {self.loop.t_max}")
+        if self.model.max_new_tokens < 1:
+            raise ConfigError(f"model.max_new_tokens{where} must be positive")
+        if self.model.device not in ("auto", "cpu", "cuda"):
+            raise ConfigError(f"model.device{where} must be auto, cpu or cuda, not {self.model.device!r}")
+        return self
+
+
+_SECTIONS = {"model": ModelSettings, "loop": LoopConfig, "log": LogConfig}
+
+
+def default_config_path() -> Path:
+    env = os.environ.get("PATCHLOOP_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_config_dir("patchloop")) / "config.toml"
+
+
+def _section(cls, data: dict[str, Any], name: str, path: Path) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(unknown)} in [{name}] of {path}")
+    default = cls()
+    values = {}
+    for key, value in data.items():
+        expected = type(getattr(default, key))
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ConfigError(f"[{name}] {key} in {path} must be {expected.__name__}, not {value!r}")
+        values[key] = value
+    return replace(default, **values)
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    path = Path(path).expanduser() if path else default_config_path()
+    config = Config(path=path)
+    if not path.exists():
+        return config
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot parse {path}: {exc}") from exc
+    for name, cls in _SECTIONS.items():
+        if name in data:
+            setattr(config, name, _section(cls, data.pop(name), name, path))
+    if "keys" in data:
+        keys = data.pop("keys")
+        if not all(isinstance(v, str) for v in keys.values()):
+            raise ConfigError(f"[keys] in {path} maps binding ids to key strings")
+        config.keys = dict(keys)
+    config.extra = data
+    return config.validate()
+
+
+def save_config(config: Config, path: str | Path | None = None) -> Path:
+    """Write the config atomically (a crash never leaves half a file)."""
+    path = Path(path or config.path or default_config_path()).expanduser()
+    data: dict[str, Any] = dict(config.extra)
+    for name in _SECTIONS:
+        data[name] = asdict(getattr(config, name))
+    if config.keys:
+        data["keys"] = dict(config.keys)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
+    tmp.replace(path)
+    config.path = path
+    return path
+
+
+def apply_overrides(config: Config, **overrides: Any) -> Config:
+    """CLI flags win over the file; ``None`` means "flag not given"."""
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        section, key = dotted.split("__", 1) if "__" in dotted else ("loop", dotted)
+        target = getattr(config, section)
+        if not hasattr(target, key):
+            raise ConfigError(f"no setting {section}.{key}")
+        setattr(target, key, value)
+    return config.validate()
+
+
+def db_path(config: Config) -> Path | None:
+    return Path(config.log.db).expanduser() if config.log.db else None

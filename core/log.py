@@ -1,0 +1,270 @@
+"""The SQLite log: every run, iteration, finding and label, written as the run goes.
+
+One file (WAL mode, so the app can read while a run writes) at a default path in the user's data
+directory. Writes happen per iteration, so a crash or Ctrl-C keeps every finished iteration.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import sqlite_utils
+
+from .migrations import migrate
+from .types import Finding, Iteration, Run
+
+LABELS = ("chosen", "rejected")
+
+
+class LogError(RuntimeError):
+    """The log database cannot be used; the message names the file and what to do."""
+
+
+def default_db_path() -> Path:
+    return Path(platformdirs.user_data_dir("patchloop")) / "log.db"
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class RunSummary:
+    id: int
+    created: str
+    prompt: str
+    model: str
+    analyzers: str
+    stop_reason: str | None
+    n_iterations: int
+    best_index: int | None
+    first_findings: int | None
+    last_findings: int | None
+    source: str
+
+
+class Log:
+    """Thread-safe handle on the log database (the app writes from a worker thread)."""
+
+    def __init__(self, path: str | Path | None = None, *, busy_timeout: float = 5.0):
+        self.path = Path(path).expanduser() if path else default_db_path()
+        self._lock = threading.RLock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=busy_timeout, check_same_thread=False)
+            self.db = sqlite_utils.Database(conn)
+            with self._lock:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA foreign_keys=ON")
+                migrate(self.db)
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise LogError(
+                    f"the log database {self.path} is locked by another process; "
+                    "close it or pass --db with another file"
+                ) from exc
+            raise LogError(f"cannot open the log database {self.path}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            raise LogError(
+                f"the log database {self.path} is not a readable SQLite file ({exc}); it was left untouched: "
+                "move it aside to start a fresh log, or pass --db with another file"
+            ) from exc
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def _write(self, fn):
+        with self._lock:
+            try:
+                with self.db.conn:
+                    return fn()
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise LogError(f"the log database {self.path} stayed locked: {exc}") from exc
+                raise LogError(f"writing the log database {self.path} failed: {exc}") from exc
+
+    def start_run(self, run: Run, *, adapter: str = "", task_id: str | None = None,
+                  eval_run_id: int | None = None) -> int:
+        row = {
+            "created": _now(),
+            "prompt": run.prompt,
+            "language": run.language,
+            "model": run.model,
+            "backend": run.backend,
+            "server": run.server,
+            "analyzers": run.analyzers,
+            "t_max": run.t_max,
+            "threshold": run.threshold,
+            "n_iterations": 0,
+            "started_at": run.started_at,
+            "source": run.source,
+            "adapter": adapter,
+            "task_id": task_id,
+            "eval_run_id": eval_run_id,
+        }
+        run.id = self._write(lambda: self.db["runs"].insert(row).last_pk)
+        return run.id
+
+    def add_iteration(self, run_id: int, it: Iteration) -> int:
+        def write() -> int:
+            iteration_id = self.db["iterations"].insert(
+                {
+                    "run_id": run_id,
+                    "idx": it.index,
+                    "prompt": json.dumps(it.prompt),
+                    "response": it.response,
+                    "code": it.code,
+                    "n_findings": len(it.findings),
+                    "analyzer_errors": json.dumps(it.analyzer_errors),
+                    "prompt_tokens": it.prompt_tokens,
+                    "completion_tokens": it.completion_tokens,
+                    "gen_seconds": it.gen_seconds,
+                    "analysis_seconds": it.analysis_seconds,
+                    "tests_passed": None if it.tests_passed is None else int(it.tests_passed),
+                    "error": it.error,
+                    "created": _now(),
+                }
+            ).last_pk
+            self.db["findings"].insert_all(
+                [{**_finding_row(f), "iteration_id": iteration_id} for f in it.findings]
+            )
+            self.db["runs"].update(run_id, {"n_iterations": it.index + 1})
+            return iteration_id
+
+        it.id = self._write(write)
+        return it.id
+
+    def finish_run(self, run: Run) -> None:
+        if run.id is None:
+            return
+        values = {
+            "stop_reason": run.stop_reason,
+            "error": run.error,
+            "best_index": run.best_index,
+            "finished_at": run.finished_at,
+            "n_iterations": len(run.iterations),
+        }
+        self._write(lambda: self.db["runs"].update(run.id, values))
+
+    def set_tests_passed(self, iteration_id: int, passed: bool | None) -> None:
+        value = None if passed is None else int(passed)
+        self._write(lambda: self.db["iterations"].update(iteration_id, {"tests_passed": value}))
+
+    def set_label(self, iteration_id: int, label: str | None, note: str = "") -> None:
+        """Mark an iteration chosen or rejected; None removes the label."""
+        if label is not None and label not in LABELS:
+            raise ValueError(f"label must be one of {LABELS} or None, not {label!r}")
+        if not self.db["iterations"].count_where("id = ?", [iteration_id]):
+            raise LogError(f"no iteration with id {iteration_id} in {self.path}")
+
+        def write() -> None:
+            self.db.execute("DELETE FROM labels WHERE iteration_id = ?", [iteration_id])
+            if label is not None:
+                self.db["labels"].insert(
+                    {"iteration_id": iteration_id, "label": label, "note": note, "created": _now()}
+                )
+
+        self._write(write)
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def list_runs(self, limit: int = 20, search: str | None = None, source: str | None = None,
+                  offset: int = 0) -> list[RunSummary]:
+        where, params = [], []
+        if search:
+            where.append("runs.prompt LIKE ?")
+            params.append(f"%{search}%")
+        if source:
+            where.append("runs.source LIKE ?")
+            params.append(f"{source}%")
+        sql = f"""
+            SELECT runs.*,
+              (SELECT n_findings FROM iterations i WHERE i.run_id = runs.id ORDER BY idx LIMIT 1) AS first_findings,
+              (SELECT n_findings FROM iterations i WHERE i.run_id = runs.id ORDER BY idx DESC LIMIT 1) AS last_findings
+            FROM runs {"WHERE " + " AND ".join(where) if where else ""}
+            ORDER BY runs.id DESC LIMIT ? OFFSET ?
+        """
+        with self._lock:
+            rows = list(self.db.query(sql, [*params, limit, offset]))
+        return [
+            RunSummary(
+                id=r["id"], created=r["created"], prompt=r["prompt"], model=r["model"],
+                analyzers=r["analyzers"], stop_reason=r["stop_reason"], n_iterations=r["n_iterations"] or 0,
+                best_index=r["best_index"], first_findings=r["first_findings"],
+                last_findings=r["last_findings"], source=r["source"] or "",
+            )
+            for r in rows
+        ]
+
+    def load_run(self, run_id: int) -> Run:
+        with self._lock:
+            try:
+                row = self.db["runs"].get(run_id)
+            except sqlite_utils.db.NotFoundError:
+                raise LogError(f"no run with id {run_id} in {self.path}") from None
+            iteration_rows = list(self.db.query("SELECT * FROM iterations WHERE run_id = ? ORDER BY idx", [run_id]))
+            finding_rows = list(
+                self.db.query(
+                    "SELECT f.* FROM findings f JOIN iterations i ON f.iteration_id = i.id "
+                    "WHERE i.run_id = ? ORDER BY f.id",
+                    [run_id],
+                )
+            )
+        by_iteration: dict[int, list[Finding]] = {}
+        for f in finding_rows:
+            by_iteration.setdefault(f["iteration_id"], []).append(_finding_from_row(f))
+        run = Run(
+            prompt=row["prompt"], model=row["model"], analyzers=row["analyzers"], t_max=row["t_max"],
+            threshold=row["threshold"], language=row["language"] or "python", backend=row["backend"] or "",
+            server=row["server"] or "", stop_reason=row["stop_reason"], error=row["error"],
+            started_at=row["started_at"], finished_at=row["finished_at"], source=row["source"] or "",
+            id=row["id"],
+        )
+        for r in iteration_rows:
+            run.iterations.append(
+                Iteration(
+                    index=r["idx"], prompt=json.loads(r["prompt"] or "[]"), response=r["response"] or "",
+                    code=r["code"], findings=by_iteration.get(r["id"], []),
+                    analyzer_errors=json.loads(r["analyzer_errors"] or "[]"),
+                    prompt_tokens=r["prompt_tokens"] or 0, completion_tokens=r["completion_tokens"] or 0,
+                    gen_seconds=r["gen_seconds"] or 0.0, analysis_seconds=r["analysis_seconds"] or 0.0,
+                    tests_passed=None if r["tests_passed"] is None else bool(r["tests_passed"]),
+                    error=r["error"], id=r["id"],
+                )
+            )
+        return run
+
+    def labels_for_run(self, run_id: int) -> dict[int, str]:
+        """iteration index -> label, for one run."""
+        with self._lock:
+            rows = self.db.query(
+                "SELECT i.idx, l.label FROM labels l JOIN iterations i ON l.iteration_id = i.id WHERE i.run_id = ?",
+                [run_id],
+            )
+            return {r["idx"]: r["label"] for r in rows}
+
+    def run_row(self, run_id: int) -> dict[str, Any]:
+        with self._lock:
+            return dict(self.db["runs"].get(run_id))
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.conn.close()
+
+
+def _finding_row(f: Finding) -> dict[str, Any]:
+    row = f.to_dict()
+    row["also"] = json.dumps(row["also"])
+    return row
+
+
+def _finding_from_row(row: dict[str, Any]) -> Finding:
+    data = dict(row)
+    data["also"] = json.loads(data.get("also") or "[]")
+    return Finding.from_dict(data)

@@ -1,0 +1,126 @@
+"""Versioned schema migrations for the SQLite log (in the style of the `llm` CLI).
+
+Each migration is a function that takes a sqlite_utils.Database and runs once; the names of the
+applied ones are kept in the ``_migrations`` table. Append new migrations at the end; never edit
+or reorder one that has shipped, because users' databases already recorded it as applied.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+
+import sqlite_utils
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = []
+
+
+def migration(fn: Callable[[sqlite_utils.Database], None]) -> Callable[[sqlite_utils.Database], None]:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply pending migrations in order, each in its own transaction; return the names applied."""
+    db["_migrations"].create(
+        {"name": str, "applied_at": str}, pk="name", if_not_exists=True
+    )
+    done = {row["name"] for row in db["_migrations"].rows}
+    applied = []
+    for fn in MIGRATIONS:
+        if fn.__name__ in done:
+            continue
+        with db.conn:
+            fn(db)
+            db["_migrations"].insert(
+                {"name": fn.__name__, "applied_at": datetime.datetime.now(datetime.UTC).isoformat()}
+            )
+        applied.append(fn.__name__)
+    return applied
+
+
+@migration
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["runs"].create(
+        {
+            "id": int,
+            "created": str,
+            "prompt": str,
+            "language": str,
+            "model": str,
+            "backend": str,
+            "server": str,
+            "analyzers": str,
+            "t_max": int,
+            "threshold": str,
+            "stop_reason": str,
+            "error": str,
+            "best_index": int,
+            "n_iterations": int,
+            "started_at": float,
+            "finished_at": float,
+            "source": str,
+        },
+        pk="id",
+    )
+    db["iterations"].create(
+        {
+            "id": int,
+            "run_id": int,
+            "idx": int,
+            "prompt": str,  # JSON list of chat messages sent to the model
+            "response": str,
+            "code": str,
+            "n_findings": int,
+            "analyzer_errors": str,  # JSON list
+            "prompt_tokens": int,
+            "completion_tokens": int,
+            "gen_seconds": float,
+            "analysis_seconds": float,
+            "tests_passed": int,  # NULL when the prompt has no tests
+            "error": str,
+            "created": str,
+        },
+        pk="id",
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["iterations"].create_index(["run_id", "idx"], unique=True)
+    db["findings"].create(
+        {
+            "id": int,
+            "iteration_id": int,
+            "tool": str,
+            "rule_id": str,
+            "severity": str,
+            "confidence": str,
+            "cwe": str,
+            "line": int,
+            "column": int,
+            "message": str,
+            "also": str,  # JSON list of merged tool:rule ids
+        },
+        pk="id",
+        foreign_keys=[("iteration_id", "iterations", "id")],
+    )
+    db["findings"].create_index(["iteration_id"])
+    db["runs"].enable_fts(["prompt"], create_triggers=True)
+
+
+@migration
+def m002_labels(db: sqlite_utils.Database) -> None:
+    # Human judgements from the app; the pair harvest reads these before anything else.
+    db["labels"].create(
+        {"id": int, "iteration_id": int, "label": str, "note": str, "created": str},
+        pk="id",
+        foreign_keys=[("iteration_id", "iterations", "id")],
+    )
+    db["labels"].create_index(["iteration_id"], unique=True)
+
+
+@migration
+def m003_run_provenance(db: sqlite_utils.Database) -> None:
+    # Which adapter produced a run, and which benchmark task it answered (NULL outside eval).
+    db["runs"].add_column("adapter", str)
+    db["runs"].add_column("task_id", str)
+    db["runs"].add_column("eval_run_id", int)
+    db["runs"].create_index(["task_id"])

@@ -1,0 +1,228 @@
+"""The data that flows through patchloop: findings, analyses, iterations, runs.
+
+Everything here is a plain typed dataclass so it can be logged, serialised to
+JSON and shown in the app without any of those layers knowing each other.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Severity = Literal["error", "warning", "note"]
+SEVERITIES: tuple[str, ...] = ("note", "warning", "error")
+SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+
+StopReason = Literal["clean", "t_max", "no_code", "model_error", "analyzer_error", "cancelled"]
+STOP_REASONS: tuple[str, ...] = ("clean", "t_max", "no_code", "model_error", "analyzer_error", "cancelled")
+
+Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": "..."}
+
+
+def severity_at_least(severity: str, threshold: str) -> bool:
+    """True when ``severity`` is as severe as ``threshold`` or more."""
+    return SEVERITY_RANK.get(severity, 0) >= SEVERITY_RANK[threshold]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One analyzer warning about one place in the code."""
+
+    tool: str
+    rule_id: str
+    severity: str  # error | warning | note
+    message: str
+    line: int
+    column: int = 0
+    confidence: str = ""  # high | medium | low | "" when the tool does not say
+    cwe: str = ""  # "CWE-78", "" when unknown
+    # Other tool:rule ids that reported the same problem and were merged into this one.
+    also: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.tool}:{self.rule_id}"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["also"] = list(self.also)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Finding:
+        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        fields["also"] = tuple(fields.get("also") or ())
+        return cls(**fields)
+
+
+@dataclass
+class AnalyzerResult:
+    """What one analyzer said about one piece of code.
+
+    ``error`` is set when the analyzer crashed, timed out or is missing; such a
+    result is never "clean", whatever ``findings`` holds.
+    """
+
+    analyzer: str
+    findings: list[Finding] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class Analysis:
+    """A suite's merged verdict on one piece of code."""
+
+    findings: list[Finding] = field(default_factory=list)  # merged, skip-list applied, all severities
+    results: list[AnalyzerResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"{r.analyzer}: {r.error}" for r in self.results if r.error]
+
+    def flagged(self, threshold: str = "note") -> list[Finding]:
+        return [f for f in self.findings if severity_at_least(f.severity, threshold)]
+
+    def is_clean(self, threshold: str = "note") -> bool:
+        return not self.errors and not self.flagged(threshold)
+
+
+@dataclass
+class GenParams:
+    """Decoding settings. temperature 0 means greedy, as in the paper."""
+
+    max_new_tokens: int = 768
+    temperature: float = 0.0
+    top_p: float = 1.0
+    top_k: int = 0
+    seed: int | None = None
+
+
+@dataclass
+class GenStats:
+    """Filled in by a backend while it streams; one per generate() call."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    first_token_seconds: float | None = None
+
+
+@dataclass
+class BackendInfo:
+    """What the status bar and the log say about where tokens come from."""
+
+    backend: str  # "transformers" | "openai" | ...
+    model: str  # model id, path or served name
+    device: str = "cpu"  # "cpu" | "cuda" | "server"
+    quantization: str = ""  # "nf4", "gguf->fp32", ""
+    adapter: str = ""
+    server: str = ""  # base URL for served models
+
+
+@dataclass
+class Iteration:
+    """One generate -> analyze step of the loop (v0 is the first attempt)."""
+
+    index: int
+    prompt: list[Message]
+    response: str = ""
+    code: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+    analyzer_errors: list[str] = field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    gen_seconds: float = 0.0
+    analysis_seconds: float = 0.0
+    tests_passed: bool | None = None  # None: no tests known for this prompt
+    error: str | None = None  # model error for this iteration
+    id: int | None = None  # row id once logged
+
+    def flagged(self, threshold: str) -> list[Finding]:
+        return [f for f in self.findings if severity_at_least(f.severity, threshold)]
+
+    def is_clean(self, threshold: str) -> bool:
+        return self.code is not None and not self.analyzer_errors and not self.flagged(threshold)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["findings"] = [f.to_dict() for f in self.findings]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Iteration:
+        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        fields["findings"] = [Finding.from_dict(f) for f in data.get("findings", [])]
+        return cls(**fields)
+
+
+@dataclass
+class Run:
+    """A whole loop over one prompt."""
+
+    prompt: str
+    model: str
+    analyzers: str
+    t_max: int
+    threshold: str
+    language: str = "python"
+    backend: str = ""
+    server: str = ""
+    iterations: list[Iteration] = field(default_factory=list)
+    stop_reason: str | None = None
+    error: str | None = None
+    started_at: float = field(default_factory=time.time)
+    finished_at: float | None = None
+    source: str = "cli"  # cli | tui | eval:<name> | rounds
+    id: int | None = None
+
+    @property
+    def best_index(self) -> int | None:
+        """Fewest findings at or above the threshold; tests passing first where known; last on ties.
+
+        Iterations without code or with analyzer errors rank below every analyzed one,
+        so a patch that breaks the code is never reported as the answer.
+        """
+        best: tuple | None = None
+        best_index = None
+        for it in self.iterations:
+            if it.code is None:
+                continue
+            score = (
+                0 if it.analyzer_errors else 1,
+                0 if it.tests_passed is False else 1,
+                -len(it.flagged(self.threshold)),
+            )
+            if best is None or score >= best:
+                best, best_index = score, it.index
+        return best_index
+
+    @property
+    def best(self) -> Iteration | None:
+        index = self.best_index
+        return None if index is None else self.iterations[index]
+
+    @property
+    def last(self) -> Iteration | None:
+        return self.iterations[-1] if self.iterations else None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["iterations"] = [it.to_dict() for it in self.iterations]
+        data["best_index"] = self.best_index
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Run:
+        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        fields["iterations"] = [Iteration.from_dict(i) for i in data.get("iterations", [])]
+        return cls(**fields)
+
+
+class Cancelled(Exception):
+    """Raised inside a backend stream when the caller's cancel event is set."""
+
+
+CancelEvent = threading.Event

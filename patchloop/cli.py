@@ -1,0 +1,450 @@
+"""The `patchloop` command: composes core (engine), tui (app) and train (pairs, DPO).
+
+Exit codes (scripts rely on them):
+  0  success; for `run` and `analyze`: the code is clean
+  1  findings remain (at or above the threshold)
+  2  bad usage, bad config or bad input (empty prompt, missing file)
+  3  the model failed (missing model files, load or generation error, no code in the answer)
+  4  an analyzer failed (crash, timeout, missing tool): never reported as clean
+  5  the log database cannot be used (locked, corrupt)
+  130 cancelled with Ctrl-C (every finished iteration is in the log)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from patchloop.core.config import Config, ConfigError, apply_overrides, db_path, load_config, save_config
+from patchloop.core.log import Log, LogError
+from patchloop.core.types import SEVERITIES
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_MODEL, EXIT_ANALYZER, EXIT_LOG, EXIT_CANCELLED = 0, 1, 2, 3, 4, 5, 130
+RUN_EXIT = {"clean": EXIT_OK, "t_max": EXIT_FINDINGS, "no_code": EXIT_MODEL, "model_error": EXIT_MODEL,
+            "analyzer_error": EXIT_ANALYZER, "cancelled": EXIT_CANCELLED}
+
+err = Console(stderr=True, highlight=False)
+
+
+def fail(message: str, code: int) -> None:
+    err.print(f"[bold red]error:[/] {message}", markup=True)
+    sys.exit(code)
+
+
+def get_config(ctx: click.Context) -> Config:
+    return ctx.find_object(Config)  # type: ignore[return-value]
+
+
+def open_log(config: Config) -> Log:
+    try:
+        return Log(db_path(config))
+    except LogError as exc:
+        fail(str(exc), EXIT_LOG)
+        raise  # unreachable, for type checkers
+
+
+class DefaultGroup(click.Group):
+    """`patchloop` alone opens the app; subcommands do the rest."""
+
+
+@click.group(cls=DefaultGroup, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Config TOML file (default: $PATCHLOOP_CONFIG or the user config dir).")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="SQLite log file to use.")
+@click.version_option(package_name="patchloop")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, db: Path | None) -> None:
+    """patchloop: a local LLM writes code, analyzers check it, findings go back as patch requests.
+
+    Run with no command to open the terminal app.
+    """
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
+    if db:
+        config.log.db = str(db)
+    ctx.obj = config
+    if ctx.invoked_subcommand is None:
+        from patchloop.tui.app import run_app
+
+        sys.exit(run_app(config))
+
+
+# -- shared options ------------------------------------------------------------------------------
+
+def model_options(fn):
+    for decorator in reversed([
+        click.option("--model", "-m", help="embedded (default), embedded-1.5b, a HF id or folder, or openai:NAME."),
+        click.option("--adapter", type=click.Path(file_okay=False), help="LoRA adapter folder to load on the model."),
+        click.option("--base-url", help="OpenAI-compatible server URL, for openai:NAME models."),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to run the model."),
+        click.option("--no-4bit", "no_4bit", is_flag=True, default=None, help="On CUDA, load full bf16 instead of 4-bit NF4."),
+        click.option("--max-new-tokens", type=click.IntRange(1), help="Token limit per answer."),
+        click.option("--temperature", type=click.FloatRange(0), help="0 (default) is greedy, as in the paper."),
+        click.option("--seed", type=int, help="Sampling seed."),
+    ]):
+        fn = decorator(fn)
+    return fn
+
+
+def loop_options(fn):
+    for decorator in reversed([
+        click.option("--analyzers", "-a", type=click.Choice(["defects", "security", "all"]), help="Analyzer suite."),
+        click.option("--t-max", type=click.IntRange(0, 50), help="Patch iterations after the first attempt (default 3)."),
+        click.option("--threshold", type=click.Choice(SEVERITIES), help="Lowest severity that counts and goes to the model."),
+        click.option("--skip", multiple=True, help="Rule to ignore (B101, bandit:B101, assert_used); repeatable."),
+    ]):
+        fn = decorator(fn)
+    return fn
+
+
+def apply_cli(config: Config, **opts) -> Config:
+    try:
+        return apply_overrides(
+            config,
+            model__name=opts.get("model"), model__adapter=opts.get("adapter"), model__base_url=opts.get("base_url"),
+            model__device=opts.get("device"), model__load_in_4bit=False if opts.get("no_4bit") else None,
+            model__max_new_tokens=opts.get("max_new_tokens"), model__temperature=opts.get("temperature"),
+            model__seed=opts.get("seed"), analyzers=opts.get("analyzers"), t_max=opts.get("t_max"),
+            threshold=opts.get("threshold"), skip=list(opts["skip"]) if opts.get("skip") else None,
+        )
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
+        raise
+
+
+def loop_settings(config: Config):
+    from patchloop.core.loop import LoopSettings
+
+    return LoopSettings(
+        t_max=config.loop.t_max, analyzers=config.loop.analyzers, threshold=config.loop.threshold,
+        skip=tuple(config.loop.skip), analyzer_timeout=config.loop.analyzer_timeout,
+        prompts_dir=config.loop.prompts_dir or None, gen=config.gen_params(),
+    )
+
+
+def load_model(config: Config, quiet: bool = False):
+    """The backend for the configured model, with load progress on stderr."""
+    from patchloop.core.backends import ModelError, backend_options, load_backend
+
+    def progress(stage: str) -> None:
+        if not quiet:
+            err.print(f"[dim]model: {stage}[/]")
+
+    try:
+        return load_backend(config.model.name, **backend_options(config.model, progress=progress))
+    except ModelError as exc:
+        fail(str(exc), EXIT_MODEL)
+
+
+# -- run -----------------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("prompt", required=False)
+@click.option("--file", "-f", "prompt_file", type=click.File("r"), help="Read the prompt from a file ('-' for stdin).")
+@model_options
+@loop_options
+@click.option("--json", "as_json", is_flag=True, help="Print the whole run as JSON on stdout.")
+@click.option("--quiet", "-q", is_flag=True, help="No streaming progress on stderr.")
+@click.pass_context
+def run(ctx: click.Context, prompt: str | None, prompt_file, as_json: bool, quiet: bool, **opts) -> None:
+    """Generate code for PROMPT, analyze it, and patch until clean or --t-max.
+
+    Progress streams to stderr; the best iteration's code goes to stdout (or the whole run with --json).
+    """
+    from patchloop.core.loop import IterationFinished, IterationStarted, TokenReceived, run_loop, validate_prompt
+    from patchloop.output import iteration_summary
+
+    config = apply_cli(get_config(ctx), **opts)
+    text = prompt_file.read() if prompt_file else prompt
+    if text is None:
+        fail("give a PROMPT argument or --file", EXIT_USAGE)
+    try:
+        text = validate_prompt(text)
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE)
+    log = open_log(config)
+    backend = load_model(config, quiet)
+    settings = loop_settings(config)
+    live = not quiet and err.is_terminal
+
+    def on_event(event) -> None:
+        if quiet:
+            return
+        if isinstance(event, IterationStarted):
+            label = "first attempt" if event.index == 0 else f"patch {event.index}/{settings.t_max}"
+            err.rule(f"v{event.index} · {label}")
+        elif isinstance(event, TokenReceived) and live:
+            err.print(event.text, end="", style="dim", markup=False, highlight=False)
+        elif isinstance(event, IterationFinished):
+            if live:
+                err.print()
+            err.print(iteration_summary(event.iteration, settings.threshold), markup=False)
+            for f in event.iteration.flagged(settings.threshold):
+                err.print(f"  solution.py:{f.line}: {f.severity} {f.tool}:{f.rule_id} {f.message}", markup=False)
+
+    cancel = threading.Event()
+    try:
+        result = run_loop(text, backend, settings, log=log, on_event=on_event, cancel=cancel,
+                          adapter=config.model.adapter)
+    except LogError as exc:
+        fail(str(exc), EXIT_LOG)
+    best = result.best
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    elif best is not None and best.code:
+        click.echo(best.code, nl=False)
+    if not quiet:
+        last = result.last
+        err.print(f"stop: {result.stop_reason} · run {result.id} in {log.path}"
+                  + (f" · best v{best.index}" if best else "") + (f" · last v{last.index}" if last else ""))
+        if result.error:
+            err.print(f"[red]{result.error}[/]")
+    code = RUN_EXIT[result.stop_reason or "model_error"]
+    if code == EXIT_OK or result.stop_reason == "t_max":
+        # What matters to a script is whether the answer it got (the best iteration) is clean.
+        code = EXIT_OK if best is not None and best.is_clean(settings.threshold) else EXIT_FINDINGS
+    sys.exit(code)
+
+
+# -- analyze -------------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@loop_options
+@click.option("--json", "as_json", is_flag=True, help="Findings as JSON.")
+@click.option("--sarif", is_flag=True, help="Findings as SARIF 2.1.0 (for code-scanning tools).")
+@click.option("--timeout", type=click.FloatRange(1), help="Seconds each analyzer may take per file.")
+@click.pass_context
+def analyze(ctx: click.Context, files: tuple[Path, ...], as_json: bool, sarif: bool, timeout: float | None, **opts) -> None:
+    """Analyze existing FILES with the same suites the loop uses.
+
+    Exit 0 when nothing at or above the threshold is found, 1 when something is, 4 when an analyzer failed.
+    """
+    from patchloop.core.analyzers import analyze_file
+    from patchloop.core.sarif import to_sarif
+    from patchloop.output import findings_table
+
+    config = apply_cli(get_config(ctx), **opts)
+    threshold = config.loop.threshold
+    results = {
+        str(path): analyze_file(path, config.loop.analyzers, skip=config.loop.skip,
+                                timeout=timeout or config.loop.analyzer_timeout)
+        for path in files
+    }
+    if sarif:
+        click.echo(json.dumps(to_sarif(results), indent=2))
+    elif as_json:
+        click.echo(json.dumps({
+            path: {"findings": [f.to_dict() for f in a.flagged(threshold)], "errors": a.errors,
+                   "seconds": round(a.seconds, 3)}
+            for path, a in results.items()
+        }, indent=2))
+    else:
+        out = Console(highlight=False)
+        for path, analysis in results.items():
+            flagged = analysis.flagged(threshold)
+            if flagged:
+                out.print(findings_table(flagged, title=path))
+            else:
+                out.print(f"{path}: no findings at or above {threshold}")
+            for error in analysis.errors:
+                out.print(f"[red]{path}: analyzer error: {error}[/]")
+    if any(a.errors for a in results.values()):
+        sys.exit(EXIT_ANALYZER)
+    sys.exit(EXIT_FINDINGS if any(a.flagged(threshold) for a in results.values()) else EXIT_OK)
+
+
+# -- log -----------------------------------------------------------------------------------------
+
+@cli.group(invoke_without_command=True)
+@click.option("--limit", "-n", default=20, show_default=True, help="How many runs.")
+@click.option("--search", "-s", help="Only runs whose prompt contains this text.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def log(ctx: click.Context, limit: int, search: str | None, as_json: bool) -> None:
+    """List recent runs from the SQLite log."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from patchloop.output import runs_table
+
+    store = open_log(get_config(ctx))
+    rows = store.list_runs(limit=limit, search=search)
+    if as_json:
+        click.echo(json.dumps([r.__dict__ for r in rows], indent=2))
+    elif not rows:
+        err.print(f"no runs in {store.path} yet")
+    else:
+        Console().print(runs_table(rows))
+
+
+@log.command("show")
+@click.argument("run_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def log_show(ctx: click.Context, run_id: int, as_json: bool) -> None:
+    """Show one run with every iteration and finding."""
+    from patchloop.output import print_run
+
+    store = open_log(get_config(ctx))
+    try:
+        result = store.load_run(run_id)
+    except LogError as exc:
+        fail(str(exc), EXIT_USAGE)
+    if as_json:
+        data = result.to_dict()
+        data["labels"] = store.labels_for_run(run_id)
+        click.echo(json.dumps(data, indent=2))
+    else:
+        print_run(Console(highlight=False), result)
+
+
+@log.command("label")
+@click.argument("run_id", type=int)
+@click.argument("index", type=int)
+@click.argument("label", type=click.Choice(["chosen", "rejected", "none"]))
+@click.pass_context
+def log_label(ctx: click.Context, run_id: int, index: int, label: str) -> None:
+    """Label iteration INDEX (0 = v0) of RUN_ID as chosen or rejected (none clears it)."""
+    store = open_log(get_config(ctx))
+    try:
+        iteration = next((it for it in store.load_run(run_id).iterations if it.index == index), None)
+        if iteration is None:
+            fail(f"run {run_id} has no iteration v{index}", EXIT_USAGE)
+        store.set_label(iteration.id, None if label == "none" else label)
+    except LogError as exc:
+        fail(str(exc), EXIT_USAGE)
+    err.print(f"run {run_id} v{index}: {label}")
+
+
+@log.command("path")
+@click.pass_context
+def log_path(ctx: click.Context) -> None:
+    """Print the log database's path."""
+    from patchloop.core.log import default_db_path
+
+    click.echo(db_path(get_config(ctx)) or default_db_path())
+
+
+# -- config and model ----------------------------------------------------------------------------
+
+@cli.group("config")
+def config_group() -> None:
+    """Show or change settings in the config file."""
+
+
+@config_group.command("path")
+@click.pass_context
+def config_path_cmd(ctx: click.Context) -> None:
+    """Print the config file's path."""
+    click.echo(get_config(ctx).path)
+
+
+@config_group.command("show")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def config_show(ctx: click.Context, as_json: bool) -> None:
+    """Print the effective settings."""
+    import dataclasses
+
+    import tomli_w
+
+    config = get_config(ctx)
+    data = {name: dataclasses.asdict(getattr(config, name)) for name in ("model", "loop", "log")}
+    data["keys"] = config.keys
+    click.echo(json.dumps(data, indent=2) if as_json else tomli_w.dumps(data))
+
+
+@config_group.command("set")
+@click.argument("key")
+@click.argument("value")
+@click.pass_context
+def config_set(ctx: click.Context, key: str, value: str) -> None:
+    """Set KEY (section.name, e.g. loop.t_max) to VALUE and save the file."""
+    import tomllib
+
+    config = get_config(ctx)
+    try:
+        parsed = tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value  # a bare word is a string
+    section, _, name = key.partition(".")
+    try:
+        if section == "keys":
+            config.keys[name] = str(parsed)
+        else:
+            current = getattr(getattr(config, section, None), name, None)
+            if current is None and not hasattr(getattr(config, section, None), name):
+                raise ConfigError(f"no setting {key}")
+            if isinstance(current, float) and isinstance(parsed, int):
+                parsed = float(parsed)
+            if isinstance(current, list) and not isinstance(parsed, list):
+                parsed = [p for p in str(parsed).split(",") if p]
+            if type(parsed) is not type(current):
+                raise ConfigError(f"{key} must be {type(current).__name__}, not {parsed!r}")
+            setattr(getattr(config, section), name, parsed)
+        config.validate()
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
+    err.print(f"{key} = {parsed!r} saved to {save_config(config)}")
+
+
+@cli.group("model")
+def model_group() -> None:
+    """The embedded default model: prepare it, find it."""
+
+
+@model_group.command("prepare")
+@model_options
+@click.pass_context
+def model_prepare(ctx: click.Context, **opts) -> None:
+    """Assemble, verify and cache the model now, so the first run starts fast."""
+    import time
+
+    config = apply_cli(get_config(ctx), **opts)
+    started = time.monotonic()
+    backend = load_model(config)
+    err.print(f"ready: {backend.info.model} on {backend.info.device} ({time.monotonic() - started:.1f}s)")
+
+
+@model_group.command("path")
+@click.option("--model", "-m", default="embedded", show_default=True)
+def model_path(model: str) -> None:
+    """Print the path of the embedded model's GGUF file (for llama.cpp's server, say)."""
+    from patchloop.core.backends import ModelError
+    from patchloop.core.backends.embedded import ensure_gguf
+
+    try:
+        click.echo(ensure_gguf(model))
+    except ModelError as exc:
+        fail(str(exc), EXIT_MODEL)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+def doctor(as_json: bool) -> None:
+    """Check which analyzers are installed (each missing one makes every run 'analyzer_error')."""
+    from patchloop.core.analyzers import available_analyzers
+
+    found = available_analyzers()
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+    else:
+        for name, version in found.items():
+            click.echo(f"{name:16} {version or 'MISSING'}")
+    sys.exit(EXIT_OK if all(found.values()) else EXIT_ANALYZER)
+
+
+def main() -> None:
+    try:
+        cli(prog_name="patchloop")
+    except KeyboardInterrupt:
+        err.print("cancelled")
+        sys.exit(EXIT_CANCELLED)

@@ -1,0 +1,67 @@
+"""Human-readable terminal output for the CLI (rich), kept apart from the commands themselves."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from patchloop.core.log import RunSummary
+from patchloop.core.types import Finding, Iteration, Run
+
+SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "note": "cyan"}
+
+
+def findings_table(findings: Sequence[Finding], title: str | None = None) -> Table:
+    table = Table(title=title, show_lines=False, expand=False)
+    for column in ("line", "severity", "tool", "rule", "cwe", "message"):
+        table.add_column(column, overflow="fold", justify="right" if column == "line" else "left")
+    for f in findings:
+        rule = f.rule_id + (f" (+{', '.join(f.also)})" if f.also else "")
+        table.add_row(
+            str(f.line), f"[{SEVERITY_STYLE.get(f.severity, '')}]{f.severity}[/]", f.tool, rule, f.cwe, f.message
+        )
+    return table
+
+
+def iteration_summary(it: Iteration, threshold: str) -> str:
+    if it.error:
+        return f"v{it.index}: {it.error}"
+    if it.code is None:
+        return f"v{it.index}: no code block in the answer"
+    flagged = len(it.flagged(threshold))
+    parts = [f"v{it.index}: {flagged} finding(s) at or above {threshold}"]
+    if it.analyzer_errors:
+        parts.append(f"analyzer errors: {'; '.join(it.analyzer_errors)}")
+    if it.tests_passed is not None:
+        parts.append("tests pass" if it.tests_passed else "tests FAIL")
+    tokens_per_s = it.completion_tokens / it.gen_seconds if it.gen_seconds else 0.0
+    parts.append(f"{it.completion_tokens} tokens in {it.gen_seconds:.1f}s ({tokens_per_s:.1f} tok/s)")
+    parts.append(f"analysis {it.analysis_seconds:.1f}s")
+    return " · ".join(parts)
+
+
+def print_run(console: Console, run: Run) -> None:
+    console.print(f"[bold]run {run.id if run.id is not None else '-'}[/] · {run.model} · analyzers {run.analyzers}"
+                  f" · threshold {run.threshold} · stop: [bold]{run.stop_reason}[/]")
+    console.print(f"[dim]prompt:[/] {run.prompt}")
+    for it in run.iterations:
+        console.rule(f"v{it.index}" + ("  ★ best" if it.index == run.best_index else ""))
+        console.print(iteration_summary(it, run.threshold))
+        if it.code:
+            console.print(it.code, markup=False, highlight=False)
+        if it.findings:
+            console.print(findings_table(it.findings))
+
+
+def runs_table(rows: Sequence[RunSummary]) -> Table:
+    table = Table()
+    for column in ("id", "created", "model", "stop", "iters", "findings v0→last", "prompt"):
+        table.add_column(column, overflow="ellipsis", no_wrap=column != "prompt")
+    for r in rows:
+        findings = "-" if r.first_findings is None else f"{r.first_findings}→{r.last_findings}"
+        prompt = r.prompt.replace("\n", " ")
+        table.add_row(str(r.id), r.created[:19], r.model, r.stop_reason or "(running)", str(r.n_iterations),
+                      findings, prompt[:80] + ("…" if len(prompt) > 80 else ""))
+    return table

@@ -1,0 +1,53 @@
+"""Test doubles. They live here, never in core/."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+
+from patchloop.core.types import BackendInfo, Cancelled, GenParams, GenStats, Message
+
+
+class ScriptedBackend:
+    """Answers each generate() call with the next scripted response, streamed in small pieces.
+
+    A response that is an Exception instance is raised instead (a model error).
+    ``delay`` sleeps between pieces so cancellation and UI responsiveness can be tested.
+    """
+
+    def __init__(self, responses: Sequence[str | Exception], delay: float = 0.0, piece: int = 4):
+        self.responses = list(responses)
+        self.delay = delay
+        self.piece = piece
+        self.calls: list[list[Message]] = []
+        self.info = BackendInfo(backend="scripted", model="scripted-test-model", device="cpu")
+
+    def generate(
+        self,
+        messages: Sequence[Message],
+        params: GenParams,
+        cancel: threading.Event | None = None,
+        stats: GenStats | None = None,
+    ) -> Iterator[str]:
+        self.calls.append(list(messages))
+        response = self.responses[min(len(self.calls), len(self.responses)) - 1]
+        if isinstance(response, Exception):
+            raise response
+        if stats is not None:
+            stats.prompt_tokens = sum(len(m["content"].split()) for m in messages)
+        for start in range(0, len(response), self.piece):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+            if self.delay:
+                time.sleep(self.delay)
+            if stats is not None:
+                stats.completion_tokens += 1
+            yield response[start : start + self.piece]
+
+    def generate_batch(self, conversations, params, cancel=None):
+        out = []
+        for messages in conversations:
+            stats = GenStats()
+            out.append(("".join(self.generate(messages, params, cancel, stats)), stats))
+        return out

@@ -1,0 +1,200 @@
+"""The loop's control flow: every stop reason, the best iteration, feedback wording, logging as it goes."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from doubles import ScriptedBackend
+from patchloop.core.backends.base import ModelError
+from patchloop.core.log import Log
+from patchloop.core.loop import (
+    IterationFinished,
+    LoopSettings,
+    LoopTask,
+    RunFinished,
+    TokenReceived,
+    run_loop,
+    run_loops,
+)
+from patchloop.core.types import Analysis, AnalyzerResult, Finding
+
+BAD = "```python\ndef f(x):\n    return eval(x)\n```"
+WORSE = "```python\ndef f(x):\n    y = 1\n    return eval(x)\n```"
+GOOD = "Here you go:\n```python\ndef f(x):\n    return int(x)\n```\nDone."
+
+
+def fake_analyze(code: str) -> Analysis:
+    """Flags eval() (error) and an unused `y` (warning): enough to drive the loop deterministically."""
+    findings = []
+    for number, line in enumerate(code.splitlines(), 1):
+        if "eval(" in line:
+            findings.append(Finding("bandit", "B307", "error", "Use of possibly insecure function eval", number))
+        if "y = 1" in line:
+            findings.append(Finding("ruff", "F841", "warning", "Local variable `y` is assigned to but never used", number))
+    return Analysis(findings=findings, results=[AnalyzerResult("fake", findings)])
+
+
+def crashing_analyze(code: str) -> Analysis:
+    return Analysis(results=[AnalyzerResult("pylint", [], error="exited with code 32")])
+
+
+@pytest.fixture
+def log(tmp_path):
+    store = Log(tmp_path / "log.db")
+    yield store
+    store.close()
+
+
+def settings(**kw) -> LoopSettings:
+    return LoopSettings(**{"t_max": 3, **kw})
+
+
+def test_clean_after_one_patch_logs_every_iteration(log):
+    backend = ScriptedBackend([BAD, GOOD])
+    run = run_loop("parse x", backend, settings(), log=log, analyze=fake_analyze)
+    assert run.stop_reason == "clean"
+    assert [len(it.findings) for it in run.iterations] == [1, 0]
+    assert run.best_index == 1
+    rows = list(log.db["iterations"].rows_where("run_id = ?", [run.id], order_by="idx"))
+    assert [r["n_findings"] for r in rows] == [1, 0]
+    assert log.db["findings"].count == 1
+    assert log.db["runs"].get(run.id)["stop_reason"] == "clean"
+
+
+def test_feedback_prompt_uses_the_papers_wording_and_only_flagged_findings():
+    backend = ScriptedBackend([WORSE, GOOD])
+    run_loop("parse x", backend, settings(threshold="error"), analyze=fake_analyze)
+    feedback = backend.calls[1][-1]["content"]
+    assert "Total warnings: 1. Warnings:" in feedback
+    assert "Use of possibly insecure function eval [B307] at solution.py:3" in feedback
+    assert "F841" not in feedback  # a warning is below the "error" threshold
+    assert backend.calls[1][-2] == {"role": "assistant", "content": WORSE}
+    assert backend.calls[1][1]["content"] == "parse x"
+
+
+def test_t_max_stop_and_best_is_fewest_findings_last_on_ties():
+    backend = ScriptedBackend([WORSE, BAD, WORSE, BAD])
+    run = run_loop("parse x", backend, settings(t_max=3), analyze=fake_analyze)
+    assert run.stop_reason == "t_max"
+    assert len(run.iterations) == 4
+    assert run.best_index == 3  # v1 and v3 tie at one finding: the last wins
+
+
+def test_t_max_zero_is_first_attempt_only():
+    run = run_loop("parse x", ScriptedBackend([BAD]), settings(t_max=0), analyze=fake_analyze)
+    assert run.stop_reason == "t_max" and len(run.iterations) == 1
+
+
+def test_no_code_stops_and_is_logged(log):
+    run = run_loop("parse x", ScriptedBackend(["I cannot help with that."]), settings(), log=log, analyze=fake_analyze)
+    assert run.stop_reason == "no_code"
+    assert run.iterations[0].code is None
+    assert run.best_index is None
+    assert log.db["iterations"].count == 1
+
+
+def test_model_error_is_recorded(log):
+    run = run_loop("x", ScriptedBackend([BAD, ModelError("out of memory")]), settings(), log=log, analyze=fake_analyze)
+    assert run.stop_reason == "model_error"
+    assert "out of memory" in run.error
+    assert run.best_index == 0
+    assert log.db["runs"].get(run.id)["error"] == "out of memory"
+
+
+def test_analyzer_crash_is_an_error_never_clean():
+    run = run_loop("x", ScriptedBackend([GOOD]), settings(), analyze=crashing_analyze)
+    assert run.stop_reason == "analyzer_error"
+    assert not run.iterations[0].is_clean("note")
+    assert run.iterations[0].analyzer_errors == ["pylint: exited with code 32"]
+
+
+def test_cancel_mid_stream_keeps_finished_iterations(log):
+    cancel = threading.Event()
+    backend = ScriptedBackend([BAD, GOOD * 50], delay=0.001, piece=2)
+
+    def on_event(event):
+        if isinstance(event, TokenReceived) and event.index == 1 and len(event.so_far) > 20:
+            cancel.set()
+
+    run = run_loop("x", backend, settings(), log=log, analyze=fake_analyze, on_event=on_event, cancel=cancel)
+    assert run.stop_reason == "cancelled"
+    assert run.iterations[0].code is not None and run.iterations[1].error == "cancelled"
+    assert log.db["runs"].get(run.id)["stop_reason"] == "cancelled"
+    assert log.db["iterations"].count == 2
+
+
+def test_keyboard_interrupt_is_a_clean_cancel(log):
+    class InterruptingBackend(ScriptedBackend):
+        def generate(self, messages, params, cancel=None, stats=None):
+            yield "```python\n"
+            raise KeyboardInterrupt
+
+    run = run_loop("x", InterruptingBackend([""]), settings(), log=log, analyze=fake_analyze)
+    assert run.stop_reason == "cancelled"
+    assert log.db["runs"].get(run.id)["stop_reason"] == "cancelled"
+
+
+def test_failing_tests_rank_below_passing_ones():
+    # v0 is clean but fails its tests; v1 has a finding but passes: the answer is v1.
+    backend = ScriptedBackend([GOOD, BAD])
+    run = run_loop("x", backend, settings(t_max=1), analyze=lambda code: Analysis(), tests=lambda code: "eval" in code)
+    assert run.stop_reason == "clean"  # clean stops the loop at v0 ...
+    assert run.best_index == 0  # ... and the only iteration is the answer
+    run = run_loop("x", ScriptedBackend([BAD, WORSE]), settings(t_max=1), analyze=fake_analyze,
+                   tests=lambda code: "y = 1" not in code)
+    assert run.best_index == 0  # v1 fails its tests, so the flagged-but-passing v0 wins
+
+
+def test_empty_and_huge_prompts_are_rejected_before_anything_runs(log):
+    backend = ScriptedBackend([GOOD])
+    with pytest.raises(ValueError, match="empty"):
+        run_loop("   ", backend, log=log)
+    with pytest.raises(ValueError, match="limit"):
+        run_loop("x" * 200_001, backend, log=log)
+    assert backend.calls == [] and log.db["runs"].count == 0
+
+
+def test_events_arrive_in_order():
+    events = []
+    run_loop("x", ScriptedBackend([BAD, GOOD]), settings(), analyze=fake_analyze, on_event=events.append)
+    kinds = [type(e).__name__ for e in events if not isinstance(e, TokenReceived)]
+    assert kinds == ["IterationStarted", "AnalysisStarted", "IterationFinished"] * 2 + ["RunFinished"]
+    assert isinstance(events[-1], RunFinished)
+    assert "".join(e.text for e in events if isinstance(e, TokenReceived) and e.index == 0) == BAD
+
+
+def test_batched_loops_move_each_prompt_independently(log):
+    class PerPromptBackend(ScriptedBackend):
+        """Answers by prompt: 'a' is clean at once, 'b' needs one patch, 'c' never gets clean."""
+
+        def generate_batch(self, conversations, params, cancel=None):
+            from patchloop.core.types import GenStats
+
+            out = []
+            for messages in conversations:
+                task, round_ = messages[1]["content"], (len(messages) - 2) // 2
+                text = {"a": GOOD, "b": BAD if round_ == 0 else GOOD, "c": BAD}[task]
+                out.append((text, GenStats(prompt_tokens=10, completion_tokens=5)))
+            return out
+
+    tasks = [LoopTask("a", "t/a"), LoopTask("b", "t/b"), LoopTask("c", "t/c")]
+    finished = []
+    runs = run_loops(tasks, PerPromptBackend([]), settings(t_max=2), log=log, analyze=fake_analyze,
+                     on_event=lambda e: finished.append(e) if isinstance(e, IterationFinished) else None)
+    assert [r.stop_reason for r in runs] == ["clean", "clean", "t_max"]
+    assert [len(r.iterations) for r in runs] == [1, 2, 3]
+    assert len(finished) == 6
+    assert [row["task_id"] for row in log.db["runs"].rows] == ["t/a", "t/b", "t/c"]
+    assert log.db["iterations"].count == 6
+
+
+def test_batched_model_error_stops_every_pending_run(log):
+    class Broken(ScriptedBackend):
+        def generate_batch(self, conversations, params, cancel=None):
+            raise ModelError("CUDA out of memory")
+
+    runs = run_loops([LoopTask("a"), LoopTask("b")], Broken([]), settings(), log=log, analyze=fake_analyze)
+    assert [r.stop_reason for r in runs] == ["model_error", "model_error"]
+    assert all("CUDA" in r.error for r in runs)
