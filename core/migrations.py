@@ -124,3 +124,56 @@ def m003_run_provenance(db: sqlite_utils.Database) -> None:
     db["runs"].add_column("task_id", str)
     db["runs"].add_column("eval_run_id", int)
     db["runs"].create_index(["task_id"])
+
+
+@migration
+def m004_eval_tables(db: sqlite_utils.Database) -> None:
+    # One row per evaluation (benchmark x model x analyzer suite) and one per finished task, so an
+    # interrupted eval resumes where it stopped (`patchloop eval ... --resume ID`). Task rows keep
+    # the scalar metrics for SQL and the whole per-task result as JSON in ``detail``.
+    db["eval_runs"].create(
+        {
+            "id": int,
+            "created": str,
+            "benchmark": str,
+            "model": str,
+            "adapter": str,
+            "analyzers": str,
+            "t_max": int,
+            "threshold": str,
+            "settings": str,  # JSON: task ids in order, generation params, skip list, tests on/off ...
+            "status": str,  # running | finished | cancelled | failed
+            "finished": str,
+            "n_tasks": int,
+        },
+        pk="id",
+    )
+    db["eval_tasks"].create(
+        {
+            "id": int,
+            "eval_run_id": int,
+            "position": int,  # the task's place in the eval's task order
+            "task_id": str,
+            "language": str,
+            "run_id": int,  # NULL for tasks no analyzer covers and nothing was generated for
+            "outcome": str,
+            "stop_reason": str,
+            "n_iterations": int,
+            "best_index": int,
+            "passed_first": int,  # NULL when the task has no tests or tests were off
+            "passed_final": int,
+            "clean_first": int,
+            "clean_final": int,
+            "findings_first": int,
+            "findings_final": int,
+            "vulnerable_first": int,
+            "vulnerable_final": int,
+            "bleu_first": float,
+            "bleu_final": float,
+            "detail": str,  # JSON of the whole TaskResult
+            "created": str,
+        },
+        pk="id",
+        foreign_keys=[("eval_run_id", "eval_runs", "id"), ("run_id", "runs", "id")],
+    )
+    db["eval_tasks"].create_index(["eval_run_id", "task_id"], unique=True)

@@ -1,0 +1,189 @@
+"""Static analyzers: suites of plug-ins run in parallel, merged into one verdict.
+
+Suites (``SUITES``):
+
+- ``defects`` (the role Svace plays in the paper): ruff's bug rules, pylint's bug messages,
+  basedpyright's flow analysis and patchloop-ast. Syntax errors, undefined names, unreachable
+  code, possibly-unbound variables, always-true/false conditions, None dereference, unused
+  variables, files opened and never closed.
+- ``security`` (the role Bandit plays): bandit plus ruff's bandit ports (S-rules).
+- ``all``: both.
+- ``fast``: ruff (both rule sets) and patchloop-ast only, a few tens of milliseconds, for
+  re-analyzing code while it streams in.
+
+Findings: line and column are 1-based (column 0: unknown). Severities are error|warning|note;
+each analyzer module's docstring gives its mapping. Same-problem findings from several tools
+are merged (see ``merge``).
+
+A plug-in is any object with the ``Analyzer`` protocol (``base``); register it by adding a
+factory to ``ANALYZERS`` and its name to a suite in ``SUITES``.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import time
+from collections.abc import Callable, Collection
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+
+from ..types import Analysis, AnalyzerResult
+from .ast_checker import AstAnalyzer
+from .bandit import BanditAnalyzer
+from .base import Analyzer, ToolFailure, find_tool, run_tool
+from .merge import apply_skip, merge_findings
+from .pylint import PylintAnalyzer
+from .pyright import PyrightAnalyzer
+from .ruff import ruff_defects, ruff_security
+from .runner import run_analyzers
+
+__all__ = [
+    "ANALYZERS",
+    "SUITES",
+    "Analyzer",
+    "analyze_code",
+    "analyze_file",
+    "analyzer_tool",
+    "available_analyzers",
+    "get_analyzers",
+    "language_of",
+    "tool_version",
+]
+
+ANALYZERS: dict[str, Callable[[], Analyzer]] = {
+    "ruff": ruff_defects,
+    "ruff-security": ruff_security,
+    "pylint": PylintAnalyzer,
+    "pyright": PyrightAnalyzer,
+    "patchloop-ast": AstAnalyzer,
+    "bandit": BanditAnalyzer,
+}
+
+SUITES: dict[str, tuple[str, ...]] = {
+    "defects": ("ruff", "pylint", "pyright", "patchloop-ast"),
+    "security": ("bandit", "ruff-security"),
+    "all": ("ruff", "pylint", "pyright", "patchloop-ast", "bandit", "ruff-security"),
+    "fast": ("ruff", "ruff-security", "patchloop-ast"),
+}
+
+LANGUAGES_BY_SUFFIX: dict[str, str] = {
+    ".py": "python", ".pyw": "python", ".c": "c", ".h": "c", ".cpp": "cpp", ".cc": "cpp",
+    ".cxx": "cpp", ".hpp": "cpp", ".js": "javascript", ".mjs": "javascript", ".java": "java",
+    ".php": "php", ".rs": "rust", ".cs": "csharp",
+}  # fmt: skip
+_LANGUAGE_ALIASES = {"py": "python", "python3": "python", "c++": "cpp", "js": "javascript",
+                     "c#": "csharp", "cs": "csharp"}  # fmt: skip
+_SAFE_FILENAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+def get_analyzers(suite: str) -> list[Analyzer]:
+    """Fresh analyzer objects for ``suite``; ValueError names the known suites."""
+    if suite not in SUITES:
+        raise ValueError(f"unknown analyzer suite {suite!r}; choose one of: {', '.join(SUITES)}")
+    unknown = [name for name in SUITES[suite] if name not in ANALYZERS]
+    if unknown:
+        raise ValueError(f"suite {suite!r} names unregistered analyzers: {', '.join(unknown)}")
+    return [ANALYZERS[name]() for name in SUITES[suite]]
+
+
+def analyze_code(
+    code: str,
+    suite: str = "all",
+    *,
+    language: str = "python",
+    skip: Collection[str] = (),
+    timeout: float = 60.0,
+    filename: str = "solution.py",
+) -> Analysis:
+    """Write ``code`` to a fresh private temp dir as ``filename``, run ``suite`` there in parallel,
+    merge duplicates and apply ``skip``. The code is only read by the analyzers, never run.
+
+    Findings are sorted by line. A language no analyzer of the suite handles gives one
+    ``AnalyzerResult`` error ("no analyzer for LANGUAGE"), so such code is never called clean.
+    """
+    analyzers = get_analyzers(suite)
+    if not timeout > 0:
+        raise ValueError(f"timeout must be positive, got {timeout!r}")
+    if not _SAFE_FILENAME.match(filename) or ".." in filename:
+        raise ValueError(f"filename must be a plain file name like 'solution.py', got {filename!r}")
+    language = _LANGUAGE_ALIASES.get(language.lower(), language.lower())
+    started = time.monotonic()
+    runnable = [a for a in analyzers if language in a.languages]
+    if not runnable:
+        result = AnalyzerResult("patchloop", error=f"no analyzer for {language} in suite {suite!r}")
+        return Analysis([], [result], time.monotonic() - started)
+    # ignore_cleanup_errors: an analyzer given up on may still be reading the file.
+    with tempfile.TemporaryDirectory(prefix="patchloop-analysis-", ignore_cleanup_errors=True) as folder:
+        path = Path(folder) / filename
+        path.write_text(code, encoding="utf-8")
+        results = run_analyzers(runnable, path, language, timeout)
+    findings = apply_skip(merge_findings(f for r in results for f in r.findings), skip)
+    return Analysis(findings, results, time.monotonic() - started)
+
+
+def analyze_file(path: Path, suite: str = "all", *, skip: Collection[str] = (), timeout: float = 60.0) -> Analysis:
+    """Analyze a file on disk; the language comes from its suffix. The file is copied into a
+    private temp dir first, so config files around it cannot change the verdict and nothing
+    is written beside it."""
+    path = Path(path)
+    try:
+        code = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not UTF-8 text: {exc}") from exc
+    filename = path.name if _SAFE_FILENAME.match(path.name) else "solution" + path.suffix
+    return analyze_code(code, suite, language=language_of(path), skip=skip, timeout=timeout, filename=filename)
+
+
+def language_of(path: Path) -> str:
+    """"python", "c", ... from the file suffix; the bare suffix (or "unknown") otherwise."""
+    suffix = Path(path).suffix.lower()
+    return LANGUAGES_BY_SUFFIX.get(suffix, suffix.lstrip(".") or "unknown")
+
+
+def available_analyzers() -> dict[str, str | None]:
+    """Every registered analyzer -> its version, or None when its executable is missing."""
+    return {name: _analyzer_version(factory()) for name, factory in ANALYZERS.items()}
+
+
+def analyzer_tool(analyzer: str) -> str:
+    """The tool behind an analyzer name ("ruff-security" -> "ruff"); unknown names stay as they are."""
+    factory = ANALYZERS.get(analyzer)
+    return getattr(factory(), "tool", analyzer) if factory else analyzer
+
+
+def tool_version(tool: str) -> str | None:
+    """Version of the tool behind ``Finding.tool`` (e.g. "pyright" -> basedpyright's version)."""
+    for factory in ANALYZERS.values():
+        analyzer = factory()
+        if getattr(analyzer, "tool", analyzer.name) == tool:
+            return _analyzer_version(analyzer)
+    return None
+
+
+def _analyzer_version(analyzer: Analyzer) -> str | None:
+    executable = getattr(analyzer, "executable", None)
+    distribution = getattr(analyzer, "distribution", None)
+    return _version(executable, distribution)
+
+
+@cache
+def _version(executable: str | None, distribution: str | None) -> str | None:
+    """None only when an external tool's executable cannot be found; in-process analyzers
+    (no executable) are always available."""
+    if executable is not None and find_tool(executable) is None:
+        return None
+    if distribution:
+        try:
+            return metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            pass
+    if executable is None:
+        return "unknown"
+    try:
+        run = run_tool([executable, "--version"], timeout=30)
+    except ToolFailure:
+        return None
+    found = re.search(r"\d+(\.\d+)+", run.stdout + run.stderr)
+    return found.group(0) if found else "unknown"

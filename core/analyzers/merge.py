@@ -1,0 +1,184 @@
+"""Merging the same problem reported by several tools, and the user's skip list.
+
+Two findings are the same problem when they are on the same line and their ``tool:rule`` keys
+belong to the same problem class. Classes come from an explicit table, never from fuzzy
+matching of messages:
+
+1. ruff's flake8-bandit ports keep bandit's numbers: ``ruff:S<n>`` is ``bandit:B<n>``
+   (S307 == B307 eval, S101 == B101 assert...).
+2. ruff's pylint ports keep pylint's ids: ``ruff:PL<id>`` is ``pylint:<id>``
+   (PLE0101 == E0101, PLW0120 == W0120...).
+3. ``EQUIVALENT`` below joins the rest across tools (F821 == E0602 == reportUndefinedVariable,
+   W0101 == reportUnreachable, SIM115 == R1732, W0123 eval-used == B307...).
+
+A merged group becomes one ``Finding``: the most severe member (ties: the tool earlier in
+``TOOL_PRIORITY``, bandit first because it carries CWE and confidence) with the other members'
+``tool:rule`` keys in ``also``; CWE and confidence come from the first member that has one, else
+from ``KEY_CWE``. When one tool reports the same class twice on a line (two undefined names),
+each tool's findings are paired in column order, so no real finding is swallowed.
+
+Skip entries may be a rule id ("B101"), a ``tool:rule`` key ("bandit:B101") or a bandit test
+name ("assert_used"). A skipped entry drops its whole problem class, so skipping B101 also drops
+ruff's S101 whether or not bandit ran.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import replace
+
+from ..types import SEVERITY_RANK, Finding
+
+TOOL_PRIORITY: tuple[str, ...] = ("bandit", "pyright", "pylint", "ruff", "patchloop-ast")
+TOOLS: tuple[str, ...] = TOOL_PRIORITY
+
+# Problem class -> the tool:rule keys in it (after rules 1 and 2 above).
+EQUIVALENT: dict[str, tuple[str, ...]] = {
+    # Python refuses to compile these; "return outside function" is a SyntaxError too.
+    "syntax-error": (
+        "ruff:invalid-syntax", "ruff:E999", "pylint:E0001", "pyright:syntax-error",
+        "bandit:syntax-error", "patchloop-ast:syntax-error",
+        "ruff:F701", "ruff:F702", "ruff:F704", "ruff:F706", "pylint:E0103", "pylint:E0104", "pylint:E0105",
+    ),
+    "undefined-name": ("ruff:F821", "pylint:E0602", "pyright:reportUndefinedVariable"),
+    "unbound-variable": (
+        "ruff:F823", "pylint:E0601", "pylint:E0606",
+        "pyright:reportUnboundVariable", "pyright:reportPossiblyUnboundVariable",
+    ),
+    "unreachable-code": ("pylint:W0101", "pyright:reportUnreachable"),
+    "unused-variable": ("ruff:F841", "pylint:W0612", "pyright:reportUnusedVariable"),
+    "unused-import": ("ruff:F401", "pylint:W0611"),
+    "constant-condition": (
+        "pyright:reportUnnecessaryComparison", "patchloop-ast:always-true-condition",
+        "patchloop-ast:always-false-condition", "pylint:R0133", "pylint:R0124",
+    ),
+    "none-dereference": (
+        "pyright:reportOptionalMemberAccess", "pyright:reportOptionalSubscript",
+        "pyright:reportOptionalCall", "pyright:reportOptionalIterable", "pyright:reportOptionalOperand",
+        "pyright:reportOptionalContextManager", "pyright:reportAttributeAccessIssue",
+        "patchloop-ast:none-attribute",
+    ),
+    "resource-leak": ("ruff:SIM115", "pylint:R1732"),
+    "call-arguments": (
+        "pyright:reportCallIssue", "pylint:E1120", "pylint:E1121", "pylint:E1123", "pylint:E1124",
+    ),
+    "useless-expression": ("ruff:B018", "pylint:W0104", "pylint:W0106", "pyright:reportUnusedExpression"),
+    "redefinition": ("ruff:F811", "pylint:E0102", "pyright:reportRedeclaration"),
+    "mutable-default": ("ruff:B006", "pylint:W0102"),
+    "loop-variable-closure": ("ruff:B023", "pylint:W0640"),
+    "duplicate-key": ("ruff:F601", "pylint:W0109"),
+    "duplicate-set-value": ("ruff:B033", "pylint:W0130"),
+    "duplicate-except": ("ruff:B025", "pylint:W0705"),
+    "jump-in-finally": ("ruff:B012", "pylint:W0150", "pylint:W0134"),
+    "assert-on-tuple": ("ruff:F631", "pylint:W0199"),
+    # pylint's eval-used / exec-used are bandit's B307 / B102.
+    "bandit:B307": ("pylint:W0123",),
+    "bandit:B102": ("pylint:W0122",),
+}  # fmt: skip
+
+# CWE for keys whose tool gives none (bandit's own CWE always wins; ruff S-rules carry theirs).
+KEY_CWE: dict[str, str] = {
+    **{key: "CWE-476" for key in EQUIVALENT["none-dereference"] if key != "pyright:reportAttributeAccessIssue"},
+    **{key: "CWE-457" for key in EQUIVALENT["unbound-variable"]},
+    **{key: "CWE-561" for key in EQUIVALENT["unreachable-code"]},
+    **{key: "CWE-563" for key in EQUIVALENT["unused-variable"]},
+    **{key: "CWE-772" for key in EQUIVALENT["resource-leak"]},
+    "patchloop-ast:always-true-condition": "CWE-571",
+    "patchloop-ast:always-false-condition": "CWE-570",
+    "pylint:W0123": "CWE-95",
+    "pylint:W0122": "CWE-95",
+}
+
+_CLASS_OF_KEY = {key: name for name, keys in EQUIVALENT.items() for key in keys}
+
+
+def canonical_key(key: str) -> str:
+    """Apply the two renaming rules: ruff's bandit and pylint ports take their origin's key."""
+    tool, _, rule = key.partition(":")
+    if tool == "ruff" and len(rule) > 1 and rule[0] == "S" and rule[1:].isdigit():
+        return f"bandit:B{rule[1:]}"
+    if tool == "ruff" and rule.startswith("PL") and len(rule) > 3 and rule[2] in "CERW":
+        return f"pylint:{rule[2:]}"
+    return key
+
+
+def problem_class(key: str) -> str:
+    key = canonical_key(key)
+    return _CLASS_OF_KEY.get(key, key)
+
+
+def merge_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """One finding per problem per line; see the module docstring."""
+    unique = {(f.tool, f.rule_id, f.line, f.column): f for f in findings}  # ruff runs twice in "all"
+    groups: dict[tuple[int, str], dict[str, list[Finding]]] = defaultdict(lambda: defaultdict(list))
+    for finding in unique.values():
+        groups[(finding.line, problem_class(finding.key))][finding.tool].append(finding)
+    merged = []
+    for by_tool in groups.values():
+        columns = [sorted(items, key=lambda f: (f.column, f.rule_id)) for items in by_tool.values()]
+        for rank in range(max(len(items) for items in columns)):
+            merged.append(_merge_group([items[rank] for items in columns if rank < len(items)]))
+    return sort_findings(merged)
+
+
+def _merge_group(group: list[Finding]) -> Finding:
+    group = sorted(group, key=_precedence)
+    primary, others = group[0], group[1:]
+    cwe = next((f.cwe for f in group if f.cwe), "") or next(
+        (KEY_CWE[f.key] for f in group if f.key in KEY_CWE), ""
+    )
+    confidence = next((f.confidence for f in group if f.confidence), "")
+    also = tuple(sorted({*primary.also, *(f.key for f in others), *(k for f in others for k in f.also)}))
+    return replace(primary, cwe=cwe, confidence=confidence, also=also)
+
+
+def _precedence(finding: Finding) -> tuple[int, int, str]:
+    tool_rank = TOOL_PRIORITY.index(finding.tool) if finding.tool in TOOL_PRIORITY else len(TOOL_PRIORITY)
+    return (-SEVERITY_RANK.get(finding.severity, 0), tool_rank, finding.rule_id)
+
+
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: (f.line, f.column, -SEVERITY_RANK.get(f.severity, 0), f.key))
+
+
+# --- skip list ----------------------------------------------------------------------------------
+
+
+def skipped_classes(skip: Collection[str], known_tools: Iterable[str] = TOOLS) -> set[str]:
+    """The problem classes a skip list switches off."""
+    classes: set[str] = set()
+    tools = set(known_tools)
+    for raw in skip:
+        entry = raw.strip()
+        if not entry:
+            continue
+        if ":" in entry:
+            classes.add(problem_class(entry))
+            continue
+        rule_ids = {entry}
+        if not _looks_like_rule_id(entry):
+            from .bandit import bandit_test_names  # lazy: imports bandit only for names
+
+            test_id = bandit_test_names().get(entry)
+            if test_id:
+                rule_ids.add(test_id)
+        for rule in rule_ids:
+            classes.update(problem_class(f"{tool}:{rule}") for tool in tools)
+    return classes
+
+
+def apply_skip(findings: Iterable[Finding], skip: Collection[str]) -> list[Finding]:
+    """Drop findings whose own key or any merged twin falls in a skipped class."""
+    findings = list(findings)
+    if not skip:
+        return findings
+    tools = set(TOOLS) | {f.tool for f in findings} | {k.split(":")[0] for f in findings for k in f.also}
+    classes = skipped_classes(skip, tools)
+    return [f for f in findings if not any(problem_class(k) in classes for k in (f.key, *f.also))]
+
+
+def _looks_like_rule_id(entry: str) -> bool:
+    """"B101", "S101", "F841", "PLW0120", "E0606": letters then digits. Bandit names are snake_case."""
+    head = entry.rstrip("0123456789")
+    return head != entry and head.isalpha() and head.isupper()

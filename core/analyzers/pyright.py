@@ -1,0 +1,116 @@
+"""basedpyright (pyright with extra checks; it brings its own node) for flow-sensitive defects.
+
+Each run gets a generated ``pyrightconfig.json`` in a private temp dir: type checking mode "off"
+plus the ``report*`` switches in ``RULES``, so only defects are reported (None dereference,
+possibly unbound names, always-true/false comparisons, unreachable code, wrong call arity...),
+never missing annotations or ``Any`` noise (nor reportArgumentType, whose inferred list and
+dict element types flag correct unannotated code such as appending a float to ``[1, 3]``, nor
+reportUnusedVariable, which adds only comprehension and loop targets to what ruff F841 and
+pylint W0612 already report), and a config file near the user's code cannot change
+the verdict. Unresolved imports are not reported: generated code may use any package.
+
+Severity mapping: the level set for each rule in ``RULES`` (pyright's "error"/"warning"/
+"information" -> error/warning/note). Diagnostics without a rule are pyright's parse and
+compile errors ("Expected ':'", "'return' outside function"); they become ``syntax-error``.
+basedpyright has no CWE ids; the merge step adds them per problem class.
+
+pyright reports 0-based lines and characters; findings carry 1-based ones.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..types import AnalyzerResult, Finding
+from .base import ToolFailure, guarded, run_tool, tail
+
+RULES: dict[str, str] = {
+    "reportUndefinedVariable": "error",
+    "reportUnboundVariable": "error",
+    "reportPossiblyUnboundVariable": "warning",
+    "reportOptionalMemberAccess": "error",
+    "reportOptionalSubscript": "error",
+    "reportOptionalIterable": "error",
+    "reportOptionalCall": "error",
+    "reportOptionalOperand": "error",
+    "reportOptionalContextManager": "error",
+    "reportAttributeAccessIssue": "error",
+    "reportCallIssue": "error",
+    "reportIndexIssue": "error",
+    "reportOperatorIssue": "error",
+    "reportUnhashable": "error",
+    "reportAbstractUsage": "error",
+    "reportUnusedCoroutine": "error",
+    "reportSelfClsParameterName": "error",
+    "reportUnnecessaryComparison": "warning",
+    "reportUnnecessaryContains": "warning",
+    "reportAssertAlwaysTrue": "warning",
+    "reportUnreachable": "warning",
+    "reportUnusedExpression": "warning",
+    "reportRedeclaration": "warning",
+}
+
+SEVERITY = {"error": "error", "warning": "warning", "information": "note"}
+
+
+def pyright_config() -> dict:
+    return {
+        "typeCheckingMode": "off",
+        "pythonVersion": f"{sys.version_info.major}.{sys.version_info.minor}",
+        "enableReachabilityAnalysis": True,
+        "reportMissingImports": "none",
+        "reportMissingModuleSource": "none",
+        **RULES,
+    }
+
+
+def parse_pyright_json(stdout: str) -> list[Finding]:
+    report = json.loads(stdout)
+    if report["summary"]["filesAnalyzed"] < 1:  # e.g. the file was excluded: no verdict, not clean
+        raise ToolFailure("basedpyright analyzed no file")
+    findings = []
+    for item in report["generalDiagnostics"]:
+        if item["severity"] not in SEVERITY:
+            continue  # "hint"/"unreachable"/"unused" tags are editor decorations, not diagnostics
+        start = item["range"]["start"]
+        findings.append(
+            Finding(
+                tool="pyright",
+                rule_id=item.get("rule") or "syntax-error",
+                severity=SEVERITY[item["severity"]],
+                message=" ".join(item["message"].split()),
+                line=int(start["line"]) + 1,
+                column=int(start["character"]) + 1,
+            )
+        )
+    return findings
+
+
+@dataclass(frozen=True)
+class PyrightAnalyzer:
+    name: str = "pyright"
+    languages: tuple[str, ...] = ("python",)
+    tool: str = "pyright"
+    executable: str = "basedpyright"
+    distribution: str = "basedpyright"
+
+    def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
+        def work() -> list[Finding]:
+            with tempfile.TemporaryDirectory(prefix="patchloop-pyright-") as config_dir:
+                config = Path(config_dir) / "pyrightconfig.json"
+                config.write_text(json.dumps(pyright_config()), encoding="utf-8")
+                # --pythonpath: resolve imports against this interpreter's packages, not
+                # whichever "python" is first on PATH.
+                argv = [self.executable, "--outputjson", "--project", str(config),
+                        "--pythonpath", sys.executable, str(path)]  # fmt: skip
+                run = run_tool(argv, timeout, cwd=path.parent)
+            # 0: no errors, 1: errors reported; 2 fatal, 3 config error, 4 bad arguments.
+            if run.returncode not in (0, 1):
+                raise ToolFailure(f"basedpyright exited with {run.returncode}: {tail(run.stderr or run.stdout)}")
+            return parse_pyright_json(run.stdout)
+
+        return guarded(self.name, work)

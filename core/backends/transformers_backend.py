@@ -1,0 +1,501 @@
+"""In-process model backend on Hugging Face transformers.
+
+Specs: ``embedded`` / ``embedded-1.5b`` (the shipped GGUF, see embedded.py), a local model
+folder, a ``.gguf`` file, or a Hugging Face model id (from the local cache; downloaded only
+when the Hub is reachable).
+
+On CUDA the model loads 4-bit NF4 through bitsandbytes (bf16 compute, double quantization)
+unless ``load_in_4bit=False`` (then bf16); on CPU it runs in full fp32, which is what the
+dequantized GGUF is anyway.
+
+``generate`` streams from a background thread through TextIteratorStreamer; a stopping
+criterion watches a stop flag so cancellation, an abandoned stream or Ctrl-C end the worker
+after the current token. ``generate_batch`` pads on the left and decodes many prompts per
+forward pass: on CPU that is several times the aggregate throughput of one stream.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..types import BackendInfo, Cancelled, GenParams, GenStats, Message
+from . import embedded
+from .base import ModelError
+
+Progress = Callable[[str], None]
+
+STAGE_LOADING = "loading model"
+STAGE_DOWNLOADING = "downloading model from the Hugging Face Hub"
+STAGE_ADAPTER = "loading adapter"
+
+# How long a finished stream waits for its worker to notice the stop flag. The worker checks
+# it after every token, so this is only reached when a long prompt is still being read in.
+_WORKER_JOIN_SECONDS = 10.0
+_POLL_SECONDS = 0.05
+
+
+@dataclass
+class LoadedModel:
+    """A model, its tokenizer and how it was loaded."""
+
+    model: Any
+    tokenizer: Any
+    info: BackendInfo
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def resolve_device(device: str) -> str:
+    """"auto" -> "cuda" when a GPU is usable, else "cpu"; an explicit CUDA device must exist."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelError(f"Device '{device}' was asked for, but torch sees no CUDA GPU. Use --device cpu.")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ModelError(f"Unknown device '{device}': use auto, cpu, cuda or cuda:N.")
+    return device
+
+
+def _looks_like_path(spec: str) -> bool:
+    return spec.startswith((".", "/", "~", "\\")) or spec.endswith(".gguf") or spec.count("/") > 1
+
+
+def _hub_error(spec: str) -> ModelError | None:
+    """Why the Hub cannot give us ``spec`` (None when it can). One quick request, no retries, so
+    an offline machine gets its answer in a moment instead of after a minute of backoff."""
+    from huggingface_hub import HfApi, constants
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    cache = constants.HF_HUB_CACHE
+    hint = "Use 'embedded' (the shipped model), a local model folder, or download the model first."
+    if constants.HF_HUB_OFFLINE:
+        return ModelError(f"Model '{spec}' is not a local folder and not in the Hugging Face cache ({cache}); "
+                          f"HF_HUB_OFFLINE is set, so it was not downloaded. {hint}")
+    try:
+        HfApi().model_info(spec, timeout=10)
+    except GatedRepoError:
+        return ModelError(f"Model '{spec}' is gated on the Hugging Face Hub: accept its licence and log in "
+                          "(hf auth login) first.")
+    except RepositoryNotFoundError:
+        return ModelError(f"Model '{spec}' is not a local folder, not in the Hugging Face cache ({cache}) "
+                          f"and not on the Hugging Face Hub. {hint}")
+    except Exception as exc:  # noqa: BLE001 - network failures come in many types
+        return ModelError(f"Model '{spec}' is not a local folder and not in the Hugging Face cache ({cache}), "
+                          f"and the Hub cannot be reached ({type(exc).__name__}: {exc}). {hint}")
+    return None
+
+
+@dataclass
+class _Source:
+    """Where from_pretrained reads a model: a folder or hub id, maybe a GGUF file inside it."""
+
+    location: str
+    name: str  # what BackendInfo.model says
+    gguf_file: str | None = None
+    local_only: bool = True
+    from_gguf: bool = False  # weights were dequantized from a GGUF (the embedded cache too)
+
+
+def _resolve_source(spec: str, progress: Progress | None, cache_dir: Path | None) -> _Source:
+    if embedded.is_embedded(spec):
+        model = embedded.EMBEDDED_MODELS[spec]
+        folder = embedded.prepare(spec, cache_dir=cache_dir, progress=progress)
+        return _Source(str(folder), model.title, from_gguf=True)
+    path = Path(spec).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return _Source(str(path.parent), str(path), gguf_file=path.name, from_gguf=True)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelError(f"Folder '{spec}' holds no config.json, so it is not a transformers model folder.")
+        return _Source(str(path), str(path))
+    if path.exists():
+        raise ModelError(f"'{spec}' is a file but not a .gguf model file; give a model folder, a .gguf file, "
+                         "a Hugging Face model id or 'embedded'.")
+    if _looks_like_path(spec):
+        raise ModelError(f"Model folder or file '{spec}' does not exist.")
+    from transformers import AutoConfig
+
+    try:
+        AutoConfig.from_pretrained(spec, local_files_only=True)
+        return _Source(spec, spec)
+    except (OSError, ValueError):
+        pass
+    error = _hub_error(spec)
+    if error is not None:
+        raise error
+    if progress is not None:
+        progress(STAGE_DOWNLOADING)
+    return _Source(spec, spec, local_only=False)
+
+
+def _quantization_kwargs(device: str, load_in_4bit: bool | None, from_gguf: bool) -> tuple[dict, str]:
+    """from_pretrained arguments for the precision, and the label BackendInfo shows for it."""
+    import torch
+
+    if device == "cpu":
+        if load_in_4bit:
+            raise ModelError("4-bit NF4 loading needs a CUDA GPU; on CPU the model runs in fp32.")
+        return {"dtype": torch.float32}, "gguf->fp32" if from_gguf else "fp32"
+    if load_in_4bit is False:
+        return {"dtype": torch.bfloat16, "device_map": {"": device}}, "bf16"
+    try:
+        import bitsandbytes  # noqa: F401 - only checking that it is there
+    except ImportError:
+        raise ModelError("4-bit loading on CUDA needs bitsandbytes: pip install bitsandbytes "
+                         "(or turn 4-bit off to load in bf16).") from None
+    from transformers import BitsAndBytesConfig
+
+    config = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_compute_dtype=torch.bfloat16,
+        bnb_4bit_use_double_quant=True,
+    )
+    return {"quantization_config": config, "dtype": torch.bfloat16, "device_map": {"": device}}, "nf4"
+
+
+def _from_pretrained(source: _Source, model_kwargs: dict) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    common: dict[str, Any] = {"local_files_only": source.local_only}
+    if source.gguf_file:
+        common["gguf_file"] = source.gguf_file
+    with embedded.quiet_progress_bars():
+        tokenizer = AutoTokenizer.from_pretrained(source.location, **common)
+        model = AutoModelForCausalLM.from_pretrained(source.location, **common, **model_kwargs)
+    if source.gguf_file:
+        # Dequantized GGUF weights are dense; drop the GGUF marker so the model saves and trains normally.
+        quantizer = getattr(model, "hf_quantizer", None)
+        if quantizer is not None and getattr(quantizer.quantization_config, "quant_method", "") == "gguf":
+            quantizer.remove_quantization_config(model)
+    return model, tokenizer
+
+
+def _load_adapter(model: Any, adapter: str) -> Any:
+    from peft import PeftModel
+
+    path = Path(adapter).expanduser()
+    if not (path / "adapter_config.json").is_file():
+        raise ModelError(f"Adapter folder '{adapter}' does not exist or holds no adapter_config.json.")
+    try:
+        return PeftModel.from_pretrained(model, str(path), is_trainable=False)
+    except Exception as exc:  # a mismatched adapter fails in many ways
+        raise ModelError(f"Could not load adapter '{adapter}' onto the model: {exc}") from exc
+
+
+def load_pretrained(
+    spec: str,
+    *,
+    device: str = "auto",
+    load_in_4bit: bool | None = None,
+    adapter: str | None = None,
+    progress: Progress | None = None,
+    cache_dir: Path | None = None,
+) -> LoadedModel:
+    """Load model + tokenizer for ``spec`` the way TransformersBackend runs them."""
+    device = resolve_device(device)
+    source = _resolve_source(spec, progress, cache_dir)
+    model_kwargs, quantization = _quantization_kwargs(device, load_in_4bit, source.from_gguf)
+    if progress is not None:
+        cached = embedded.is_embedded(spec)
+        progress(embedded.STAGE_LOADING_CACHED if cached else STAGE_LOADING)
+    try:
+        model, tokenizer = _from_pretrained(source, model_kwargs)
+    except ModelError:
+        raise
+    except Exception as exc:  # from_pretrained raises OSError, ValueError, KeyError ...
+        hint = ""
+        if embedded.is_embedded(spec):
+            hint = f" The converted cache {source.location} may be damaged: delete that folder to rebuild it."
+        raise ModelError(f"Could not load model '{spec}': {type(exc).__name__}: {exc}.{hint}") from exc
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if adapter:
+        if progress is not None:
+            progress(STAGE_ADAPTER)
+        model = _load_adapter(model, adapter)
+    model.eval()
+    info = BackendInfo(
+        backend="transformers",
+        model=source.name,
+        device="cuda" if device.startswith("cuda") else "cpu",
+        quantization=quantization,
+        adapter=str(adapter) if adapter else "",
+    )
+    return LoadedModel(model=model, tokenizer=tokenizer, info=info)
+
+
+def load_model_and_tokenizer(
+    spec: str,
+    *,
+    device: str = "auto",
+    load_in_4bit: bool | None = None,
+    adapter: str | None = None,
+    progress: Progress | None = None,
+    cache_dir: Path | None = None,
+) -> tuple[Any, Any]:
+    """(model, tokenizer) for ``spec`` without a backend: what train/ fine-tunes."""
+    loaded = load_pretrained(
+        spec, device=device, load_in_4bit=load_in_4bit, adapter=adapter, progress=progress, cache_dir=cache_dir
+    )
+    return loaded.model, loaded.tokenizer
+
+
+# ----------------------------------------------------------------------------- generation helpers
+
+
+def _stop_criteria(*events: threading.Event | None) -> Any:
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    watched = [event for event in events if event is not None]
+
+    class StopOnEvent(StoppingCriteria):
+        """Ends generation (every row) once any watched event is set; checked after each token."""
+
+        def __call__(self, input_ids, scores, **kwargs):
+            import torch
+
+            stop = any(event.is_set() for event in watched)
+            return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([StopOnEvent()])
+
+
+def _make_streamer(tokenizer: Any, stats: GenStats, started: float) -> Any:
+    from transformers import TextIteratorStreamer
+
+    class CountingStreamer(TextIteratorStreamer):
+        """TextIteratorStreamer that also counts generated tokens and times the first one."""
+
+        def put(self, value):
+            if not self.next_tokens_are_prompt:
+                if stats.first_token_seconds is None:
+                    stats.first_token_seconds = time.perf_counter() - started
+                stats.completion_tokens += int(value.numel())
+            super().put(value)
+
+    return CountingStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+
+
+def _first_token_clock(started: float) -> Any:
+    from transformers.generation.streamers import BaseStreamer
+
+    class FirstTokenClock(BaseStreamer):
+        """Notes when a batch's first new tokens arrive (the first put() is the prompt)."""
+
+        def __init__(self):
+            self.calls = 0
+            self.seconds: float | None = None
+
+        def put(self, value):
+            self.calls += 1
+            if self.calls == 2:
+                self.seconds = time.perf_counter() - started
+
+        def end(self):
+            pass
+
+    return FirstTokenClock()
+
+
+# ----------------------------------------------------------------------------- the backend
+
+
+class TransformersBackend:
+    """A transformers causal LM answering chat messages in this process."""
+
+    def __init__(
+        self,
+        spec: str,
+        *,
+        device: str = "auto",
+        load_in_4bit: bool | None = None,
+        adapter: str | None = None,
+        progress: Progress | None = None,
+        batch_size: int | None = None,
+        cache_dir: Path | None = None,
+        **ignored: Any,
+    ):
+        loaded = load_pretrained(
+            spec, device=device, load_in_4bit=load_in_4bit, adapter=adapter, progress=progress, cache_dir=cache_dir
+        )
+        self.spec = spec
+        self.model = loaded.model
+        self.tokenizer = loaded.tokenizer
+        self.info = loaded.info
+        self.batch_size = batch_size or (16 if self.info.device == "cuda" else 8)
+        if not getattr(self.tokenizer, "chat_template", None):
+            raise ModelError(f"Model '{spec}' has no chat template; patchloop needs an instruct (chat) model.")
+        self._eos_ids = self._collect_eos_ids()
+
+    # -- prompts
+
+    def _collect_eos_ids(self) -> list[int]:
+        ids: list[int] = []
+        configured = getattr(self.model.generation_config, "eos_token_id", None)
+        for value in [configured, self.tokenizer.eos_token_id]:
+            for token in value if isinstance(value, list) else [value]:
+                if token is not None and token not in ids:
+                    ids.append(int(token))
+        return ids
+
+    def render_prompt(self, messages: Sequence[Message]) -> str:
+        """The prompt text the model reads: the model's own chat template, ready for its answer."""
+        try:
+            return self.tokenizer.apply_chat_template(
+                [dict(m) for m in messages], add_generation_prompt=True, tokenize=False
+            )
+        except Exception as exc:  # a template can reject a conversation in many ways
+            raise ModelError(f"The model's chat template rejected the conversation: {exc}") from exc
+
+    def _encode(self, conversations: Sequence[Sequence[Message]]) -> Any:
+        texts = [self.render_prompt(messages) for messages in conversations]
+        # The template already holds every special token; left padding keeps each prompt's end
+        # next to its first generated token.
+        encoded = self.tokenizer(
+            texts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False
+        )
+        return encoded.to(self.model.device)
+
+    def _generation_kwargs(self, params: GenParams) -> dict[str, Any]:
+        # Everything explicit: the model's generation_config (e.g. a hub repetition_penalty or
+        # top_k) would otherwise fill in whatever we leave unset.
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": params.max_new_tokens,
+            "eos_token_id": self._eos_ids,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "repetition_penalty": 1.0,
+        }
+        if params.temperature > 0:
+            kwargs.update(do_sample=True, temperature=params.temperature, top_p=params.top_p, top_k=params.top_k)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        return kwargs
+
+    def _seed(self, params: GenParams) -> None:
+        if params.temperature > 0 and params.seed is not None:
+            from transformers import set_seed
+
+            set_seed(params.seed)
+
+    # -- streaming
+
+    def generate(
+        self,
+        messages: Sequence[Message],
+        params: GenParams,
+        cancel: threading.Event | None = None,
+        stats: GenStats | None = None,
+    ) -> Iterator[str]:
+        stats = stats if stats is not None else GenStats()
+        started = time.perf_counter()
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        inputs = self._encode([messages])
+        stats.prompt_tokens = int(inputs["input_ids"].shape[1])
+        streamer = _make_streamer(self.tokenizer, stats, started)
+        stop = threading.Event()  # set by us when the consumer goes away
+        failure: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                self._seed(params)
+                self.model.generate(
+                    **inputs,
+                    **self._generation_kwargs(params),
+                    streamer=streamer,
+                    stopping_criteria=_stop_criteria(cancel, stop),
+                )
+            except BaseException as exc:  # noqa: BLE001 - handed over to the consumer
+                failure.append(exc)
+            finally:
+                streamer.text_queue.put(streamer.stop_signal)  # a second end marker is harmless
+
+        worker = threading.Thread(target=work, name="patchloop-generate", daemon=True)
+        worker.start()
+        try:
+            while True:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled()
+                try:
+                    piece = streamer.text_queue.get(timeout=_POLL_SECONDS)
+                except queue.Empty:
+                    if not worker.is_alive() and streamer.text_queue.empty():
+                        break
+                    continue
+                if piece is streamer.stop_signal:
+                    break
+                if piece:
+                    yield piece
+            worker.join()
+            if failure:
+                exc = failure[0]
+                raise ModelError(f"Generation failed: {type(exc).__name__}: {exc}") from exc
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+        finally:
+            # Cancelled, closed early by the consumer, Ctrl-C, or done: the worker must stop too.
+            stop.set()
+            worker.join(timeout=_WORKER_JOIN_SECONDS)
+
+    # -- batches
+
+    def generate_batch(
+        self,
+        conversations: Sequence[Sequence[Message]],
+        params: GenParams,
+        cancel: threading.Event | None = None,
+        batch_size: int | None = None,
+    ) -> list[tuple[str, GenStats]]:
+        """Answer many conversations, ``batch_size`` per forward pass, in input order.
+
+        Prompts are grouped by length so that little of each batch is padding. Cancellation is
+        checked between batches and after every token inside one.
+        """
+        size = max(1, batch_size or self.batch_size)
+        prompts = [self.render_prompt(messages) for messages in conversations]
+        lengths = [len(self.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+        order = sorted(range(len(prompts)), key=lambda i: lengths[i])
+        results: list[tuple[str, GenStats] | None] = [None] * len(prompts)
+        for start in range(0, len(order), size):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+            chunk = order[start : start + size]
+            for index, answer in zip(chunk, self._generate_chunk([conversations[i] for i in chunk], params, cancel)):
+                results[index] = answer
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+        return [r for r in results if r is not None]
+
+    def _generate_chunk(
+        self, conversations: Sequence[Sequence[Message]], params: GenParams, cancel: threading.Event | None
+    ) -> list[tuple[str, GenStats]]:
+        started = time.perf_counter()
+        inputs = self._encode(conversations)
+        clock = _first_token_clock(started)
+        self._seed(params)
+        try:
+            output = self.model.generate(
+                **inputs, **self._generation_kwargs(params), streamer=clock, stopping_criteria=_stop_criteria(cancel)
+            )
+        except Exception as exc:  # surfaced as the model's error
+            raise ModelError(f"Batched generation failed: {type(exc).__name__}: {exc}") from exc
+        width = inputs["input_ids"].shape[1]
+        answers = []
+        for row, mask in zip(output[:, width:].tolist(), inputs["attention_mask"].tolist()):
+            stop_at = next((i + 1 for i, token in enumerate(row) if token in self._eos_ids), len(row))
+            tokens = row[:stop_at]
+            text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+            stats = GenStats(prompt_tokens=sum(mask), completion_tokens=len(tokens),
+                             first_token_seconds=clock.seconds)
+            answers.append((text, stats))
+        return answers

@@ -1,0 +1,86 @@
+"""Running a task's tests on a solution, always inside the sandbox.
+
+HumanEval: the model answers with the whole function (or, now and then, only its body). The
+program under test is the task's prompt (imports, helper functions, the signature with its
+docstring) followed by the model's code, so a whole-function answer redefines the entry point
+and a body-only answer completes it; then ``check(entry_point)`` runs the task's tests.
+MBPP: the solution, then ``test_setup_code``, then the three asserts of ``test_list``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .. import sandbox
+from .datasets import Task
+
+TestsFn = Callable[[str], bool]
+
+
+def humaneval_program(source_prompt: str, code: str, entry_point: str) -> str:
+    if re.search(rf"^\s*(async\s+)?def\s+{re.escape(entry_point)}\s*\(", code, re.MULTILINE):
+        return source_prompt.rstrip() + "\n\n\n" + code
+    return source_prompt + code  # a body completion: it continues the signature's docstring
+
+
+@dataclass
+class TestOutcome:
+    """Why a solution's tests passed or failed (kept for the per-task JSON)."""
+
+    passed: bool
+    reason: str  # "passed", "failed: AssertionError", "wall time limit (10s)", ...
+    seconds: float
+
+
+def run_task_tests(task: Task, code: str, *, timeout: float = 10.0, memory_mb: int = 512) -> TestOutcome:
+    if task.test_code is None:
+        raise ValueError(f"{task.task_id} has no tests")
+    if task.benchmark == "humaneval" and task.entry_point:
+        program = humaneval_program(task.source_prompt, code, task.entry_point)
+        result = sandbox.check_tests(program, task.test_code, task.entry_point, timeout=timeout, memory_mb=memory_mb)
+    else:
+        result = sandbox.check_tests(code, task.test_code, setup_code=task.setup_code, timeout=timeout,
+                                     memory_mb=memory_mb)
+    return TestOutcome(result.ok, "passed" if result.ok else _failure_reason(result), result.seconds)
+
+
+def _failure_reason(result: sandbox.SandboxResult) -> str:
+    if result.killed_reason:
+        return result.killed_reason
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    last = lines[-1].strip() if lines else ""
+    if result.returncode == 0:
+        return "failed: the program ended before the tests finished"
+    return f"failed: {last[:200]}" if last else f"failed: exit status {result.returncode}"
+
+
+class TestRecorder:
+    """Makes the ``tests`` callables the loop calls, and remembers each outcome by (task, code),
+    so the per-task report can say why a solution failed."""
+
+    def __init__(self, *, timeout: float = 10.0, memory_mb: int = 512):
+        self.timeout = timeout
+        self.memory_mb = memory_mb
+        self._lock = threading.Lock()
+        self._outcomes: dict[tuple[str, str], TestOutcome] = {}
+
+    def for_task(self, task: Task) -> TestsFn | None:
+        if not task.has_tests:
+            return None
+
+        def tests(code: str) -> bool:
+            outcome = run_task_tests(task, code, timeout=self.timeout, memory_mb=self.memory_mb)
+            with self._lock:
+                self._outcomes[(task.task_id, code)] = outcome
+            return outcome.passed
+
+        return tests
+
+    def outcome(self, task_id: str, code: str | None) -> TestOutcome | None:
+        if code is None:
+            return None
+        with self._lock:
+            return self._outcomes.get((task_id, code))

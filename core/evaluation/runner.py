@@ -1,0 +1,97 @@
+"""Running a model over benchmark tasks: batched loops, sandboxed tests, scored and stored as
+they finish.
+
+Tasks go through ``run_loops`` in chunks (``chunk_size`` prompts per batched generation), grouped
+by language. Each finished task is scored and written to ``eval_tasks`` at once, so Ctrl-C or a
+crash loses at most the chunk in flight and ``--resume`` starts after the last recorded task.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from ..analyzers import get_analyzers
+from ..backends.base import Backend
+from ..log import Log
+from ..loop import AnalyzeFn, EventFn, LoopSettings, LoopTask, run_loops
+from .checks import TestRecorder
+from .datasets import Task
+from .metrics import TaskResult, task_result
+from .store import EvalStore
+
+TaskFn = Callable[[TaskResult], None]
+
+
+class EvalAborted(RuntimeError):
+    """The backend failed for a whole batch (server down, out of memory): nothing of that batch
+    was recorded, so ``--resume`` retries it."""
+
+
+def suite_covers(suite: str, language: str) -> bool:
+    """True when some analyzer of ``suite`` handles ``language``."""
+    return any(language in analyzer.languages for analyzer in get_analyzers(suite))
+
+
+def _by_language(tasks: Sequence[Task]) -> list[tuple[str, list[Task]]]:
+    groups: dict[str, list[Task]] = {}
+    for task in tasks:
+        groups.setdefault(task.language, []).append(task)
+    return list(groups.items())
+
+
+def run_eval(
+    tasks: Sequence[Task],
+    backend: Backend,
+    settings: LoopSettings,
+    *,
+    log: Log | None = None,
+    eval_run_id: int | None = None,
+    chunk_size: int = 8,
+    tests: bool = True,
+    test_timeout: float = 10.0,
+    analyze: AnalyzeFn | None = None,
+    cancel: threading.Event | None = None,
+    on_event: EventFn | None = None,
+    on_task: TaskFn | None = None,
+    adapter: str = "",
+) -> list[TaskResult]:
+    """Evaluate ``tasks`` and return every recorded result in task order (with ``eval_run_id``,
+    tasks already recorded for it are skipped and their stored results returned)."""
+    store = EvalStore(log) if log is not None and eval_run_id is not None else None
+    done = store.done_ids(eval_run_id) if store else set()
+    position = {task.task_id: i for i, task in enumerate(tasks)}
+    results: dict[str, TaskResult] = {r.task_id: r for r in store.results(eval_run_id)} if store else {}
+    recorder = TestRecorder(timeout=test_timeout) if tests else None
+    cancel = cancel or threading.Event()
+    todo = [task for task in tasks if task.task_id not in done]
+    benchmark = tasks[0].benchmark if tasks else ""
+    for language, group in _by_language(todo):
+        covered = suite_covers(settings.analyzers, language)
+        language_settings = replace(settings, language=language)
+        for start in range(0, len(group), max(1, chunk_size)):
+            if cancel.is_set():
+                break
+            chunk = group[start : start + max(1, chunk_size)]
+            loop_tasks = [
+                LoopTask(task.prompt, task.task_id, recorder.for_task(task) if recorder else None) for task in chunk
+            ]
+            runs = run_loops(
+                loop_tasks, backend, language_settings, log=log, on_event=on_event, cancel=cancel,
+                analyze=analyze, source=f"eval:{benchmark}", adapter=adapter, eval_run_id=eval_run_id,
+            )
+            errors = [run.error for run in runs if run.stop_reason == "model_error"]
+            if errors and len(errors) == len(runs) and len(runs) > 1:
+                raise EvalAborted(f"the model failed on every task of a batch: {errors[0]}")
+            for task, run in zip(chunk, runs):
+                if run.stop_reason == "cancelled":
+                    continue  # not recorded: a resume runs it again
+                result = task_result(task, run, tests=recorder, has_analyzer=covered)
+                if store is not None:
+                    store.record(eval_run_id, position[task.task_id], result)
+                results[task.task_id] = result
+                if on_task is not None:
+                    on_task(result)
+    return [results[task.task_id] for task in tasks if task.task_id in results]
+

@@ -1,0 +1,349 @@
+"""`patchloop pairs` (preference pairs from the log) and `patchloop train` (DPO, rounds).
+
+Exit codes follow patchloop.cli: 0 success; 1 `pairs export` found no pair; 2 bad usage or input
+(no pairs to train on, a bad pairs file, bad task ids); 3 the model failed to load or train;
+5 the log database cannot be used; 130 cancelled.
+
+patchloop.cli is imported inside the commands, not at the top: cli.py registers these groups,
+so a top-level import would be circular.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+SOURCE_HELP = "Which pairs: loop (both sides chosen by the rules), labels (a human label on a side), all."
+
+
+def _main():
+    from patchloop import cli
+
+    return cli
+
+
+def _open_log(ctx: click.Context, db: Path | None):
+    """The log named by --db here, else the global --db / config one."""
+    main = _main()
+    config = main.get_config(ctx)
+    if db is not None:
+        config.log.db = str(db)
+    return main.open_log(config)
+
+
+def pair_filters(fn):
+    for decorator in reversed([
+        click.option("--min-gap", type=click.IntRange(0), help="Rejected side has at least N more findings than chosen."),
+        click.option("--source", type=click.Choice(["loop", "labels", "all"]), default="all", show_default=True,
+                     help=SOURCE_HELP),
+        click.option("--run-source", metavar="PREFIX", help="Only runs whose source starts with PREFIX (cli, tui, eval, rounds:TAG)."),
+    ]):
+        fn = decorator(fn)
+    return fn
+
+
+# -- pairs ---------------------------------------------------------------------------------------
+
+@click.group("pairs")
+def pairs_group() -> None:
+    """Preference pairs (chosen = clean/test-passing or human-chosen, rejected = flagged) from the log."""
+
+
+def _harvest(ctx: click.Context, min_gap, source, run_source):
+    from patchloop.core.log import LogError
+    from patchloop.train.pairs import PairsError, harvest
+
+    main = _main()
+    store = _open_log(ctx, None)
+    try:
+        return store, harvest(store, min_gap=min_gap, source=source, run_source=run_source)
+    except PairsError as exc:
+        main.fail(str(exc), main.EXIT_USAGE)
+    except LogError as exc:
+        main.fail(str(exc), main.EXIT_LOG)
+    raise AssertionError("unreachable")
+
+
+def _stats_table(stats, title: str):
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False)
+    table.add_row("runs read", str(stats.runs))
+    table.add_row("runs giving pairs", str(stats.runs_with_pairs))
+    table.add_row("pairs", str(stats.pairs))
+    for origin, n in sorted(stats.by_origin.items()):
+        table.add_row(f"  from {origin}", str(n))
+    if stats.pairs:
+        table.add_row("mean findings gap", f"{stats.mean_gap:.2f}")
+    for reason, n in stats.skipped.most_common():
+        table.add_row(f"skipped: {reason}", str(n))
+    return table
+
+
+@pairs_group.command("stats")
+@pair_filters
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def pairs_stats(ctx: click.Context, min_gap, source, run_source, as_json: bool) -> None:
+    """How many pairs the log gives, and why runs gave none."""
+    from rich.console import Console
+
+    store, found = _harvest(ctx, min_gap, source, run_source)
+    if as_json:
+        click.echo(json.dumps({"db": str(store.path), **found.stats.to_dict()}, indent=2))
+    else:
+        Console(highlight=False).print(_stats_table(found.stats, f"pairs in {store.path}"))
+
+
+@pairs_group.command("export")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@pair_filters
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@click.pass_context
+def pairs_export(ctx: click.Context, out: Path, min_gap, source, run_source, as_json: bool) -> None:
+    """Write the pairs to OUT as JSON lines in TRL's conversational prompt/chosen/rejected format.
+
+    Load it with datasets.load_dataset("json", data_files=OUT). Exit 1 (and no file) when there is no pair.
+    """
+    from patchloop.train.pairs import PairsError, write_jsonl
+
+    main = _main()
+    store, found = _harvest(ctx, min_gap, source, run_source)
+    stats = found.stats
+    if not found.pairs:
+        reasons = "; ".join(f"{k}: {v}" for k, v in stats.skipped.most_common()) or "the log has no runs"
+        main.err.print(f"no pairs in {store.path} ({stats.runs} runs read; {reasons}); nothing written")
+        sys.exit(1)
+    try:
+        path = write_jsonl(found.pairs, out)
+    except PairsError as exc:
+        main.fail(str(exc), main.EXIT_USAGE)
+    if as_json:
+        click.echo(json.dumps({"out": str(path), **stats.to_dict()}, indent=2))
+    else:
+        origins = ", ".join(f"{n} {o}" for o, n in sorted(stats.by_origin.items()))
+        main.err.print(f"{stats.pairs} pairs ({origins}) from {stats.runs_with_pairs} runs -> {path}")
+
+
+# -- train ---------------------------------------------------------------------------------------
+
+@click.group("train")
+def train_group() -> None:
+    """Fine-tune the model on pairs from the log with DPO (TRL): LoRA on CPU, QLoRA on CUDA."""
+
+
+def dpo_options(fn):
+    for decorator in reversed([
+        click.option("--beta", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True,
+                     help="DPO beta: how far the model may move from the reference."),
+        click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), default=5e-5,
+                     show_default=True, help="Learning rate."),
+        click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True),
+        click.option("--max-steps", type=int, default=-1, help="Stop after N optimizer steps (overrides --epochs)."),
+        click.option("--lora-r", type=click.IntRange(1), default=16, show_default=True, help="LoRA rank."),
+        click.option("--lora-alpha", type=click.IntRange(1), help="LoRA alpha (default 2 x rank)."),
+        click.option("--max-length", type=click.IntRange(16), default=1024, show_default=True,
+                     help="Token limit of prompt + answer."),
+        click.option("--batch-size", type=click.IntRange(1), default=2, show_default=True, help="Pairs per step per device."),
+        click.option("--grad-accum", type=click.IntRange(1), default=4, show_default=True,
+                     help="Gradient accumulation steps."),
+        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
+        click.option("--no-4bit", "no_4bit", is_flag=True, help="On CUDA, LoRA on the bf16 model instead of QLoRA."),
+    ]):
+        fn = decorator(fn)
+    return fn
+
+
+def dpo_settings(opts: dict):
+    from patchloop.train.dpo import DPOSettings
+
+    return DPOSettings(
+        beta=opts["beta"], learning_rate=opts["learning_rate"], epochs=opts["epochs"], max_steps=opts["max_steps"],
+        lora_r=opts["lora_r"], lora_alpha=opts["lora_alpha"] or 2 * opts["lora_r"], max_length=opts["max_length"],
+        batch_size=opts["batch_size"], grad_accum=opts["grad_accum"], seed=opts["seed"], device=opts["device"],
+        load_in_4bit=not opts["no_4bit"],
+    )
+
+
+def _say(quiet: bool):
+    main = _main()
+
+    def say(message: str) -> None:
+        if not quiet:
+            main.err.print(f"[dim]{message}[/]")
+
+    return say
+
+
+@train_group.command("dpo")
+@click.option("--pairs", "pairs_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Pairs JSONL (from `patchloop pairs export`); without it, pairs come straight from the log.")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Log database to take pairs from.")
+@pair_filters
+@click.option("--model", "-m", help="Base model: embedded (default), embedded-1.5b, a HF id or a folder.")
+@click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for the adapter and training.json.")
+@click.option("--init-adapter", type=click.Path(file_okay=False, exists=True),
+              help="Continue training this adapter (the reference is then a frozen copy of it).")
+@click.option("--merge", is_flag=True, help="Also write OUT/merged: the base with the adapter folded in.")
+@dpo_options
+@click.option("--json", "as_json", is_flag=True, help="Print training.json on stdout.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.pass_context
+def train_dpo_cmd(ctx: click.Context, pairs_file: Path | None, db: Path | None, min_gap, source, run_source,
+                  model: str | None, out_dir: Path, init_adapter: str | None, merge: bool, as_json: bool,
+                  quiet: bool, **opts) -> None:
+    """Train a LoRA adapter with DPO on preference pairs, write it and a record to OUT.
+
+    Load it afterwards with `patchloop run --adapter OUT` (or eval, or the app).
+    """
+    from patchloop.core.log import LogError
+    from patchloop.train.dpo import TrainError, describe_data, train_dpo
+    from patchloop.train.pairs import PairsError, load_pairs, pairs_dataset
+
+    main = _main()
+    config = main.get_config(ctx)
+    spec = model or config.model.name
+    say = _say(quiet)
+    if pairs_file is not None and (db is not None or run_source):
+        main.fail("give either --pairs FILE or log filters (--db, --run-source), not both", main.EXIT_USAGE)
+    try:
+        if pairs_file is not None:
+            dataset = load_pairs(pairs_file)
+            data_info = describe_data(dataset, kind="file", path=str(pairs_file))
+        else:
+            store = _open_log(ctx, db)
+            dataset = pairs_dataset(store, min_gap=min_gap, source=source, run_source=run_source)
+            data_info = describe_data(dataset, kind="db", path=str(store.path), run_source=run_source,
+                                      min_gap=min_gap, source=source)
+    except PairsError as exc:
+        main.fail(str(exc), main.EXIT_USAGE)
+    except LogError as exc:
+        main.fail(str(exc), main.EXIT_LOG)
+    if len(dataset) == 0:
+        main.fail("there are no preference pairs to train on (see `patchloop pairs stats`)", main.EXIT_USAGE)
+    say(f"{len(dataset)} pairs; base model {spec}")
+    try:
+        result = train_dpo(dataset, out_dir, dpo_settings(opts), model_spec=spec, init_adapter=init_adapter,
+                           merge=merge, data_info=data_info, show_progress=not quiet, progress=say)
+    except TrainError as exc:
+        main.fail(str(exc), main.EXIT_MODEL)
+    metrics = result.metrics
+    if as_json:
+        click.echo(json.dumps(result.record, indent=2, default=str))
+    last = metrics.get("last") or {}
+    main.err.print(
+        f"adapter -> {result.out_dir} · {metrics['steps']} steps in {metrics['train_seconds']:.0f}s · "
+        f"loss {last.get('loss', float('nan')):.4f} · reward margin {last.get('rewards/margins', float('nan')):.4f} "
+        f"· reward accuracy {last.get('rewards/accuracies', float('nan')):.2f}"
+        + (f" · merged -> {result.merged_dir}" if result.merged_dir else "")
+    )
+    main.err.print(f"use it: patchloop run --adapter {result.out_dir} ...")
+
+
+@train_group.command("rounds")
+@click.option("--rounds", type=click.IntRange(1, 20), default=3, show_default=True)
+@click.option("--model", "-m", help="Base model (default: the configured one, normally embedded).")
+@click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for round-N adapters and rounds.json.")
+@click.option("--mbpp", "mbpp_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="MBPP mbpp.jsonl (default: the copy shipped with patchloop's evaluation).")
+@click.option("--train-tasks", default="511-974", show_default=True, help="MBPP task ids to generate pairs on.")
+@click.option("--eval-tasks", default="11-510", show_default=True, help="MBPP task ids to score each round on.")
+@click.option("--t-max", type=click.IntRange(0, 50), help="Patch iterations per run (default: config, 3).")
+@click.option("--analyzers", "-a", type=click.Choice(["defects", "security", "all"]), help="Analyzer suite.")
+@click.option("--threshold", type=click.Choice(["note", "warning", "error"]), help="Lowest severity that counts.")
+@click.option("--max-new-tokens", type=click.IntRange(1), help="Token limit per answer.")
+@click.option("--gen-batch-size", type=click.IntRange(1), help="Prompts per batched forward pass.")
+@click.option("--min-gap", type=click.IntRange(0), help="Rejected side has at least N more findings than chosen.")
+@click.option("--start-adapter", type=click.Path(file_okay=False, exists=True), help="Start from this adapter.")
+@click.option("--tag", help="Name for this invocation's runs in the log (default: a timestamp).")
+@dpo_options
+@click.option("--json", "as_json", is_flag=True, help="Print rounds.json on stdout at the end.")
+@click.option("--quiet", "-q", is_flag=True)
+@click.pass_context
+def train_rounds_cmd(ctx: click.Context, rounds: int, model: str | None, out_dir: Path, mbpp_file: Path | None,
+                     train_tasks: str, eval_tasks: str, t_max, analyzers, threshold, max_new_tokens, gen_batch_size,
+                     min_gap, start_adapter, tag, as_json: bool, quiet: bool, **opts) -> None:
+    """Iterate: generate on train tasks with the current model, harvest pairs, train DPO, score on eval tasks.
+
+    Round 0 scores the starting model; the final table has pass@1 and EFR (first attempt and after
+    patching) for every round.
+    """
+    from rich.console import Console
+
+    from patchloop.core.backends import ModelError, backend_options, load_backend
+    from patchloop.core.log import LogError
+    from patchloop.train.dpo import TrainError
+    from patchloop.train.rounds import RoundsConfig, run_rounds
+    from patchloop.train.tasks import TaskError, mbpp_tasks, parse_ids
+
+    main = _main()
+    config = main.apply_cli(main.get_config(ctx), model=model, t_max=t_max, analyzers=analyzers,
+                            threshold=threshold, max_new_tokens=max_new_tokens,
+                            device=None if opts["device"] == "auto" else opts["device"],
+                            no_4bit=opts["no_4bit"] or None)
+    try:
+        train_set = mbpp_tasks(parse_ids(train_tasks), mbpp_file)
+        eval_set = mbpp_tasks(parse_ids(eval_tasks), mbpp_file)
+    except TaskError as exc:
+        main.fail(str(exc), main.EXIT_USAGE)
+    overlap = {t.task_id for t in train_set} & {t.task_id for t in eval_set}
+    if overlap:
+        main.fail(f"train and eval tasks overlap ({len(overlap)} tasks, e.g. {sorted(overlap)[0]}): "
+                  "a model would be scored on what it trained on", main.EXIT_USAGE)
+    store = main.open_log(config)
+    say = _say(quiet)
+    spec = config.model.name
+
+    def backend_for(adapter: str | None):
+        options = backend_options(config.model, progress=say)
+        options["adapter"] = adapter
+        if gen_batch_size:
+            options["batch_size"] = gen_batch_size
+        return load_backend(spec, **options)
+
+    rounds_config = RoundsConfig(
+        train_tasks=train_set, eval_tasks=eval_set, out_dir=out_dir, model=spec, rounds=rounds,
+        loop=main.loop_settings(config), dpo=dpo_settings(opts), min_gap=min_gap, start_adapter=start_adapter,
+        tag=tag or "",
+    )
+    try:
+        results = run_rounds(rounds_config, store, backend_for, report=say, show_progress=not quiet)
+    except ModelError as exc:
+        main.fail(str(exc), main.EXIT_MODEL)
+    except TrainError as exc:
+        main.fail(str(exc), main.EXIT_MODEL)
+    except LogError as exc:
+        main.fail(str(exc), main.EXIT_LOG)
+    Console(highlight=False).print(rounds_table(results))
+    if as_json:
+        click.echo((out_dir / "rounds.json").read_text(encoding="utf-8"))
+
+
+def rounds_table(results):
+    from rich.table import Table
+
+    table = Table(title="DPO rounds (scores on the eval tasks)")
+    for column in ("round", "pairs", "loss", "margin", "acc", "pass@1", "EFR", "pass@1 patched", "EFR patched",
+                   "adapter"):
+        table.add_column(column, justify="left" if column == "adapter" else "right")
+
+    def num(value, digits=3):
+        return "" if value is None else f"{value:.{digits}f}"
+
+    for r in results:
+        s = r.scores
+        scored = s.tasks > 0
+        table.add_row(
+            str(r.round), str(r.pairs) if r.round else "", num(r.train.get("loss"), 4),
+            num(r.train.get("reward_margin"), 4), num(r.train.get("reward_accuracy"), 2),
+            num(s.pass_at_1) if scored else "", num(s.efr) if scored else "",
+            num(s.pass_at_1_patched) if scored else "", num(s.efr_patched) if scored else "",
+            (r.adapter or "base") + (f" ({r.note})" if r.note else ""),
+        )
+    return table

@@ -1,0 +1,47 @@
+"""End to end on the real embedded model: load, generate, analyze, patch, log. Slow (minutes on 2 cores)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+# The answer to this prompt reliably uses pickle, which the security suite flags, so the loop must
+# send at least one patch request.
+PROMPT = "Write a Python function load_cache(path) that loads a cached Python object from a file with pickle."
+
+
+def test_patchloop_run_on_the_embedded_model(tmp_path):
+    db = tmp_path / "log.db"
+    env = {**os.environ, "PATCHLOOP_CONFIG": str(tmp_path / "config.toml")}
+    patchloop = Path(sys.executable).with_name("patchloop")
+    result = subprocess.run(
+        [str(patchloop), "--db", str(db), "run", "--json", "--quiet", "-a", "security", "--t-max", "1",
+         "--max-new-tokens", "200", PROMPT],
+        capture_output=True, text=True, env=env, timeout=900,
+    )
+    assert result.returncode in (0, 1), result.stderr[-2000:]
+    run = json.loads(result.stdout)
+    assert run["model"].startswith("Qwen2.5-Coder-0.5B"), run["model"]
+    first = run["iterations"][0]
+    assert first["code"] and "pickle" in first["code"]
+    assert first["findings"], "the first attempt should be flagged, so a patch iteration runs"
+    assert len(run["iterations"]) == 2 and run["stop_reason"] in ("clean", "t_max")
+    patch_request = run["iterations"][1]["prompt"][-1]["content"]
+    assert "Total warnings:" in patch_request and "at solution.py:" in patch_request
+
+    import sqlite_utils
+
+    log = sqlite_utils.Database(db)
+    row = log["runs"].get(run["id"])
+    assert row["stop_reason"] == run["stop_reason"] and row["n_iterations"] == 2
+    iterations = list(log["iterations"].rows_where("run_id = ?", [run["id"]], order_by="idx"))
+    assert [it["idx"] for it in iterations] == [0, 1]
+    assert all(it["completion_tokens"] > 0 and it["gen_seconds"] > 0 for it in iterations)
+    assert log["findings"].count_where("iteration_id = ?", [iterations[0]["id"]]) == len(first["findings"])

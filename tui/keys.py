@@ -1,0 +1,102 @@
+"""The catalogue of the app's key bindings: for the help screen, docs/KEYS.md and keymap checks.
+
+Every binding has an id; ``[keys]`` in the config file maps ids to new keys (Textual keymaps).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+from textual.keys import key_to_character
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    scope: str
+    id: str
+    keys: str  # as shown: "ctrl+j, alt+enter"
+    description: str
+    action: str
+
+
+
+
+def _scopes() -> list[tuple[str, list]]:
+    # Imported here: the screens import this module for the help screen.
+    from .app import PatchloopApp
+    from .screens.compare import CompareScreen
+    from .screens.help import HelpScreen
+    from .screens.history import HistoryScreen
+    from .screens.main import MainScreen
+    from .screens.path import PathScreen
+    from .screens.settings import SettingsScreen
+    from .widgets.prompt import PromptEditor
+    from .widgets.timeline import Timeline
+
+    return [
+        ("everywhere", PatchloopApp.BINDINGS),
+        ("prompt", PromptEditor.BINDINGS),
+        ("main", MainScreen.BINDINGS),
+        ("timeline", Timeline.BINDINGS),
+        ("compare", CompareScreen.BINDINGS),
+        ("history", HistoryScreen.BINDINGS),
+        ("settings", SettingsScreen.BINDINGS),
+        ("help", HelpScreen.BINDINGS),
+        ("file dialog", PathScreen.BINDINGS),
+    ]
+
+
+def show_key(key: str) -> str:
+    """'[' for left_square_bracket, '?' for question_mark; named keys (enter, left) stay words."""
+    character = key_to_character(key)
+    if character is not None and len(character) == 1 and character.isprintable() and character != " ":
+        return character
+    return {"escape": "esc"}.get(key, key)
+
+
+def show_keys(keys: str) -> str:
+    return ", ".join(show_key(key.strip()) for key in keys.split(","))
+
+
+def binding_catalogue(keymap: dict[str, str] | None = None) -> list[KeyEntry]:
+    """Every binding, with the keys from ``keymap`` (binding id -> keys) where it remaps one."""
+    keymap = keymap or {}
+    entries = []
+    for scope, bindings in _scopes():
+        for binding in bindings:
+            assert isinstance(binding, Binding) and binding.id, f"binding without an id in {scope}"
+            keys = keymap.get(binding.id, binding.key)
+            description = binding.tooltip or binding.description
+            entries.append(KeyEntry(scope, binding.id, show_keys(keys), description, binding.action))
+    return entries
+
+
+def binding_ids() -> set[str]:
+    return {entry.id for entry in binding_catalogue()}
+
+
+def keys_markdown() -> str:
+    """docs/KEYS.md (a test keeps the file equal to this)."""
+    lines = [
+        "# Key bindings",
+        "",
+        "Every binding has an id. To change a key, map the id to new keys in the `[keys]` table of",
+        "the config file (`patchloop config path` prints where it is); several keys are separated by",
+        "commas:",
+        "",
+        "```toml",
+        "[keys]",
+        'compare = "v"',
+        'label_chosen = "g,plus"',
+        "```",
+        "",
+        "Letter keys act when the prompt is not focused (Esc or tab leaves the prompt).",
+        "",
+        "| where | keys | does | id |",
+        "|---|---|---|---|",
+    ]
+    for entry in binding_catalogue():
+        keys = entry.keys.replace("|", "\\|")
+        lines.append(f"| {entry.scope} | `{keys}` | {entry.description} | `{entry.id}` |")
+    return "\n".join(lines) + "\n"

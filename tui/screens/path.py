@@ -1,0 +1,78 @@
+"""Ask for a file path (save code, export a run); an existing file is never overwritten."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+
+class PathScreen(ModalScreen[Path | None]):
+    DEFAULT_CSS = """
+    PathScreen {
+        align: center middle;
+        #path-dialog {
+            width: 72; max-width: 95%; height: auto;
+            border: round $accent; background: $surface; padding: 0 1;
+        }
+        #path-error { color: $text-error; height: auto; }
+        #path-buttons { height: auto; align-horizontal: right; }
+        #path-buttons Button { margin-left: 1; }
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="path_cancel", tooltip="Close without saving"),
+    ]
+
+    def __init__(self, title: str, default: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.default = default
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="path-dialog"):
+            yield Label(self.title_text)
+            yield Input(self.default, id="path-input")
+            yield Static("", id="path-error")
+            with Horizontal(id="path-buttons"):
+                yield Button("Save", id="path-save", variant="primary", compact=True)
+                yield Button("Cancel", id="path-cancel", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#path-dialog").border_title = "Save to a file"
+        self.query_one(Input).cursor_blink = getattr(self.app, "cursor_blink", True)
+
+    def _submit(self) -> None:
+        raw = self.query_one(Input).value.strip()
+        error = self.query_one("#path-error", Static)
+        if not raw:
+            error.update("Give a file name.")
+            return
+        path = Path(raw).expanduser()
+        if path.exists():
+            error.update(f"{path} already exists; pick another name (nothing is overwritten).")
+            return
+        if not path.parent.is_dir():
+            error.update(f"The folder {path.parent} does not exist.")
+            return
+        self.dismiss(path)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "path-save":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

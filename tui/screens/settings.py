@@ -1,0 +1,121 @@
+"""Settings for the next run: model, analyzer suite, t_max, severity threshold; saved to the config file."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from patchloop.core.config import SUITE_NAMES, Config
+from patchloop.core.types import SEVERITIES
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+SUITE_HELP = {"defects": "defects (the Svace role: pylint, pyright, ruff, AST checks)",
+              "security": "security (the Bandit role: bandit, ruff S rules)",
+              "all": "all (defects and security)"}
+
+
+class SettingsScreen(ModalScreen[bool]):
+    DEFAULT_CSS = """
+    SettingsScreen {
+        align: center middle;
+        #settings-dialog {
+            width: 76; max-width: 100%; height: auto; max-height: 100%;
+            border: round $accent; background: $surface; padding: 0 1;
+        }
+        #settings-grid { grid-size: 2; grid-columns: 18 1fr; grid-rows: auto; height: auto; grid-gutter: 0 1; }
+        #settings-grid Label { padding-top: 0; }
+        #settings-hint { color: $text-muted; height: auto; }
+        #settings-error { color: $text-error; height: auto; }
+        #settings-buttons { height: auto; align-horizontal: right; margin-top: 1; }
+        #settings-buttons Button { margin-left: 1; }
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "ctrl+s", "save", "Save",
+            id="settings_save",
+            tooltip="Save the settings",
+        ),
+        Binding(
+            "escape", "cancel", "Cancel",
+            id="settings_cancel",
+            tooltip="Close without saving",
+        ),
+    ]
+
+    def __init__(self, config: Config) -> None:
+        super().__init__()
+        self.config = config
+
+    def compose(self) -> ComposeResult:
+        config = self.config
+        with Vertical(id="settings-dialog"):
+            with Grid(id="settings-grid"):
+                yield Label("Model")
+                yield Input(config.model.name, id="settings-model", compact=True)
+                yield Label("Analyzer suite")
+                yield Select([(SUITE_HELP[s], s) for s in SUITE_NAMES], value=config.loop.analyzers,
+                             allow_blank=False, id="settings-suite", compact=True)
+                yield Label("Patch rounds t_max")
+                yield Input(str(config.loop.t_max), type="integer", id="settings-tmax", compact=True)
+                yield Label("Severity threshold")
+                yield Select([(f"{s} and above" if s != "error" else "error only", s) for s in SEVERITIES],
+                             value=config.loop.threshold, allow_blank=False, id="settings-threshold", compact=True)
+            yield Static("Model: embedded, embedded-1.5b, a Hugging Face id or folder, or openai:NAME. "
+                         "t_max 0-50. Changes apply to the next run and are saved to "
+                         f"{config.path or 'the config file'}.", id="settings-hint")
+            yield Static("", id="settings-error")
+            with Horizontal(id="settings-buttons"):
+                yield Button("Save", id="settings-save-button", variant="primary", compact=True)
+                yield Button("Cancel", id="settings-cancel-button", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#settings-dialog").border_title = "Settings"
+        blink = getattr(self.app, "cursor_blink", True)
+        for field in self.query(Input):
+            field.cursor_blink = blink
+        self.query_one("#settings-model", Input).focus()
+
+    def action_save(self) -> None:
+        error = self.query_one("#settings-error", Static)
+        model = self.query_one("#settings-model", Input).value.strip()
+        raw_t_max = self.query_one("#settings-tmax", Input).value.strip()
+        if not model:
+            error.update("Give a model name.")
+            return
+        try:
+            t_max = int(raw_t_max)
+        except ValueError:
+            error.update(f"t_max must be a whole number from 0 to 50, not {raw_t_max!r}.")
+            return
+        if not 0 <= t_max <= 50:
+            error.update(f"t_max must be from 0 to 50, not {t_max}.")
+            return
+        changed = self.app.apply_settings(  # type: ignore[attr-defined]
+            model=model,
+            analyzers=str(self.query_one("#settings-suite", Select).value),
+            t_max=t_max,
+            threshold=str(self.query_one("#settings-threshold", Select).value),
+        )
+        if changed:
+            self.dismiss(True)
+        else:
+            error.update("Not saved: see the notification.")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_save()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "settings-save-button":
+            self.action_save()
+        else:
+            self.dismiss(False)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
