@@ -288,9 +288,11 @@ class _UidPool:
             return self._free.pop(0) if self._free else None
 
     def give(self, uid: int | None) -> None:
+        # Back of the queue: a killed sandbox's processes may take a moment to vanish, and they
+        # still count against their uid's process limit.
         if uid is not None:
             with self._lock:
-                self._free.insert(0, uid)
+                self._free.append(uid)
 
 
 _uids = _UidPool()
@@ -431,9 +433,8 @@ def _probe(info: SandboxInfo) -> bool:
     if not result.ok or not result.stdout.startswith("ok"):
         log.debug("sandbox probe %s failed: %s", info, result.stderr[-500:])
         return False
-    if info.drop_uid and result.stdout.split()[-1] == "0":
-        return False
-    return True
+    # A drop that silently failed (still uid 0) must not pass for an unprivileged sandbox.
+    return not (info.drop_uid and result.stdout.split()[-1] == "0")
 
 
 def _guarantees(mode: str, drop_uid: bool) -> frozenset[str]:
@@ -477,7 +478,7 @@ def _candidates(only: str | None) -> list[SandboxInfo]:
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def sandbox_info(mode: str | None = None) -> SandboxInfo:
     """The best sandbox this machine can run (probed once per process and mode)."""
     mode = mode or os.environ.get("PATCHLOOP_SANDBOX") or None

@@ -59,12 +59,14 @@ def to_sarif(results: Mapping[str, Analysis]) -> dict[str, Any]:
         invocation: dict[str, Any] = {"executionSuccessful": not run.notifications}
         if run.notifications:
             invocation["toolExecutionNotifications"] = run.notifications
-        runs.append({
-            "tool": {"driver": driver},
-            "invocations": [invocation],
-            "columnKind": "unicodeCodePoints",
-            "results": run.results,
-        })  # fmt: skip
+        runs.append(
+            {
+                "tool": {"driver": driver},
+                "invocations": [invocation],
+                "columnKind": "unicodeCodePoints",
+                "results": run.results,
+            }
+        )
     return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": runs}
 
 
@@ -87,14 +89,16 @@ class _Run:
             properties["cwe"] = finding.cwe
         if finding.also:
             properties["also"] = list(finding.also)
-        self.results.append({
-            "ruleId": finding.rule_id,
-            "ruleIndex": index,
-            "level": finding.severity,  # error | warning | note are SARIF levels as they are
-            "message": {"text": finding.message or finding.rule_id},
-            "locations": [_location(uri, finding.line, finding.column)],
-            "properties": properties,
-        })  # fmt: skip
+        self.results.append(
+            {
+                "ruleId": finding.rule_id,
+                "ruleIndex": index,
+                "level": finding.severity,  # error | warning | note are SARIF levels as they are
+                "message": {"text": finding.message or finding.rule_id},
+                "locations": [_location(uri, finding.line, finding.column)],
+                "properties": properties,
+            }
+        )
 
     def _rule(self, finding: Finding) -> int:
         if finding.rule_id in self.rule_index:

@@ -61,7 +61,7 @@ def score_runs(runs: Sequence[Run]) -> Scores:
         return Scores()
 
     def share(flags: list[bool]) -> float:
-        return round(sum(flags) / n, 4)
+        return sum(flags) / n
 
     firsts = [r.iterations[0] if r.iterations else None for r in runs]
     bests = [r.best for r in runs]

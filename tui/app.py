@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import threading
 import time
 from collections.abc import Callable
@@ -66,6 +67,16 @@ AnalyzeFn = Callable[[str], Analysis]
 
 LIVE_INTERVAL = 0.5  # seconds between live analyses of the streaming code (one at a time)
 TICK = 0.1  # UI refresh period while a run streams: tokens are drawn in batches, not one by one
+
+
+def freeze_heap() -> None:
+    """Move everything alive now (imported modules, the loaded model, the widgets) out of the garbage
+    collector's reach. With torch, transformers and pandas imported, a full collection walks millions
+    of long-lived objects and holds the GIL for a hundred milliseconds or more: the UI would stutter
+    mid-stream. Called at start-up, after the model loads and when a run starts (one short pause
+    when the user presses send, instead of pauses while tokens stream in)."""
+    gc.collect()
+    gc.freeze()
 
 
 def settings_from_config(config: Config) -> LoopSettings:
@@ -170,6 +181,7 @@ class PatchloopApp(App[int]):
             self.load_model(self.config.model.name)
         self.refresh_status()
         self.refresh_placeholder()
+        freeze_heap()
 
     def apply_keys(self, keys: dict[str, str]) -> list[str]:
         """Remap bindings from the config's [keys] table; returns ids that match no binding."""
@@ -227,6 +239,7 @@ class PatchloopApp(App[int]):
             return
         self.backend = message.backend
         self.model_state, self.model_error = "ready", ""
+        freeze_heap()
         self.refresh_status()
         self.refresh_placeholder()
         if self.queued_prompt is not None:
@@ -268,6 +281,7 @@ class PatchloopApp(App[int]):
         self.start_run(prompt)
 
     def start_run(self, prompt: str) -> None:
+        freeze_heap()
         session = self.session
         cancel = threading.Event()
         self.session = Session(token=session.token + 1, cancel=cancel, live=True, labels={},
@@ -499,6 +513,7 @@ class PatchloopApp(App[int]):
         main.query_one(PromptEditor).load_text(run.prompt)
         self.refresh_placeholder()
         main.redraw()
+        main.query_one(CodeView).focus()
         self.refresh_status()
 
     def rerun(self, prompt: str) -> None:
@@ -673,21 +688,23 @@ class PatchloopApp(App[int]):
         if self.session.run is not None:
             code.placeholder = "Waiting for the model's answer…" if self.session.live else "(no code)"
             return
-        lines = [
-            "Welcome to patchloop: a local model writes the code, static analyzers check it, and",
-            "their findings go back to the model as a patch request until the code is clean.",
-            "",
-            "Type a prompt above and press ctrl+j (or alt+enter) to send. F1 lists every key;",
-            "ctrl+r opens the history of past runs, ctrl+o the settings, ctrl+p the command palette.",
+        paragraphs = [
+            ("Welcome to patchloop: a local model writes the code, static analyzers check it, and their "
+            "findings go back to the model as a patch request until the code is clean."),
+            ("Type a prompt above and press ctrl+j (or alt+enter) to send. F1 lists every key; ctrl+r opens "
+            "the history of past runs, ctrl+o the settings, ctrl+p the command palette."),
         ]
+        name = self.loading_spec or self.config.model.name
         if self.model_state == "loading":
-            lines += ["", f"Loading the model {self.loading_spec or self.config.model.name}: {self.model_stage or 'starting'}…",
-                      "The first start assembles and caches the model (up to a minute or two);",
-                      "you can type and send now: the prompt runs as soon as the model is ready."]
+            paragraphs.append(
+                f"Loading the model {name}: {self.model_stage or 'starting'}… The first start assembles and "
+                "caches the model (a minute or two); you can type and send now: the prompt runs as soon as "
+                "the model is ready."
+            )
         elif self.model_state == "failed":
-            lines += ["", f"The model failed to load: {self.model_error}",
-                      "Open the settings (ctrl+o) to pick another model."]
-        code.placeholder = "\n".join(lines)
+            paragraphs.append(f"The model {name} failed to load: {self.model_error} "
+                              "Open the settings (ctrl+o) to pick another model.")
+        code.placeholder = "\n\n".join(paragraphs)
 
     # -- screens ----------------------------------------------------------------------------------
 

@@ -91,7 +91,7 @@ def keys_markdown() -> str:
         'label_chosen = "g,plus"',
         "```",
         "",
-        "Letter keys act when the prompt is not focused (Esc or tab leaves the prompt).",
+        "Letter keys act when the prompt is not focused (tab leaves the prompt).",
         "",
         "| where | keys | does | id |",
         "|---|---|---|---|",

@@ -73,8 +73,14 @@ LANGUAGES_BY_SUFFIX: dict[str, str] = {
     ".cxx": "cpp", ".hpp": "cpp", ".js": "javascript", ".mjs": "javascript", ".java": "java",
     ".php": "php", ".rs": "rust", ".cs": "csharp",
 }  # fmt: skip
-_LANGUAGE_ALIASES = {"py": "python", "python3": "python", "c++": "cpp", "js": "javascript",
-                     "c#": "csharp", "cs": "csharp"}  # fmt: skip
+_LANGUAGE_ALIASES = {
+    "py": "python",
+    "python3": "python",
+    "c++": "cpp",
+    "js": "javascript",
+    "c#": "csharp",
+    "cs": "csharp",
+}
 _SAFE_FILENAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
@@ -123,7 +129,9 @@ def analyze_code(
     return Analysis(findings, results, time.monotonic() - started)
 
 
-def analyze_file(path: Path, suite: str = "all", *, skip: Collection[str] = (), timeout: float = 60.0) -> Analysis:
+def analyze_file(
+    path: Path, suite: str = "all", *, skip: Collection[str] = (), timeout: float = 60.0
+) -> Analysis:
     """Analyze a file on disk; the language comes from its suffix. The file is copied into a
     private temp dir first, so config files around it cannot change the verdict and nothing
     is written beside it."""
@@ -133,11 +141,13 @@ def analyze_file(path: Path, suite: str = "all", *, skip: Collection[str] = (), 
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path} is not UTF-8 text: {exc}") from exc
     filename = path.name if _SAFE_FILENAME.match(path.name) else "solution" + path.suffix
-    return analyze_code(code, suite, language=language_of(path), skip=skip, timeout=timeout, filename=filename)
+    return analyze_code(
+        code, suite, language=language_of(path), skip=skip, timeout=timeout, filename=filename
+    )
 
 
 def language_of(path: Path) -> str:
-    """"python", "c", ... from the file suffix; the bare suffix (or "unknown") otherwise."""
+    """The language of a file from its suffix ("python", "c"...); the bare suffix (or "unknown") otherwise."""
     suffix = Path(path).suffix.lower()
     return LANGUAGES_BY_SUFFIX.get(suffix, suffix.lstrip(".") or "unknown")
 

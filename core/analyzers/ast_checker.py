@@ -42,7 +42,11 @@ def check_source(source: str) -> list[Finding]:
     try:
         tree = ast.parse(source)
     except SyntaxError as exc:
-        return [Finding(TOOL, "syntax-error", "error", f"SyntaxError: {exc.msg}", exc.lineno or 1, exc.offset or 0)]
+        return [
+            Finding(
+                TOOL, "syntax-error", "error", f"SyntaxError: {exc.msg}", exc.lineno or 1, exc.offset or 0
+            )
+        ]
     except ValueError as exc:  # e.g. "source code string cannot contain null bytes"
         return [Finding(TOOL, "syntax-error", "error", f"the code cannot be parsed: {exc}", 1)]
     imports = _import_aliases(tree)
@@ -81,8 +85,17 @@ def _constant_conditions(tree: ast.AST) -> list[Finding]:
                 else:
                     reason = f"{text} cannot equal {first!r} and {constant!r} at once; did you mean 'or' (or 'in')?"
                 message = f"condition is always {verdict}: {reason}"
-                findings.append(Finding(TOOL, rule, "warning", message, value.lineno, value.col_offset + 1,
-                                        cwe="CWE-571" if verdict == "true" else "CWE-570"))  # fmt: skip
+                findings.append(
+                    Finding(
+                        TOOL,
+                        rule,
+                        "warning",
+                        message,
+                        value.lineno,
+                        value.col_offset + 1,
+                        cwe="CWE-571" if verdict == "true" else "CWE-570",
+                    )
+                )
                 break
     return findings
 
@@ -248,7 +261,9 @@ def _walk_with_scope(root: ast.AST):
     while stack:
         node, deferred = stack.pop()
         yield node, deferred
-        nested = deferred or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef))
+        nested = deferred or isinstance(
+            node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+        )
         for child in ast.iter_child_nodes(node):
             child._patchloop_parent = node  # type: ignore[attr-defined]
             stack.append((child, nested))
@@ -262,9 +277,18 @@ def _expects_failure(handler: ast.ExceptHandler) -> bool:
 
 
 def _none_finding(node: ast.AST, what: str, why: str) -> Finding:
-    action = {ast.Attribute: "attribute access on", ast.Subscript: "indexing", ast.Call: "calling"}[type(node)]
-    return Finding(TOOL, "none-attribute", "error", f"{action} {what}: {why}; check it is not None first",
-                   node.lineno, node.col_offset + 1, cwe="CWE-476")  # fmt: skip
+    action = {ast.Attribute: "attribute access on", ast.Subscript: "indexing", ast.Call: "calling"}[
+        type(node)
+    ]
+    return Finding(
+        TOOL,
+        "none-attribute",
+        "error",
+        f"{action} {what}: {why}; check it is not None first",
+        node.lineno,
+        node.col_offset + 1,
+        cwe="CWE-476",
+    )
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,9 @@ def syntax_error_finding(path: Path, tool: str) -> Finding:
     try:
         ast.parse(path.read_text(encoding="utf-8", errors="replace"), filename=path.name)
     except SyntaxError as exc:
-        return Finding(tool, "syntax-error", "error", f"SyntaxError: {exc.msg}",
-                       exc.lineno or 1, exc.offset or 0)  # fmt: skip
+        return Finding(
+            tool, "syntax-error", "error", f"SyntaxError: {exc.msg}", exc.lineno or 1, exc.offset or 0
+        )
     return Finding(tool, "syntax-error", "error", "the file could not be parsed", 1)
 
 
@@ -76,8 +77,16 @@ class BanditAnalyzer:
 
     def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
         def work() -> list[Finding]:
-            argv = [self.executable, "--format", "json", "--quiet", "--skip", ",".join(SKIPPED_TESTS),
-                    "--", str(path)]  # fmt: skip
+            argv = [
+                self.executable,
+                "--format",
+                "json",
+                "--quiet",
+                "--skip",
+                ",".join(SKIPPED_TESTS),
+                "--",
+                str(path),
+            ]
             run = run_tool(argv, timeout, cwd=path.parent)
             # 0: no issues, 1: issues found; anything else is bandit failing.
             if run.returncode not in (0, 1):

@@ -79,7 +79,11 @@ EQUIVALENT: dict[str, tuple[str, ...]] = {
 
 # CWE for keys whose tool gives none (bandit's own CWE always wins; ruff S-rules carry theirs).
 KEY_CWE: dict[str, str] = {
-    **{key: "CWE-476" for key in EQUIVALENT["none-dereference"] if key != "pyright:reportAttributeAccessIssue"},
+    **{
+        key: "CWE-476"
+        for key in EQUIVALENT["none-dereference"]
+        if key != "pyright:reportAttributeAccessIssue"
+    },
     **{key: "CWE-457" for key in EQUIVALENT["unbound-variable"]},
     **{key: "CWE-561" for key in EQUIVALENT["unreachable-code"]},
     **{key: "CWE-563" for key in EQUIVALENT["unused-variable"]},
@@ -179,6 +183,6 @@ def apply_skip(findings: Iterable[Finding], skip: Collection[str]) -> list[Findi
 
 
 def _looks_like_rule_id(entry: str) -> bool:
-    """"B101", "S101", "F841", "PLW0120", "E0606": letters then digits. Bandit names are snake_case."""
+    """ "B101", "S101", "F841", "PLW0120", "E0606": letters then digits. Bandit names are snake_case."""
     head = entry.rstrip("0123456789")
     return head != entry and head.isalpha() and head.isupper()

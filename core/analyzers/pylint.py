@@ -38,11 +38,22 @@ ENABLED: tuple[str, ...] = (
 )  # fmt: skip
 DISABLED: tuple[str, ...] = ("E0401", "E0611", "E1101")
 
-SEVERITY = {"fatal": "error", "error": "error", "warning": "warning",
-            "refactor": "note", "convention": "note", "info": "note"}  # fmt: skip
+SEVERITY = {
+    "fatal": "error",
+    "error": "error",
+    "warning": "warning",
+    "refactor": "note",
+    "convention": "note",
+    "info": "note",
+}
 SEVERITY_OVERRIDES = {"R1732": "warning", "W0611": "note"}
-CONFIDENCE = {"HIGH": "high", "CONTROL_FLOW": "medium", "INFERENCE": "medium",
-              "INFERENCE_FAILURE": "low", "UNDEFINED": ""}  # fmt: skip
+CONFIDENCE = {
+    "HIGH": "high",
+    "CONTROL_FLOW": "medium",
+    "INFERENCE": "medium",
+    "INFERENCE_FAILURE": "low",
+    "UNDEFINED": "",
+}
 
 # pylint exit status is a bit mask; 1 = a fatal message was issued, 32 = usage error.
 _FATAL_BITS = 1 | 32
@@ -78,9 +89,19 @@ class PylintAnalyzer:
 
     def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
         def work() -> list[Finding]:
-            argv = [self.executable, f"--rcfile={os.devnull}", "--persistent=n", "--score=n", "--jobs=1",
-                    "--output-format=json2", "--disable=all", f"--enable={','.join(ENABLED)}",
-                    f"--disable={','.join(DISABLED)}", "--", str(path)]  # fmt: skip
+            argv = [
+                self.executable,
+                f"--rcfile={os.devnull}",
+                "--persistent=n",
+                "--score=n",
+                "--jobs=1",
+                "--output-format=json2",
+                "--disable=all",
+                f"--enable={','.join(ENABLED)}",
+                f"--disable={','.join(DISABLED)}",
+                "--",
+                str(path),
+            ]
             run = run_tool(argv, timeout, cwd=path.parent)
             if run.returncode & _FATAL_BITS and not run.stdout.strip():
                 raise ToolFailure(f"pylint exited with {run.returncode}: {tail(run.stderr)}")

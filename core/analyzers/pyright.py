@@ -105,12 +105,21 @@ class PyrightAnalyzer:
                 config.write_text(json.dumps(pyright_config()), encoding="utf-8")
                 # --pythonpath: resolve imports against this interpreter's packages, not
                 # whichever "python" is first on PATH.
-                argv = [self.executable, "--outputjson", "--project", str(config),
-                        "--pythonpath", sys.executable, str(path)]  # fmt: skip
+                argv = [
+                    self.executable,
+                    "--outputjson",
+                    "--project",
+                    str(config),
+                    "--pythonpath",
+                    sys.executable,
+                    str(path),
+                ]
                 run = run_tool(argv, timeout, cwd=path.parent)
             # 0: no errors, 1: errors reported; 2 fatal, 3 config error, 4 bad arguments.
             if run.returncode not in (0, 1):
-                raise ToolFailure(f"basedpyright exited with {run.returncode}: {tail(run.stderr or run.stdout)}")
+                raise ToolFailure(
+                    f"basedpyright exited with {run.returncode}: {tail(run.stderr or run.stdout)}"
+                )
             return parse_pyright_json(run.stdout)
 
         return guarded(self.name, work)

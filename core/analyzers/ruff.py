@@ -123,9 +123,19 @@ class RuffAnalyzer:
     distribution: str = "ruff"
 
     def argv(self, path: Path) -> list[str]:
-        argv = [self.executable, "check", "--isolated", "--no-cache", "--exit-zero",
-                "--output-format", "json", "--target-version", "py311",
-                "--select", ",".join(self.select)]  # fmt: skip
+        argv = [
+            self.executable,
+            "check",
+            "--isolated",
+            "--no-cache",
+            "--exit-zero",
+            "--output-format",
+            "json",
+            "--target-version",
+            "py311",
+            "--select",
+            ",".join(self.select),
+        ]
         if self.ignore:
             argv += ["--ignore", ",".join(self.ignore)]
         return [*argv, "--", str(path)]

@@ -20,7 +20,9 @@ from .base import Analyzer
 GRACE = 2.0  # seconds past the deadline for a tool to be killed and its output parsed
 
 
-def run_analyzers(analyzers: Sequence[Analyzer], path: Path, language: str, timeout: float) -> list[AnalyzerResult]:
+def run_analyzers(
+    analyzers: Sequence[Analyzer], path: Path, language: str, timeout: float
+) -> list[AnalyzerResult]:
     """Results in the order of ``analyzers``; every analyzer yields exactly one result."""
     slots: list[AnalyzerResult | None] = [None] * len(analyzers)
     starts = [0.0] * len(analyzers)
@@ -39,7 +41,9 @@ def run_analyzers(analyzers: Sequence[Analyzer], path: Path, language: str, time
 
     threads = []
     for index, analyzer in enumerate(analyzers):
-        thread = threading.Thread(target=work, args=(index, analyzer), name=f"analyzer-{_name(analyzer)}", daemon=True)
+        thread = threading.Thread(
+            target=work, args=(index, analyzer), name=f"analyzer-{_name(analyzer)}", daemon=True
+        )
         thread.start()
         threads.append(thread)
     deadline = time.monotonic() + timeout + GRACE

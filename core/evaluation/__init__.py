@@ -11,7 +11,15 @@ Modules: ``datasets`` (loaders, task ids, task sets), ``prompts`` (what the mode
 (Markdown and JSON), ``reference`` (score the reference solutions).
 """
 
-from .datasets import BENCHMARKS, DatasetError, Task, load_tasks, parse_task_spec, read_task_set, write_task_set
+from .datasets import (
+    BENCHMARKS,
+    DatasetError,
+    Task,
+    load_tasks,
+    parse_task_spec,
+    read_task_set,
+    write_task_set,
+)
 from .metrics import EvalSummary, TaskResult, is_security_finding, summarize, task_result
 from .reference import ReferenceBackend
 from .report import EvalReport, render_json, render_markdown

@@ -27,7 +27,7 @@ def humaneval_program(source_prompt: str, code: str, entry_point: str) -> str:
 
 
 @dataclass
-class TestOutcome:
+class CheckOutcome:
     """Why a solution's tests passed or failed (kept for the per-task JSON)."""
 
     passed: bool
@@ -35,7 +35,7 @@ class TestOutcome:
     seconds: float
 
 
-def run_task_tests(task: Task, code: str, *, timeout: float = 10.0, memory_mb: int = 512) -> TestOutcome:
+def run_task_tests(task: Task, code: str, *, timeout: float = 10.0, memory_mb: int = 512) -> CheckOutcome:
     if task.test_code is None:
         raise ValueError(f"{task.task_id} has no tests")
     if task.benchmark == "humaneval" and task.entry_point:
@@ -44,7 +44,7 @@ def run_task_tests(task: Task, code: str, *, timeout: float = 10.0, memory_mb: i
     else:
         result = sandbox.check_tests(code, task.test_code, setup_code=task.setup_code, timeout=timeout,
                                      memory_mb=memory_mb)
-    return TestOutcome(result.ok, "passed" if result.ok else _failure_reason(result), result.seconds)
+    return CheckOutcome(result.ok, "passed" if result.ok else _failure_reason(result), result.seconds)
 
 
 def _failure_reason(result: sandbox.SandboxResult) -> str:
@@ -57,7 +57,7 @@ def _failure_reason(result: sandbox.SandboxResult) -> str:
     return f"failed: {last[:200]}" if last else f"failed: exit status {result.returncode}"
 
 
-class TestRecorder:
+class TaskTester:
     """Makes the ``tests`` callables the loop calls, and remembers each outcome by (task, code),
     so the per-task report can say why a solution failed."""
 
@@ -65,7 +65,7 @@ class TestRecorder:
         self.timeout = timeout
         self.memory_mb = memory_mb
         self._lock = threading.Lock()
-        self._outcomes: dict[tuple[str, str], TestOutcome] = {}
+        self._outcomes: dict[tuple[str, str], CheckOutcome] = {}
 
     def for_task(self, task: Task) -> TestsFn | None:
         if not task.has_tests:
@@ -79,7 +79,7 @@ class TestRecorder:
 
         return tests
 
-    def outcome(self, task_id: str, code: str | None) -> TestOutcome | None:
+    def outcome(self, task_id: str, code: str | None) -> CheckOutcome | None:
         if code is None:
             return None
         with self._lock:

@@ -22,7 +22,7 @@ from typing import Any
 
 from ..analyzers.merge import canonical_key, problem_class
 from ..types import Finding, Iteration, Run
-from .checks import TestRecorder
+from .checks import TaskTester
 from .datasets import Task
 
 OUTCOMES = ("clean_first", "fixed", "still_flagged", "no_code", "analyzer_error", "model_error", "no_analyzer")
@@ -109,7 +109,7 @@ def _outcome(run: Run, first: Iteration | None, final: Iteration | None, thresho
     return "still_flagged"
 
 
-def task_result(task: Task, run: Run, *, tests: TestRecorder | None = None, has_analyzer: bool = True) -> TaskResult:
+def task_result(task: Task, run: Run, *, tests: TaskTester | None = None, has_analyzer: bool = True) -> TaskResult:
     """Score one finished run of ``task``."""
     threshold = run.threshold
     first = run.iterations[0] if run.iterations else None

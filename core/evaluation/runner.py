@@ -16,7 +16,7 @@ from ..analyzers import get_analyzers
 from ..backends.base import Backend
 from ..log import Log
 from ..loop import AnalyzeFn, EventFn, LoopSettings, LoopTask, run_loops
-from .checks import TestRecorder
+from .checks import TaskTester
 from .datasets import Task
 from .metrics import TaskResult, task_result
 from .store import EvalStore
@@ -63,7 +63,7 @@ def run_eval(
     done = store.done_ids(eval_run_id) if store else set()
     position = {task.task_id: i for i, task in enumerate(tasks)}
     results: dict[str, TaskResult] = {r.task_id: r for r in store.results(eval_run_id)} if store else {}
-    recorder = TestRecorder(timeout=test_timeout) if tests else None
+    recorder = TaskTester(timeout=test_timeout) if tests else None
     cancel = cancel or threading.Event()
     todo = [task for task in tasks if task.task_id not in done]
     benchmark = tasks[0].benchmark if tasks else ""

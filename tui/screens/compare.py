@@ -19,7 +19,7 @@ from ..widgets.findings import FindingsTable
 class CompareScreen(Screen):
     DEFAULT_CSS = """
     CompareScreen {
-        #compare-pickers { height: 1; margin: 0 1; }
+        #compare-pickers { height: 1; padding: 0 1; }
         #compare-pickers Label { padding: 0 1; color: $text-muted; }
         #compare-pickers Select { width: 1fr; }
         #compare-diff { height: 2fr; }

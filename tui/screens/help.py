@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
+from itertools import groupby
 from typing import ClassVar
 
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from ..keys import binding_catalogue
+
+_SCOPE_TITLES = {
+    "everywhere": "Everywhere", "prompt": "Prompt editor", "main": "Main screen (letters: prompt not focused)",
+    "timeline": "Timeline (focused)", "compare": "Compare screen", "history": "History screen",
+    "settings": "Settings", "help": "This screen", "file dialog": "File dialog",
+}
+
+
+def help_table(keymap: dict[str, str]) -> Table:
+    """Rich table (it wraps long descriptions instead of cutting them off at narrow widths)."""
+    table = Table(box=None, expand=True, show_header=True, header_style="bold", padding=(0, 1))
+    table.add_column("key", no_wrap=True, style="bold")
+    table.add_column("does", ratio=1)
+    table.add_column("id", no_wrap=True, style="dim")
+    for scope, entries in groupby(binding_catalogue(keymap), key=lambda e: e.scope):
+        table.add_row(Text(_SCOPE_TITLES.get(scope, scope), style="bold underline"), "", "")
+        for entry in entries:
+            table.add_row(entry.keys, entry.description, entry.id)
+        table.add_row("", "", "")
+    return table
 
 
 class HelpScreen(ModalScreen[None]):
@@ -21,8 +44,7 @@ class HelpScreen(ModalScreen[None]):
             width: 100; max-width: 100%; height: 90%;
             border: round $accent; background: $surface; padding: 0 1;
         }
-        #help-intro { height: auto; color: $text-muted; }
-        #help-table { height: 1fr; }
+        #help-intro { height: auto; color: $text-muted; margin-bottom: 1; }
     }
     """
 
@@ -35,23 +57,21 @@ class HelpScreen(ModalScreen[None]):
     ]
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="help-dialog"):
+        config = getattr(self.app, "config", None)
+        keymap = config.keys if config is not None else {}
+        with VerticalScroll(id="help-dialog"):
             yield Static(
-                "Letter keys act when the prompt is not focused (Esc or tab leaves it). Remap any key "
-                "in the config file, e.g.  [keys]  compare = \"v\".",
+                "Remap any key in the config file's [keys] table by its id, e.g.  compare = \"v\"  "
+                "(several keys: \"v,ctrl+d\"). Letter keys act when the prompt is not focused: tab leaves it.",
                 id="help-intro",
             )
-            yield DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
+            yield Static(help_table(keymap), id="help-table")
 
     def on_mount(self) -> None:
-        self.query_one("#help-dialog").border_title = "Keys"
-        table = self.query_one(DataTable)
-        table.add_columns("where", "key", "id", "does")
-        keys = getattr(self.app, "config", None)
-        keymap = keys.keys if keys is not None else {}
-        for entry in binding_catalogue(keymap):
-            table.add_row(entry.scope, entry.keys, entry.id, entry.description)
-        table.focus()
+        dialog = self.query_one("#help-dialog")
+        dialog.border_title = "Keys"
+        dialog.border_subtitle = "esc closes"
+        dialog.focus()
 
     def action_close(self) -> None:
         self.dismiss(None)

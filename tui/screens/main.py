@@ -50,7 +50,7 @@ class MainScreen(Screen):
     DEFAULT_CSS = """
     MainScreen {
         layout: vertical;
-        #toolbar { height: 1; margin: 0 1; }
+        #toolbar { height: 1; padding: 0 1; }
         #toolbar Button { margin-left: 1; min-width: 10; }
         #panes { layout: horizontal; height: 1fr; }
         #code { width: 3fr; }

@@ -1,7 +1,9 @@
 """The code pane: a read-only TextArea that shows one iteration's code, streamed in as it comes.
 
 Colouring comes from ``get_line`` (TextArea's documented hook for styling lines), so it works
-without tree-sitter. Lines with findings carry a mark, and a finding's line can be jumped to.
+without tree-sitter. Lexing runs in a worker thread: a long answer streaming in never stalls the
+UI; lines not lexed yet show plain until the worker catches up. Lines with findings are marked,
+and a finding's line can be jumped to.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from collections.abc import Iterable
 from typing import ClassVar
 
 from rich.text import Text
+from textual import work
 from textual.content import Content
 from textual.widgets import TextArea
+from textual.worker import get_current_worker
 
 from ..highlight import highlight_lines, to_rich_text
 
@@ -53,14 +57,24 @@ class CodeView(TextArea):
         current = self.text
         if code == current:
             return
-        self._lines = highlight_lines(code, self.code_language)
-        self._rich_lines.clear()
+        self._highlight(code)
         if current and code.startswith(current):
             self.insert(code[len(current):], self.document.end)
         else:
             self.load_text(code)
         if follow:
             self.scroll_end(animate=False, immediate=False)
+
+    @work(thread=True, exclusive=True, group="code-highlight", exit_on_error=False)
+    def _highlight(self, code: str) -> None:
+        lines = highlight_lines(code, self.code_language)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._apply_highlight, code, lines)
+
+    def _apply_highlight(self, code: str, lines: list[Content]) -> None:
+        if code == self.text:  # else a newer text is on its way to being lexed
+            self._lines = lines
+            self._restyle()
 
     def set_flagged(self, lines: Iterable[int]) -> None:
         """1-based line numbers that have findings."""
