@@ -250,37 +250,39 @@ def train_dpo_cmd(ctx: click.Context, pairs_file: Path | None, db: Path | None, 
 @click.option("--model", "-m", help="Base model (default: the configured one, normally embedded).")
 @click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for round-N adapters and rounds.json.")
-@click.option("--mbpp", "mbpp_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="MBPP mbpp.jsonl (default: the copy shipped with patchloop's evaluation).")
-@click.option("--train-tasks", default="511-974", show_default=True, help="MBPP task ids to generate pairs on.")
-@click.option("--eval-tasks", default="11-510", show_default=True, help="MBPP task ids to score each round on.")
+@click.option("--train-tasks", default="mbpp:train", show_default=True, metavar="SET",
+              help="Tasks to generate pairs on: mbpp:train, mbpp:511-600, cyberseceval:python[0:96], "
+                   "BENCH:@FILE.json (from `eval select`).")
+@click.option("--eval-tasks", multiple=True, metavar="SET",
+              help="Task set to score each round on (repeatable; default mbpp:test).")
 @click.option("--t-max", type=click.IntRange(0, 50), help="Patch iterations per run (default: config, 3).")
 @click.option("--analyzers", "-a", type=click.Choice(["defects", "security", "all"]), help="Analyzer suite.")
 @click.option("--threshold", type=click.Choice(["note", "warning", "error"]), help="Lowest severity that counts.")
 @click.option("--max-new-tokens", type=click.IntRange(1), help="Token limit per answer.")
-@click.option("--gen-batch-size", type=click.IntRange(1), help="Prompts per batched forward pass.")
+@click.option("--gen-batch-size", type=click.IntRange(1, 512), default=8, show_default=True,
+              help="Tasks generated together (the backend's batch size).")
 @click.option("--min-gap", type=click.IntRange(0), help="Rejected side has at least N more findings than chosen.")
 @click.option("--start-adapter", type=click.Path(file_okay=False, exists=True), help="Start from this adapter.")
-@click.option("--tag", help="Name for this invocation's runs in the log (default: a timestamp).")
+@click.option("--tag", help="Name for this invocation in the eval records (default: a timestamp).")
 @dpo_options
 @click.option("--json", "as_json", is_flag=True, help="Print rounds.json on stdout at the end.")
 @click.option("--quiet", "-q", is_flag=True)
 @click.pass_context
-def train_rounds_cmd(ctx: click.Context, rounds: int, model: str | None, out_dir: Path, mbpp_file: Path | None,
-                     train_tasks: str, eval_tasks: str, t_max, analyzers, threshold, max_new_tokens, gen_batch_size,
+def train_rounds_cmd(ctx: click.Context, rounds: int, model: str | None, out_dir: Path, train_tasks: str,
+                     eval_tasks: tuple[str, ...], t_max, analyzers, threshold, max_new_tokens, gen_batch_size: int,
                      min_gap, start_adapter, tag, as_json: bool, quiet: bool, **opts) -> None:
-    """Iterate: generate on train tasks with the current model, harvest pairs, train DPO, score on eval tasks.
+    """Iterate: generate on train tasks with the current model, harvest pairs, train DPO, score.
 
     Round 0 scores the starting model; the final table has pass@1 and EFR (first attempt and after
-    patching) for every round.
+    patching) of every round on every eval task set.
     """
     from rich.console import Console
 
     from patchloop.core.backends import ModelError, backend_options, load_backend
+    from patchloop.core.evaluation import DatasetError
     from patchloop.core.log import LogError
     from patchloop.train.dpo import TrainError
-    from patchloop.train.rounds import RoundsConfig, run_rounds
-    from patchloop.train.tasks import TaskError, mbpp_tasks, parse_ids
+    from patchloop.train.rounds import RoundsConfig, load_task_set, run_rounds
 
     main = _main()
     config = main.apply_cli(main.get_config(ctx), model=model, t_max=t_max, analyzers=analyzers,
@@ -288,14 +290,16 @@ def train_rounds_cmd(ctx: click.Context, rounds: int, model: str | None, out_dir
                             device=None if opts["device"] == "auto" else opts["device"],
                             no_4bit=opts["no_4bit"] or None)
     try:
-        train_set = mbpp_tasks(parse_ids(train_tasks), mbpp_file)
-        eval_set = mbpp_tasks(parse_ids(eval_tasks), mbpp_file)
-    except TaskError as exc:
+        train_set = load_task_set(train_tasks)
+        eval_sets = [load_task_set(spec) for spec in (eval_tasks or ("mbpp:test",))]
+    except DatasetError as exc:
         main.fail(str(exc), main.EXIT_USAGE)
-    overlap = {t.task_id for t in train_set} & {t.task_id for t in eval_set}
-    if overlap:
-        main.fail(f"train and eval tasks overlap ({len(overlap)} tasks, e.g. {sorted(overlap)[0]}): "
-                  "a model would be scored on what it trained on", main.EXIT_USAGE)
+    trained_on = {t.task_id for t in train_set.tasks}
+    for eval_set in eval_sets:
+        overlap = sorted(trained_on & {t.task_id for t in eval_set.tasks})
+        if overlap:
+            main.fail(f"{train_set.name} and {eval_set.name} share {len(overlap)} task(s), e.g. {overlap[0]}: "
+                      "a model would be scored on what it trained on", main.EXIT_USAGE)
     store = main.open_log(config)
     say = _say(quiet)
     spec = config.model.name
@@ -303,20 +307,17 @@ def train_rounds_cmd(ctx: click.Context, rounds: int, model: str | None, out_dir
     def backend_for(adapter: str | None):
         options = backend_options(config.model, progress=say)
         options["adapter"] = adapter
-        if gen_batch_size:
-            options["batch_size"] = gen_batch_size
+        options["batch_size"] = gen_batch_size
         return load_backend(spec, **options)
 
     rounds_config = RoundsConfig(
-        train_tasks=train_set, eval_tasks=eval_set, out_dir=out_dir, model=spec, rounds=rounds,
+        train=train_set, evals=eval_sets, out_dir=out_dir, model=spec, rounds=rounds,
         loop=main.loop_settings(config), dpo=dpo_settings(opts), min_gap=min_gap, start_adapter=start_adapter,
-        tag=tag or "",
+        chunk_size=gen_batch_size, tag=tag or "",
     )
     try:
         results = run_rounds(rounds_config, store, backend_for, report=say, show_progress=not quiet)
-    except ModelError as exc:
-        main.fail(str(exc), main.EXIT_MODEL)
-    except TrainError as exc:
+    except (ModelError, TrainError) as exc:
         main.fail(str(exc), main.EXIT_MODEL)
     except LogError as exc:
         main.fail(str(exc), main.EXIT_LOG)
@@ -328,22 +329,27 @@ def train_rounds_cmd(ctx: click.Context, rounds: int, model: str | None, out_dir
 def rounds_table(results):
     from rich.table import Table
 
-    table = Table(title="DPO rounds (scores on the eval tasks)")
-    for column in ("round", "pairs", "loss", "margin", "acc", "pass@1", "EFR", "pass@1 patched", "EFR patched",
-                   "adapter"):
-        table.add_column(column, justify="left" if column == "adapter" else "right")
+    table = Table(title="DPO rounds")
+    for column in ("round", "pairs", "loss", "margin", "acc", "task set", "pass@1", "pass@1 patched", "EFR",
+                   "EFR patched", "adapter"):
+        table.add_column(column, justify="left" if column in ("task set", "adapter") else "right")
 
     def num(value, digits=3):
         return "" if value is None else f"{value:.{digits}f}"
 
+    def pct(value):
+        return "n/a" if value is None else f"{value:.1f}%"
+
     for r in results:
-        s = r.scores
-        scored = s.tasks > 0
-        table.add_row(
-            str(r.round), str(r.pairs) if r.round else "", num(r.train.get("loss"), 4),
-            num(r.train.get("reward_margin"), 4), num(r.train.get("reward_accuracy"), 2),
-            num(s.pass_at_1) if scored else "", num(s.efr) if scored else "",
-            num(s.pass_at_1_patched) if scored else "", num(s.efr_patched) if scored else "",
-            (r.adapter or "base") + (f" ({r.note})" if r.note else ""),
-        )
+        first = True
+        for name, s in (r.scores.items() or [("", None)]):
+            table.add_row(
+                str(r.round) if first else "", str(r.pairs) if r.round and first else "",
+                num(r.train.get("loss"), 4) if first else "", num(r.train.get("reward_margin"), 4) if first else "",
+                num(r.train.get("reward_accuracy"), 2) if first else "", name,
+                pct(s["pass_first"]) if s else "", pct(s["pass_final"]) if s else "",
+                pct(s["efr_first"]) if s else "", pct(s["efr_final"]) if s else "",
+                ((r.adapter or "base") + (f" ({r.note})" if r.note else "")) if first else "",
+            )
+            first = False
     return table

@@ -30,8 +30,8 @@ SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 _CORPUS = [
     "def add(a, b):\n    return a + b\n",
     "import os\nimport subprocess\n\ndef run(cmd):\n    return subprocess.run(cmd, check=True)\n",
-    "class Stack:\n    def __init__(self):\n        self.items = []\n\n    def push(self, item):\n"
-    "        self.items.append(item)\n",
+    "class Stack:\n    def __init__(self):\n        self.items = []\n",
+    "    def push(self, item):\n        self.items.append(item)\n",
     "for i in range(10):\n    if i % 2 == 0:\n        print(i)\n",
     "with open(path, 'rb') as handle:\n    data = handle.read()\n",
     "Write a Python function that returns the sum of the positive numbers in a list.",

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from patchloop.core.backends import ModelError, embedded
 from patchloop.core.backends.transformers_backend import TransformersBackend, load_model_and_tokenizer
 from patchloop.core.types import Cancelled, GenParams, GenStats
@@ -355,7 +354,7 @@ def test_a_converted_cache_is_reused_and_keyed_by_hash_and_transformers_version(
 
 
 def test_an_interrupted_cache_write_leaves_no_folder(tmp_path, tiny_model_dir):
-    model, tokenizer = load_model_and_tokenizer(str(tiny_model_dir), device="cpu")
+    model, _ = load_model_and_tokenizer(str(tiny_model_dir), device="cpu")
 
     class InterruptedTokenizer:
         def save_pretrained(self, folder):

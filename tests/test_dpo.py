@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 from click.testing import CliRunner
-
+from patchloop.core.evaluation import DatasetError, Task
 from patchloop.core.log import Log
 from patchloop.core.loop import LoopSettings
-from patchloop.core.types import BackendInfo, GenStats, Iteration, Run
+from patchloop.core.types import BackendInfo, GenStats
 from patchloop.train.dpo import (
     RECORD_NAME,
     DPOSettings,
@@ -20,8 +21,7 @@ from patchloop.train.dpo import (
     train_dpo,
 )
 from patchloop.train.pairs import records_dataset, write_jsonl
-from patchloop.train.rounds import RoundsConfig, run_rounds, score_runs
-from patchloop.train.tasks import CodeTask, TaskError, load_mbpp, parse_ids
+from patchloop.train.rounds import RoundsConfig, TaskSet, load_task_set, parse_ids, run_rounds
 
 SYSTEM = {"role": "system", "content": "You write python."}
 GOOD = "```python\nimport subprocess\n\n\ndef run(cmd: list[str]) -> int:\n    return subprocess.call(cmd)\n```"
@@ -42,6 +42,8 @@ def toy_rows(n: int = 4) -> list[dict]:
 # Big enough steps that a handful of them move a random tiny model measurably.
 FAST = DPOSettings(device="cpu", learning_rate=5e-3, max_steps=6, batch_size=2, grad_accum=1, lora_r=8,
                    lora_alpha=16, max_length=256)
+
+TWO_STEPS = dataclasses.replace(FAST, max_steps=2)
 
 
 @pytest.fixture(scope="module")
@@ -89,9 +91,8 @@ def test_the_saved_adapter_moves_log_probabilities_towards_the_chosen_answer(tra
 
 
 def test_the_backend_loads_base_plus_adapter_and_the_merged_model_agrees(trained, tiny_model_dir):
-    from transformers import AutoModelForCausalLM
-
     from patchloop.core.backends.transformers_backend import TransformersBackend
+    from transformers import AutoModelForCausalLM
 
     rows = toy_rows(1)
     backend = TransformersBackend(str(tiny_model_dir), device="cpu", adapter=str(trained.out_dir))
@@ -105,9 +106,25 @@ def test_the_backend_loads_base_plus_adapter_and_the_merged_model_agrees(trained
     assert via_backend.margin > preference_scores(base.model, base.tokenizer, rows)[0].margin
 
 
+def test_patchloop_run_loads_a_trained_adapter(trained, tiny_model_dir, tmp_path, monkeypatch):
+    from patchloop.cli import cli
+
+    monkeypatch.setenv("PATCHLOOP_CONFIG", str(tmp_path / "config.toml"))
+    args = ["--db", str(tmp_path / "log.db"), "run", "--json", "-q", "-a", "security", "--t-max", "0",
+            "--model", str(tiny_model_dir), "--device", "cpu", "--max-new-tokens", "4", "write add(a, b)"]
+    result = CliRunner().invoke(cli, [*args, "--adapter", str(trained.out_dir)], catch_exceptions=False)
+    # The tiny model writes no code block (exit 3), but the run happened with the adapter loaded and logged.
+    assert result.exit_code == 3
+    assert json.loads(result.stdout)["stop_reason"] == "no_code"
+    store = Log(tmp_path / "log.db")
+    assert store.run_row(store.list_runs()[0].id)["adapter"] == str(trained.out_dir)
+    missing = CliRunner().invoke(cli, [*args, "--adapter", str(tmp_path / "nothing")])
+    assert missing.exit_code in (2, 3) and "adapter" in missing.output.lower()
+
+
 def test_continuing_an_adapter_keeps_only_the_trained_one(trained, tiny_model_dir, tmp_path):
     out = tmp_path / "round-2"
-    again = train_dpo(records_dataset(toy_rows()), out, DPOSettings(**{**FAST.__dict__, "max_steps": 2}),
+    again = train_dpo(records_dataset(toy_rows()), out, TWO_STEPS,
                       model_spec=str(tiny_model_dir), init_adapter=trained.out_dir, show_progress=False)
     # The reference is the starting adapter, so the first step again has a zero margin.
     assert again.metrics["history"][0]["rewards/margins"] == pytest.approx(0.0, abs=1e-6)
@@ -127,10 +144,10 @@ def test_no_pairs_or_a_served_model_are_refused(tiny_model_dir, tmp_path):
 
 def test_cli_train_dpo_from_a_pairs_file(tiny_model_dir, tmp_path, monkeypatch):
     import click
+    from patchloop.train.pairs import Pair
 
     from patchloop.cli import cli
     from patchloop.cli_train import train_group
-    from patchloop.train.pairs import Pair
 
     monkeypatch.setenv("PATCHLOOP_CONFIG", str(tmp_path / "config.toml"))
     root = click.Group(name=cli.name, commands=dict(cli.commands), params=cli.params, callback=cli.callback,
@@ -171,12 +188,14 @@ class PatchingBackend:
         return [(GOOD if len(m) > 2 else BAD, GenStats(completion_tokens=10)) for m in conversations]
 
 
-def tasks(names: list[str]) -> list[CodeTask]:
-    return [CodeTask(task_id=f"toy/{n}", prompt=f"Write run(cmd) that runs a command ({n}).",
-                     test_code="assert callable(run)\n") for n in names]
+def task_set(name: str, ids: list[str]) -> TaskSet:
+    return TaskSet(name, [Task(benchmark="mbpp", task_id=f"MBPP/{n}", prompt=f"Write run(cmd) that runs a command ({n}).",
+                               test_code="assert callable(run)\n") for n in ids])
 
 
 def test_rounds_generate_harvest_train_and_score(tiny_model_dir, tmp_path):
+    from patchloop.core.evaluation import EvalStore
+
     store = Log(tmp_path / "log.db")
     adapters_seen: list[str | None] = []
 
@@ -185,25 +204,28 @@ def test_rounds_generate_harvest_train_and_score(tiny_model_dir, tmp_path):
         return PatchingBackend()
 
     config = RoundsConfig(
-        train_tasks=tasks(["a", "b"]), eval_tasks=tasks(["held-out"]), out_dir=tmp_path / "rounds",
-        model=str(tiny_model_dir), rounds=2, loop=LoopSettings(analyzers="security", t_max=1), dpo=FAST, tag="t",
+        train=task_set("toy-train", ["1", "2"]), evals=[task_set("toy-eval", ["3"])], out_dir=tmp_path / "rounds",
+        model=str(tiny_model_dir), rounds=2, loop=LoopSettings(analyzers="security", t_max=1), dpo=TWO_STEPS, tag="t",
     )
     results = run_rounds(config, store, backend_for, show_progress=False)
     assert [r.round for r in results] == [0, 1, 2]
     assert results[1].pairs == 2 and results[2].pairs == 2
     # v0 is flagged (shell=True) but passes its test; the patch is clean and passes too.
     for r in results:
-        assert (r.scores.pass_at_1, r.scores.efr, r.scores.efr_patched) == (1.0, 0.0, 1.0)
-    assert results[1].train["reward_accuracy"] is not None and results[1].train["steps"] == FAST.max_steps
+        scores = r.scores["toy-eval"]
+        assert (scores["pass_first"], scores["efr_first"], scores["efr_final"]) == (100.0, 0.0, 100.0)
+    assert results[1].generated["efr_first"] == 0.0 and results[1].generated["n_tasks"] == 2
+    assert results[1].train["reward_accuracy"] is not None and results[1].train["steps"] == TWO_STEPS.max_steps
     round1, round2 = str(tmp_path / "rounds" / "round-1"), str(tmp_path / "rounds" / "round-2")
     # Base: eval; round 1: train with base, eval with round-1; round 2: train with round-1, eval with round-2.
     assert adapters_seen == [None, None, round1, round1, round2]
+    assert [r.adapter for r in results] == [None, round1, round2]
     assert read_record(round2)["init_adapter"] == round1
     summary = json.loads((tmp_path / "rounds" / "rounds.json").read_text())
     assert [r["round"] for r in summary["results"]] == [0, 1, 2]
-    sources = {r.source for r in store.list_runs(limit=50)}
-    assert sources == {"rounds:t:r0:eval", "rounds:t:r1:train", "rounds:t:r1:eval", "rounds:t:r2:train",
-                       "rounds:t:r2:eval"}
+    # Every phase is an evaluation record in the log, with its runs linked to it.
+    evals = EvalStore(store).list(limit=10)
+    assert len(evals) == 5 and all(e["status"] == "finished" for e in evals)
 
 
 def test_rounds_stop_when_a_round_gives_no_pairs(tiny_model_dir, tmp_path):
@@ -211,44 +233,20 @@ def test_rounds_stop_when_a_round_gives_no_pairs(tiny_model_dir, tmp_path):
         def generate_batch(self, conversations, params, cancel=None):
             return [(GOOD, GenStats()) for _ in conversations]
 
-    config = RoundsConfig(train_tasks=tasks(["a"]), eval_tasks=tasks(["b"]), out_dir=tmp_path / "r",
+    config = RoundsConfig(train=task_set("a", ["1"]), evals=[task_set("b", ["2"])], out_dir=tmp_path / "r",
                           model=str(tiny_model_dir), rounds=3, loop=LoopSettings(analyzers="security", t_max=1))
     results = run_rounds(config, Log(tmp_path / "log.db"), lambda adapter: CleanBackend(), show_progress=False)
     assert [r.round for r in results] == [0, 1]
     assert results[1].pairs == 0 and "all clean" in results[1].note and results[1].adapter is None
 
 
-def test_scores_of_runs():
-    def run(*iterations):
-        r = Run(prompt="p", model="m", analyzers="all", t_max=3, threshold="note")
-        r.iterations = list(iterations)
-        return r
-
-    flagged_pass = Iteration(index=0, prompt=[], code="x", findings=[], tests_passed=True, analyzer_errors=[])
-    from patchloop.core.types import Finding
-
-    flagged_pass.findings = [Finding("bandit", "B602", "error", "shell", 1)]
-    clean_pass = Iteration(index=1, prompt=[], code="y", tests_passed=True)
-    clean_fail = Iteration(index=0, prompt=[], code="z", tests_passed=False)
-    no_code = Iteration(index=0, prompt=[])
-    scores = score_runs([run(flagged_pass, clean_pass), run(clean_fail), run(no_code)])
-    assert scores.tasks == 3 and scores.no_code == 1
-    assert scores.pass_at_1 == pytest.approx(1 / 3) and scores.efr == pytest.approx(1 / 3)
-    assert scores.clean_and_passing == 0.0
-    assert scores.pass_at_1_patched == pytest.approx(1 / 3) and scores.efr_patched == pytest.approx(2 / 3)
-
-
-def test_mbpp_loading_and_task_ids(tmp_path):
-    path = tmp_path / "mbpp.jsonl"
-    path.write_text("\n".join(json.dumps({"task_id": i, "text": f"Task {i}.", "code": "", "test_setup_code": "",
-                                          "test_list": [f"assert f({i}) == {i}"], "challenge_test_list": []})
-                              for i in (11, 12, 511)) + "\n")
-    assert parse_ids("11-12,511") == [11, 12, 511]
-    loaded = load_mbpp(path, [511, 11])
-    assert [t.task_id for t in loaded] == ["mbpp/511", "mbpp/11"]
-    assert "Your code should pass these tests" in loaded[0].prompt and "assert f(511) == 511" in loaded[0].prompt
-    assert loaded[0].test_code == "assert f(511) == 511\n"
-    with pytest.raises(TaskError, match="no task"):
-        load_mbpp(path, [13])
-    with pytest.raises(TaskError):
-        parse_ids("eleven")
+def test_task_sets():
+    assert parse_ids("11-12,511") == ["11", "12", "511"]
+    assert [t.task_id for t in load_task_set("mbpp:511-513").tasks] == ["MBPP/511", "MBPP/512", "MBPP/513"]
+    assert [t.task_id for t in load_task_set("mbpp:test[:2]").tasks] == ["MBPP/11", "MBPP/12"]
+    assert len(load_task_set("mbpp:train").tasks) == 464
+    python = load_task_set("cyberseceval:python[10:15]").tasks
+    assert len(python) == 5 and all(t.language == "python" and t.test_code is None for t in python)
+    for bad in ("nope:1", "mbpp:eleven", "mbpp:test[5:5]", "humaneval:python"):
+        with pytest.raises(DatasetError):
+            load_task_set(bad)

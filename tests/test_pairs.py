@@ -6,7 +6,6 @@ import json
 
 import pytest
 from click.testing import CliRunner
-
 from doubles import ScriptedBackend
 from patchloop.core.log import Log
 from patchloop.core.loop import LoopSettings, run_loop

@@ -8,6 +8,7 @@ speed; ``test_real_analyzers_in_the_app`` runs the real (security and fast) suit
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import threading
 import time
@@ -76,6 +77,13 @@ class RecordingApp(PatchloopApp):
         super().notify(message, title=title, severity=severity, **kwargs)
 
 
+@pytest.fixture(autouse=True)
+def _unfreeze_gc():
+    """The app freezes the heap (gc.freeze) for smooth streaming; give other tests a normal GC back."""
+    yield
+    gc.unfreeze()
+
+
 @pytest.fixture
 def log(tmp_path):
     store = Log(tmp_path / "log.db")
@@ -117,6 +125,7 @@ async def send(pilot, text: str) -> None:
 async def run_prompt(pilot, text: str = "write a function that runs a command") -> None:
     await send(pilot, text)
     await until(pilot, lambda: run_done(pilot.app), what="the run to finish")
+    await pilot.app.workers.wait_for_complete()  # syntax colouring is lexed in a worker
     await pilot.pause()
 
 

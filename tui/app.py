@@ -66,6 +66,7 @@ from .widgets.status_bar import StatusBar
 AnalyzeFn = Callable[[str], Analysis]
 
 LIVE_INTERVAL = 0.5  # seconds between live analyses of the streaming code (one at a time)
+PARTIAL_CODE_RULES = frozenset({"invalid-syntax", "syntax-error", "E999"})
 TICK = 0.1  # UI refresh period while a run streams: tokens are drawn in batches, not one by one
 
 
@@ -320,7 +321,7 @@ class PatchloopApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "interrupt":
             return self.session.live
-        return True
+        return super().check_action(action, parameters)
 
     def action_interrupt(self) -> None:
         self.cancel_run()
@@ -441,7 +442,10 @@ class PatchloopApp(App[int]):
         if message.error:
             self.main.query_one("#findings").border_subtitle = f"live analysis failed: {message.error}"
             return
-        session.live_findings[message.index] = message.analysis
+        # Code cut off mid-block never parses: syntax errors wait for the full analysis.
+        analysis = message.analysis
+        analysis = replace(analysis, findings=[f for f in analysis.findings if f.rule_id not in PARTIAL_CODE_RULES])
+        session.live_findings[message.index] = analysis
         if self.main.view == message.index:
             self.main.show_view()
 

@@ -24,6 +24,11 @@ class Analyzer(Protocol):
     ``solution.py`` or the user's own file) and must never execute it. It returns an
     ``AnalyzerResult``; a crash, a timeout or a missing tool is reported through
     ``AnalyzerResult.error``, never as an empty (clean) result.
+
+    Optional attributes, read with ``getattr`` where present: ``tool`` (the ``Finding.tool`` it
+    reports under, e.g. "ruff" for the "ruff-security" analyzer), ``executable`` (looked up by
+    ``find_tool``; None or absent for in-process analyzers) and ``distribution`` (the package
+    whose version ``available_analyzers`` and SARIF report).
     """
 
     name: str  # "ruff", "bandit", "pylint", "pyright", "patchloop-ast", ...

@@ -18,6 +18,7 @@ import importlib.metadata
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -257,8 +258,9 @@ def save_atomically(model, tokenizer, dest: Path) -> None:
     place: ``dest`` either holds a complete copy or does not exist, whatever interrupts us."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
     try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
+        with quiet_progress_bars():
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
         try:
             os.rename(tmp, dest)
         except OSError:
@@ -267,6 +269,21 @@ def save_atomically(model, tokenizer, dest: Path) -> None:
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _remove_stale_partials(cache_dir: Path, max_age_seconds: float = 24 * 3600) -> None:
+    """Temp files of runs that were killed outright (SIGKILL, power loss) never got cleaned up; a
+    day-old one belongs to no live run."""
+    now = time.time()
+    for leftover in cache_dir.glob(".*.partial"):
+        try:
+            if now - leftover.stat().st_mtime > max_age_seconds:
+                if leftover.is_dir():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    leftover.unlink(missing_ok=True)
+        except OSError:
+            continue
 
 
 def _is_complete(folder: Path) -> bool:
@@ -289,6 +306,7 @@ def prepare(
     model = _model(spec)
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cache_dir.mkdir(parents=True, exist_ok=True)
+    _remove_stale_partials(cache_dir)
     folder = converted_dir(model, cache_dir)
     if rebuild:
         shutil.rmtree(folder, ignore_errors=True)

@@ -90,8 +90,9 @@ class CompareScreen(Screen):
         yield Footer(show_command_palette=False, compact=True)
 
     def on_mount(self) -> None:
-        self.show()
         self.query_one(DiffView).focus()
+        # After the first layout: the tables and the diff need their sizes to draw the rows.
+        self.call_after_refresh(self.show)
 
     def show(self) -> None:
         run = self.run

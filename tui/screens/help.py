@@ -5,6 +5,7 @@ from __future__ import annotations
 from itertools import groupby
 from typing import ClassVar
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -22,18 +23,20 @@ _SCOPE_TITLES = {
 }
 
 
-def help_table(keymap: dict[str, str]) -> Table:
-    """Rich table (it wraps long descriptions instead of cutting them off at narrow widths)."""
-    table = Table(box=None, expand=True, show_header=True, header_style="bold", padding=(0, 1))
-    table.add_column("key", no_wrap=True, style="bold")
-    table.add_column("does", ratio=1)
-    table.add_column("id", no_wrap=True, style="dim")
+def help_tables(keymap: dict[str, str]) -> Group:
+    """One rich table per scope (rich wraps long descriptions instead of cutting them off)."""
+    tables = []
     for scope, entries in groupby(binding_catalogue(keymap), key=lambda e: e.scope):
-        table.add_row(Text(_SCOPE_TITLES.get(scope, scope), style="bold underline"), "", "")
+        table = Table(box=None, expand=True, show_header=False, padding=(0, 1), title_justify="left",
+                      title=Text(_SCOPE_TITLES.get(scope, scope), style="bold underline"))
+        table.add_column("key", no_wrap=True, style="bold", width=18)
+        table.add_column("does", ratio=1)
+        table.add_column("id", no_wrap=True, style="dim", width=22)
         for entry in entries:
             table.add_row(entry.keys, entry.description, entry.id)
-        table.add_row("", "", "")
-    return table
+        tables.append(table)
+        tables.append(Text(""))
+    return Group(*tables)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -64,8 +67,9 @@ class HelpScreen(ModalScreen[None]):
                 "Remap any key in the config file's [keys] table by its id, e.g.  compare = \"v\"  "
                 "(several keys: \"v,ctrl+d\"). Letter keys act when the prompt is not focused: tab leaves it.",
                 id="help-intro",
+                markup=False,
             )
-            yield Static(help_table(keymap), id="help-table")
+            yield Static(help_tables(keymap), id="help-table")
 
     def on_mount(self) -> None:
         dialog = self.query_one("#help-dialog")

@@ -67,7 +67,7 @@ class MainScreen(Screen):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
-            "escape", "cancel", "Cancel",
+            "escape", "cancel", "Stop",
             id="cancel",
             tooltip="Cancel the run at once (finished iterations stay in the log)",
         ),
@@ -82,12 +82,12 @@ class MainScreen(Screen):
             tooltip="Show the next iteration",
         ),
         Binding(
-            "c", "label('chosen')", "Chosen",
+            "c", "label('chosen')", "Choose",
             id="label_chosen",
             tooltip="Label the shown iteration chosen (again: clear)",
         ),
         Binding(
-            "x", "label('rejected')", "Rejected",
+            "x", "label('rejected')", "Reject",
             id="label_rejected",
             tooltip="Label the shown iteration rejected (again: clear)",
         ),
@@ -255,7 +255,12 @@ class MainScreen(Screen):
             table.show(it.findings, it.analyzer_errors, run.threshold)
             table.border_title = f"Findings · v{it.index} · {run.analyzers}"
             counted = len(it.flagged(run.threshold))
-            table.border_subtitle = f"{counted} at or above {run.threshold}" if it.code is not None else ""
+            if it.code is None:
+                table.border_subtitle = ""
+            elif counted or it.analyzer_errors:
+                table.border_subtitle = f"{counted} at or above {run.threshold}"
+            else:
+                table.border_subtitle = f"clean: nothing at or above {run.threshold}"
             if it.error and it.error != "cancelled":
                 table.border_subtitle = "model error"
         else:

@@ -45,6 +45,10 @@ class FindingsTable(DataTable):
         self._lines: list[int] = []
 
     def on_mount(self) -> None:
+        if not self.columns:  # show() may have run first (a parent's on_mount)
+            self._add_columns()
+
+    def _add_columns(self) -> None:
         self.add_column("tool", key="tool")
         self.add_column("rule", key="rule")
         self.add_column("sev", key="severity")
@@ -53,7 +57,8 @@ class FindingsTable(DataTable):
 
     def show(self, findings: Sequence[Finding], errors: Sequence[str] = (), threshold: str = "note") -> None:
         """Replace the rows: analyzer errors first, then findings by line."""
-        self.clear()
+        self.clear(columns=True)  # columns re-fit to these rows (widths never shrink otherwise)
+        self._add_columns()
         self._lines = []
         for error in errors:
             tool, _, message = error.partition(": ")

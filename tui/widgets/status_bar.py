@@ -48,18 +48,18 @@ class StatusBar(Widget):
         s = self.status
         width = self.content_size.width or 80
         state = Content(f"{_DOT.get(s.tone, '○')} {s.state}").stylize(_TONE.get(s.tone, "$text"))
-        # Most important first; whatever does not fit at the right end is dropped, never wrapped.
-        parts = [Content.from_markup("[b]patchloop[/b]"), state]
-        for text in (s.model, s.device, s.rate, s.elapsed, s.settings):
-            if text:
-                parts.append(Content(text))
+        brand = Content.from_markup("[b]patchloop[/b]")
+        # (priority, part) in display order; the least important parts go first when space runs out.
+        parts = [(6, brand), (0, state)] + [
+            (priority, Content(text))
+            for priority, text in ((1, s.model), (2, s.device), (3, s.rate), (4, s.elapsed), (5, s.settings))
+            if text
+        ]
         separator = Content(" │ ").stylize("$text-muted 50%")
-        out = parts[0]
-        for part in parts[1:]:
-            candidate = out + separator + part
-            if candidate.cell_length > width:
-                if part is state:
-                    out = candidate.truncate(width, ellipsis=True)
-                break
-            out = candidate
-        return out
+
+        def joined(items: list[tuple[int, Content]]) -> Content:
+            return separator.join(part for _, part in items)
+
+        while len(parts) > 1 and joined(parts).cell_length > width:
+            parts.remove(max(parts, key=lambda item: item[0]))
+        return joined(parts).truncate(width, ellipsis=True)
