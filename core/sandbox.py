@@ -25,6 +25,8 @@ Which isolation a run gets depends on the mode, picked once per process by probi
 ``rlimits`` (any POSIX system with Python's ``resource`` module)
     Resource limits, a fresh directory, a cleared environment and (as root) an unprivileged uid
     only. The network and the file system are NOT isolated: a warning says so once per process.
+    As a normal user the process-count limit is the user's current process count plus the
+    sandbox's allowance, since RLIMIT_NPROC counts all of a user's processes.
 
 In every mode the code's parent is a small launcher, not patchloop, so killing "the parent" kills
 only the launcher, and the whole process group is killed when the wall-clock limit passes. When
@@ -326,9 +328,12 @@ def _execute(
                 os.chown(path, uid, uid)
         inner_work = "/tmp/work" if info.mode == "bwrap" else work
         env = _code_env(inner_work)
+        nproc = max_processes if "process_limit" in info.guarantees else None
+        if nproc is not None and info.mode == "rlimits" and not _is_root():
+            # The limit counts every process of the user; without /proc to count them, none is set.
+            nproc = nproc + _processes_of(os.getuid()) if os.path.isdir("/proc") else None
         config = {
-            "limits": _limits(timeout, memory_mb, file_size_mb,
-                              max_processes if "process_limit" in info.guarantees else None),
+            "limits": _limits(timeout, memory_mb, file_size_mb, nproc),
             "uid": uid,
             "cwd": inner_work,
             "fork": info.mode != "bwrap",  # bwrap's own init is already the code's parent
@@ -369,6 +374,20 @@ def _execute(
     finally:
         _uids.give(uid if info.drop_uid else None)
         shutil.rmtree(top, ignore_errors=True)
+
+
+def _processes_of(uid: int) -> int:
+    count = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            with status.open() as fh:
+                for line in fh:
+                    if line.startswith("Uid:"):
+                        count += line.split()[1] == str(uid)
+                        break
+        except OSError:
+            continue
+    return count
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -447,6 +466,8 @@ def _guarantees(mode: str, drop_uid: bool) -> frozenset[str]:
         found |= {"readonly_fs", "private_tmp", "hidden_home"}
     if drop_uid or userns:
         found |= {"process_limit", "parent_protected"}
+    if mode == "rlimits" and not _is_root():
+        found |= {"process_limit"}  # the user's current process count plus the sandbox's allowance
     if drop_uid or (mode == "bwrap"):
         found |= {"unprivileged"}
     return frozenset(found)

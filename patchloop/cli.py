@@ -19,6 +19,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from patchloop.core.config import Config, ConfigError, apply_overrides, db_path, load_config, save_config
 from patchloop.core.log import Log, LogError
@@ -32,7 +33,7 @@ err = Console(stderr=True, highlight=False)
 
 
 def fail(message: str, code: int) -> None:
-    err.print(f"[bold red]error:[/] {message}", markup=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     sys.exit(code)
 
 

@@ -305,7 +305,11 @@ def train_rounds_cmd(ctx: click.Context, rounds: int, model: str | None, out_dir
     spec = config.model.name
 
     def backend_for(adapter: str | None):
+        from patchloop.core.backends.transformers_backend import resolve_device
+
         options = backend_options(config.model, progress=say)
+        if "load_in_4bit" in options and resolve_device(config.model.device) == "cpu":
+            options["load_in_4bit"] = None  # 4-bit is a CUDA-only setting; on CPU the model runs in fp32
         options["adapter"] = adapter
         options["batch_size"] = gen_batch_size
         return load_backend(spec, **options)

@@ -111,7 +111,7 @@ def test_patchloop_run_loads_a_trained_adapter(trained, tiny_model_dir, tmp_path
 
     monkeypatch.setenv("PATCHLOOP_CONFIG", str(tmp_path / "config.toml"))
     args = ["--db", str(tmp_path / "log.db"), "run", "--json", "-q", "-a", "security", "--t-max", "0",
-            "--model", str(tiny_model_dir), "--device", "cpu", "--max-new-tokens", "4", "write add(a, b)"]
+            "--model", str(tiny_model_dir), "--device", "cpu", "--no-4bit", "--max-new-tokens", "4", "write add(a, b)"]
     result = CliRunner().invoke(cli, [*args, "--adapter", str(trained.out_dir)], catch_exceptions=False)
     # The tiny model writes no code block (exit 3), but the run happened with the adapter loaded and logged.
     assert result.exit_code == 3

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -623,23 +624,29 @@ async def test_layout_fits_and_every_pane_is_reachable(config, log, size):
 
 
 async def test_ui_never_blocks_while_a_slow_model_streams(config, log):
-    """Event-loop lag stays under 100 ms while ScriptedBackend(delay=0.05) streams ~3 s of tokens
-    and the live analysis runs the real fast suite."""
+    """While ScriptedBackend(delay=0.05) streams ~3 s of tokens and the live preview runs the real
+    fast suite, the UI thread never works more than 100 ms at a stretch, and the event loop's lag
+    stays under 100 ms.
+
+    Lag is wall-clock time and also grows when other processes starve this one of CPU, so on a
+    machine busier than one runnable process per core the lag bound is scaled by the load; the bound
+    on the UI thread's own CPU time between two ticks is not (time it is not scheduled is not counted).
+    """
     answer = "```python\n" + "".join(f"def f{i}(x):\n    return x + {i}\n" for i in range(8)) + "```\n"
     backend = ScriptedBackend([answer], delay=0.05, piece=4)
     app = make_app(config, log, backend=backend, live_analyze=None)
     app.live_analyze = app._fast_analyze  # the real fast suite for the live preview
-    gaps: list[float] = []
+    gaps: list[tuple[float, float]] = []  # (wall seconds, UI-thread CPU seconds) between ticks
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "many functions")
         await until(pilot, lambda: app.session.tokens > 0, what="the first token")
         loop = asyncio.get_running_loop()
-        last = loop.time()
+        last = (loop.time(), time.thread_time())
 
         def probe() -> None:
             nonlocal last
-            now = loop.time()
-            gaps.append(now - last)
+            now = (loop.time(), time.thread_time())
+            gaps.append((now[0] - last[0], now[1] - last[1]))
             last = now
 
         timer = app.set_interval(0.01, probe)
@@ -648,7 +655,12 @@ async def test_ui_never_blocks_while_a_slow_model_streams(config, log):
         timer.stop()
         await until(pilot, lambda: run_done(app), timeout=30, what="the run")
     assert len(gaps) > 50
-    assert max(gaps) < 0.1, f"the UI thread was blocked for {max(gaps) * 1000:.0f} ms"
+    busiest = max(cpu for _, cpu in gaps)
+    assert busiest < 0.1, f"the UI thread worked {busiest * 1000:.0f} ms without a break"
+    load_per_core = os.getloadavg()[0] / (os.cpu_count() or 1)
+    allowed = 0.1 * max(1.0, load_per_core)
+    lag = max(wall for wall, _ in gaps)
+    assert lag < allowed, f"the event loop lagged {lag * 1000:.0f} ms (allowed {allowed * 1000:.0f} ms)"
 
 
 # -- real analyzers --------------------------------------------------------------------------------

@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import ClassVar
 
+from rich.style import Style as RichStyle
 from rich.text import Text
 from textual import work
 from textual.content import Content
 from textual.widgets import TextArea
+from textual.widgets.text_area import TextAreaTheme
 from textual.worker import get_current_worker
 
 from ..highlight import highlight_lines, to_rich_text
@@ -29,10 +31,11 @@ class CodeView(TextArea):
         border-subtitle-color: $text-muted;
         &:focus { border: round $accent; border-title-color: $text; }
         & > .code-view--flagged { background: $error 25%; }
+        & > .code-view--cursor-line { background: $boost; }
     }
     """
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"code-view--flagged"}
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"code-view--flagged", "code-view--cursor-line"}
 
     def __init__(self, *, language: str = "python", id: str | None = None) -> None:
         super().__init__(
@@ -47,7 +50,15 @@ class CodeView(TextArea):
 
     def on_mount(self) -> None:
         # Theme colours are resolved when a line is drawn; drop cached lines when the theme changes.
-        self.watch(self.app, "theme", lambda: self._restyle(), init=False)
+        self.watch(self.app, "theme", self._on_theme, init=True)
+
+    def _on_theme(self) -> None:
+        # TextArea's default cursor-line style carries a text colour that would paint over the syntax
+        # colours; this theme keeps only its background (the rest still comes from the CSS).
+        background = self.get_component_rich_style("code-view--cursor-line").bgcolor
+        self.register_theme(TextAreaTheme(name="patchloop-code", cursor_line_style=RichStyle(bgcolor=background)))
+        self.theme = "patchloop-code"
+        self._restyle()
 
     # -- content ----------------------------------------------------------------------------------
 
