@@ -50,26 +50,34 @@ def _load(spec: str, cache_dir: Path | None) -> tuple[object, float, dict[str, f
     from patchloop.core.backends.transformers_backend import TransformersBackend
 
     stages: dict[str, float] = {}
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
 
     def progress(stage: str) -> None:
         stages[stage] = round(time.perf_counter() - started, 2)
         print(f"  [{stages[stage]:6.1f}s] {stage}", file=sys.stderr)
 
     backend = TransformersBackend(spec, device="cpu", progress=progress, cache_dir=cache_dir)
-    return backend, time.perf_counter() - started, stages
+    seconds = time.perf_counter() - started
+    stages["cpu_share"] = _cpu_share(time.process_time() - cpu_started, seconds)
+    return backend, seconds, stages
+
+
+def _cpu_share(cpu_seconds: float, wall_seconds: float) -> float:
+    """Share of the machine's cores this process got: well below 1.0 means other work competed."""
+    return round(cpu_seconds / max(wall_seconds, 1e-9) / (os.cpu_count() or 1), 2)
 
 
 def _stream(backend, max_new_tokens: int) -> dict[str, float]:
     from patchloop.core.types import GenParams, GenStats
 
     stats = GenStats()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for _ in backend.generate(_messages(PROMPT), GenParams(max_new_tokens=max_new_tokens), stats=stats):
         pass
     seconds = time.perf_counter() - started
     first = stats.first_token_seconds or 0.0
     return {
+        "cpu_share": _cpu_share(time.process_time() - cpu_started, seconds),
         "prompt_tokens": stats.prompt_tokens,
         "completion_tokens": stats.completion_tokens,
         "seconds": round(seconds, 2),
@@ -84,11 +92,12 @@ def _batch(backend, size: int, max_new_tokens: int) -> dict[str, float]:
     from patchloop.core.types import GenParams
 
     prompts = [_messages(BATCH_PROMPTS[i % len(BATCH_PROMPTS)]) for i in range(size)]
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     answers = backend.generate_batch(prompts, GenParams(max_new_tokens=max_new_tokens), batch_size=size)
     seconds = time.perf_counter() - started
     tokens = sum(stats.completion_tokens for _, stats in answers)
     return {
+        "cpu_share": _cpu_share(time.process_time() - cpu_started, seconds),
         "batch_size": size,
         "completion_tokens": tokens,
         "seconds": round(seconds, 2),
@@ -111,6 +120,9 @@ def run(args: argparse.Namespace) -> dict:
             "transformers": transformers.__version__,
         },
         "max_new_tokens": args.max_new_tokens,
+        # Other work on the machine slows every figure; the load average and each step's
+        # cpu_share (near 1.0 on an idle machine) show how much.
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
     temp_cache = None
     cache_dir: Path | None = None
@@ -143,10 +155,12 @@ def run(args: argparse.Namespace) -> dict:
     finally:
         if temp_cache is not None:
             shutil.rmtree(temp_cache, ignore_errors=True)
+    report["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     return report
 
 
 def _print_table(report: dict) -> None:
+    print(f"load average at start {report['load_average_at_start']}, at end {report['load_average_at_end']}")
     if "cold_load" in report:
         print(f"cold load (assemble + verify + convert + save + load): {report['cold_load']['seconds']:.1f} s")
     print(f"warm load (cached weights):                            {report['warm_load']['seconds']:.1f} s")

@@ -213,10 +213,13 @@ def main() -> None:
     conversations = humaneval_conversations(args.limit)
     params = GenParams(max_new_tokens=args.max_new_tokens, temperature=0.0)
     results: list[SideResult] = []
-    if not args.skip_server:
-        results.append(run_server_side(args, conversations, params))
-    if not args.skip_inprocess:
-        results.append(run_inprocess_side(args, conversations, params))
+    sides = [] if args.skip_server else [run_server_side]
+    sides += [] if args.skip_inprocess else [run_inprocess_side]
+    for side in sides:
+        result = side(args, conversations, params)
+        # Each side can take minutes on a small CPU: say how it went as soon as it is known.
+        print(f"done: {json.dumps(result.to_dict())}", file=sys.stderr, flush=True)
+        results.append(result)
 
     report = {
         "machine": {

@@ -313,9 +313,10 @@ def _execute(
     max_output: int,
 ) -> SandboxResult:
     started = time.monotonic()
-    uid = _uids.take() if info.drop_uid else None
+    pooled = _uids.take() if info.drop_uid else None
+    uid = pooled
     if info.drop_uid and uid is None:
-        uid = UNPRIVILEGED_UID  # more concurrent runs than slots: share the last uid
+        uid = UNPRIVILEGED_UID  # more concurrent runs than slots: share nobody's uid
     top = tempfile.mkdtemp(prefix="patchloop-sandbox-")
     try:
         work = os.path.join(top, "work")
@@ -372,7 +373,7 @@ def _execute(
             mode=info.mode,
         )
     finally:
-        _uids.give(uid if info.drop_uid else None)
+        _uids.give(pooled)
         shutil.rmtree(top, ignore_errors=True)
 
 

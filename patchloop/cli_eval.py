@@ -232,9 +232,10 @@ def run_benchmark(ctx: click.Context, benchmark: str, extra: dict[str, Any], opt
         model_names = [f"reference:{benchmark}"] if canonical else list(models) or [root.model.name]
         adapter_names = [""] if canonical else [
             "" if a.lower() in ("none", "") else a for a in adapters] or [root.model.adapter]
-        for model in model_names:
-            for adapter in adapter_names:
-                for suite in list(suites) or [root.loop.analyzers]:
+        # Every model x adapter x suite, each once (repeats of a flag add nothing).
+        for model in dict.fromkeys(model_names):
+            for adapter in dict.fromkeys(adapter_names):
+                for suite in dict.fromkeys(list(suites) or [root.loop.analyzers]):
                     subject = Subject(model, adapter, suite)
                     config = _subject_config(root, subject, dict(opts))
                     settings = base.loop_settings(config)
@@ -242,7 +243,8 @@ def run_benchmark(ctx: click.Context, benchmark: str, extra: dict[str, Any], opt
                     plans.append((subject, EvalSpec(
                         benchmark=benchmark, model=model, task_ids=[t.task_id for t in tasks], adapter=adapter,
                         analyzers=suite, t_max=t_max, threshold=settings.threshold, skip=list(settings.skip),
-                        tests=run_tests and not select, gen=dataclasses.asdict(settings.gen),
+                        tests=run_tests and not select and any(t.has_tests for t in tasks),
+                        gen=dataclasses.asdict(settings.gen),
                         extra={**extra, **({"base_url": config.model.base_url} if config.model.base_url else {}),
                                **({"select": True} if select else {})},
                     )))

@@ -39,7 +39,10 @@ def pair_filters(fn):
         click.option("--min-gap", type=click.IntRange(0), help="Rejected side has at least N more findings than chosen."),
         click.option("--source", type=click.Choice(["loop", "labels", "all"]), default="all", show_default=True,
                      help=SOURCE_HELP),
-        click.option("--run-source", metavar="PREFIX", help="Only runs whose source starts with PREFIX (cli, tui, eval, rounds:TAG)."),
+        click.option("--run-source", metavar="PREFIX",
+                     help="Only runs whose source starts with PREFIX (cli, tui, eval, eval:cyberseceval)."),
+        click.option("--eval-run", "eval_runs", type=int, multiple=True, metavar="ID",
+                     help="Only the runs of this evaluation (ids from `patchloop eval list`); repeatable."),
     ]):
         fn = decorator(fn)
     return fn
@@ -52,14 +55,15 @@ def pairs_group() -> None:
     """Preference pairs (chosen = clean/test-passing or human-chosen, rejected = flagged) from the log."""
 
 
-def _harvest(ctx: click.Context, min_gap, source, run_source):
+def _harvest(ctx: click.Context, min_gap, source, run_source, eval_runs):
     from patchloop.core.log import LogError
     from patchloop.train.pairs import PairsError, harvest
 
     main = _main()
     store = _open_log(ctx, None)
     try:
-        return store, harvest(store, min_gap=min_gap, source=source, run_source=run_source)
+        return store, harvest(store, min_gap=min_gap, source=source, run_source=run_source,
+                              eval_run_ids=eval_runs or None)
     except PairsError as exc:
         main.fail(str(exc), main.EXIT_USAGE)
     except LogError as exc:
@@ -87,11 +91,11 @@ def _stats_table(stats, title: str):
 @pair_filters
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def pairs_stats(ctx: click.Context, min_gap, source, run_source, as_json: bool) -> None:
+def pairs_stats(ctx: click.Context, min_gap, source, run_source, eval_runs, as_json: bool) -> None:
     """How many pairs the log gives, and why runs gave none."""
     from rich.console import Console
 
-    store, found = _harvest(ctx, min_gap, source, run_source)
+    store, found = _harvest(ctx, min_gap, source, run_source, eval_runs)
     if as_json:
         click.echo(json.dumps({"db": str(store.path), **found.stats.to_dict()}, indent=2))
     else:
@@ -103,7 +107,7 @@ def pairs_stats(ctx: click.Context, min_gap, source, run_source, as_json: bool) 
 @pair_filters
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 @click.pass_context
-def pairs_export(ctx: click.Context, out: Path, min_gap, source, run_source, as_json: bool) -> None:
+def pairs_export(ctx: click.Context, out: Path, min_gap, source, run_source, eval_runs, as_json: bool) -> None:
     """Write the pairs to OUT as JSON lines in TRL's conversational prompt/chosen/rejected format.
 
     Load it with datasets.load_dataset("json", data_files=OUT). Exit 1 (and no file) when there is no pair.
@@ -111,7 +115,7 @@ def pairs_export(ctx: click.Context, out: Path, min_gap, source, run_source, as_
     from patchloop.train.pairs import PairsError, write_jsonl
 
     main = _main()
-    store, found = _harvest(ctx, min_gap, source, run_source)
+    store, found = _harvest(ctx, min_gap, source, run_source, eval_runs)
     stats = found.stats
     if not found.pairs:
         reasons = "; ".join(f"{k}: {v}" for k, v in stats.skipped.most_common()) or "the log has no runs"
@@ -194,7 +198,7 @@ def _say(quiet: bool):
 @click.option("--json", "as_json", is_flag=True, help="Print training.json on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.pass_context
-def train_dpo_cmd(ctx: click.Context, pairs_file: Path | None, db: Path | None, min_gap, source, run_source,
+def train_dpo_cmd(ctx: click.Context, pairs_file: Path | None, db: Path | None, min_gap, source, run_source, eval_runs,
                   model: str | None, out_dir: Path, init_adapter: str | None, merge: bool, as_json: bool,
                   quiet: bool, **opts) -> None:
     """Train a LoRA adapter with DPO on preference pairs, write it and a record to OUT.
@@ -209,17 +213,19 @@ def train_dpo_cmd(ctx: click.Context, pairs_file: Path | None, db: Path | None, 
     config = main.get_config(ctx)
     spec = model or config.model.name
     say = _say(quiet)
-    if pairs_file is not None and (db is not None or run_source):
-        main.fail("give either --pairs FILE or log filters (--db, --run-source), not both", main.EXIT_USAGE)
+    if pairs_file is not None and (db is not None or run_source or eval_runs or min_gap is not None):
+        main.fail("give either --pairs FILE or log filters (--db, --run-source, --eval-run, --min-gap), not both",
+                  main.EXIT_USAGE)
     try:
         if pairs_file is not None:
             dataset = load_pairs(pairs_file)
             data_info = describe_data(dataset, kind="file", path=str(pairs_file))
         else:
             store = _open_log(ctx, db)
-            dataset = pairs_dataset(store, min_gap=min_gap, source=source, run_source=run_source)
+            dataset = pairs_dataset(store, min_gap=min_gap, source=source, run_source=run_source,
+                                    eval_run_ids=eval_runs or None)
             data_info = describe_data(dataset, kind="db", path=str(store.path), run_source=run_source,
-                                      min_gap=min_gap, source=source)
+                                      eval_runs=list(eval_runs) or None, min_gap=min_gap, source=source)
     except PairsError as exc:
         main.fail(str(exc), main.EXIT_USAGE)
     except LogError as exc:

@@ -353,6 +353,22 @@ def test_a_converted_cache_is_reused_and_keyed_by_hash_and_transformers_version(
     assert stages == []
 
 
+def test_a_gguf_file_spec_uses_the_conversion_cache_keyed_by_its_hash(tmp_path, tiny_model_dir):
+    gguf = tmp_path / "my-model.gguf"
+    gguf.write_bytes(b"GGUF fake contents")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    key = embedded.EmbeddedModel("", "", gguf.name, hashlib.sha256(gguf.read_bytes()).hexdigest(), ())
+    # A converted copy already in the cache (the tiny model stands in for the GGUF's weights).
+    embedded.save_atomically(*load_model_and_tokenizer(str(tiny_model_dir), device="cpu"),
+                             embedded.converted_dir(key, cache))
+    stages = []
+    backend = TransformersBackend(str(gguf), device="cpu", cache_dir=cache, progress=stages.append)
+    assert (backend.info.model, backend.info.quantization) == (str(gguf), "gguf->fp32")
+    assert stages == [embedded.STAGE_VERIFYING, embedded.STAGE_LOADING_CACHED]
+    assert "".join(backend.generate(ADD, GenParams(max_new_tokens=10)))
+
+
 def test_an_interrupted_cache_write_leaves_no_folder(tmp_path, tiny_model_dir):
     model, _ = load_model_and_tokenizer(str(tiny_model_dir), device="cpu")
 

@@ -45,9 +45,9 @@ def it(code: str | None, n: int = 0, *, tests: bool | None = None, errors: tuple
 
 
 def log_run(store: Log, prompt: str, iterations: list[dict], *, labels: dict[int, str] | None = None,
-            threshold: str = "note", task_id: str | None = None) -> int:
+            threshold: str = "note", task_id: str | None = None, eval_run_id: int | None = None) -> int:
     run = Run(prompt=prompt, model="m", analyzers="all", t_max=3, threshold=threshold, source="eval:test")
-    store.start_run(run, task_id=task_id)
+    store.start_run(run, task_id=task_id, eval_run_id=eval_run_id)
     first = [SYSTEM, {"role": "user", "content": prompt}]
     for index, spec in enumerate(iterations):
         messages = first if index == 0 else [*first, {"role": "assistant", "content": "..."},
@@ -195,8 +195,10 @@ def test_min_gap_keeps_pairs_whose_rejected_side_has_enough_more_findings(store)
 
 def test_run_filters(store):
     kept = log_run(store, "p", [it(BAD, 1), it(GOOD, 0)])
-    log_run(store, "q", [it(BAD, 1), it(GOOD, 0)])
+    other = log_run(store, "q", [it(BAD, 1), it(GOOD, 0)], eval_run_id=7)
     assert [p.run_id for p in pairs_of(store, run_ids=[kept])[0]] == [kept]
+    assert [p.run_id for p in pairs_of(store, eval_run_ids=[7])[0]] == [other]
+    assert pairs_of(store, run_ids=[])[0] == []
     assert len(pairs_of(store, run_source="eval:")[0]) == 2
     assert pairs_of(store, run_source="tui")[0] == []
 

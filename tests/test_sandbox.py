@@ -228,3 +228,8 @@ def test_a_neighbour_fork_bomb_does_not_fail_a_good_solution(mode):
 def test_unknown_mode_is_a_clear_error():
     with pytest.raises(SandboxError, match="unknown sandbox mode"):
         sandbox_info("chroot")
+
+
+def test_stdin_reaches_the_code(mode):
+    result = run_python("print(input()[::-1])\n", stdin="olleh\n", mode=mode)
+    assert result.ok and result.stdout.strip() == "hello"

@@ -21,8 +21,10 @@ from patchloop.core.backends.base import ModelError
 from patchloop.core.config import Config, load_config
 from patchloop.core.log import Log, LogError
 from patchloop.core.loop import LoopSettings, run_loop
-from patchloop.core.types import Analysis, AnalyzerResult, Finding
+from patchloop.core.types import Analysis, AnalyzerResult, BackendInfo, Finding
 from patchloop.tui.app import PatchloopApp
+from patchloop.tui.diffing import change_counts, side_by_side
+from patchloop.tui.format import device_text, elapsed_text, rate_text
 from patchloop.tui.keys import binding_catalogue, keys_markdown
 from patchloop.tui.screens.compare import CompareScreen
 from patchloop.tui.screens.help import HelpScreen
@@ -587,6 +589,34 @@ def test_every_binding_has_an_id_and_docs_keys_md_is_current():
         entry.id for entry in entries}
     assert (ROOT / "docs" / "KEYS.md").read_text(encoding="utf-8") == keys_markdown(), (
         "docs/KEYS.md is stale: regenerate it with patchloop.tui.keys.keys_markdown()")
+
+
+# -- small pieces ----------------------------------------------------------------------------------
+
+
+def test_side_by_side_rows_align_equal_replaced_and_inserted_lines():
+    rows = side_by_side(["a", "b", "c"], ["a", "B", "c", "d"])
+    assert [(r.left, r.right, r.kind) for r in rows] == [
+        (0, 0, "equal"), (1, 1, "replace"), (2, 2, "equal"), (None, 3, "insert")]
+    assert change_counts(rows) == (1, 2)
+    assert [r.kind for r in side_by_side(["x", "y"], [])] == ["delete", "delete"]
+
+
+def test_device_and_speed_texts():
+    assert device_text(BackendInfo("transformers", "m", device="cuda", quantization="nf4")) == "GPU · 4-bit"
+    assert device_text(BackendInfo("transformers", "m", device="cpu")) == "CPU"
+    assert device_text(BackendInfo("openai", "m", device="server")) == "server"
+    assert rate_text(30, 5.0) == "6.0 tok/s" and rate_text(0, 0.0) == "– tok/s"
+    assert elapsed_text(75) == "1:15" and elapsed_text(3725) == "1:02:05"
+
+
+async def test_status_bar_drops_the_least_important_parts_first(config, log):
+    app = make_app(config, log)
+    async with app.run_test(size=(60, 24)) as pilot:
+        await pilot.pause()
+        text = app.screen.query_one(StatusBar).render().plain
+        assert text.startswith("● ready") and "scripted-test-model" in text
+        assert "patchloop" not in text and len(text) <= 58
 
 
 # -- layout ----------------------------------------------------------------------------------------

@@ -206,15 +206,17 @@ def run_pairs(
 # -- reading the log ----------------------------------------------------------------------------
 
 
-def _run_filter(run_source: str | None, run_ids: Iterable[int] | None) -> tuple[str, list[Any]]:
+def _run_filter(run_source: str | None, run_ids: Iterable[int] | None,
+                eval_run_ids: Iterable[int] | None) -> tuple[str, list[Any]]:
     where, params = [], []
     if run_source:
         where.append("runs.source LIKE ?")
         params.append(f"{run_source}%")
-    if run_ids is not None:
-        ids = [int(i) for i in run_ids]
-        where.append(f"runs.id IN ({', '.join('?' * len(ids)) or 'NULL'})")
-        params.extend(ids)
+    for column, values in (("id", run_ids), ("eval_run_id", eval_run_ids)):
+        if values is not None:
+            ids = [int(i) for i in values]
+            where.append(f"runs.{column} IN ({', '.join('?' * len(ids)) or 'NULL'})")
+            params.extend(ids)
     return ("WHERE " + " AND ".join(where)) if where else "", params
 
 
@@ -225,17 +227,19 @@ def harvest(
     source: str = "all",
     run_source: str | None = None,
     run_ids: Iterable[int] | None = None,
+    eval_run_ids: Iterable[int] | None = None,
 ) -> Harvest:
     """Every preference pair the log holds, in run order, with counts of what was left out.
 
-    ``run_source`` keeps runs whose source starts with it (``eval``, ``rounds:2``); ``run_ids``
-    keeps only those runs. Reads the log in four queries, so large logs stay quick.
+    ``run_source`` keeps runs whose source starts with it (``cli``, ``tui``, ``eval:mbpp``);
+    ``run_ids`` keeps only those runs, ``eval_run_ids`` only the runs of those evaluations.
+    Reads the log in four queries, so large logs stay quick.
     """
     if source not in SOURCES:
         raise PairsError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
     if min_gap is not None and min_gap < 0:
         raise PairsError(f"--min-gap must be 0 or more, not {min_gap}")
-    where, params = _run_filter(run_source, run_ids)
+    where, params = _run_filter(run_source, run_ids, eval_run_ids)
     db = log.db
     with log._lock:  # the app may write from another thread
         runs = list(db.query(f"SELECT * FROM runs {where} ORDER BY id", params))
@@ -351,14 +355,15 @@ def records_dataset(records: Sequence[dict[str, Any]]) -> datasets.Dataset:
 
 def pairs_dataset(
     log: Log | str | Path, *, min_gap: int | None = None, source: str = "all", run_source: str | None = None,
-    run_ids: Iterable[int] | None = None,
+    run_ids: Iterable[int] | None = None, eval_run_ids: Iterable[int] | None = None,
 ) -> datasets.Dataset:
     """The pairs straight from a log (a ``Log`` or a database path) as a ``datasets.Dataset``."""
     from patchloop.core.log import Log  # here, so reading pairs files needs no SQLite layer
 
     store = log if isinstance(log, Log) else Log(log)
     try:
-        found = harvest(store, min_gap=min_gap, source=source, run_source=run_source, run_ids=run_ids)
+        found = harvest(store, min_gap=min_gap, source=source, run_source=run_source, run_ids=run_ids,
+                        eval_run_ids=eval_run_ids)
     finally:
         if store is not log:
             store.close()

@@ -10,7 +10,6 @@ off the UI thread, so the app stays responsive and Escape cancels at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import threading
 import time
@@ -36,7 +35,7 @@ from patchloop.core.types import Analysis
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.worker import Worker
+from textual.worker import Worker, get_current_worker
 
 from .commands import PatchloopCommands
 from .export import run_json, run_markdown
@@ -159,6 +158,7 @@ class PatchloopApp(App[int]):
         self.loading_spec = ""
         self.queued_prompt: str | None = None
         self._run_worker: Worker | None = None
+        self._run_finished: threading.Event | None = None
         self._live_busy = False
         self._live_code = ""  # code last sent to live analysis
         self._live_started = 0.0
@@ -283,16 +283,20 @@ class PatchloopApp(App[int]):
 
     def start_run(self, prompt: str) -> None:
         freeze_heap()
-        session = self.session
-        cancel = threading.Event()
-        self.session = Session(token=session.token + 1, cancel=cancel, live=True, labels={},
-                               run_started=self.clock(), iteration_started=self.clock())
+        self.session = Session(token=self.session.token + 1, live=True, labels={}, run_started=self.clock(),
+                               iteration_started=self.clock())
         self.main.view, self.main.follow, self.main.mark = None, True, None
         settings = settings_from_config(self.config)
         backend, log, analyze, token = self.backend, self.log_store, self.analyze, self.session.token
         adapter = self.config.model.adapter
+        finished = threading.Event()
 
         def work() -> None:
+            # The worker's own cancel event is the loop's: Esc, quitting, and Textual cancelling its
+            # workers on any shutdown (a signal included) all stop the run between two tokens, and the
+            # loop still logs the cut iteration and the stop reason.
+            cancel = get_current_worker().cancelled_event
+
             def emit(event) -> None:
                 self.post_message(LoopEventMessage(event, token))
 
@@ -303,9 +307,13 @@ class PatchloopApp(App[int]):
                 self.post_message(RunCrashed(f"log: {exc}", token))
             except Exception as exc:  # noqa: BLE001 - any failure ends the run, never the app
                 self.post_message(RunCrashed(f"{type(exc).__name__}: {exc}", token))
+            finally:
+                finished.set()
 
         self._live_busy, self._live_code = False, ""
         self._run_worker = self.run_worker(work, name="run", group="run", thread=True, exit_on_error=False)
+        self._run_finished = finished
+        self.session.cancel = self._run_worker.cancelled_event
         self._ticker.resume()
         self.refresh_placeholder()
         self.main.query_one(CodeView).focus()
@@ -313,9 +321,8 @@ class PatchloopApp(App[int]):
         self.main.redraw()
 
     def cancel_run(self) -> None:
-        session = self.session
-        if session.live and session.cancel is not None and not session.cancel.is_set():
-            session.cancel.set()
+        if self.session.live and self._run_worker is not None and not self._run_worker.cancelled_event.is_set():
+            self._run_worker.cancel()
             self.refresh_status()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -729,17 +736,17 @@ class PatchloopApp(App[int]):
 
     async def action_quit(self) -> None:
         """Quit; a run in progress is cancelled first, so its finished iterations stay in the log."""
-        if self.session.live and self._run_worker is not None:
+        if self.session.live and self._run_finished is not None:
             self.cancel_run()
             self.notify("Cancelling the run…", timeout=3)
-            # Quit anyway after the wait: the thread ends on its own (cancel is set).
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._run_worker.wait(), timeout=15)
+            # The loop logs the cut iteration and the stop reason; quit anyway if that takes long.
+            deadline = time.monotonic() + 15
+            while not self._run_finished.is_set() and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
         self.exit(0)
 
     def exit(self, result: int | None = None, return_code: int = 0, message: Any | None = None) -> None:
-        if self.session.cancel is not None:
-            self.session.cancel.set()  # whatever ends the app also ends the run cleanly
+        self.cancel_run()  # whatever ends the app also ends the run cleanly
         super().exit(result, return_code, message)
 
 

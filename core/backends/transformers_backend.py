@@ -76,7 +76,8 @@ def _hub_error(spec: str) -> ModelError | None:
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
     cache = constants.HF_HUB_CACHE
-    hint = "Use 'embedded' (the shipped model), a local model folder, or download the model first."
+    hint = ("Use 'embedded' or 'embedded-1.5b' (the shipped models), a local model folder or .gguf file, "
+            "or download the model first.")
     if constants.HF_HUB_OFFLINE:
         return ModelError(f"Model '{spec}' is not a local folder and not in the Hugging Face cache ({cache}); "
                           f"HF_HUB_OFFLINE is set, so it was not downloaded. {hint}")
@@ -96,13 +97,12 @@ def _hub_error(spec: str) -> ModelError | None:
 
 @dataclass
 class _Source:
-    """Where from_pretrained reads a model: a folder or hub id, maybe a GGUF file inside it."""
+    """Where from_pretrained reads a model: a folder or a hub id."""
 
     location: str
     name: str  # what BackendInfo.model says
-    gguf_file: str | None = None
     local_only: bool = True
-    from_gguf: bool = False  # weights were dequantized from a GGUF (the embedded cache too)
+    from_gguf: bool = False  # a folder of weights converted from a GGUF (the embedded model's cache)
 
 
 def _resolve_source(spec: str, progress: Progress | None, cache_dir: Path | None) -> _Source:
@@ -112,7 +112,8 @@ def _resolve_source(spec: str, progress: Progress | None, cache_dir: Path | None
         return _Source(str(folder), model.title, from_gguf=True)
     path = Path(spec).expanduser()
     if path.is_file() and path.suffix == ".gguf":
-        return _Source(str(path.parent), str(path), gguf_file=path.name, from_gguf=True)
+        folder = embedded.prepare_local_gguf(path, cache_dir=cache_dir, progress=progress)
+        return _Source(str(folder), str(path), from_gguf=True)
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise ModelError(f"Folder '{spec}' holds no config.json, so it is not a transformers model folder.")
@@ -166,17 +167,11 @@ def _quantization_kwargs(device: str, load_in_4bit: bool | None, from_gguf: bool
 def _from_pretrained(source: _Source, model_kwargs: dict) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    common: dict[str, Any] = {"local_files_only": source.local_only}
-    if source.gguf_file:
-        common["gguf_file"] = source.gguf_file
     with embedded.quiet_progress_bars():
-        tokenizer = AutoTokenizer.from_pretrained(source.location, **common)
-        model = AutoModelForCausalLM.from_pretrained(source.location, **common, **model_kwargs)
-    if source.gguf_file:
-        # Dequantized GGUF weights are dense; drop the GGUF marker so the model saves and trains normally.
-        quantizer = getattr(model, "hf_quantizer", None)
-        if quantizer is not None and getattr(quantizer.quantization_config, "quant_method", "") == "gguf":
-            quantizer.remove_quantization_config(model)
+        tokenizer = AutoTokenizer.from_pretrained(source.location, local_files_only=source.local_only)
+        model = AutoModelForCausalLM.from_pretrained(
+            source.location, local_files_only=source.local_only, **model_kwargs
+        )
     return model, tokenizer
 
 
@@ -206,15 +201,14 @@ def load_pretrained(
     source = _resolve_source(spec, progress, cache_dir)
     model_kwargs, quantization = _quantization_kwargs(device, load_in_4bit, source.from_gguf)
     if progress is not None:
-        cached = embedded.is_embedded(spec)
-        progress(embedded.STAGE_LOADING_CACHED if cached else STAGE_LOADING)
+        progress(embedded.STAGE_LOADING_CACHED if source.from_gguf else STAGE_LOADING)
     try:
         model, tokenizer = _from_pretrained(source, model_kwargs)
     except ModelError:
         raise
     except Exception as exc:  # from_pretrained raises OSError, ValueError, KeyError ...
         hint = ""
-        if embedded.is_embedded(spec):
+        if source.from_gguf:
             hint = f" The converted cache {source.location} may be damaged: delete that folder to rebuild it."
         raise ModelError(f"Could not load model '{spec}': {type(exc).__name__}: {exc}.{hint}") from exc
     if tokenizer.pad_token_id is None:
