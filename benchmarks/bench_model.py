@@ -45,8 +45,8 @@ def _messages(prompt: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": prompt}]
 
 
-def _load(spec: str, cache_dir: Path | None) -> tuple[object, float, dict[str, float]]:
-    """Load a backend; return it, the seconds it took and when each progress stage began."""
+def _load(spec: str, cache_dir: Path | None) -> tuple[object, dict]:
+    """Load a backend; return it and how long loading took (and when each progress stage began)."""
     from patchloop.core.backends.transformers_backend import TransformersBackend
 
     stages: dict[str, float] = {}
@@ -58,8 +58,8 @@ def _load(spec: str, cache_dir: Path | None) -> tuple[object, float, dict[str, f
 
     backend = TransformersBackend(spec, device="cpu", progress=progress, cache_dir=cache_dir)
     seconds = time.perf_counter() - started
-    stages["cpu_share"] = _cpu_share(time.process_time() - cpu_started, seconds)
-    return backend, seconds, stages
+    cpu_share = _cpu_share(time.process_time() - cpu_started, seconds)
+    return backend, {"seconds": round(seconds, 2), "cpu_share": cpu_share, "stage_started_at": stages}
 
 
 def _cpu_share(cpu_seconds: float, wall_seconds: float) -> float:
@@ -124,25 +124,19 @@ def run(args: argparse.Namespace) -> dict:
         # cpu_share (near 1.0 on an idle machine) show how much.
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
-    temp_cache = None
-    cache_dir: Path | None = None
+    cache_dir: Path | None = None  # None: the user's cache
+    temp_cache: Path | None = None  # ours to remove afterwards
     if not args.skip_cold:
         cache_dir = args.cache_dir or Path(tempfile.mkdtemp(prefix="patchloop-bench-cache-"))
         temp_cache = None if args.cache_dir else cache_dir
-        print(f"cold load (cache: {cache_dir})", file=sys.stderr)
-        try:
-            backend, seconds, stages = _load(args.model, cache_dir)
-            report["cold_load"] = {"seconds": round(seconds, 2), "stage_started_at": stages}
+    try:
+        if not args.skip_cold:
+            print(f"cold load (cache: {cache_dir})", file=sys.stderr)
+            backend, report["cold_load"] = _load(args.model, cache_dir)
             del backend
             gc.collect()
-        except BaseException:
-            if temp_cache is not None:
-                shutil.rmtree(temp_cache, ignore_errors=True)
-            raise
-    try:
         print("warm load", file=sys.stderr)
-        backend, seconds, stages = _load(args.model, cache_dir)
-        report["warm_load"] = {"seconds": round(seconds, 2), "stage_started_at": stages}
+        backend, report["warm_load"] = _load(args.model, cache_dir)
         report["info"] = vars(backend.info)
         # One short answer first so one-time setup (allocations, kernels) is not in the figures.
         _stream(backend, 4)

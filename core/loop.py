@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from .analyzers import analyze_code
 from .backends.base import Backend, ModelError
+from .config import Config
 from .extract import extract_code
 from .feedback import first_messages, patch_messages, render_feedback
 from .log import Log
@@ -89,6 +90,15 @@ class LoopTask:
     tests: TestsFn | None = None
 
 
+def settings_from_config(config: Config) -> LoopSettings:
+    """The loop settings a config (file + CLI overrides) asks for."""
+    return LoopSettings(
+        t_max=config.loop.t_max, analyzers=config.loop.analyzers, threshold=config.loop.threshold,
+        skip=tuple(config.loop.skip), analyzer_timeout=config.loop.analyzer_timeout,
+        prompts_dir=config.loop.prompts_dir or None, gen=config.gen_params(),
+    )
+
+
 def default_analyze(settings: LoopSettings) -> AnalyzeFn:
     def analyze(code: str) -> Analysis:
         return analyze_code(
@@ -137,7 +147,7 @@ def _complete_iteration(
     if tests is not None:
         try:
             it.tests_passed = bool(tests(it.code))
-        except Exception:  # a sandbox failure is a failed test, never a crashed run
+        except Exception:  # noqa: BLE001 - a sandbox failure is a failed test, never a crashed run
             it.tests_passed = False
     if it.analyzer_errors:
         return "analyzer_error"
@@ -290,7 +300,7 @@ def run_loops(
                 pending.clear()
                 break
 
-            def step(i: int, answer) -> tuple[int, Iteration, str | None]:
+            def step(i: int, answer, index: int = index, elapsed: float = elapsed) -> tuple[int, Iteration, str | None]:
                 it = Iteration(index=index, prompt=pending[i], gen_seconds=elapsed)
                 if isinstance(answer, Exception):  # a backend that reports per-item errors
                     it.error = str(answer)

@@ -122,13 +122,9 @@ def apply_cli(config: Config, **opts) -> Config:
 
 
 def loop_settings(config: Config):
-    from patchloop.core.loop import LoopSettings
+    from patchloop.core.loop import settings_from_config
 
-    return LoopSettings(
-        t_max=config.loop.t_max, analyzers=config.loop.analyzers, threshold=config.loop.threshold,
-        skip=tuple(config.loop.skip), analyzer_timeout=config.loop.analyzer_timeout,
-        prompts_dir=config.loop.prompts_dir or None, gen=config.gen_params(),
-    )
+    return settings_from_config(config)
 
 
 def load_model(config: Config, quiet: bool = False):
@@ -160,7 +156,13 @@ def run(ctx: click.Context, prompt: str | None, prompt_file, as_json: bool, quie
 
     Progress streams to stderr; the best iteration's code goes to stdout (or the whole run with --json).
     """
-    from patchloop.core.loop import IterationFinished, IterationStarted, TokenReceived, run_loop, validate_prompt
+    from patchloop.core.loop import (
+        IterationFinished,
+        IterationStarted,
+        TokenReceived,
+        run_loop,
+        validate_prompt,
+    )
     from patchloop.output import iteration_summary
 
     config = apply_cli(get_config(ctx), **opts)

@@ -338,6 +338,15 @@ def test_ensure_gguf_rebuilds_a_damaged_cached_file(tmp_path, monkeypatch):
     assert embedded.ensure_gguf(model, cache).read_bytes() == b"".join(PARTS)
 
 
+def test_ensure_gguf_names_the_reinstall_command_on_a_mismatch(tmp_path, monkeypatch):
+    chunks = _fake_chunks(tmp_path, PARTS[::-1])
+    monkeypatch.setattr(embedded, "locate_chunks", lambda model: chunks)
+    model = _model_with((embedded.Chunk("fake-part1", "1.0", "fake_part1/data/part01.bin"),))
+    with pytest.raises(ModelError, match=r"pip install --force-reinstall fake-part1==1\.0"):
+        embedded.ensure_gguf(model, tmp_path / "cache")
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
 def test_a_converted_cache_is_reused_and_keyed_by_hash_and_transformers_version(tmp_path, tiny_model_dir,
                                                                                  monkeypatch):
     import transformers

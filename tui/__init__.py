@@ -1,0 +1,1 @@
+"""The Textual app: `patchloop` with no subcommand opens it (``app.run_app``)."""

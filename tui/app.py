@@ -25,10 +25,10 @@ from patchloop.core.loop import (
     AnalysisStarted,
     IterationFinished,
     IterationStarted,
-    LoopSettings,
     RunFinished,
     TokenReceived,
     run_loop,
+    settings_from_config,
     validate_prompt,
 )
 from patchloop.core.types import Analysis
@@ -77,15 +77,6 @@ def freeze_heap() -> None:
     when the user presses send, instead of pauses while tokens stream in)."""
     gc.collect()
     gc.freeze()
-
-
-def settings_from_config(config: Config) -> LoopSettings:
-    """The loop settings a new run uses (read at send time, so changes apply to the next run)."""
-    return LoopSettings(
-        t_max=config.loop.t_max, analyzers=config.loop.analyzers, threshold=config.loop.threshold,
-        skip=tuple(config.loop.skip), analyzer_timeout=config.loop.analyzer_timeout,
-        prompts_dir=config.loop.prompts_dir or None, gen=config.gen_params(),
-    )
 
 
 class PatchloopApp(App[int]):

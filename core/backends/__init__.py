@@ -35,7 +35,8 @@ def backend_options(model, *, progress=None) -> dict[str, Any]:
 
     options: dict[str, Any] = {
         "device": model.device,
-        "load_in_4bit": model.load_in_4bit,
+        # None lets the backend decide: 4-bit NF4 on CUDA, full precision on CPU; False forces it off.
+        "load_in_4bit": None if model.load_in_4bit else False,
         "adapter": model.adapter or None,
         "progress": progress,
     }

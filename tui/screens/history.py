@@ -70,8 +70,7 @@ class HistoryScreen(Screen):
         self._search_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static("History · enter replays a run (read-only) · r runs its prompt again · esc goes back",
-                     id="history-title")
+        yield Static("History · enter: replay (read-only) · r: run again · esc: back", id="history-title")
         yield Input(placeholder="Search prompts…", id="history-search")
         yield DataTable(id="history-runs", cursor_type="row", zebra_stripes=True)
         yield Static("No runs yet: send a prompt from the main screen.", id="history-empty")
