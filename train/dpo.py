@@ -118,7 +118,7 @@ def lora_config(settings: DPOSettings):
     )
 
 
-def dpo_config(settings: DPOSettings, out_dir: Path, device: str, show_progress: bool):
+def dpo_config(settings: DPOSettings, out_dir: Path, device: str):
     from trl import DPOConfig
 
     on_cuda = device == "cuda"
@@ -281,21 +281,25 @@ def train_dpo(
         peft_config = lora_config(settings)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    args = dpo_config(settings, out_dir, handle.device, show_progress)
+    args = dpo_config(settings, out_dir, handle.device)
     reporter = _reporter_class()(show_progress)
     if handle.device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    trainer = DPOTrainer(
-        model=model, ref_model=None, args=args, train_dataset=rows, processing_class=tokenizer,
-        peft_config=peft_config,
-    )
-    for callback in (ProgressCallback, PrinterCallback):
-        trainer.remove_callback(callback)
-    trainer.add_callback(reporter)
-    if progress:
-        progress(f"training on {len(rows)} pairs on {handle.device}")
     started = time.monotonic()
-    output = trainer.train()
+    try:
+        trainer = DPOTrainer(
+            model=model, ref_model=None, args=args, train_dataset=rows, processing_class=tokenizer,
+            peft_config=peft_config,
+        )
+        for callback in (ProgressCallback, PrinterCallback):
+            trainer.remove_callback(callback)
+        trainer.add_callback(reporter)
+        if progress:
+            progress(f"training on {len(rows)} pairs on {handle.device}")
+        started = time.monotonic()
+        output = trainer.train()
+    except (RuntimeError, ValueError) as exc:  # out of memory, a CUDA error, a template that cannot render ...
+        raise TrainError(f"DPO training of {handle.spec} failed: {type(exc).__name__}: {exc}") from exc
     seconds = time.monotonic() - started
     peak_gib = torch.cuda.max_memory_allocated() / 2**30 if handle.device == "cuda" else None
 

@@ -396,6 +396,7 @@ class TransformersBackend:
             raise Cancelled()
         inputs = self._encode([messages])
         stats.prompt_tokens = int(inputs["input_ids"].shape[1])
+        stats.completion_tokens, stats.first_token_seconds = 0, None
         streamer = _make_streamer(self.tokenizer, stats, started)
         stop = threading.Event()  # set by us when the consumer goes away
         failure: list[BaseException] = []
