@@ -33,6 +33,7 @@ class ModelSettings:
     load_in_4bit: bool = True  # on CUDA only: NF4 through bitsandbytes
     base_url: str = ""  # for openai:NAME models
     api_key_env: str = "OPENAI_API_KEY"  # the key itself is never stored here or in the log
+    timeout: float = 120.0  # seconds a served model may take to answer (openai:NAME)
     max_new_tokens: int = 768
     temperature: float = 0.0
     top_p: float = 1.0

@@ -279,7 +279,7 @@ def run_loops(
                 emit(IterationStarted(runs[i], index))
             started = time.monotonic()
             try:
-                answers = backend.generate_batch([pending[i] for i in order], settings.gen, cancel)
+                answers = backend.generate_batch([pending[i] for i in order], settings.gen, cancel, errors="return")
                 failure: BaseException | None = None
             except (Cancelled, KeyboardInterrupt) as exc:
                 cancel.set()

@@ -45,7 +45,7 @@ class ScriptedBackend:
                 stats.completion_tokens += 1
             yield response[start : start + self.piece]
 
-    def generate_batch(self, conversations, params, cancel=None):
+    def generate_batch(self, conversations, params, cancel=None, *, errors="raise"):
         out = []
         for messages in conversations:
             stats = GenStats()

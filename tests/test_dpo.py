@@ -184,7 +184,7 @@ class PatchingBackend:
     def generate(self, messages, params, cancel=None, stats=None):
         yield GOOD if len(messages) > 2 else BAD
 
-    def generate_batch(self, conversations, params, cancel=None):
+    def generate_batch(self, conversations, params, cancel=None, *, errors="raise"):
         return [(GOOD if len(m) > 2 else BAD, GenStats(completion_tokens=10)) for m in conversations]
 
 
@@ -230,7 +230,7 @@ def test_rounds_generate_harvest_train_and_score(tiny_model_dir, tmp_path):
 
 def test_rounds_stop_when_a_round_gives_no_pairs(tiny_model_dir, tmp_path):
     class CleanBackend(PatchingBackend):
-        def generate_batch(self, conversations, params, cancel=None):
+        def generate_batch(self, conversations, params, cancel=None, *, errors="raise"):
             return [(GOOD, GenStats()) for _ in conversations]
 
     config = RoundsConfig(train=task_set("a", ["1"]), evals=[task_set("b", ["2"])], out_dir=tmp_path / "r",

@@ -62,7 +62,7 @@ class KeyedBackend:
     def generate(self, messages, params, cancel=None, stats=None):
         yield self.generate_batch([messages], params, cancel)[0][0]
 
-    def generate_batch(self, conversations, params, cancel=None):
+    def generate_batch(self, conversations, params, cancel=None, *, errors="raise"):
         self.calls += 1
         if self.stop_after is not None and self.calls > self.stop_after:
             raise KeyboardInterrupt
@@ -314,7 +314,7 @@ def test_a_batch_that_fails_entirely_aborts_without_recording(tmp_path):
     from patchloop.core.evaluation import EvalAborted
 
     class Down(KeyedBackend):
-        def generate_batch(self, conversations, params, cancel=None):
+        def generate_batch(self, conversations, params, cancel=None, *, errors="raise"):
             raise ModelError("connection refused")
 
     log = Log(tmp_path / "log.db")

@@ -169,7 +169,7 @@ def test_batched_loops_move_each_prompt_independently(log):
     class PerPromptBackend(ScriptedBackend):
         """Answers by prompt: 'a' is clean at once, 'b' needs one patch, 'c' never gets clean."""
 
-        def generate_batch(self, conversations, params, cancel=None):
+        def generate_batch(self, conversations, params, cancel=None, *, errors="raise"):
             from patchloop.core.types import GenStats
 
             out = []
@@ -192,7 +192,7 @@ def test_batched_loops_move_each_prompt_independently(log):
 
 def test_batched_model_error_stops_every_pending_run(log):
     class Broken(ScriptedBackend):
-        def generate_batch(self, conversations, params, cancel=None):
+        def generate_batch(self, conversations, params, cancel=None, *, errors="raise"):
             raise ModelError("CUDA out of memory")
 
     runs = run_loops([LoopTask("a"), LoopTask("b")], Broken([]), settings(), log=log, analyze=fake_analyze)

@@ -42,5 +42,5 @@ def backend_options(model, *, progress=None) -> dict[str, Any]:
     }
     if model.name.startswith("openai:"):
         options = {"base_url": model.base_url or None, "api_key_env": model.api_key_env,
-                   "api_key": os.environ.get(model.api_key_env) or None}
+                   "api_key": os.environ.get(model.api_key_env) or None, "timeout": model.timeout}
     return options

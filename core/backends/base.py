@@ -38,6 +38,12 @@ class Backend(Protocol):
         conversations: Sequence[Sequence[Message]],
         params: GenParams,
         cancel: threading.Event | None = None,
-    ) -> list[tuple[str, GenStats]]:
-        """Answer many conversations at once (batched or concurrent where the backend can)."""
+        *,
+        errors: str = "raise",
+    ) -> list[tuple[str, GenStats] | ModelError]:
+        """Answer many conversations at once (batched or concurrent where the backend can), in input order.
+
+        ``errors="return"`` asks for a failed item's ``ModelError`` in its slot instead of raising,
+        where the backend can tell items apart (a server can; one process's batch fails as a whole).
+        """
         ...

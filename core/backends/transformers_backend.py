@@ -450,8 +450,12 @@ class TransformersBackend:
         params: GenParams,
         cancel: threading.Event | None = None,
         batch_size: int | None = None,
+        errors: str = "raise",
     ) -> list[tuple[str, GenStats]]:
         """Answer many conversations, ``batch_size`` per forward pass, in input order.
+
+        ``errors`` is accepted for the protocol's sake: in one process a failure (out of memory,
+        say) breaks the whole batch, so it is always raised as one ``ModelError``.
 
         Prompts are grouped by length so that little of each batch is padding. Cancellation is
         checked between batches and after every token inside one.

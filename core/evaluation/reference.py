@@ -54,6 +54,8 @@ class ReferenceBackend:
         conversations: Sequence[Sequence[Message]],
         params: GenParams,
         cancel: threading.Event | None = None,
+        *,
+        errors: str = "return",
     ) -> list[tuple[str, GenStats] | Exception]:
         out: list[tuple[str, GenStats] | Exception] = []
         for messages in conversations:
