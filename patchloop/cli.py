@@ -445,6 +445,16 @@ def doctor(as_json: bool) -> None:
     sys.exit(EXIT_OK if all(found.values()) else EXIT_ANALYZER)
 
 
+# The eval, pairs and train command groups live beside this file; they import the helpers above,
+# so they are attached last.
+from patchloop.cli_eval import eval_group  # noqa: E402
+from patchloop.cli_train import pairs_group, train_group  # noqa: E402
+
+cli.add_command(eval_group)
+cli.add_command(pairs_group)
+cli.add_command(train_group)
+
+
 def main() -> None:
     try:
         cli(prog_name="patchloop")

@@ -116,7 +116,9 @@ def test_corrupt_log_exits_5(tmp_path, monkeypatch):
     assert result.exit_code == 5 and "not a readable SQLite file" in result.output
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["analyze"], ["log"], ["log", "show"], ["config"], ["model"], ["doctor"]])
+@pytest.mark.parametrize("command", [[], ["run"], ["analyze"], ["log"], ["log", "show"], ["config"], ["model"], ["doctor"],
+                                     ["eval"], ["eval", "humaneval"], ["pairs"], ["pairs", "export"], ["train"],
+                                     ["train", "dpo"], ["train", "rounds"]])
 def test_every_command_has_help(command):
     result = CliRunner().invoke(cli, [*command, "--help"])
     assert result.exit_code == 0 and "Usage:" in result.output
