@@ -2,6 +2,9 @@
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
+# Installed first so the resolver keeps it: on machines with a local CPU wheel it is taken from
+# there; elsewhere PyPI's build for the platform (CUDA on Linux) is used.
+TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
 .PHONY: setup run test sample bench clean-venv
@@ -12,6 +15,7 @@ $(STAMP): pyproject.toml scripts/install-system-deps.sh
 	bash scripts/install-system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install "$(TORCH)"
 	$(PY) -m pip install -e '.[dev]'
 	touch $(STAMP)
 
