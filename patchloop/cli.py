@@ -285,7 +285,8 @@ def log(ctx: click.Context, limit: int, search: str | None, as_json: bool) -> No
     elif not rows:
         err.print(f"no runs in {store.path} yet")
     else:
-        Console().print(runs_table(rows))
+        console = Console()
+        console.print(runs_table(rows, console.width))
 
 
 @log.command("show")

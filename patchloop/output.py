@@ -55,13 +55,18 @@ def print_run(console: Console, run: Run) -> None:
             console.print(findings_table(it.findings))
 
 
-def runs_table(rows: Sequence[RunSummary]) -> Table:
+def runs_table(rows: Sequence[RunSummary], width: int = 120) -> Table:
     table = Table()
-    for column in ("id", "created", "model", "stop", "iters", "findings v0→last", "prompt"):
-        table.add_column(column, overflow="ellipsis", no_wrap=column != "prompt")
+    table.add_column("id", no_wrap=True, justify="right", min_width=2)
+    table.add_column("created", no_wrap=True, min_width=16)
+    table.add_column("model", overflow="ellipsis", no_wrap=True, max_width=20)
+    table.add_column("stop", no_wrap=True, min_width=9)
+    table.add_column("iters", no_wrap=True, justify="right", min_width=5)
+    table.add_column("findings", no_wrap=True, min_width=8)  # v0 -> last iteration
+    # rich squeezes fixed columns to nothing when one cell is long, so the prompt gets what is left.
+    table.add_column("prompt", overflow="ellipsis", no_wrap=True, max_width=max(8, width - 78))
     for r in rows:
         findings = "-" if r.first_findings is None else f"{r.first_findings}→{r.last_findings}"
-        prompt = r.prompt.replace("\n", " ")
-        table.add_row(str(r.id), r.created[:19], r.model, r.stop_reason or "(running)", str(r.n_iterations),
-                      findings, prompt[:80] + ("…" if len(prompt) > 80 else ""))
+        table.add_row(str(r.id), r.created[:16].replace("T", " "), r.model, r.stop_reason or "(running)",
+                      str(r.n_iterations), findings, r.prompt.replace("\n", " "))
     return table
