@@ -18,6 +18,7 @@ from patchloop.train.pairs import (
     SKIP_MIN_GAP,
     SKIP_NO_CHOSEN,
     SKIP_NO_CODE,
+    SKIP_NO_ITERATIONS,
     SKIP_NO_REJECTED,
     SKIP_SOURCE,
     PairsError,
@@ -118,9 +119,11 @@ def test_identical_code_never_forms_a_pair(store):
 def test_no_code_never_enters_a_pair(store):
     log_run(store, "p", [it(None), it(None)])
     log_run(store, "q", [it(BAD, 1), it(None)], labels={1: "chosen"})  # a human label cannot add code
+    log_run(store, "r", [])  # a run cancelled before its first answer
     pairs, stats = pairs_of(store)
     assert pairs == []
     assert stats.skipped[SKIP_NO_CODE] == 1 and stats.skipped[SKIP_NO_CHOSEN] == 1
+    assert stats.skipped[SKIP_NO_ITERATIONS] == 1
 
 
 def test_an_iteration_with_an_analyzer_error_is_never_chosen(store):

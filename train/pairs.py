@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 SOURCES = ("loop", "labels", "all")
 
 # Why a run or a candidate pair gave nothing; `patchloop pairs stats` counts them.
+SKIP_NO_ITERATIONS = "run without iterations (cancelled or unfinished)"
 SKIP_NO_CODE = "no code in any iteration"
 SKIP_NO_CHOSEN = "no clean final iteration (all flagged)"
 SKIP_CHOSEN_ANALYZER_ERROR = "clean only with an analyzer error (never chosen)"
@@ -173,6 +174,9 @@ def run_pairs(
     candidates: Sequence[Candidate], skipped: Counter, *, min_gap: int | None = None, source: str = "all",
 ) -> list[tuple[Candidate, Candidate, str]]:
     """(chosen, rejected, origin) for one run; every skip is counted in ``skipped``."""
+    if not candidates:
+        skipped[SKIP_NO_ITERATIONS] += 1
+        return []
     if not any(c.has_code for c in candidates):
         skipped[SKIP_NO_CODE] += 1
         return []
