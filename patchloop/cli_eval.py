@@ -11,7 +11,7 @@ error, or a whole batch failed: resume later); 4 an analyzer of the suite is mis
 database cannot be used; 130 cancelled with Ctrl-C (finished tasks are kept: resume).
 
 This module uses patchloop.cli's shared options and helpers; cli.py registers ``eval_group`` at
-its end, after those are defined.
+its end, after those are defined (either module may be imported first).
 """
 
 from __future__ import annotations
@@ -28,6 +28,14 @@ from typing import Any
 
 import click
 
+
+@click.group("eval")
+def eval_group() -> None:
+    """Benchmarks through the patch loop: pass@1 and EFR before and after patching."""
+
+
+# After eval_group on purpose: cli.py imports this module at its end, and whichever of the two is
+# imported first, the other then finds every name it needs (the commands attach to the group below).
 from patchloop import cli as base
 
 _REPEATABLE_HELP = {
@@ -73,11 +81,6 @@ def eval_options(fn):
     for name in ("model", "adapter", "analyzers"):
         fn = _repeatable(fn, name)
     return fn
-
-
-@click.group("eval")
-def eval_group() -> None:
-    """Benchmarks through the patch loop: pass@1 and EFR before and after patching."""
 
 
 # -- building what an evaluation needs ---------------------------------------------------------

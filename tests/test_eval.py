@@ -5,14 +5,10 @@ from __future__ import annotations
 import json
 import threading
 
+import patchloop.core.loop as loop_module
 import pytest
 from click.testing import CliRunner
-
-import patchloop.cli as cli_module
-import patchloop.core.loop as loop_module
 from doubles import ScriptedBackend
-from patchloop.cli import cli
-from patchloop.cli_eval import eval_group
 from patchloop.core.evaluation import (
     DatasetError,
     EvalSpec,
@@ -36,8 +32,8 @@ from patchloop.core.log import Log
 from patchloop.core.loop import LoopSettings
 from patchloop.core.types import Analysis, BackendInfo, Finding, GenStats, Iteration, Run
 
-if "eval" not in cli.commands:  # until cli.py registers the group itself
-    cli.add_command(eval_group)
+import patchloop.cli as cli_module
+from patchloop.cli import cli
 
 NOTE = Finding("ruff", "F841", "note", "unused variable", 3)
 SHELL = Finding("bandit", "B602", "error", "subprocess call with shell=True", 4, cwe="CWE-78", also=("ruff:S602",))

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from patchloop.core import sandbox
 from patchloop.core.sandbox import SandboxError, check_tests, run_python, sandbox_info
 
