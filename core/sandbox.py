@@ -14,8 +14,8 @@ Which isolation a run gets depends on the mode, picked once per process by probi
     private empty tmpfs mounts over ``/tmp``, ``/var/tmp``, ``/run``, ``/home``, ``/root`` and the
     parent's ``$HOME`` (so the parent's files and sockets there are invisible; the interpreter is
     bound back in when it lives under one of them). Only the working directory is writable. The
-    code runs as uid 65534: when patchloop runs as root, bwrap keeps root only to set up the
-    mounts and the launcher drops to an unprivileged uid before the code starts (so RLIMIT_NPROC,
+    code runs unprivileged: when patchloop runs as root, bwrap keeps root only to set up the
+    mounts and the launcher drops to an unused high uid before the code starts (so RLIMIT_NPROC,
     which root ignores, applies); as a normal user bwrap maps the user to 65534 in a new user
     namespace.
 ``unshare`` (util-linux ``unshare``; needs root or unprivileged user namespaces)
@@ -62,11 +62,17 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 MODES = ("bwrap", "unshare", "rlimits")
-UNPRIVILEGED_UID = 65534  # "nobody" on Debian, Ubuntu, Fedora
-# Concurrent sandboxes get different uids (65534, 65533, ...): RLIMIT_NPROC counts every process of a
-# uid, so a fork bomb in one sandbox would otherwise make a neighbour's fork fail. Debian reserves
-# 65000-65533, so these never collide with real accounts.
+UNPRIVILEGED_UID = 65534  # "nobody" on Debian, Ubuntu, Fedora: the uid bwrap maps a normal user to
+# Concurrent sandboxes get different uids: RLIMIT_NPROC counts every process of a uid, so a fork bomb in
+# one sandbox would otherwise make a neighbour's fork fail. The count is kernel-wide, so it also takes
+# in other containers on the same host (another patchloop's sandboxes, a daemon running as nobody):
+# each process therefore draws a random block of high uids that no account uses, where the user
+# namespace maps them, and falls back to 65534, 65533, ... (Debian reserves 65000-65533) where not.
 UID_SLOTS = 16
+_HIGH_UIDS = (1 << 24, 1 << 30)
+_UID_BUSY = 75  # the launcher's exit status when the uid has no room for even the launcher's fork
+_UID_BUSY_MARK = "patchloop-sandbox: uid busy"
+_UID_TRIES = 4
 
 # What a mode guarantees; tests check each one that the resolved mode claims.
 ALWAYS = frozenset({"separate_process", "clean_env", "cpu_limit", "wall_limit", "memory_limit",
@@ -134,7 +140,11 @@ except Exception:
 os.umask(0o077)
 os.chdir(cfg["cwd"])
 if cfg["fork"]:
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except BlockingIOError:  # the uid is full of someone else's processes: not the code's fault
+        os.write(2, b"patchloop-sandbox: uid busy\n")
+        os._exit(75)
     if pid:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         while True:
@@ -151,7 +161,11 @@ if cfg["fork"]:
             os.kill(os.getpid(), sig)
         os._exit(os.waitstatus_to_exitcode(status))
 argv = cfg["argv"]
-os.execve(argv[0], argv, cfg["env"])
+try:
+    os.execve(argv[0], argv, cfg["env"])
+except BlockingIOError:  # execve after setuid fails with EAGAIN when the uid is over RLIMIT_NPROC
+    os.write(2, b"patchloop-sandbox: uid busy\n")
+    os._exit(75)
 """
 
 # Runs benchmark tests: reads the pass marker from stdin before any untrusted code runs, executes
@@ -278,12 +292,34 @@ def _unshare_prefix() -> list[str]:
     return cmd
 
 
+def _mapped_uid_ranges() -> list[tuple[int, int]]:
+    """The uids this user namespace can switch to, as [start, end) ranges."""
+    try:
+        lines = Path("/proc/self/uid_map").read_text().splitlines()
+    except OSError:
+        return []
+    ranges = []
+    for line in lines:
+        inside, _outside, count = (int(x) for x in line.split())
+        ranges.append((inside, inside + count))
+    return ranges
+
+
+def _uid_block() -> list[int]:
+    low, high = _HIGH_UIDS
+    if any(start <= low and high <= end for start, end in _mapped_uid_ranges()):
+        base = low + secrets.randbelow(high - low - UID_SLOTS)
+        return [base + i for i in range(UID_SLOTS)]
+    return [UNPRIVILEGED_UID - i for i in range(UID_SLOTS)]
+
+
 class _UidPool:
     """Hands each concurrent sandbox its own unprivileged uid (see UID_SLOTS)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._free = [UNPRIVILEGED_UID - i for i in range(UID_SLOTS)]
+        self.uids = tuple(_uid_block())
+        self._free = list(self.uids)
 
     def take(self) -> int | None:
         with self._lock:
@@ -300,8 +336,26 @@ class _UidPool:
 _uids = _UidPool()
 
 
-def _execute(
+def _execute(info: SandboxInfo, files: dict[str, str], script: str, **kwargs) -> SandboxResult:
+    """One sandboxed run. When the launcher finds its uid already full of processes (left by another
+    sandbox, or another container's on a shared kernel) it exits before the code starts, and the
+    run is retried on another uid."""
+    for _ in range(_UID_TRIES if info.drop_uid else 1):
+        uid = _uids.take() if info.drop_uid else None
+        try:
+            result = _execute_once(info, uid, files, script, **kwargs)
+        finally:
+            _uids.give(uid)
+        if not (result.returncode == _UID_BUSY and _UID_BUSY_MARK in result.stderr):
+            return result
+        log.warning("sandbox uid %s is busy with other processes; retrying on another uid", uid)
+    result.killed_reason = "sandbox busy: every uid tried was full of other processes"
+    return result
+
+
+def _execute_once(
     info: SandboxInfo,
+    uid: int | None,
     files: dict[str, str],
     script: str,
     *,
@@ -313,10 +367,8 @@ def _execute(
     max_output: int,
 ) -> SandboxResult:
     started = time.monotonic()
-    pooled = _uids.take() if info.drop_uid else None
-    uid = pooled
     if info.drop_uid and uid is None:
-        uid = UNPRIVILEGED_UID  # more concurrent runs than slots: share nobody's uid
+        uid = _uids.uids[0]  # more concurrent runs than slots: share one
     top = tempfile.mkdtemp(prefix="patchloop-sandbox-")
     try:
         work = os.path.join(top, "work")
@@ -373,7 +425,6 @@ def _execute(
             mode=info.mode,
         )
     finally:
-        _uids.give(pooled)
         shutil.rmtree(top, ignore_errors=True)
 
 

@@ -250,3 +250,28 @@ def test_task_sets():
     for bad in ("nope:1", "mbpp:eleven", "mbpp:test[5:5]", "humaneval:python"):
         with pytest.raises(DatasetError):
             load_task_set(bad)
+
+
+def test_cli_rounds_wiring_with_the_tiny_model(tiny_model_dir, tmp_path, monkeypatch):
+    import click
+
+    from patchloop.cli import cli
+    from patchloop.cli_train import train_group
+
+    monkeypatch.setenv("PATCHLOOP_CONFIG", str(tmp_path / "config.toml"))
+    root = click.Group(name=cli.name, commands=dict(cli.commands), params=cli.params, callback=cli.callback,
+                       invoke_without_command=True)
+    root.add_command(train_group)
+    out = tmp_path / "rounds"
+    args = ["--db", str(tmp_path / "log.db"), "train", "rounds", "--model", str(tiny_model_dir), "--device", "cpu",
+            "--out", str(out), "--train-tasks", "mbpp:511-512", "--eval-tasks", "mbpp:11", "--t-max", "0",
+            "--max-new-tokens", "4", "-a", "security", "--rounds", "2", "--json", "-q"]
+    result = CliRunner().invoke(root, args, catch_exceptions=False)
+    # The tiny model writes no code block, so round 1 harvests nothing and the rounds stop there.
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "rounds.json").read_text())
+    assert [r["round"] for r in summary["results"]] == [0, 1]
+    assert "no code" in summary["results"][1]["note"]
+    assert summary["results"][0]["scores"]["mbpp:11"]["n_tasks"] == 1
+    overlap = CliRunner().invoke(root, [*args[:-2], "--eval-tasks", "mbpp:512-513"])
+    assert overlap.exit_code == 2 and "share" in overlap.output

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -121,7 +122,7 @@ def test_stubborn_fork_bomb_is_cleaned_up(mode):
 
 def _sandbox_processes() -> list[str]:
     """Live (not zombie) sandboxed scripts: a sandbox uid (or ours) running main.py."""
-    uids = {str(sandbox.UNPRIVILEGED_UID - i) for i in range(sandbox.UID_SLOTS)} | {str(os.getuid())}
+    uids = {str(u) for u in sandbox._uids.uids} | {str(sandbox.UNPRIVILEGED_UID), str(os.getuid())}
     found = []
     for proc in Path("/proc").glob("[0-9]*"):
         try:
@@ -232,3 +233,22 @@ def test_unknown_mode_is_a_clear_error():
 def test_stdin_reaches_the_code(mode):
     result = run_python("print(input()[::-1])\n", stdin="olleh\n", mode=mode)
     assert result.ok and result.stdout.strip() == "hello"
+
+
+def test_a_uid_full_of_other_processes_is_skipped(mode, monkeypatch):
+    """RLIMIT_NPROC counts a uid's processes kernel-wide (other containers' too): a sandbox whose uid
+    is already full must move to another uid, not report the code as a fork bomb."""
+    info = needs(mode, "process_limit")
+    if not info.drop_uid:
+        pytest.skip("only a root patchloop picks the sandbox's uid")
+    pool = sandbox._UidPool()
+    busy_uid = pool.uids[0]
+    monkeypatch.setattr(sandbox, "_uids", pool)
+    squatters = [subprocess.Popen(["sleep", "60"], user=busy_uid, group=busy_uid) for _ in range(40)]
+    try:
+        result = run_python("print('ran')\n", mode=mode)
+    finally:
+        for proc in squatters:
+            proc.kill()
+            proc.wait()
+    assert result.ok and result.stdout.strip() == "ran", result.stderr
