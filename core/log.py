@@ -55,12 +55,13 @@ class Log:
 
     def __init__(self, path: str | Path | None = None, *, busy_timeout: float = 5.0):
         self.path = Path(path).expanduser() if path else default_db_path()
-        self._lock = threading.RLock()
+        # Hold it while reading through ``db`` from another thread (the app writes from a worker).
+        self.lock = threading.RLock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=busy_timeout, check_same_thread=False)
             self.db = sqlite_utils.Database(conn)
-            with self._lock:
+            with self.lock:
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA foreign_keys=ON")
                 migrate(self.db)
@@ -79,8 +80,10 @@ class Log:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def _write(self, fn):
-        with self._lock:
+    def write(self, fn):
+        """Run ``fn`` (which writes through ``self.db``) in one transaction under the lock; a
+        locked or failing database becomes a ``LogError``."""
+        with self.lock:
             try:
                 with self.db.conn:
                     return fn()
@@ -108,7 +111,7 @@ class Log:
             "task_id": task_id,
             "eval_run_id": eval_run_id,
         }
-        run.id = self._write(lambda: self.db["runs"].insert(row).last_pk)
+        run.id = self.write(lambda: self.db["runs"].insert(row).last_pk)
         return run.id
 
     def add_iteration(self, run_id: int, it: Iteration) -> int:
@@ -137,7 +140,7 @@ class Log:
             self.db["runs"].update(run_id, {"n_iterations": it.index + 1})
             return iteration_id
 
-        it.id = self._write(write)
+        it.id = self.write(write)
         return it.id
 
     def finish_run(self, run: Run) -> None:
@@ -150,11 +153,11 @@ class Log:
             "finished_at": run.finished_at,
             "n_iterations": len(run.iterations),
         }
-        self._write(lambda: self.db["runs"].update(run.id, values))
+        self.write(lambda: self.db["runs"].update(run.id, values))
 
     def set_tests_passed(self, iteration_id: int, passed: bool | None) -> None:
         value = None if passed is None else int(passed)
-        self._write(lambda: self.db["iterations"].update(iteration_id, {"tests_passed": value}))
+        self.write(lambda: self.db["iterations"].update(iteration_id, {"tests_passed": value}))
 
     def set_label(self, iteration_id: int, label: str | None, note: str = "") -> None:
         """Mark an iteration chosen or rejected; None removes the label."""
@@ -170,7 +173,7 @@ class Log:
                     {"iteration_id": iteration_id, "label": label, "note": note, "created": _now()}
                 )
 
-        self._write(write)
+        self.write(write)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -190,7 +193,7 @@ class Log:
             FROM runs {"WHERE " + " AND ".join(where) if where else ""}
             ORDER BY runs.id DESC LIMIT ? OFFSET ?
         """
-        with self._lock:
+        with self.lock:
             rows = list(self.db.query(sql, [*params, limit, offset]))
         return [
             RunSummary(
@@ -203,7 +206,7 @@ class Log:
         ]
 
     def load_run(self, run_id: int) -> Run:
-        with self._lock:
+        with self.lock:
             try:
                 row = self.db["runs"].get(run_id)
             except sqlite_utils.db.NotFoundError:
@@ -242,7 +245,7 @@ class Log:
 
     def labels_for_run(self, run_id: int) -> dict[int, str]:
         """iteration index -> label, for one run."""
-        with self._lock:
+        with self.lock:
             rows = self.db.query(
                 "SELECT i.idx, l.label FROM labels l JOIN iterations i ON l.iteration_id = i.id WHERE i.run_id = ?",
                 [run_id],
@@ -250,11 +253,11 @@ class Log:
             return {r["idx"]: r["label"] for r in rows}
 
     def run_row(self, run_id: int) -> dict[str, Any]:
-        with self._lock:
+        with self.lock:
             return dict(self.db["runs"].get(run_id))
 
     def close(self) -> None:
-        with self._lock:
+        with self.lock:
             self.db.conn.close()
 
 

@@ -11,6 +11,7 @@ import asyncio
 import gc
 import json
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -241,6 +242,26 @@ async def test_quit_mid_run_cancels_cleanly(config, log):
         assert not app.is_running
     runs = log.list_runs()
     assert len(runs) == 1 and runs[0].stop_reason == "cancelled" and runs[0].n_iterations == 1
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+async def test_a_signal_from_outside_cancels_the_run_and_exits_with_its_code(config, log, sig, code):
+    app = make_app(config, log, responses=(LONG,), delay=0.01)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "make a long list")
+        await until(pilot, lambda: app.session.tokens > 5, what="tokens")
+        os.kill(os.getpid(), sig)
+        deadline = time.monotonic() + 10
+        while app.is_running and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert not app.is_running
+    assert app.return_code == code
+    # The handlers go with the app: the process's usual handling is back.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    await asyncio.sleep(0.5)  # the cancelled loop logs its stop reason from the worker thread
+    runs = log.list_runs()
+    assert len(runs) == 1 and runs[0].stop_reason == "cancelled"
 
 
 async def test_live_findings_while_streaming(config, log):

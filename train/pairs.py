@@ -245,7 +245,7 @@ def harvest(
         raise PairsError(f"--min-gap must be 0 or more, not {min_gap}")
     where, params = _run_filter(run_source, run_ids, eval_run_ids)
     db = log.db
-    with log._lock:  # the app may write from another thread
+    with log.lock:  # the app may write from another thread
         runs = list(db.query(f"SELECT * FROM runs {where} ORDER BY id", params))
         scoped = f"run_id IN (SELECT id FROM runs {where})"
         iterations = list(db.query(

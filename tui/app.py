@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -169,11 +170,30 @@ class PatchloopApp(App[int]):
             self.notify(f"{self.log_error or 'The log is unavailable.'} Runs will not be saved.",
                         title="Log unavailable", severity="error", timeout=15)
         self._ticker = self.set_interval(TICK, self._tick, pause=True)
+        self._handle_signals(add=True)
         if self.backend is None:
             self.load_model(self.config.model.name)
         self.refresh_status()
         self.refresh_placeholder()
         freeze_heap()
+
+    # A SIGINT or SIGTERM from outside (kill, a supervisor; the terminal's ctrl+c is a key here)
+    # ends the run cleanly and the app with the shell's code for it, so scripts see 130 or 143.
+    _EXIT_SIGNALS = ((signal.SIGINT, 130), (signal.SIGTERM, 143))
+
+    def _handle_signals(self, *, add: bool) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+            for sig, code in self._EXIT_SIGNALS:
+                if add:
+                    loop.add_signal_handler(sig, self.exit, None, code)
+                else:
+                    loop.remove_signal_handler(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # no Unix signals here, or the app runs outside the main thread
+
+    def on_unmount(self) -> None:
+        self._handle_signals(add=False)
 
     def apply_keys(self, keys: dict[str, str]) -> list[str]:
         """Remap bindings from the config's [keys] table; returns ids that match no binding."""

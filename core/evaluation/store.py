@@ -64,19 +64,16 @@ class EvalStore:
     def __init__(self, log: Log):
         self.log = log
 
-    def _write(self, fn):
-        return self.log._write(fn)  # the Log's write path: its lock, one transaction, LogError on failure
-
     def create(self, spec: EvalSpec) -> int:
         row = {
             "created": _now(), "benchmark": spec.benchmark, "model": spec.model, "adapter": spec.adapter,
             "analyzers": spec.analyzers, "t_max": spec.t_max, "threshold": spec.threshold,
             "settings": spec.settings_json(), "status": "running", "finished": None, "n_tasks": len(spec.task_ids),
         }
-        return self._write(lambda: self.log.db["eval_runs"].insert(row).last_pk)
+        return self.log.write(lambda: self.log.db["eval_runs"].insert(row).last_pk)
 
     def get(self, eval_run_id: int) -> dict[str, Any]:
-        with self.log._lock:
+        with self.log.lock:
             try:
                 return dict(self.log.db["eval_runs"].get(eval_run_id))
             except sqlite_utils.db.NotFoundError:
@@ -89,7 +86,7 @@ class EvalStore:
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}")
         values = {"status": status, "finished": _now() if status != "running" else None}
-        self._write(lambda: self.log.db["eval_runs"].update(eval_run_id, values))
+        self.log.write(lambda: self.log.db["eval_runs"].update(eval_run_id, values))
 
     def record(self, eval_run_id: int, position: int, result: TaskResult) -> None:
         """Store one finished task (replacing an older row for the same task)."""
@@ -113,22 +110,22 @@ class EvalStore:
                                 [eval_run_id, result.task_id])
             self.log.db["eval_tasks"].insert(row)
 
-        self._write(write)
+        self.log.write(write)
 
     def results(self, eval_run_id: int) -> list[TaskResult]:
         """The recorded tasks, in task order."""
-        with self.log._lock:
+        with self.log.lock:
             rows = list(self.log.db.query(
                 "SELECT detail FROM eval_tasks WHERE eval_run_id = ? ORDER BY position", [eval_run_id]))
         return [TaskResult.from_dict(json.loads(r["detail"])) for r in rows]
 
     def done_ids(self, eval_run_id: int) -> set[str]:
-        with self.log._lock:
+        with self.log.lock:
             return {r["task_id"] for r in self.log.db.query(
                 "SELECT task_id FROM eval_tasks WHERE eval_run_id = ?", [eval_run_id])}
 
     def list(self, limit: int = 20) -> list[dict[str, Any]]:
-        with self.log._lock:
+        with self.log.lock:
             return list(self.log.db.query(
                 "SELECT e.*, (SELECT COUNT(*) FROM eval_tasks t WHERE t.eval_run_id = e.id) AS n_done "
                 "FROM eval_runs e ORDER BY e.id DESC LIMIT ?", [limit]))
