@@ -1,7 +1,9 @@
 """The generate -> analyze -> patch loop.
 
 Iterations run from v0 (the first attempt) to v{t_max}. A run stops with one of the reasons in
-``types.STOP_REASONS``: ``clean`` (no finding at or above the threshold), ``t_max``, ``no_code``
+``types.STOP_REASONS``: ``clean`` (no finding at or above the threshold), ``t_max``, ``repeated``
+(at greedy decoding the model answered a patch request word for word as before: the next request
+would be the same as the last one, and so would every answer after it), ``no_code``
 (the model answered without a code block), ``model_error``, ``analyzer_error`` (an analyzer
 crashed, timed out or is missing: never treated as clean) or ``cancelled``.
 
@@ -155,6 +157,8 @@ def _complete_iteration(
         return "clean"
     if it.index >= settings.t_max:
         return "t_max"
+    if settings.gen.temperature == 0 and it.index > 0 and it.response == run.iterations[it.index - 1].response:
+        return "repeated"
     return None
 
 

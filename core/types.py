@@ -15,8 +15,8 @@ Severity = Literal["error", "warning", "note"]
 SEVERITIES: tuple[str, ...] = ("note", "warning", "error")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 
-StopReason = Literal["clean", "t_max", "no_code", "model_error", "analyzer_error", "cancelled"]
-STOP_REASONS: tuple[str, ...] = ("clean", "t_max", "no_code", "model_error", "analyzer_error", "cancelled")
+StopReason = Literal["clean", "t_max", "repeated", "no_code", "model_error", "analyzer_error", "cancelled"]
+STOP_REASONS: tuple[str, ...] = ("clean", "t_max", "repeated", "no_code", "model_error", "analyzer_error", "cancelled")
 
 Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": "..."}
 

@@ -26,7 +26,7 @@ from patchloop.core.log import Log, LogError
 from patchloop.core.types import SEVERITIES
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_MODEL, EXIT_ANALYZER, EXIT_LOG, EXIT_CANCELLED = 0, 1, 2, 3, 4, 5, 130
-RUN_EXIT = {"clean": EXIT_OK, "t_max": EXIT_FINDINGS, "no_code": EXIT_MODEL, "model_error": EXIT_MODEL,
+RUN_EXIT = {"clean": EXIT_OK, "t_max": EXIT_FINDINGS, "repeated": EXIT_FINDINGS, "no_code": EXIT_MODEL, "model_error": EXIT_MODEL,
             "analyzer_error": EXIT_ANALYZER, "cancelled": EXIT_CANCELLED}
 
 err = Console(stderr=True, highlight=False)
@@ -211,7 +211,7 @@ def run(ctx: click.Context, prompt: str | None, prompt_file, as_json: bool, quie
         if result.error:
             err.print(f"[red]{result.error}[/]")
     code = RUN_EXIT[result.stop_reason or "model_error"]
-    if code == EXIT_OK or result.stop_reason == "t_max":
+    if code == EXIT_OK or result.stop_reason in ("t_max", "repeated"):
         # What matters to a script is whether the answer it got (the best iteration) is clean.
         code = EXIT_OK if best is not None and best.is_clean(settings.threshold) else EXIT_FINDINGS
     sys.exit(code)

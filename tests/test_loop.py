@@ -82,6 +82,26 @@ def test_t_max_stop_and_best_is_fewest_findings_last_on_ties():
     assert run.best_index == 3  # v1 and v3 tie at one finding: the last wins
 
 
+def test_a_word_for_word_repeat_at_greedy_decoding_stops_the_run(log):
+    # The next patch request would be the last one again, and greedy decoding would answer it the
+    # same way up to t_max: stop after the first repeat instead of spending the model's time.
+    run = run_loop("parse x", ScriptedBackend([BAD, BAD, BAD, BAD]), settings(t_max=3), analyze=fake_analyze, log=log)
+    assert run.stop_reason == "repeated" and len(run.iterations) == 2
+    assert log.load_run(run.id).stop_reason == "repeated"
+    # The same code in different words is a different request next time, so the loop goes on.
+    reworded = "Fixed:\n" + BAD
+    run = run_loop("parse x", ScriptedBackend([BAD, reworded, reworded]), settings(t_max=3), analyze=fake_analyze)
+    assert run.stop_reason == "repeated" and len(run.iterations) == 3
+
+
+def test_repeats_go_on_when_sampling():
+    from patchloop.core.types import GenParams
+
+    sampled = settings(t_max=3, gen=GenParams(temperature=0.7, seed=1))
+    run = run_loop("parse x", ScriptedBackend([BAD, BAD, BAD, GOOD]), sampled, analyze=fake_analyze)
+    assert run.stop_reason == "clean" and len(run.iterations) == 4
+
+
 def test_t_max_zero_is_first_attempt_only():
     run = run_loop("parse x", ScriptedBackend([BAD]), settings(t_max=0), analyze=fake_analyze)
     assert run.stop_reason == "t_max" and len(run.iterations) == 1
@@ -183,11 +203,12 @@ def test_batched_loops_move_each_prompt_independently(log):
     finished = []
     runs = run_loops(tasks, PerPromptBackend([]), settings(t_max=2), log=log, analyze=fake_analyze,
                      on_event=lambda e: finished.append(e) if isinstance(e, IterationFinished) else None)
-    assert [r.stop_reason for r in runs] == ["clean", "clean", "t_max"]
-    assert [len(r.iterations) for r in runs] == [1, 2, 3]
-    assert len(finished) == 6
+    # 'c' answers the patch request exactly as before: at greedy decoding that is where it stops.
+    assert [r.stop_reason for r in runs] == ["clean", "clean", "repeated"]
+    assert [len(r.iterations) for r in runs] == [1, 2, 2]
+    assert len(finished) == 5
     assert [row["task_id"] for row in log.db["runs"].rows] == ["t/a", "t/b", "t/c"]
-    assert log.db["iterations"].count == 6
+    assert log.db["iterations"].count == 5
 
 
 def test_batched_model_error_stops_every_pending_run(log):

@@ -684,7 +684,7 @@ class PatchloopApp(App[int]):
             best = run.best_index
             prefix = f"run {run.id}: " if session.replay and run.id is not None else ""
             state = f"{prefix}stop: {run.stop_reason}" + (f" · best v{best}" if best is not None else "")
-            tone = {"clean": "ok", "t_max": "warn", "cancelled": "warn"}.get(run.stop_reason, "error")
+            tone = {"clean": "ok", "t_max": "warn", "repeated": "warn", "cancelled": "warn"}.get(run.stop_reason, "error")
         info = getattr(self.backend, "info", None)
         if session.replay and run is not None:
             model = run.model
