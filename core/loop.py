@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .analyzers import analyze_code
 from .backends.base import Backend, ModelError
@@ -172,6 +172,14 @@ def _next_messages(first: list[Message], it: Iteration, settings: LoopSettings) 
     return patch_messages(first, it.response, feedback)
 
 
+def _params_for(gen: GenParams, index: int) -> GenParams:
+    # A seed makes a sampled run reproducible, but one seed for every iteration would make a patch
+    # request that repeats the last one draw the same answer again: iteration i samples with seed + i.
+    if gen.seed is None or gen.temperature == 0:
+        return gen
+    return replace(gen, seed=gen.seed + index)
+
+
 def _finish(run: Run, reason: str, log: Log | None, emit: EventFn) -> Run:
     run.stop_reason = reason
     run.finished_at = time.time()
@@ -214,7 +222,7 @@ def run_loop(
         reason: str | None = None
         try:
             pieces: list[str] = []
-            for piece in backend.generate(messages, settings.gen, cancel, stats):
+            for piece in backend.generate(messages, _params_for(settings.gen, index), cancel, stats):
                 pieces.append(piece)
                 emit(TokenReceived(run, index, piece, "".join(pieces)))
             it.response = "".join(pieces)
@@ -283,7 +291,8 @@ def run_loops(
                 emit(IterationStarted(runs[i], index))
             started = time.monotonic()
             try:
-                answers = backend.generate_batch([pending[i] for i in order], settings.gen, cancel, errors="return")
+                answers = backend.generate_batch([pending[i] for i in order], _params_for(settings.gen, index), cancel,
+                                                 errors="return")
                 failure: BaseException | None = None
             except (Cancelled, KeyboardInterrupt) as exc:
                 cancel.set()

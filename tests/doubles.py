@@ -21,6 +21,7 @@ class ScriptedBackend:
         self.delay = delay
         self.piece = piece
         self.calls: list[list[Message]] = []
+        self.params: list[GenParams] = []
         self.info = BackendInfo(backend="scripted", model="scripted-test-model", device="cpu")
 
     def generate(
@@ -31,6 +32,7 @@ class ScriptedBackend:
         stats: GenStats | None = None,
     ) -> Iterator[str]:
         self.calls.append(list(messages))
+        self.params.append(params)
         response = self.responses[min(len(self.calls), len(self.responses)) - 1]
         if isinstance(response, Exception):
             raise response

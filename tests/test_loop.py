@@ -102,6 +102,22 @@ def test_repeats_go_on_when_sampling():
     assert run.stop_reason == "clean" and len(run.iterations) == 4
 
 
+def test_each_sampled_iteration_draws_with_its_own_seed():
+    from patchloop.core.types import GenParams
+
+    # One seed for all would make a repeated patch request a fixed point even when sampling.
+    backend = ScriptedBackend([BAD])
+    run_loop("parse x", backend, settings(t_max=2, gen=GenParams(temperature=0.8, seed=5)), analyze=fake_analyze)
+    assert [p.seed for p in backend.params] == [5, 6, 7]
+    backend = ScriptedBackend([BAD, WORSE, BAD])
+    run_loops([LoopTask("parse x")], backend, settings(t_max=2, gen=GenParams(temperature=0.8, seed=5)),
+              analyze=fake_analyze)
+    assert [p.seed for p in backend.params] == [5, 6, 7]
+    backend = ScriptedBackend([BAD, WORSE, BAD])
+    run_loop("parse x", backend, settings(t_max=2, gen=GenParams(seed=5)), analyze=fake_analyze)
+    assert [p.seed for p in backend.params] == [5, 5, 5]  # greedy: the seed plays no part
+
+
 def test_t_max_zero_is_first_attempt_only():
     run = run_loop("parse x", ScriptedBackend([BAD]), settings(t_max=0), analyze=fake_analyze)
     assert run.stop_reason == "t_max" and len(run.iterations) == 1
