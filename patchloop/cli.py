@@ -89,7 +89,7 @@ def model_options(fn):
         click.option("--no-4bit", "no_4bit", is_flag=True, default=None, help="On CUDA, load full bf16 instead of 4-bit NF4."),
         click.option("--max-new-tokens", type=click.IntRange(1), help="Token limit per answer."),
         click.option("--temperature", type=click.FloatRange(0), help="0 (default) is greedy, as in the paper."),
-        click.option("--seed", type=int, help="Sampling seed."),
+        click.option("--seed", type=int, help="Sampling seed (iteration i samples with seed + i)."),
     ]):
         fn = decorator(fn)
     return fn
