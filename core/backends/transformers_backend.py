@@ -19,6 +19,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,7 +183,10 @@ def _load_adapter(model: Any, adapter: str) -> Any:
     if not (path / "adapter_config.json").is_file():
         raise ModelError(f"Adapter folder '{adapter}' does not exist or holds no adapter_config.json.")
     try:
-        return PeftModel.from_pretrained(model, str(path), is_trainable=False)
+        with warnings.catch_warnings():
+            # peft asks transformers a deprecated question on every load; users cannot act on it.
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            return PeftModel.from_pretrained(model, str(path), is_trainable=False)
     except Exception as exc:  # a mismatched adapter fails in many ways
         raise ModelError(f"Could not load adapter '{adapter}' onto the model: {exc}") from exc
 
