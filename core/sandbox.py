@@ -139,12 +139,16 @@ except Exception:
     pass
 os.umask(0o077)
 os.chdir(cfg["cwd"])
+
+def uid_busy():  # the uid is full of someone else's processes: not the code's fault, so say so apart
+    os.write(2, (cfg["busy_mark"] + "\n").encode())
+    os._exit(cfg["busy_status"])
+
 if cfg["fork"]:
     try:
         pid = os.fork()
-    except BlockingIOError:  # the uid is full of someone else's processes: not the code's fault
-        os.write(2, b"patchloop-sandbox: uid busy\n")
-        os._exit(75)
+    except BlockingIOError:
+        uid_busy()
     if pid:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         while True:
@@ -164,8 +168,7 @@ argv = cfg["argv"]
 try:
     os.execve(argv[0], argv, cfg["env"])
 except BlockingIOError:  # execve after setuid fails with EAGAIN when the uid is over RLIMIT_NPROC
-    os.write(2, b"patchloop-sandbox: uid busy\n")
-    os._exit(75)
+    uid_busy()
 """
 
 # Runs benchmark tests: reads the pass marker from stdin before any untrusted code runs, executes
@@ -388,6 +391,8 @@ def _execute_once(
         config = {
             "limits": _limits(timeout, memory_mb, file_size_mb, nproc),
             "uid": uid,
+            "busy_status": _UID_BUSY,
+            "busy_mark": _UID_BUSY_MARK,
             "cwd": inner_work,
             "fork": info.mode != "bwrap",  # bwrap's own init is already the code's parent
             "argv": [info.python, "-I", script],

@@ -211,7 +211,7 @@ def run(ctx: click.Context, prompt: str | None, prompt_file, as_json: bool, quie
         if result.error:
             err.print(f"[red]{result.error}[/]")
     code = RUN_EXIT[result.stop_reason or "model_error"]
-    if code == EXIT_OK or result.stop_reason in ("t_max", "repeated"):
+    if code in (EXIT_OK, EXIT_FINDINGS):
         # What matters to a script is whether the answer it got (the best iteration) is clean.
         code = EXIT_OK if best is not None and best.is_clean(settings.threshold) else EXIT_FINDINGS
     sys.exit(code)

@@ -32,6 +32,8 @@ async def shoot(out: Path, prompt: str, size: tuple[int, int], t_max: int) -> No
         async with app.run_test(size=size) as pilot:
             deadline = time.monotonic() + 600
             while app.backend is None and time.monotonic() < deadline:  # the model loads in a worker
+                if app.model_state == "failed":
+                    raise SystemExit(f"the model did not load: {app.model_error}")
                 await pilot.pause(0.2)
             editor = app.screen.query_one(PromptEditor)
             editor.focus()

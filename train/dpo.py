@@ -285,7 +285,6 @@ def train_dpo(
     reporter = _reporter_class()(show_progress)
     if handle.device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    started = time.monotonic()
     try:
         trainer = DPOTrainer(
             model=model, ref_model=None, args=args, train_dataset=rows, processing_class=tokenizer,
