@@ -448,8 +448,8 @@ def doctor(as_json: bool) -> None:
 
 # The eval, pairs and train command groups live beside this file; they import the helpers above,
 # so they are attached last.
-from patchloop.cli_eval import eval_group  # noqa: E402
-from patchloop.cli_train import pairs_group, train_group  # noqa: E402
+from patchloop.cli_eval import eval_group
+from patchloop.cli_train import pairs_group, train_group
 
 cli.add_command(eval_group)
 cli.add_command(pairs_group)
