@@ -19,6 +19,7 @@ import tomli_w
 from .types import SEVERITIES, GenParams
 
 SUITE_NAMES = ("defects", "security", "all")
+ENGINES = ("auto", "llama.cpp", "transformers")  # as core/backends/engines.py names them
 
 
 class ConfigError(ValueError):
@@ -30,6 +31,7 @@ class ModelSettings:
     name: str = "embedded"  # embedded | embedded-1.5b | HF id | local folder | openai:NAME
     adapter: str = ""  # LoRA adapter folder from `patchloop train dpo`
     device: str = "auto"  # auto | cpu | cuda
+    engine: str = "auto"  # auto | llama.cpp | transformers: what runs a GGUF model (auto: llama.cpp without CUDA)
     load_in_4bit: bool = True  # on CUDA only: NF4 through bitsandbytes
     base_url: str = ""  # for openai:NAME models
     api_key_env: str = "OPENAI_API_KEY"  # the key itself is never stored here or in the log
@@ -48,6 +50,11 @@ class LoopConfig:
     skip: list[str] = field(default_factory=list)
     analyzer_timeout: float = 60.0
     prompts_dir: str = ""
+    autofix: bool = True  # deterministic rewrites before each patch request
+    feedback: str = "fresh"  # fresh: a new conversation per repair | chat: the answer and findings appended
+    candidates: int = 4  # sampled repairs drawn when the greedy one repeats or does not help (0: off)
+    candidate_min_temperature: float = 0.3  # the candidates' temperatures rise from min to max
+    candidate_max_temperature: float = 1.0
 
 
 @dataclass
@@ -79,10 +86,22 @@ class Config:
             raise ConfigError(f"loop.analyzers{where} must be one of {', '.join(SUITE_NAMES)}, not {self.loop.analyzers!r}")
         if not 0 <= self.loop.t_max <= 50:
             raise ConfigError(f"loop.t_max{where} must be between 0 and 50, not {self.loop.t_max}")
+        if self.loop.feedback not in ("fresh", "chat"):
+            raise ConfigError(f"loop.feedback{where} must be fresh or chat, not {self.loop.feedback!r}")
+        if not 0 <= self.loop.candidates <= 16:
+            raise ConfigError(f"loop.candidates{where} must be between 0 and 16, not {self.loop.candidates}")
+        low, high = self.loop.candidate_min_temperature, self.loop.candidate_max_temperature
+        if not 0 < low <= high <= 2:
+            raise ConfigError(
+                f"loop.candidate_min_temperature and candidate_max_temperature{where} must satisfy "
+                f"0 < min <= max <= 2, not {low} and {high}"
+            )
         if self.model.max_new_tokens < 1:
             raise ConfigError(f"model.max_new_tokens{where} must be positive")
         if self.model.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"model.device{where} must be auto, cpu or cuda, not {self.model.device!r}")
+        if self.model.engine not in ENGINES:
+            raise ConfigError(f"model.engine{where} must be {', '.join(ENGINES)}, not {self.model.engine!r}")
         return self
 
 

@@ -46,3 +46,93 @@ def patch_messages(
 ) -> list[Message]:
     """The conversation for the next iteration: everything so far, the model's answer, the patch request."""
     return [*history, {"role": "assistant", "content": response}, {"role": "user", "content": feedback}]
+
+
+# -- the fresh repair request ---------------------------------------------------------------------
+#
+# Small models copy faulty code that is fed back to them inside a growing chat (CYCLE), and handle
+# line numbers badly (aider). The repair request is therefore a new conversation that holds the
+# task, the current code and, for every finding, the offending line's text marked inside a few
+# lines of its function, the CWE and a concrete fix hint.
+
+FEEDBACK_STYLES = ("fresh", "chat")
+
+
+def code_frame(code: str, line: int, context: int = 2) -> str:
+    """The lines around ``line`` (1-based), kept inside the function that holds it, the flagged
+    line marked with ``>``, ruff-style: ``  > 12 |     os.system(cmd)``."""
+    lines = code.splitlines()
+    if not lines:
+        return ""
+    line = min(max(line, 1), len(lines))
+    low, high = max(1, line - context), min(len(lines), line + context)
+    scope = _enclosing_scope(code, line)
+    if scope is not None:
+        low, high = max(low, scope[0]), min(high, scope[1])
+    width = len(str(high))
+    return "\n".join(
+        f"  {'>' if n == line else ' '} {n:>{width}} | {lines[n - 1]}".rstrip() for n in range(low, high + 1)
+    )
+
+
+def _enclosing_scope(code: str, line: int) -> tuple[int, int] | None:
+    """First and last line of the innermost function or class that spans ``line``."""
+    import ast
+
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    best = None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            last = node.end_lineno or node.lineno
+            if first <= line <= last and (best is None or first >= best[0]):
+                best = (first, last)
+    return best
+
+
+def render_repair(
+    task: str,
+    code: str,
+    findings: Sequence[Finding],
+    *,
+    threshold: str = "note",
+    language: str = "python",
+    filename: str = "solution.py",
+    prompts_dir: str | Path | None = None,
+) -> str:
+    """The fresh repair request: task, code, and each finding framed with a hint."""
+    from .hints import hint_for, load_hints
+
+    shown = [f for f in findings if severity_at_least(f.severity, threshold)]
+    hints = load_hints(language, prompts_dir)
+    item = load_template("repair_item.txt", prompts_dir).rstrip("\n")
+    warnings = "\n\n".join(
+        item.format(
+            number=n, message=f.message, rule=f.rule_id, tool=f.tool, severity=f.severity, cwe=f.cwe,
+            cwe_suffix=f", {f.cwe}" if f.cwe else "", filename=filename, line=f.line, column=f.column,
+            frame=code_frame(code, f.line), hint=hint_for(f, hints) or "change the code so this warning no longer applies.",
+        )
+        for n, f in enumerate(shown, 1)
+    )
+    return load_template("repair.txt", prompts_dir).format(
+        task=task.strip(), count=len(shown), warnings=warnings, code=code.rstrip("\n"), language=language,
+        filename=filename,
+    ).rstrip("\n")
+
+
+def repair_messages(
+    task: str,
+    code: str,
+    findings: Sequence[Finding],
+    *,
+    threshold: str = "note",
+    language: str = "python",
+    prompts_dir: str | Path | None = None,
+) -> list[Message]:
+    """The conversation for a fresh repair request: the system prompt and one user turn."""
+    system = load_template("system.txt", prompts_dir).format(language=language).strip()
+    text = render_repair(task, code, findings, threshold=threshold, language=language, prompts_dir=prompts_dir)
+    return [{"role": "system", "content": system}, {"role": "user", "content": text}]

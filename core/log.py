@@ -18,7 +18,7 @@ import platformdirs
 import sqlite_utils
 
 from .migrations import migrate
-from .types import Finding, Iteration, Run
+from .types import Candidate, Finding, Iteration, Run
 
 LABELS = ("chosen", "rejected")
 
@@ -132,10 +132,16 @@ class Log:
                     "tests_passed": None if it.tests_passed is None else int(it.tests_passed),
                     "error": it.error,
                     "created": _now(),
+                    "origin": it.origin,
+                    "candidate": it.candidate,
+                    "fixes": json.dumps(it.fixes) if it.fixes else None,
                 }
             ).last_pk
             self.db["findings"].insert_all(
                 [{**_finding_row(f), "iteration_id": iteration_id} for f in it.findings]
+            )
+            self.db["candidates"].insert_all(
+                [{**_candidate_row(c), "iteration_id": iteration_id} for c in it.candidates]
             )
             self.db["runs"].update(run_id, {"n_iterations": it.index + 1})
             return iteration_id
@@ -219,6 +225,16 @@ class Log:
                     [run_id],
                 )
             )
+            candidate_rows = list(
+                self.db.query(
+                    "SELECT c.* FROM candidates c JOIN iterations i ON c.iteration_id = i.id "
+                    "WHERE i.run_id = ? ORDER BY c.iteration_id, c.k",
+                    [run_id],
+                )
+            )
+        candidates: dict[int, list[Candidate]] = {}
+        for c in candidate_rows:
+            candidates.setdefault(c["iteration_id"], []).append(_candidate_from_row(c))
         by_iteration: dict[int, list[Finding]] = {}
         for f in finding_rows:
             by_iteration.setdefault(f["iteration_id"], []).append(_finding_from_row(f))
@@ -238,7 +254,8 @@ class Log:
                     prompt_tokens=r["prompt_tokens"] or 0, completion_tokens=r["completion_tokens"] or 0,
                     gen_seconds=r["gen_seconds"] or 0.0, analysis_seconds=r["analysis_seconds"] or 0.0,
                     tests_passed=None if r["tests_passed"] is None else bool(r["tests_passed"]),
-                    error=r["error"], id=r["id"],
+                    error=r["error"], id=r["id"], origin=r["origin"] or "model", candidate=r["candidate"],
+                    fixes=json.loads(r["fixes"] or "[]"), candidates=candidates.get(r["id"], []),
                 )
             )
         return run
@@ -271,3 +288,25 @@ def _finding_from_row(row: dict[str, Any]) -> Finding:
     data = dict(row)
     data["also"] = json.loads(data.get("also") or "[]")
     return Finding.from_dict(data)
+
+
+def _candidate_row(c: Candidate) -> dict[str, Any]:
+    return {
+        "k": c.k, "n": c.n, "temperature": c.temperature, "seed": c.seed, "response": c.response,
+        "code": c.code, "n_findings": len(c.findings), "findings": json.dumps([f.to_dict() for f in c.findings]),
+        "analyzer_errors": json.dumps(c.analyzer_errors),
+        "tests_passed": None if c.tests_passed is None else int(c.tests_passed), "closeness": c.closeness,
+        "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens, "chosen": int(c.chosen),
+    }
+
+
+def _candidate_from_row(row: dict[str, Any]) -> Candidate:
+    return Candidate(
+        k=row["k"], n=row["n"], temperature=row["temperature"] or 0.0, seed=row["seed"],
+        response=row["response"] or "", code=row["code"],
+        findings=[Finding.from_dict(f) for f in json.loads(row["findings"] or "[]")],
+        analyzer_errors=json.loads(row["analyzer_errors"] or "[]"),
+        tests_passed=None if row["tests_passed"] is None else bool(row["tests_passed"]),
+        closeness=row["closeness"] or 0.0, prompt_tokens=row["prompt_tokens"] or 0,
+        completion_tokens=row["completion_tokens"] or 0, chosen=bool(row["chosen"]),
+    )

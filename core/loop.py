@@ -1,11 +1,16 @@
-"""The generate -> analyze -> patch loop.
+"""The generate -> analyze -> repair loop.
 
-Iterations run from v0 (the first attempt) to v{t_max}. A run stops with one of the reasons in
-``types.STOP_REASONS``: ``clean`` (no finding at or above the threshold), ``t_max``, ``repeated``
-(at greedy decoding the model answered a patch request word for word as before: the next request
-would be the same as the last one, and so would every answer after it), ``no_code``
-(the model answered without a code block), ``model_error``, ``analyzer_error`` (an analyzer
-crashed, timed out or is missing: never treated as clean) or ``cancelled``.
+v0 is the model's first attempt. While the best code so far is flagged, each repair step runs
+cheapest first (``core.repair``): deterministic rewrites (an ``autofix`` iteration, no model call),
+then a repair request to the model; when its greedy answer repeats code already tried or does not
+lower the findings, N candidates are sampled in one batch and the best becomes the iteration.
+``t_max`` bounds the repair requests to the model; autofix iterations come on top. A byte-for-byte
+repeat is never recorded as a new iteration.
+
+A run stops with one of the reasons in ``types.STOP_REASONS``: ``clean`` (no finding at or above
+the threshold), ``t_max``, ``repeated`` (every answer to a repair request was code already tried),
+``no_code`` (the model answered without a code block), ``model_error``, ``analyzer_error`` (an
+analyzer crashed, timed out or is missing: never treated as clean) or ``cancelled``.
 
 ``run_loop`` streams one prompt (the CLI and the app); ``run_loops`` moves many prompts forward
 together one iteration at a time through ``Backend.generate_batch`` (evaluation, pair harvesting),
@@ -24,12 +29,24 @@ from .analyzers import analyze_code
 from .backends.base import Backend, ModelError
 from .config import Config
 from .extract import extract_code
-from .feedback import first_messages, patch_messages, render_feedback
+from .feedback import first_messages
 from .log import Log
-from .types import Analysis, Cancelled, GenParams, GenStats, Iteration, Message, Run
-
-AnalyzeFn = Callable[[str], Analysis]
-TestsFn = Callable[[str], bool]
+from .repair import (
+    AnalyzeFn,
+    TestsFn,
+    as_candidate,
+    autofix_iteration,
+    candidate_params,
+    check_code,
+    choose,
+    needs_candidates,
+    new_candidate,
+    repair_base,
+    request_messages,
+    stop_reason,
+    tried_codes,
+)
+from .types import Analysis, Cancelled, Candidate, GenParams, GenStats, Iteration, Message, Run
 
 
 @dataclass
@@ -42,6 +59,11 @@ class LoopSettings:
     analyzer_timeout: float = 60.0
     prompts_dir: str | None = None
     gen: GenParams = field(default_factory=GenParams)
+    autofix: bool = True  # deterministic rewrites before each repair request
+    feedback: str = "fresh"  # fresh | chat (see core.repair.request_messages)
+    candidates: int = 4  # sampled repairs when the greedy one brings nothing new; 0: off
+    candidate_min_temperature: float = 0.3
+    candidate_max_temperature: float = 1.0
 
 
 # -- events, for live views (the app) -----------------------------------------------------------
@@ -69,6 +91,15 @@ class AnalysisStarted:
 
 
 @dataclass
+class CandidatesStarted:
+    """N candidate repairs are being sampled for iteration ``index`` (no token stream)."""
+
+    run: Run
+    index: int
+    count: int
+
+
+@dataclass
 class IterationFinished:
     run: Run
     iteration: Iteration
@@ -79,7 +110,7 @@ class RunFinished:
     run: Run
 
 
-LoopEvent = IterationStarted | TokenReceived | AnalysisStarted | IterationFinished | RunFinished
+LoopEvent = IterationStarted | TokenReceived | AnalysisStarted | CandidatesStarted | IterationFinished | RunFinished
 EventFn = Callable[[LoopEvent], None]
 
 
@@ -97,7 +128,10 @@ def settings_from_config(config: Config) -> LoopSettings:
     return LoopSettings(
         t_max=config.loop.t_max, analyzers=config.loop.analyzers, threshold=config.loop.threshold,
         skip=tuple(config.loop.skip), analyzer_timeout=config.loop.analyzer_timeout,
-        prompts_dir=config.loop.prompts_dir or None, gen=config.gen_params(),
+        prompts_dir=config.loop.prompts_dir or None, gen=config.gen_params(), autofix=config.loop.autofix,
+        feedback=config.loop.feedback, candidates=config.loop.candidates,
+        candidate_min_temperature=config.loop.candidate_min_temperature,
+        candidate_max_temperature=config.loop.candidate_max_temperature,
     )
 
 
@@ -130,56 +164,6 @@ def validate_prompt(prompt: str, max_chars: int = 100_000) -> str:
     return text
 
 
-def _complete_iteration(
-    run: Run,
-    it: Iteration,
-    settings: LoopSettings,
-    analyze: AnalyzeFn,
-    tests: TestsFn | None,
-) -> str | None:
-    """Extract, analyze and test one answer; return the stop reason, or None to go on patching."""
-    it.code = extract_code(it.response, settings.language)
-    if it.code is None:
-        return "no_code"
-    started = time.monotonic()
-    analysis = analyze(it.code)
-    it.analysis_seconds = time.monotonic() - started
-    it.findings = analysis.findings
-    it.analyzer_errors = analysis.errors
-    if tests is not None:
-        try:
-            it.tests_passed = bool(tests(it.code))
-        except Exception:  # noqa: BLE001 - a sandbox failure is a failed test, never a crashed run
-            it.tests_passed = False
-    if it.analyzer_errors:
-        return "analyzer_error"
-    if it.is_clean(settings.threshold):
-        return "clean"
-    if it.index >= settings.t_max:
-        return "t_max"
-    if settings.gen.temperature == 0 and it.index > 0 and it.response == run.iterations[it.index - 1].response:
-        return "repeated"
-    return None
-
-
-def _next_messages(first: list[Message], it: Iteration, settings: LoopSettings) -> list[Message]:
-    # Each patch request carries the original request, the last answer and its findings; the
-    # history is not replayed in full, so the prompt stays bounded however many rounds run.
-    feedback = render_feedback(
-        it.code or "", it.findings, threshold=settings.threshold, language=settings.language,
-        prompts_dir=settings.prompts_dir,
-    )
-    return patch_messages(first, it.response, feedback)
-
-
-def _params_for(gen: GenParams, index: int) -> GenParams:
-    # A seed makes a sampled run reproducible, but one seed for every iteration would make a patch
-    # request that repeats the last one draw the same answer again: iteration i samples with seed + i.
-    if gen.seed is None or gen.temperature == 0:
-        return gen
-    return replace(gen, seed=gen.seed + index)
-
-
 def _finish(run: Run, reason: str, log: Log | None, emit: EventFn) -> Run:
     run.stop_reason = reason
     run.finished_at = time.time()
@@ -187,6 +171,190 @@ def _finish(run: Run, reason: str, log: Log | None, emit: EventFn) -> Run:
         log.finish_run(run)
     emit(RunFinished(run))
     return run
+
+
+
+
+def _params_for(gen: GenParams, round_: int) -> GenParams:
+    # A seed makes a sampled run reproducible, but one seed for every request would make a repair
+    # request that repeats the last one draw the same answer again: request r samples with seed + r.
+    if gen.seed is None or gen.temperature == 0:
+        return gen
+    return replace(gen, seed=gen.seed + round_)
+
+
+@dataclass
+class _State:
+    """One prompt's progress through the loop."""
+
+    run: Run
+    first: list[Message]
+    tests: TestsFn | None = None
+    rounds: int = 0  # repair requests sent to the model so far
+    messages: list[Message] = field(default_factory=list)  # the pending request
+    answer: Iteration | None = None  # the greedy answer to it, once generated and checked
+    base: Iteration | None = None  # the iteration the pending request repairs
+    # The answer being streamed sits in run.iterations (live views show it) until it is
+    # recorded or dropped (a repeat, or a candidate that won instead).
+    streaming: Iteration | None = None
+
+    def drop_streaming(self) -> None:
+        if self.streaming is not None:
+            self.run.iterations[:] = [it for it in self.run.iterations if it is not self.streaming]
+            self.streaming = None
+
+
+class _Driver:
+    """Moves a set of runs through the loop one step at a time. ``run_loop`` (one prompt,
+    streamed) and ``run_loops`` (many, batched) differ only in how the greedy answers are made."""
+
+    def __init__(self, backend: Backend, settings: LoopSettings, log: Log | None, emit: EventFn,
+                 cancel: threading.Event, analyze: AnalyzeFn, pool: ThreadPoolExecutor):
+        self.backend, self.settings, self.log, self.emit = backend, settings, log, emit
+        self.cancel, self.analyze, self.pool = cancel, analyze, pool
+
+    # -- recording
+
+    def record(self, state: _State, it: Iteration) -> None:
+        state.drop_streaming()
+        it.index = len(state.run.iterations)
+        state.run.iterations.append(it)
+        if self.log is not None:
+            self.log.add_iteration(state.run.id, it)
+        self.emit(IterationFinished(state.run, it))
+
+    def finish(self, state: _State, reason: str) -> None:
+        state.drop_streaming()
+        _finish(state.run, reason, self.log, self.emit)
+
+    # -- steps
+
+    def check(self, state: _State, it: Iteration) -> None:
+        it.analysis_seconds = check_code(it, self.analyze, state.tests, self.settings.language)
+
+    def after_answer(self, states: list[_State]) -> list[_State]:
+        """Stop the runs whose last iteration ends them; autofix the rest; those that remain
+        flagged and have budget get their next repair request. Returns the runs still going."""
+        s = self.settings
+        going = []
+        for state in states:
+            reason = stop_reason(state.run.iterations[-1], s.threshold)
+            if reason is None and self.cancel.is_set():
+                reason = "cancelled"
+            if reason is not None:
+                self.finish(state, reason)
+            else:
+                going.append(state)
+        if s.autofix and going:
+            fixed = list(self.pool.map(
+                lambda st: autofix_iteration(st.run, st.run.iterations[-1], self.analyze, st.tests,
+                                             language=s.language, threshold=s.threshold), going))
+            still = []
+            for state, it in zip(going, fixed, strict=True):
+                if it is not None:
+                    self.emit(IterationStarted(state.run, len(state.run.iterations)))
+                    self.record(state, it)
+                    reason = stop_reason(it, s.threshold)
+                    if reason is not None:
+                        self.finish(state, reason)
+                        continue
+                still.append(state)
+            going = still
+        ready = []
+        for state in going:
+            if state.rounds >= s.t_max:
+                self.finish(state, "t_max")
+                continue
+            state.rounds += 1
+            state.base = repair_base(state.run)
+            state.messages = request_messages(
+                state.run, state.base, state.first, feedback=s.feedback, language=s.language,
+                threshold=s.threshold, prompts_dir=s.prompts_dir,
+            )
+            ready.append(state)
+        return ready
+
+    def after_greedy(self, states: list[_State]) -> list[_State]:
+        """Check the greedy answers (already in ``state.answer``), sample candidates where they
+        bring nothing new, record the chosen iterations; return the runs still going."""
+        s = self.settings
+        list(self.pool.map(lambda st: self.check(st, st.answer), [st for st in states if not st.answer.error]))
+        wanting = [st for st in states
+                   if needs_candidates(st.run, st.base, st.answer, s.threshold, s.candidates, exclude=st.answer)]
+        pools = self.sample_candidates(wanting) if wanting else {}
+        going = []
+        for state in states:
+            answer = state.answer
+            if answer.error:  # model_error or cancelled: record what there is and stop
+                self.record(state, answer)
+                if answer.error != "cancelled":
+                    state.run.error = answer.error
+                self.finish(state, "cancelled" if answer.error == "cancelled" else "model_error")
+                continue
+            index = len([it for it in state.run.iterations if it is not state.streaming])
+            if id(state) in pools:
+                pool, seconds = pools[id(state)]
+                chosen = choose(state.run, state.base, pool, state.messages, threshold=s.threshold, index=index,
+                                exclude=answer)
+                if chosen is not None:
+                    chosen.gen_seconds = answer.gen_seconds + seconds
+                    chosen.analysis_seconds = answer.analysis_seconds
+            elif answer.code is not None and answer.code in tried_codes(state.run, exclude=answer):
+                chosen = None
+            else:
+                chosen = answer
+            if chosen is None:
+                if answer.code is None:  # no candidate had code either
+                    self.record(state, answer)
+                    self.finish(state, "no_code")
+                elif s.gen.temperature == 0 or s.candidates > 0:
+                    self.finish(state, "repeated")  # every answer was code already tried
+                else:
+                    state.drop_streaming()  # sampling: not recorded; the next round draws anew
+                    going.append(state)
+                continue
+            self.record(state, chosen)
+            going.append(state)
+        return going
+
+    def sample_candidates(self, states: list[_State]) -> dict[int, tuple[list[Candidate], float]]:
+        """One batched generation of N candidates for every run in ``states``; returns id(state) ->
+        (the pool: the greedy answer as candidate 0, then the sampled ones, checked; the seconds
+        of generation per run)."""
+        s = self.settings
+        index = {id(st): len(st.run.iterations) for st in states}
+        params = {id(st): candidate_params(s.gen, s.candidates, st.rounds, s.candidate_min_temperature,
+                                           s.candidate_max_temperature) for st in states}
+        for state in states:
+            self.emit(CandidatesStarted(state.run, index[id(state)], s.candidates))
+        conversations, item_params, owners = [], [], []
+        for state in states:
+            for k, p in enumerate(params[id(state)], 1):
+                conversations.append(state.messages)
+                item_params.append(p)
+                owners.append((state, k))
+        started = time.monotonic()
+        try:
+            answers = self.backend.generate_batch(conversations, item_params, self.cancel, errors="return")
+        except (Cancelled, KeyboardInterrupt):
+            self.cancel.set()
+            answers = [ModelError("cancelled")] * len(conversations)
+        except ModelError as exc:
+            answers = [exc] * len(conversations)
+        seconds = (time.monotonic() - started) / max(1, len(states))
+        pools = {
+            id(st): [as_candidate(st.answer, 0, s.candidates, _params_for(s.gen, st.rounds))] for st in states
+        }
+        checks = []
+        for (state, k), answer in zip(owners, answers, strict=True):
+            if isinstance(answer, Exception):
+                continue  # a failed candidate is no candidate; the greedy answer still stands
+            text, stats = answer
+            candidate = new_candidate(text, stats, k, s.candidates, params[id(state)][k - 1])
+            pools[id(state)].append(candidate)
+            checks.append((state, candidate))
+        list(self.pool.map(lambda pair: check_code(pair[1], self.analyze, pair[0].tests, s.language), checks))
+        return {key: (pool, seconds) for key, pool in pools.items()}
 
 
 def run_loop(
@@ -212,43 +380,70 @@ def run_loop(
     if log is not None:
         log.start_run(run, adapter=adapter)
     first = first_messages(prompt, language=settings.language, prompts_dir=settings.prompts_dir)
-    messages = first
-    for index in range(settings.t_max + 1):
-        it = Iteration(index=index, prompt=messages)
-        run.iterations.append(it)
-        emit(IterationStarted(run, index))
-        stats = GenStats()
-        started = time.monotonic()
-        reason: str | None = None
-        try:
-            pieces: list[str] = []
-            for piece in backend.generate(messages, _params_for(settings.gen, index), cancel, stats):
-                pieces.append(piece)
-                emit(TokenReceived(run, index, piece, "".join(pieces)))
-            it.response = "".join(pieces)
-        except (Cancelled, KeyboardInterrupt):
-            cancel.set()
-            it.response, it.error, reason = "".join(pieces), "cancelled", "cancelled"
-        except ModelError as exc:
-            it.error, run.error, reason = str(exc), str(exc), "model_error"
-        it.gen_seconds = time.monotonic() - started
-        it.prompt_tokens, it.completion_tokens = stats.prompt_tokens, stats.completion_tokens
-        if reason is None:
-            emit(AnalysisStarted(run, index, extract_code(it.response, settings.language) or ""))
+    state = _State(run, first, tests, messages=first)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        driver = _Driver(backend, settings, log, emit, cancel, analyze, pool)
+        while True:
+            index = len(run.iterations)
+            state.answer = _stream(backend, state, index, settings, emit, cancel)
+            if index == 0:
+                it = state.answer
+                if not it.error:
+                    emit(AnalysisStarted(run, index, extract_code(it.response, settings.language) or ""))
+                    try:
+                        driver.check(state, it)
+                    except KeyboardInterrupt:
+                        cancel.set()
+                        it.error = "cancelled"
+                if it.error:
+                    driver.record(state, it)
+                    if it.error != "cancelled":
+                        run.error = it.error
+                    driver.finish(state, "cancelled" if it.error == "cancelled" else "model_error")
+                    return run
+                driver.record(state, it)
+            else:
+                emit(AnalysisStarted(run, index, extract_code(state.answer.response, settings.language) or ""))
+                try:
+                    if not driver.after_greedy([state]):
+                        return run
+                except KeyboardInterrupt:
+                    cancel.set()
+                    driver.finish(state, "cancelled")
+                    return run
             try:
-                reason = _complete_iteration(run, it, settings, analyze, tests)
+                if not driver.after_answer([state]):
+                    return run
             except KeyboardInterrupt:
                 cancel.set()
-                it.error, reason = "cancelled", "cancelled"
-        if log is not None:
-            log.add_iteration(run.id, it)
-        emit(IterationFinished(run, it))
-        if reason is None and cancel.is_set():
-            reason = "cancelled"
-        if reason is not None:
-            return _finish(run, reason, log, emit)
-        messages = _next_messages(first, it, settings)
-    raise AssertionError("unreachable: the last iteration always stops the run")
+                driver.finish(state, "cancelled")
+                return run
+
+
+def _stream(backend: Backend, state: _State, index: int, settings: LoopSettings, emit: EventFn,
+            cancel: threading.Event) -> Iteration:
+    """The model's greedy (or configured) answer to ``state.messages``, streamed to ``emit``."""
+    run = state.run
+    it = Iteration(index=index, prompt=state.messages)
+    run.iterations.append(it)
+    state.streaming = it
+    emit(IterationStarted(run, index))
+    stats = GenStats()
+    started = time.monotonic()
+    pieces: list[str] = []
+    try:
+        for piece in backend.generate(state.messages, _params_for(settings.gen, state.rounds), cancel, stats):
+            pieces.append(piece)
+            emit(TokenReceived(run, index, piece, "".join(pieces)))
+        it.response = "".join(pieces)
+    except (Cancelled, KeyboardInterrupt):
+        cancel.set()
+        it.response, it.error = "".join(pieces), "cancelled"
+    except ModelError as exc:
+        it.error = str(exc)
+    it.gen_seconds = time.monotonic() - started
+    it.prompt_tokens, it.completion_tokens = stats.prompt_tokens, stats.completion_tokens
+    return it
 
 
 def run_loops(
@@ -265,75 +460,75 @@ def run_loops(
     eval_run_id: int | None = None,
     analysis_workers: int = 2,
 ) -> list[Run]:
-    """Run the loop for many prompts at once, one batched generation per iteration level.
-
-    Returns the runs in task order. Every run is logged as it progresses, like ``run_loop``.
-    """
+    """Run the loop for many prompts at once: one batched generation per step for all of them
+    (and one for all their candidates). Returns the runs in task order; each is logged as it
+    progresses, like ``run_loop``."""
     settings = settings or LoopSettings()
     emit = on_event or (lambda event: None)
     cancel = cancel or threading.Event()
     analyze = analyze or default_analyze(settings)
-    runs: list[Run] = []
-    firsts: list[list[Message]] = []
+    states: list[_State] = []
     for task in tasks:
         run = new_run(validate_prompt(task.prompt), backend, settings, source)
         if log is not None:
             log.start_run(run, adapter=adapter, task_id=task.task_id, eval_run_id=eval_run_id)
-        runs.append(run)
-        firsts.append(first_messages(run.prompt, language=settings.language, prompts_dir=settings.prompts_dir))
-    pending = {i: firsts[i] for i in range(len(tasks))}  # task index -> messages for the next iteration
+        first = first_messages(run.prompt, language=settings.language, prompts_dir=settings.prompts_dir)
+        states.append(_State(run, first, task.tests, messages=first))
     with ThreadPoolExecutor(max_workers=max(1, analysis_workers)) as pool:
-        for index in range(settings.t_max + 1):
-            if not pending:
-                break
-            order = list(pending)
-            for i in order:
-                emit(IterationStarted(runs[i], index))
-            started = time.monotonic()
-            try:
-                answers = backend.generate_batch([pending[i] for i in order], _params_for(settings.gen, index), cancel,
-                                                 errors="return")
-                failure: BaseException | None = None
-            except (Cancelled, KeyboardInterrupt) as exc:
-                cancel.set()
-                answers, failure = [], exc
-            except ModelError as exc:
-                answers, failure = [], exc
-            elapsed = (time.monotonic() - started) / max(1, len(order))
-            if failure is not None:
-                reason = "cancelled" if not isinstance(failure, ModelError) else "model_error"
-                for i in order:
-                    it = Iteration(index=index, prompt=pending[i], error=str(failure) or reason)
-                    runs[i].iterations.append(it)
-                    if reason == "model_error":
-                        runs[i].error = str(failure)
-                    if log is not None:
-                        log.add_iteration(runs[i].id, it)
-                    _finish(runs[i], reason, log, emit)
-                pending.clear()
-                break
+        driver = _Driver(backend, settings, log, emit, cancel, analyze, pool)
+        pending = list(states)
+        first_round = True
+        while pending:
+            _generate_batch(backend, pending, settings, emit, cancel)
+            if first_round:
+                first_round = False
+                for state in pending:
+                    if not state.answer.error:
+                        driver.check(state, state.answer)
+                going = []
+                for state in pending:
+                    it = state.answer
+                    driver.record(state, it)
+                    if it.error:
+                        if it.error != "cancelled":
+                            state.run.error = it.error
+                        driver.finish(state, "cancelled" if it.error == "cancelled" else "model_error")
+                    else:
+                        going.append(state)
+                pending = going
+            else:
+                pending = driver.after_greedy(pending)
+            pending = driver.after_answer(pending)
+    return [state.run for state in states]
 
-            def step(i: int, answer, index: int = index, elapsed: float = elapsed) -> tuple[int, Iteration, str | None]:
-                it = Iteration(index=index, prompt=pending[i], gen_seconds=elapsed)
-                if isinstance(answer, Exception):  # a backend that reports per-item errors
-                    it.error = str(answer)
-                    runs[i].error = str(answer)
-                    return i, it, "model_error"
-                it.response, stats = answer
-                it.prompt_tokens, it.completion_tokens = stats.prompt_tokens, stats.completion_tokens
-                return i, it, _complete_iteration(runs[i], it, settings, analyze, tasks[i].tests)
 
-            results = list(pool.map(lambda pair: step(*pair), zip(order, answers)))
-            for i, it, reason in results:
-                runs[i].iterations.append(it)
-                if log is not None:
-                    log.add_iteration(runs[i].id, it)
-                emit(IterationFinished(runs[i], it))
-                if reason is None and cancel.is_set():
-                    reason = "cancelled"
-                if reason is not None:
-                    _finish(runs[i], reason, log, emit)
-                    del pending[i]
-                else:
-                    pending[i] = _next_messages(firsts[i], it, settings)
-    return runs
+def _generate_batch(backend: Backend, states: list[_State], settings: LoopSettings, emit: EventFn,
+                    cancel: threading.Event) -> None:
+    """Every state's greedy answer to its pending request, in one batched generation; a failure
+    of the whole batch becomes each answer's error."""
+    index = {id(st): len(st.run.iterations) for st in states}
+    for state in states:
+        emit(IterationStarted(state.run, index[id(state)]))
+    started = time.monotonic()
+    # Runs of one batch can be at different rounds (a resumed eval); all share the settings of
+    # the lowest, so a batch is one generation call.
+    params = _params_for(settings.gen, min(st.rounds for st in states))
+    try:
+        answers = backend.generate_batch([st.messages for st in states], params, cancel, errors="return")
+        failure: str | None = None
+    except (Cancelled, KeyboardInterrupt):
+        cancel.set()
+        answers, failure = [], "cancelled"
+    except ModelError as exc:
+        answers, failure = [], str(exc) or "model_error"
+    elapsed = (time.monotonic() - started) / max(1, len(states))
+    for n, state in enumerate(states):
+        it = Iteration(index=index[id(state)], prompt=state.messages, gen_seconds=elapsed)
+        if failure is not None:
+            it.error = failure
+        elif isinstance(answers[n], Exception):  # a backend that reports per-item errors
+            it.error = str(answers[n]) or "model_error"
+        else:
+            it.response, stats = answers[n]
+            it.prompt_tokens, it.completion_tokens = stats.prompt_tokens, stats.completion_tokens
+        state.answer = it

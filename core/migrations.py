@@ -177,3 +177,36 @@ def m004_eval_tables(db: sqlite_utils.Database) -> None:
         foreign_keys=[("eval_run_id", "eval_runs", "id"), ("run_id", "runs", "id")],
     )
     db["eval_tasks"].create_index(["eval_run_id", "task_id"], unique=True)
+
+
+@migration
+def m005_iteration_origin(db: sqlite_utils.Database) -> None:
+    # Where each iteration's code came from (model | autofix | candidate), the rewrites autofix
+    # applied, and every candidate drawn for a repair step: the unchosen ones are preference pairs
+    # that cost no extra generation. Older rows are model answers.
+    db["iterations"].add_column("origin", str, not_null_default="model")
+    db["iterations"].add_column("candidate", int)
+    db["iterations"].add_column("fixes", str)  # JSON list of {rule, line, description}
+    db["candidates"].create(
+        {
+            "id": int,
+            "iteration_id": int,
+            "k": int,  # 0: the greedy answer; 1..n sampled
+            "n": int,
+            "temperature": float,
+            "seed": int,
+            "response": str,
+            "code": str,
+            "n_findings": int,
+            "findings": str,  # JSON list of findings
+            "analyzer_errors": str,  # JSON list
+            "tests_passed": int,
+            "closeness": float,
+            "prompt_tokens": int,
+            "completion_tokens": int,
+            "chosen": int,
+        },
+        pk="id",
+        foreign_keys=[("iteration_id", "iterations", "id")],
+    )
+    db["candidates"].create_index(["iteration_id"])

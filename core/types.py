@@ -18,6 +18,10 @@ SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 StopReason = Literal["clean", "t_max", "repeated", "no_code", "model_error", "analyzer_error", "cancelled"]
 STOP_REASONS: tuple[str, ...] = ("clean", "t_max", "repeated", "no_code", "model_error", "analyzer_error", "cancelled")
 
+# Where an iteration's code came from: the model's answer to the request, patchloop's deterministic
+# rewrites of the previous code, or the best of N sampled candidate repairs.
+ORIGINS: tuple[str, ...] = ("model", "autofix", "candidate")
+
 Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": "..."}
 
 
@@ -123,8 +127,46 @@ class BackendInfo:
 
 
 @dataclass
+class Candidate:
+    """One of the answers drawn for a repair step; the best becomes the iteration, all are logged."""
+
+    k: int  # 0: the greedy answer; 1..n: sampled
+    n: int  # sampled candidates drawn
+    temperature: float
+    seed: int | None
+    response: str
+    code: str | None
+    findings: list[Finding] = field(default_factory=list)
+    analyzer_errors: list[str] = field(default_factory=list)
+    tests_passed: bool | None = None
+    closeness: float = 0.0  # difflib ratio to the code it repairs (1.0: identical)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    chosen: bool = False
+
+    def flagged(self, threshold: str) -> list[Finding]:
+        return [f for f in self.findings if severity_at_least(f.severity, threshold)]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["findings"] = [f.to_dict() for f in self.findings]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Candidate:
+        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        fields["findings"] = [Finding.from_dict(f) for f in data.get("findings", [])]
+        return cls(**fields)
+
+
+@dataclass
 class Iteration:
-    """One generate -> analyze step of the loop (v0 is the first attempt)."""
+    """One generate -> analyze step of the loop (v0 is the first attempt).
+
+    ``origin`` says where the code came from (``ORIGINS``): "autofix" iterations were not
+    generated (no tokens), ``fixes`` lists the rewrites applied; "candidate" iterations are the
+    best of ``candidates`` (candidate ``candidate`` of ``len(candidates) - 1`` sampled ones).
+    """
 
     index: int
     prompt: list[Message]
@@ -139,6 +181,17 @@ class Iteration:
     tests_passed: bool | None = None  # None: no tests known for this prompt
     error: str | None = None  # model error for this iteration
     id: int | None = None  # row id once logged
+    origin: str = "model"  # model | autofix | candidate
+    candidate: int | None = None  # which candidate became this iteration (0: the greedy answer)
+    fixes: list[dict[str, Any]] = field(default_factory=list)  # autofix: [{rule, line, description}]
+    candidates: list[Candidate] = field(default_factory=list)  # every answer drawn for this step
+
+    @property
+    def origin_label(self) -> str:
+        """"model", "autofix", "candidate 2/4" (what the log and the app show)."""
+        if self.origin == "candidate" and self.candidates:
+            return f"candidate {self.candidate}/{max(c.n for c in self.candidates)}"
+        return self.origin
 
     def flagged(self, threshold: str) -> list[Finding]:
         return [f for f in self.findings if severity_at_least(f.severity, threshold)]
@@ -149,12 +202,15 @@ class Iteration:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["findings"] = [f.to_dict() for f in self.findings]
+        data["candidates"] = [c.to_dict() for c in self.candidates]
+        data["origin_label"] = self.origin_label
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Iteration:
         fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         fields["findings"] = [Finding.from_dict(f) for f in data.get("findings", [])]
+        fields["candidates"] = [Candidate.from_dict(c) for c in data.get("candidates", [])]
         return cls(**fields)
 
 

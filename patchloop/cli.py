@@ -23,7 +23,7 @@ from rich.markup import escape
 
 from patchloop.core.config import Config, ConfigError, apply_overrides, db_path, load_config, save_config
 from patchloop.core.log import Log, LogError
-from patchloop.core.types import SEVERITIES
+from patchloop.core.types import SEVERITIES, Analysis
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_MODEL, EXIT_ANALYZER, EXIT_LOG, EXIT_CANCELLED = 0, 1, 2, 3, 4, 5, 130
 RUN_EXIT = {"clean": EXIT_OK, "t_max": EXIT_FINDINGS, "repeated": EXIT_FINDINGS, "no_code": EXIT_MODEL, "model_error": EXIT_MODEL,
@@ -86,6 +86,8 @@ def model_options(fn):
         click.option("--adapter", type=click.Path(file_okay=False), help="LoRA adapter folder to load on the model."),
         click.option("--base-url", help="OpenAI-compatible server URL, for openai:NAME models."),
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to run the model."),
+        click.option("--engine", type=click.Choice(["auto", "llama.cpp", "transformers"]),
+                     help="What runs a GGUF model: llama.cpp (the default on a CPU) or transformers."),
         click.option("--no-4bit", "no_4bit", is_flag=True, default=None, help="On CUDA, load full bf16 instead of 4-bit NF4."),
         click.option("--max-new-tokens", type=click.IntRange(1), help="Token limit per answer."),
         click.option("--temperature", type=click.FloatRange(0), help="0 (default) is greedy, as in the paper."),
@@ -101,6 +103,12 @@ def loop_options(fn):
         click.option("--t-max", type=click.IntRange(0, 50), help="Patch iterations after the first attempt (default 3)."),
         click.option("--threshold", type=click.Choice(SEVERITIES), help="Lowest severity that counts and goes to the model."),
         click.option("--skip", multiple=True, help="Rule to ignore (B101, bandit:B101, assert_used); repeatable."),
+        click.option("--autofix/--no-autofix", default=None,
+                     help="Apply deterministic rewrites before each repair request (default on)."),
+        click.option("--feedback", type=click.Choice(["fresh", "chat"]),
+                     help="Repair requests as a fresh conversation (default) or appended to the chat."),
+        click.option("--candidates", type=click.IntRange(0, 16),
+                     help="Repairs sampled when the greedy one repeats or does not help (default 4; 0 off)."),
     ]):
         fn = decorator(fn)
     return fn
@@ -111,10 +119,12 @@ def apply_cli(config: Config, **opts) -> Config:
         return apply_overrides(
             config,
             model__name=opts.get("model"), model__adapter=opts.get("adapter"), model__base_url=opts.get("base_url"),
+            model__engine=opts.get("engine"),
             model__device=opts.get("device"), model__load_in_4bit=False if opts.get("no_4bit") else None,
             model__max_new_tokens=opts.get("max_new_tokens"), model__temperature=opts.get("temperature"),
             model__seed=opts.get("seed"), analyzers=opts.get("analyzers"), t_max=opts.get("t_max"),
             threshold=opts.get("threshold"), skip=list(opts["skip"]) if opts.get("skip") else None,
+            autofix=opts.get("autofix"), feedback=opts.get("feedback"), candidates=opts.get("candidates"),
         )
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
@@ -157,6 +167,7 @@ def run(ctx: click.Context, prompt: str | None, prompt_file, as_json: bool, quie
     Progress streams to stderr; the best iteration's code goes to stdout (or the whole run with --json).
     """
     from patchloop.core.loop import (
+        CandidatesStarted,
         IterationFinished,
         IterationStarted,
         TokenReceived,
@@ -182,8 +193,10 @@ def run(ctx: click.Context, prompt: str | None, prompt_file, as_json: bool, quie
         if quiet:
             return
         if isinstance(event, IterationStarted):
-            label = "first attempt" if event.index == 0 else f"patch {event.index}/{settings.t_max}"
+            label = "first attempt" if event.index == 0 else "repair"
             err.rule(f"v{event.index} · {label}")
+        elif isinstance(event, CandidatesStarted):
+            err.print(f"  sampling {event.count} candidate repairs", markup=False)
         elif isinstance(event, TokenReceived) and live:
             err.print(event.text, end="", style="dim", markup=False, highlight=False)
         elif isinstance(event, IterationFinished):
@@ -263,6 +276,77 @@ def analyze(ctx: click.Context, files: tuple[Path, ...], as_json: bool, sarif: b
     if any(a.errors for a in results.values()):
         sys.exit(EXIT_ANALYZER)
     sys.exit(EXIT_FINDINGS if any(a.flagged(threshold) for a in results.values()) else EXIT_OK)
+
+
+# -- fix -----------------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--analyzers", "-a", type=click.Choice(["defects", "security", "all"]), help="Analyzer suite.")
+@click.option("--threshold", type=click.Choice(SEVERITIES), help="Lowest severity that counts.")
+@click.option("--skip", multiple=True, help="Rule to ignore (B101, bandit:B101, assert_used); repeatable.")
+@click.option("--diff", "show_diff", is_flag=True, help="Print the changes as a unified diff; write no file.")
+@click.option("--task", default="", help="What the code is for: some rewrites depend on it (a digest the task asks for).")
+@click.option("--json", "as_json", is_flag=True, help="What was fixed and what remains, as JSON.")
+@click.pass_context
+def fix(ctx: click.Context, files: tuple[Path, ...], show_diff: bool, task: str, as_json: bool, **opts) -> None:
+    """Apply patchloop's deterministic fixes to FILES in place, like `ruff check --fix`.
+
+    Only flagged code is rewritten (clean files stay byte-identical), and a rewrite is kept only if
+    the file still parses and the analyzers flag no more than before. Exit 0 when nothing at or
+    above the threshold remains, 1 when something does, 4 when an analyzer failed.
+    """
+    from patchloop.core.analyzers import analyze_code, language_of
+    from patchloop.core.autofix import fix_until_stable
+    from patchloop.output import code_diff
+
+    config = apply_cli(get_config(ctx), **opts)
+    threshold, suite = config.loop.threshold, config.loop.analyzers
+    report, remaining, errors = {}, 0, False
+    for path in files:
+        try:
+            code = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            fail(f"{path} is not UTF-8 text", EXIT_USAGE)
+        except OSError as exc:
+            fail(f"cannot read {path}: {exc.strerror}", EXIT_USAGE)
+        language = language_of(path)
+
+        def analyze(text: str, language: str = language) -> Analysis:
+            return analyze_code(text, suite, language=language, skip=config.loop.skip,
+                                timeout=config.loop.analyzer_timeout)
+
+        before = analyze(code)
+        outcome = fix_until_stable(code, before, analyze, task=task, language=language, threshold=threshold)
+        after = outcome.analysis
+        errors = errors or bool(after.errors)
+        left = after.flagged(threshold)
+        remaining += len(left)
+        if outcome.code != code:
+            if show_diff:
+                click.echo(code_diff(code, outcome.code, old=f"a/{path}", new=f"b/{path}"), nl=False)
+            else:
+                path.write_text(outcome.code, encoding="utf-8")
+        report[str(path)] = {
+            "fixed": [a.to_dict() for a in outcome.applied], "before": len(before.flagged(threshold)),
+            "remaining": [f.to_dict() for f in left], "errors": after.errors, "changed": outcome.code != code,
+        }
+        if not as_json:
+            for a in outcome.applied:
+                err.print(f"{path}:{a.line}: fixed {a.rule}: {a.description}", markup=False, highlight=False)
+            for f in left:
+                err.print(f"{path}:{f.line}:{f.column}: {f.rule_id} {f.message}", markup=False, highlight=False)
+            for error in after.errors:
+                err.print(f"{path}: analyzer error: {error}", markup=False, highlight=False)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        fixed = sum(len(r["fixed"]) for r in report.values())
+        verb = "would fix" if show_diff else "fixed"
+        err.print(f"{verb} {fixed} finding(s); {remaining} remaining", highlight=False)
+    if errors:
+        sys.exit(EXIT_ANALYZER)
+    sys.exit(EXIT_FINDINGS if remaining else EXIT_OK)
 
 
 # -- log -----------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 
 from rich.console import Console
@@ -26,12 +27,22 @@ def findings_table(findings: Sequence[Finding], title: str | None = None) -> Tab
 
 
 def iteration_summary(it: Iteration, threshold: str) -> str:
+    head = f"v{it.index} ({it.origin_label})"
     if it.error:
-        return f"v{it.index}: {it.error}"
+        return f"{head}: {it.error}"
     if it.code is None:
-        return f"v{it.index}: no code block in the answer"
+        return f"{head}: no code block in the answer"
     flagged = len(it.flagged(threshold))
-    parts = [f"v{it.index}: {flagged} finding(s) at or above {threshold}"]
+    parts = [f"{head}: {flagged} finding(s) at or above {threshold}"]
+    if it.origin == "autofix":
+        parts.append(f"{len(it.fixes)} rewrite(s), no model call")
+        if it.tests_passed is not None:
+            parts.append("tests pass" if it.tests_passed else "tests FAIL")
+        parts.append(f"analysis {it.analysis_seconds:.1f}s")
+        return " · ".join(parts)
+    if it.candidates:
+        sampled = [c for c in it.candidates if c.k > 0]
+        parts.append(f"best of {len(it.candidates)} answers ({len(sampled)} sampled)")
     if it.analyzer_errors:
         parts.append(f"analyzer errors: {'; '.join(it.analyzer_errors)}")
     if it.tests_passed is not None:
@@ -42,17 +53,37 @@ def iteration_summary(it: Iteration, threshold: str) -> str:
     return " · ".join(parts)
 
 
+def code_diff(before: str | None, after: str | None, *, old: str = "before", new: str = "after") -> str:
+    """A unified diff of two versions of the code ("" when they are the same)."""
+    return "".join(difflib.unified_diff((before or "").splitlines(keepends=True),
+                                        (after or "").splitlines(keepends=True), old, new))
+
+
 def print_run(console: Console, run: Run) -> None:
     console.print(f"[bold]run {run.id if run.id is not None else '-'}[/] · {run.model} · analyzers {run.analyzers}"
                   f" · threshold {run.threshold} · stop: [bold]{run.stop_reason}[/]")
     console.print(f"[dim]prompt:[/] {run.prompt}")
+    previous: Iteration | None = None
     for it in run.iterations:
-        console.rule(f"v{it.index}" + ("  ★ best" if it.index == run.best_index else ""))
+        console.rule(f"v{it.index} · {it.origin_label}" + ("  ★ best" if it.index == run.best_index else ""))
         console.print(iteration_summary(it, run.threshold))
-        if it.code:
+        for fix in it.fixes:
+            console.print(f"  fixed line {fix['line']}: {fix['rule']}: {fix['description']}", markup=False)
+        for c in it.candidates:
+            mark = "→" if c.chosen else " "
+            console.print(f"  {mark} candidate {c.k} (t={c.temperature:g}): "
+                          + ("no code" if c.code is None else f"{len(c.flagged(run.threshold))} finding(s)")
+                          + ("" if c.tests_passed is None else (", tests pass" if c.tests_passed else ", tests FAIL"))
+                          + f", closeness {c.closeness:.2f}", markup=False)
+        if previous is not None and previous.code and it.code:
+            diff = code_diff(previous.code, it.code, old=f"v{previous.index}", new=f"v{it.index}")
+            console.print(diff or "(same code as the previous iteration)", markup=False, highlight=False)
+        elif it.code:
             console.print(it.code, markup=False, highlight=False)
         if it.findings:
             console.print(findings_table(it.findings))
+        if it.code is not None:
+            previous = it
 
 
 def runs_table(rows: Sequence[RunSummary], width: int = 120) -> Table:

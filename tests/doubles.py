@@ -48,8 +48,10 @@ class ScriptedBackend:
             yield response[start : start + self.piece]
 
     def generate_batch(self, conversations, params, cancel=None, *, errors="raise"):
+        from patchloop.core.backends.base import per_item_params
+
         out = []
-        for messages in conversations:
+        for messages, item in zip(conversations, per_item_params(params, len(conversations)), strict=True):
             stats = GenStats()
-            out.append(("".join(self.generate(messages, params, cancel, stats)), stats))
+            out.append(("".join(self.generate(messages, item, cancel, stats)), stats))
         return out

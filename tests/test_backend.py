@@ -151,6 +151,20 @@ def test_batch_answers_equal_one_at_a_time_answers(tiny_backend, batch_size):
         assert 0 < stats.completion_tokens <= 30
 
 
+def test_batch_takes_settings_per_conversation(tiny_backend):
+    # Repair candidates: one batch, rising temperatures, greedy items kept greedy.
+    greedy = GenParams(max_new_tokens=12)
+    singles = ["".join(tiny_backend.generate(c, greedy)) for c in CONVERSATIONS[:2]]
+    hot = [GenParams(max_new_tokens=12, temperature=t, seed=7) for t in (0.5, 1.5)]
+    answers = tiny_backend.generate_batch([*CONVERSATIONS[:2], CONVERSATIONS[0], CONVERSATIONS[0]],
+                                          [greedy, greedy, *hot], batch_size=8)
+    assert [text for text, _ in answers[:2]] == singles
+    again = tiny_backend.generate_batch([CONVERSATIONS[0], CONVERSATIONS[0]], hot, batch_size=8)
+    assert [text for text, _ in again] == [text for text, _ in answers[2:]]  # seeded: reproducible
+    with pytest.raises(ValueError, match="2 generation settings for 3"):
+        tiny_backend.generate_batch(CONVERSATIONS[:3], hot)
+
+
 def test_batch_cancel_is_honoured_between_batches(tiny_backend, monkeypatch):
     cancel = threading.Event()
     chunks = []

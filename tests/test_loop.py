@@ -48,7 +48,8 @@ def log(tmp_path):
 
 
 def settings(**kw) -> LoopSettings:
-    return LoopSettings(**{"t_max": 3, **kw})
+    """The paper's plain loop (chat-style feedback, no autofix, no candidates) unless asked for."""
+    return LoopSettings(**{"t_max": 3, "autofix": False, "feedback": "chat", "candidates": 0, **kw})
 
 
 def test_clean_after_one_patch_logs_every_iteration(log):
@@ -75,23 +76,27 @@ def test_feedback_prompt_uses_the_papers_wording_and_only_flagged_findings():
 
 
 def test_t_max_stop_and_best_is_fewest_findings_last_on_ties():
-    backend = ScriptedBackend([WORSE, BAD, WORSE, BAD])
+    bad_again = BAD.replace("f(x)", "g(x)")
+    backend = ScriptedBackend([WORSE, BAD, WORSE.replace("f(x)", "h(x)"), bad_again])
     run = run_loop("parse x", backend, settings(t_max=3), analyze=fake_analyze)
     assert run.stop_reason == "t_max"
     assert len(run.iterations) == 4
     assert run.best_index == 3  # v1 and v3 tie at one finding: the last wins
 
 
-def test_a_word_for_word_repeat_at_greedy_decoding_stops_the_run(log):
+def test_a_repeat_at_greedy_decoding_stops_the_run_and_is_not_recorded(log):
     # The next patch request would be the last one again, and greedy decoding would answer it the
-    # same way up to t_max: stop after the first repeat instead of spending the model's time.
+    # same way up to t_max: stop at the first repeat, and never log the repeat as a new iteration.
     run = run_loop("parse x", ScriptedBackend([BAD, BAD, BAD, BAD]), settings(t_max=3), analyze=fake_analyze, log=log)
-    assert run.stop_reason == "repeated" and len(run.iterations) == 2
-    assert log.load_run(run.id).stop_reason == "repeated"
-    # The same code in different words is a different request next time, so the loop goes on.
+    assert run.stop_reason == "repeated" and len(run.iterations) == 1
+    assert log.load_run(run.id).stop_reason == "repeated" and log.db["iterations"].count == 1
+    # The same code in other words is the same code: still a repeat.
     reworded = "Fixed:\n" + BAD
     run = run_loop("parse x", ScriptedBackend([BAD, reworded, reworded]), settings(t_max=3), analyze=fake_analyze)
-    assert run.stop_reason == "repeated" and len(run.iterations) == 3
+    assert run.stop_reason == "repeated" and len(run.iterations) == 1
+    # Code tried two steps back is a repeat too (no cycles).
+    run = run_loop("parse x", ScriptedBackend([BAD, WORSE, BAD]), settings(t_max=3), analyze=fake_analyze)
+    assert run.stop_reason == "repeated" and len(run.iterations) == 2
 
 
 def test_repeats_go_on_when_sampling():
@@ -99,7 +104,7 @@ def test_repeats_go_on_when_sampling():
 
     sampled = settings(t_max=3, gen=GenParams(temperature=0.7, seed=1))
     run = run_loop("parse x", ScriptedBackend([BAD, BAD, BAD, GOOD]), sampled, analyze=fake_analyze)
-    assert run.stop_reason == "clean" and len(run.iterations) == 4
+    assert run.stop_reason == "clean" and len(run.iterations) == 2  # the repeats were not recorded
 
 
 def test_each_sampled_iteration_draws_with_its_own_seed():
@@ -219,12 +224,13 @@ def test_batched_loops_move_each_prompt_independently(log):
     finished = []
     runs = run_loops(tasks, PerPromptBackend([]), settings(t_max=2), log=log, analyze=fake_analyze,
                      on_event=lambda e: finished.append(e) if isinstance(e, IterationFinished) else None)
-    # 'c' answers the patch request exactly as before: at greedy decoding that is where it stops.
+    # 'c' answers the patch request exactly as before: at greedy decoding that is where it stops,
+    # and the repeat is not recorded.
     assert [r.stop_reason for r in runs] == ["clean", "clean", "repeated"]
-    assert [len(r.iterations) for r in runs] == [1, 2, 2]
-    assert len(finished) == 5
+    assert [len(r.iterations) for r in runs] == [1, 2, 1]
+    assert len(finished) == 4
     assert [row["task_id"] for row in log.db["runs"].rows] == ["t/a", "t/b", "t/c"]
-    assert log.db["iterations"].count == 5
+    assert log.db["iterations"].count == 4
 
 
 def test_batched_model_error_stops_every_pending_run(log):
@@ -235,3 +241,115 @@ def test_batched_model_error_stops_every_pending_run(log):
     runs = run_loops([LoopTask("a"), LoopTask("b")], Broken([]), settings(), log=log, analyze=fake_analyze)
     assert [r.stop_reason for r in runs] == ["model_error", "model_error"]
     assert all("CUDA" in r.error for r in runs)
+
+
+# -- the repair step: autofix, fresh requests, candidates ------------------------------------------
+
+UNUSED_IMPORT = "```python\nimport os\n\ndef f(x):\n    return int(x)\n```"
+
+
+def unused_import_analyze(code: str) -> Analysis:
+    findings = [Finding("ruff", "F401", "note", "`os` imported but unused", n)
+                for n, line in enumerate(code.splitlines(), 1) if line == "import os"]
+    return Analysis(findings=findings, results=[AnalyzerResult("fake", findings)])
+
+
+def test_autofix_repairs_without_the_model_and_is_marked(log):
+    backend = ScriptedBackend([UNUSED_IMPORT])
+    run = run_loop("parse x", backend, settings(autofix=True), analyze=unused_import_analyze, log=log)
+    assert run.stop_reason == "clean" and len(backend.calls) == 1  # only v0 was generated
+    fixed = run.iterations[1]
+    assert fixed.origin == "autofix" and fixed.code == "def f(x):\n    return int(x)\n"
+    assert fixed.completion_tokens == 0 and fixed.fixes[0]["rule"] == "ruff:F401"
+    stored = log.load_run(run.id).iterations[1]
+    assert stored.origin == "autofix" and stored.fixes == fixed.fixes
+
+
+def test_autofix_that_breaks_passing_tests_is_dropped():
+    backend = ScriptedBackend([UNUSED_IMPORT, GOOD])
+    run = run_loop("parse x", backend, settings(autofix=True, t_max=1), analyze=unused_import_analyze,
+                   tests=lambda code: "import os" in code)
+    assert [it.origin for it in run.iterations] == ["model", "model"]  # the rewrite failed the tests
+
+
+def test_fresh_request_holds_the_task_the_code_a_frame_and_a_hint():
+    backend = ScriptedBackend([BAD, GOOD])
+    run_loop("parse x", backend, settings(feedback="fresh"), analyze=fake_analyze)
+    request = backend.calls[1]
+    assert [m["role"] for m in request] == ["system", "user"]  # a new conversation, not the chat
+    text = request[1]["content"]
+    assert "Task:\nparse x" in text and "```python\ndef f(x):\n    return eval(x)\n```" in text
+    assert "  > 2 |     return eval(x)" in text  # the offending line, marked
+    assert "Fix: Do not use `eval`" in text
+
+
+class CandidateBackend(ScriptedBackend):
+    """Greedy answers from the script; sampled candidates from ``samples`` (by call order)."""
+
+    def __init__(self, responses, samples):
+        super().__init__(responses)
+        self.samples = list(samples)
+        self.batches = []
+
+    def generate_batch(self, conversations, params, cancel=None, *, errors="raise"):
+        from patchloop.core.types import GenStats
+
+        self.batches.append(list(params) if isinstance(params, list) else params)
+        return [(self.samples.pop(0), GenStats(prompt_tokens=3, completion_tokens=7)) for _ in conversations]
+
+
+def test_a_repeat_draws_candidates_and_the_best_becomes_the_iteration(log):
+    other_bad = BAD.replace("eval(x)", "eval(x.strip())")
+    backend = CandidateBackend([BAD, BAD], [other_bad, GOOD, WORSE, BAD])
+    run = run_loop("parse x", backend, settings(candidates=4, feedback="fresh"), analyze=fake_analyze, log=log)
+    assert run.stop_reason == "clean" and len(run.iterations) == 2
+    params = backend.batches[0]
+    assert [p.temperature for p in params] == sorted(p.temperature for p in params) and params[0].temperature > 0
+    assert len({p.seed for p in params}) == 4  # a seed per candidate
+    chosen = run.iterations[1]
+    assert chosen.origin == "candidate" and chosen.candidate == 2 and chosen.origin_label == "candidate 2/4"
+    assert [c.k for c in chosen.candidates] == [0, 1, 2, 3, 4] and [c.chosen for c in chosen.candidates].count(True) == 1
+    assert log.db["candidates"].count == 5
+    assert [c.k for c in log.load_run(run.id).iterations[1].candidates if c.chosen] == [2]
+
+
+def test_candidates_rank_tests_then_findings_then_closeness():
+    from patchloop.core.repair import rank_key
+    from patchloop.core.types import Candidate
+
+    flagged = [Finding("bandit", "B307", "error", "eval", 1)]
+
+    def cand(k, tests, findings, closeness):
+        return Candidate(k=k, n=3, temperature=0.5, seed=k, response="", code=f"c{k}", findings=findings,
+                         tests_passed=tests, closeness=closeness)
+
+    pool = [cand(1, False, [], 0.9), cand(2, True, flagged, 0.9), cand(3, True, [], 0.2), cand(4, True, [], 0.8)]
+    assert max(pool, key=lambda c: rank_key(c, "note")).k == 4  # passing, clean, closest
+    pool = pool[:2]
+    assert max(pool, key=lambda c: rank_key(c, "note")).k == 2  # a passing flagged one beats a failing clean one
+
+
+def test_every_candidate_repeating_stops_as_repeated_without_a_new_iteration():
+    backend = CandidateBackend([BAD, BAD], [BAD, BAD])
+    run = run_loop("parse x", backend, settings(candidates=2), analyze=fake_analyze)
+    assert run.stop_reason == "repeated" and len(run.iterations) == 1
+
+
+def test_batched_loops_sample_candidates_for_every_run_in_one_batch():
+    class Batched(ScriptedBackend):
+        def __init__(self):
+            super().__init__([])
+            self.calls_batch = []
+
+        def generate_batch(self, conversations, params, cancel=None, *, errors="raise"):
+            from patchloop.core.types import GenStats
+
+            self.calls_batch.append((len(conversations), isinstance(params, list)))
+            sampled = isinstance(params, list)
+            return [((GOOD if sampled else BAD), GenStats()) for _ in conversations]
+
+    backend = Batched()
+    runs = run_loops([LoopTask("a"), LoopTask("b")], backend, settings(candidates=3), analyze=fake_analyze)
+    assert [r.stop_reason for r in runs] == ["clean", "clean"]
+    assert backend.calls_batch == [(2, False), (2, False), (6, True)]  # v0, greedy repairs, 2 x 3 candidates
+    assert all(r.iterations[1].origin == "candidate" for r in runs)

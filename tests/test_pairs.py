@@ -225,6 +225,32 @@ def test_pairs_from_a_real_loop_run_with_real_analyzers(store):
     assert pairs[0].prompt == run.iterations[0].prompt
 
 
+def test_unpicked_repair_candidates_are_pairs_for_free(store):
+    from patchloop.core.types import Analysis, AnalyzerResult, Finding, GenStats
+
+    def analyze(code):
+        findings = [Finding("bandit", "B307", "error", "eval", n) for n, line in enumerate(code.splitlines(), 1)
+                    if "eval(" in line]
+        return Analysis(findings=findings, results=[AnalyzerResult("fake", findings)])
+
+    bad = "```python\ndef f(x):\n    return eval(x)\n```"
+    bad2 = "```python\ndef f(x):\n    return eval(x.strip())\n```"
+    good = "```python\ndef f(x):\n    return int(x)\n```"
+
+    class Sampler(ScriptedBackend):
+        def generate_batch(self, conversations, params, cancel=None, *, errors="raise"):
+            return [(text, GenStats()) for text in (bad2, good)]
+
+    settings = LoopSettings(t_max=1, autofix=False, candidates=2)
+    run = run_loop("parse x", Sampler([bad, bad]), settings, log=store, analyze=analyze)
+    assert run.stop_reason == "clean" and run.iterations[1].origin == "candidate"
+    pairs, _ = pairs_of(store)
+    rejected = sorted((p.rejected_index, p.rejected_candidate) for p in pairs)
+    assert rejected == [(0, None), (1, 1)]  # v0, and the unpicked flagged candidate 1 of v1
+    assert all("int(x)" in p.chosen for p in pairs)
+    assert any("x.strip()" in p.rejected for p in pairs)
+
+
 def test_export_loads_with_datasets_and_matches_the_db_dataset(store, tmp_path):
     log_run(store, "p", [it(WORSE, 3), it(BAD, 1), it(GOOD, 0)], task_id="mbpp/1")
     log_run(store, "q", [it(BAD, 1), it(GOOD, 0)])  # task_id None next to a string: still loads

@@ -8,6 +8,11 @@ One run gives pairs between its iterations, all answering the same first-attempt
 * rejected: an iteration a human labelled ``rejected``; failing that, every flagged iteration of
   the run (code with at least one finding at or above the threshold, not labelled ``chosen``).
 
+Autofix iterations are iterations like any other (a clean rewrite is chosen over the flagged
+answer it fixed), and the candidates a repair step sampled but did not pick are in the pool too:
+a flagged one is a rejected answer, a clean one can be the chosen side. So the repair steps give
+pairs without any extra generation.
+
 A human label on one side replaces the automatic choice on that side only. Iterations without
 code never enter a pair; neither do two answers with the same code. Identical pairs coming from
 several runs (the same task asked again) collapse into one record that lists every run.
@@ -66,6 +71,7 @@ class Candidate:
     analyzer_error: bool
     tests_passed: bool | None
     label: str | None  # "chosen" | "rejected" | None
+    k: int | None = None  # an unpicked candidate of iteration ``index`` (None: the iteration itself)
 
     @property
     def has_code(self) -> bool:
@@ -88,6 +94,8 @@ class Pair:
     rejected_findings: int
     origin: str  # "loop" (both sides chosen by the rules) | "labels" (a human label on either side)
     task_id: str | None = None
+    chosen_candidate: int | None = None  # set when a side is an unpicked repair candidate
+    rejected_candidate: int | None = None
     model: str = ""
     adapter: str = ""
     run_ids: list[int] = field(default_factory=list)
@@ -108,6 +116,8 @@ class Pair:
             "rejected_index": self.rejected_index,
             "chosen_findings": self.chosen_findings,
             "rejected_findings": self.rejected_findings,
+            "chosen_candidate": self.chosen_candidate,
+            "rejected_candidate": self.rejected_candidate,
             "origin": self.origin,
             "task_id": self.task_id,
             "model": self.model,
@@ -153,7 +163,8 @@ def select_chosen(candidates: Sequence[Candidate]) -> tuple[list[Candidate], str
         return human, None
     usable = [c for c in candidates if c.is_clean and c.tests_passed is not False and c.label != "rejected"]
     if usable:
-        return [max(usable, key=lambda c: c.index)], None
+        # The latest clean iteration; an unpicked clean candidate only where no iteration is clean.
+        return [max(usable, key=lambda c: (c.k is None, c.index))], None
     if any(c.is_clean and c.tests_passed is False for c in candidates):
         return [], SKIP_CHOSEN_TESTS_FAIL
     if any(c.has_code and c.flagged == 0 and c.analyzer_error for c in candidates):
@@ -191,7 +202,7 @@ def run_pairs(
     out = []
     for c in chosen:
         for r in rejected:
-            if c.index == r.index:
+            if (c.index, c.k) == (r.index, r.k):
                 continue
             if normalise_code(c.code or "") == normalise_code(r.code or ""):
                 skipped[SKIP_IDENTICAL] += 1
@@ -237,7 +248,7 @@ def harvest(
 
     ``run_source`` keeps runs whose source starts with it (``cli``, ``tui``, ``eval:mbpp``);
     ``run_ids`` keeps only those runs, ``eval_run_ids`` only the runs of those evaluations.
-    Reads the log in four queries, so large logs stay quick.
+    Reads the log in five queries, so large logs stay quick.
     """
     if source not in SOURCES:
         raise PairsError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
@@ -258,6 +269,12 @@ def harvest(
         labels = {r["iteration_id"]: r["label"] for r in db.query(
             f"SELECT l.iteration_id, l.label FROM labels l JOIN iterations i ON l.iteration_id = i.id "
             f"WHERE i.{scoped}", params)}
+        unpicked = list(db.query(
+            f"SELECT c.iteration_id, c.k, c.code, c.findings, c.analyzer_errors, c.tests_passed FROM candidates c "
+            f"JOIN iterations i ON c.iteration_id = i.id WHERE i.{scoped} AND c.chosen = 0 ORDER BY c.id", params))
+    unpicked_by_iteration: dict[int, list[dict[str, Any]]] = {}
+    for row in unpicked:
+        unpicked_by_iteration.setdefault(row["iteration_id"], []).append(row)
     counts: dict[int, Counter] = {}
     for row in severities:
         counts.setdefault(row["iteration_id"], Counter())[row["severity"]] += row["n"]
@@ -282,6 +299,16 @@ def harvest(
             )
             for row in rows
         ]
+        candidates += [
+            Candidate(
+                run_id=run["id"], index=row["idx"], code=c["code"], k=c["k"],
+                flagged=sum(1 for f in json.loads(c["findings"] or "[]")
+                            if SEVERITY_RANK.get(f.get("severity"), 0) >= threshold_rank),
+                analyzer_error=bool(json.loads(c["analyzer_errors"] or "[]")),
+                tests_passed=None if c["tests_passed"] is None else bool(c["tests_passed"]), label=None,
+            )
+            for row in rows for c in unpicked_by_iteration.get(row["id"], [])
+        ]
         found = run_pairs(candidates, stats.skipped, min_gap=min_gap, source=source)
         if not found:
             continue
@@ -292,6 +319,7 @@ def harvest(
                 prompt=prompt, chosen=answer_text(c.code or "", language), rejected=answer_text(r.code or "", language),
                 run_id=run["id"], chosen_index=c.index, rejected_index=r.index, chosen_findings=c.flagged,
                 rejected_findings=r.flagged, origin=origin, task_id=run.get("task_id"), model=run["model"] or "",
+                chosen_candidate=c.k, rejected_candidate=r.k,
                 adapter=run.get("adapter") or "", run_ids=[run["id"]],
             )
             if pair.key in kept:

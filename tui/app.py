@@ -24,6 +24,7 @@ from patchloop.core.extract import partial_code
 from patchloop.core.log import Log, LogError
 from patchloop.core.loop import (
     AnalysisStarted,
+    CandidatesStarted,
     IterationFinished,
     IterationStarted,
     RunFinished,
@@ -366,6 +367,9 @@ class PatchloopApp(App[int]):
             session.phase = "analyzing"
             self._update_rate()
             self.main.show_stream()
+        elif isinstance(event, CandidatesStarted):
+            session.phase = f"sampling {event.count} candidate repairs"
+            self.main.show_view()
         elif isinstance(event, IterationFinished):
             session.finished.add(event.iteration.index)
             session.live_findings.pop(event.iteration.index, None)
@@ -674,6 +678,8 @@ class PatchloopApp(App[int]):
                 state, tone = f"cancelling v{index}…", "warn"
             elif session.phase == "analyzing":
                 state, tone = f"analyzing v{index}", "busy"
+            elif session.phase.startswith("sampling"):
+                state, tone = f"v{index}: {session.phase}", "busy"
             else:
                 state, tone = f"generating v{index}", "busy"
         elif session.live:

@@ -20,7 +20,7 @@ class Session:
     streaming_index: int | None = None
     stream: str = ""  # the streaming iteration's answer so far
     stream_dirty: bool = False
-    phase: str = ""  # generating | analyzing
+    phase: str = ""  # generating | analyzing | sampling N candidate repairs
     tokens: int = 0  # pieces received in the streaming iteration
     run_started: float = 0.0  # app clock
     run_elapsed: float | None = None  # frozen when the run ends

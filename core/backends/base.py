@@ -36,14 +36,27 @@ class Backend(Protocol):
     def generate_batch(
         self,
         conversations: Sequence[Sequence[Message]],
-        params: GenParams,
+        params: GenParams | Sequence[GenParams],
         cancel: threading.Event | None = None,
         *,
         errors: str = "raise",
     ) -> list[tuple[str, GenStats] | ModelError]:
         """Answer many conversations at once (batched or concurrent where the backend can), in input order.
 
+        ``params`` is one setting for all, or one per conversation (the repair step's candidates
+        sample at rising temperatures, each with its own seed): ``per_item_params`` spreads it.
+
         ``errors="return"`` asks for a failed item's ``ModelError`` in its slot instead of raising,
         where the backend can tell items apart (a server can; one process's batch fails as a whole).
         """
         ...
+
+
+def per_item_params(params: GenParams | Sequence[GenParams], count: int) -> list[GenParams]:
+    """One ``GenParams`` per conversation of a batch, from one for all or a list of ``count``."""
+    if isinstance(params, GenParams):
+        return [params] * count
+    items = list(params)
+    if len(items) != count:
+        raise ValueError(f"{len(items)} generation settings for {count} conversations")
+    return items

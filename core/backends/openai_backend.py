@@ -34,7 +34,7 @@ from typing import Any, Literal, Protocol, Self
 import httpx
 
 from ..types import BackendInfo, Cancelled, GenParams, GenStats, Message
-from .base import ModelError
+from .base import ModelError, per_item_params
 
 __all__ = ["DEFAULT_BASE_URL", "OpenAIBackend"]
 
@@ -194,7 +194,7 @@ class OpenAIBackend:
     def generate_batch(
         self,
         conversations: Sequence[Sequence[Message]],
-        params: GenParams,
+        params: GenParams | Sequence[GenParams],
         cancel: threading.Event | None = None,
         *,
         errors: Literal["raise", "return"] = "raise",
@@ -210,6 +210,7 @@ class OpenAIBackend:
         if errors not in ("raise", "return"):
             raise ValueError(f"errors must be 'raise' or 'return', not {errors!r}")
         total = len(conversations)
+        item_params = per_item_params(params, total)
         results: list[Any] = [None] * total
         if total == 0:
             return results
@@ -218,7 +219,7 @@ class OpenAIBackend:
 
         def answer(index: int) -> tuple[str, GenStats]:
             stats = GenStats()
-            text = "".join(self.generate(conversations[index], params, flag, stats))
+            text = "".join(self.generate(conversations[index], item_params[index], flag, stats))
             return text, stats
 
         pool = ThreadPoolExecutor(

@@ -27,7 +27,7 @@ from typing import Any
 
 from ..types import BackendInfo, Cancelled, GenParams, GenStats, Message
 from . import embedded
-from .base import ModelError
+from .base import ModelError, per_item_params
 
 Progress = Callable[[str], None]
 
@@ -268,6 +268,25 @@ def _stop_criteria(*events: threading.Event | None) -> Any:
     return StoppingCriteriaList([StopOnEvent()])
 
 
+def _row_temperatures(temperatures: Sequence[float]) -> Any:
+    from transformers import LogitsProcessor, LogitsProcessorList
+
+    class RowTemperature(LogitsProcessor):
+        """Divides each row's logits by that row's temperature."""
+
+        def __init__(self):
+            self.scale: Any = None
+
+        def __call__(self, input_ids, scores):
+            import torch
+
+            if self.scale is None or self.scale.device != scores.device:
+                self.scale = torch.tensor(temperatures, dtype=scores.dtype, device=scores.device).unsqueeze(1)
+            return scores / self.scale
+
+    return LogitsProcessorList([RowTemperature()])
+
+
 def _make_streamer(tokenizer: Any, stats: GenStats, started: float) -> Any:
     from transformers import TextIteratorStreamer
 
@@ -451,7 +470,7 @@ class TransformersBackend:
     def generate_batch(
         self,
         conversations: Sequence[Sequence[Message]],
-        params: GenParams,
+        params: GenParams | Sequence[GenParams],
         cancel: threading.Event | None = None,
         batch_size: int | None = None,
         errors: str = "raise",
@@ -461,34 +480,49 @@ class TransformersBackend:
         ``errors`` is accepted for the protocol's sake: in one process a failure (out of memory,
         say) breaks the whole batch, so it is always raised as one ``ModelError``.
 
-        Prompts are grouped by length so that little of each batch is padding. Cancellation is
-        checked between batches and after every token inside one.
+        Prompts are grouped by length so that little of each batch is padding, greedy ones apart
+        from sampled ones. Cancellation is checked between batches and after every token inside one.
         """
         size = max(1, batch_size or self.batch_size)
+        item_params = per_item_params(params, len(conversations))
         prompts = [self.render_prompt(messages) for messages in conversations]
         lengths = [len(self.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
-        order = sorted(range(len(prompts)), key=lambda i: lengths[i])
+        order = sorted(range(len(prompts)), key=lambda i: (item_params[i].temperature > 0, lengths[i]))
         results: list[tuple[str, GenStats] | None] = [None] * len(prompts)
         for start in range(0, len(order), size):
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
             chunk = order[start : start + size]
-            for index, answer in zip(chunk, self._generate_chunk([conversations[i] for i in chunk], params, cancel)):
-                results[index] = answer
+            sampled = [i for i in chunk if item_params[i].temperature > 0]
+            for group in ([i for i in chunk if i not in sampled], sampled):
+                if not group:
+                    continue
+                answers = self._generate_chunk([conversations[i] for i in group], [item_params[i] for i in group],
+                                               cancel)
+                for index, answer in zip(group, answers, strict=True):
+                    results[index] = answer
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
         return [r for r in results if r is not None]
 
     def _generate_chunk(
-        self, conversations: Sequence[Sequence[Message]], params: GenParams, cancel: threading.Event | None
+        self, conversations: Sequence[Sequence[Message]], params: Sequence[GenParams],
+        cancel: threading.Event | None
     ) -> list[tuple[str, GenStats]]:
+        """One forward-pass batch; ``params`` are all greedy or all sampled."""
         started = time.perf_counter()
         inputs = self._encode(conversations)
         clock = _first_token_clock(started)
-        self._seed(params)
+        self._seed(params[0])  # one generator per batch: the first item's seed seeds the batch
+        kwargs = self._generation_kwargs(params[0])
+        temperatures = [p.temperature for p in params]
+        if len(set(temperatures)) > 1:
+            # Candidates sample at different temperatures in one batch: scale each row's logits by
+            # its own (the shared warper is left at 1.0).
+            kwargs.update(temperature=1.0, logits_processor=_row_temperatures(temperatures))
         try:
             output = self.model.generate(
-                **inputs, **self._generation_kwargs(params), streamer=clock, stopping_criteria=_stop_criteria(cancel)
+                **inputs, **kwargs, streamer=clock, stopping_criteria=_stop_criteria(cancel)
             )
         except Exception as exc:  # surfaced as the model's error
             raise ModelError(f"Batched generation failed: {type(exc).__name__}: {exc}") from exc

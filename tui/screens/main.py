@@ -208,7 +208,8 @@ class MainScreen(Screen):
             for it in run.iterations:
                 status, count = iteration_status(it, run.threshold, it.index in session.finished)
                 chips.append(Chip(it.index, status, count, best=it.index == best,
-                                  label=session.labels.get(it.index), marked=it.index == self.mark))
+                                  label=session.labels.get(it.index), marked=it.index == self.mark,
+                                  origin=it.origin_label))
         self.query_one(Timeline).set_chips(chips, self.view)
 
     def select(self, index: int | None, *, user: bool = False) -> None:
@@ -238,10 +239,9 @@ class MainScreen(Screen):
         total = run.t_max + 1
         code_view.border_title = f"Code · v{it.index} of up to v{total - 1}"
         if streaming:
-            phase = "analyzing…" if session.phase == "analyzing" else f"generating… {session.tokens} tokens"
-            code_view.border_subtitle = phase
+            code_view.border_subtitle = _phase_text(session)
         else:
-            parts = [verdict(it, run.threshold)]
+            parts = [it.origin_label, verdict(it, run.threshold)]
             if run.stop_reason and it.index == run.iterations[-1].index:
                 parts.append(f"stop: {run.stop_reason}")
             if it.index == run.best_index and run.stop_reason:
@@ -282,11 +282,12 @@ class MainScreen(Screen):
         session = self.papp.session
         if session.run is None or self.view != session.streaming_index or not session.live:
             return
+        if self.view is None or self.view >= len(session.run.iterations):
+            return  # the streamed answer was a repeat and is gone; candidates are being drawn
         code_view = self.query_one(CodeView)
         it = session.run.iterations[self.view]
         code_view.show_code(shown_code(it, session.stream), follow=True)
-        phase = "analyzing…" if session.phase == "analyzing" else f"generating… {session.tokens} tokens"
-        code_view.border_subtitle = phase
+        code_view.border_subtitle = _phase_text(session)
 
     # -- events -----------------------------------------------------------------------------------
 
@@ -358,3 +359,11 @@ class MainScreen(Screen):
 
     def action_focus(self, pane: str) -> None:
         self.query_one(f"#{pane}").focus()
+
+
+def _phase_text(session) -> str:
+    if session.phase == "analyzing":
+        return "analyzing…"
+    if session.phase.startswith("sampling"):
+        return session.phase + "…"
+    return f"generating… {session.tokens} tokens"

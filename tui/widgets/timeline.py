@@ -1,5 +1,6 @@
-"""The iteration timeline: v0, v1 … vN in one row, with each one's verdict, the best one starred
-and the human labels; left/right (or a click) picks the iteration the panes show."""
+"""The iteration timeline: v0, v1 … vN in one row, with each one's origin (``fix``: autofix,
+``2/4``: the second of four sampled candidates), verdict, the best one starred and the human
+labels; left/right (or a click) picks the iteration the panes show."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ class Chip:
     best: bool = False
     label: str | None = None  # chosen | rejected
     marked: bool = False  # the left side of the next comparison
+    origin: str = "model"  # model | autofix | "candidate k/N" (Iteration.origin_label)
 
 
 _STATUS_MARK = {"running": ("…", "$text-accent"), "clean": ("✓", "$text-success"),
@@ -96,7 +98,12 @@ class Timeline(Widget, can_focus=True):
 
     def _chip(self, chip: Chip) -> Content:
         mark, colour = _STATUS_MARK.get(chip.status, ("?", "$text"))
-        parts = [Content(f"v{chip.index} "), Content(mark).stylize(colour)]
+        parts = [Content(f"v{chip.index} ")]
+        if chip.origin == "autofix":
+            parts.append(Content("fix ").stylize("$text-accent"))  # a deterministic rewrite, no model call
+        elif chip.origin.startswith("candidate"):
+            parts.append(Content(chip.origin.removeprefix("candidate ") + " ").stylize("$text-accent"))
+        parts.append(Content(mark).stylize(colour))
         if chip.status == "flagged":
             parts.append(Content(str(chip.count)).stylize(colour))
         if chip.best:

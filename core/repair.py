@@ -1,0 +1,204 @@
+"""The pieces of one repair step, shared by the streaming and the batched loop.
+
+After a flagged answer, cheapest first:
+
+1. ``autofix_iteration``: patchloop's deterministic rewrites (``core.autofix``); kept only when the
+   code still parses and tests that passed still pass. No model call.
+2. ``request_messages``: a fresh repair request (task, current code, each finding framed with a
+   hint) or, with ``feedback = "chat"``, the paper's wording appended to the last exchange.
+3. ``needs_candidates`` / ``candidate_params`` / ``choose``: when the greedy answer repeats code
+   already tried or does not lower the findings, N answers are sampled in one batch at rising
+   temperatures, each analyzed and tested, and ranked: tests passed (where known), then fewest
+   findings at or above the threshold, then closeness to the code being repaired. The best one
+   becomes the iteration; every candidate is kept on it for the log (preference pairs for free).
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from .autofix import fix_until_stable
+from .extract import extract_code
+from .feedback import patch_messages, render_feedback, repair_messages
+from .types import Analysis, Candidate, GenParams, GenStats, Iteration, Message, Run
+
+AnalyzeFn = Callable[[str], Analysis]
+TestsFn = Callable[[str], bool]
+
+
+def check_code(
+    it: Iteration | Candidate, analyze: AnalyzeFn, tests: TestsFn | None, language: str
+) -> float:
+    """Extract the code of ``it.response`` (when not set yet), analyze and test it; return the
+    analysis seconds. Code that is None (no block) is neither analyzed nor tested."""
+    if it.code is None and it.response:
+        it.code = extract_code(it.response, language)
+    if it.code is None:
+        return 0.0
+    started = time.monotonic()
+    analysis = analyze(it.code)
+    seconds = time.monotonic() - started
+    it.findings, it.analyzer_errors = analysis.findings, analysis.errors
+    if tests is not None:
+        try:
+            it.tests_passed = bool(tests(it.code))
+        except Exception:  # noqa: BLE001 - a sandbox failure is a failed test, never a crashed run
+            it.tests_passed = False
+    return seconds
+
+
+def stop_reason(it: Iteration, threshold: str) -> str | None:
+    """Why a run ends at this iteration, whatever the budget: no code, an analyzer error, clean."""
+    if it.code is None:
+        return "no_code"
+    if it.analyzer_errors:
+        return "analyzer_error"
+    if it.is_clean(threshold):
+        return "clean"
+    return None
+
+
+def autofix_iteration(
+    run: Run, base: Iteration, analyze: AnalyzeFn, tests: TestsFn | None, *, language: str, threshold: str
+) -> Iteration | None:
+    """The next iteration made by deterministic rewrites of ``base``, or None when no rewrite
+    applies, the rewritten code is not better, or it breaks tests that passed."""
+    started = time.monotonic()
+    seconds = [0.0]
+
+    def timed_analyze(code: str) -> Analysis:
+        begun = time.monotonic()
+        try:
+            return analyze(code)
+        finally:
+            seconds[0] += time.monotonic() - begun
+
+    base_analysis = Analysis(findings=base.findings, results=[])
+    outcome = fix_until_stable(base.code or "", base_analysis, timed_analyze, task=run.prompt, language=language,
+                               threshold=threshold)
+    if not outcome.passes or outcome.code == base.code:
+        return None
+    it = Iteration(
+        index=len(run.iterations), prompt=[], response=f"```{language}\n{outcome.code}```", code=outcome.code,
+        origin="autofix", fixes=[a.to_dict() for a in outcome.applied], findings=outcome.analysis.findings,
+        analyzer_errors=outcome.analysis.errors,
+    )
+    if tests is not None:
+        try:
+            it.tests_passed = bool(tests(it.code))
+        except Exception:  # noqa: BLE001 - a sandbox failure is a failed test, never a crashed run
+            it.tests_passed = False
+    it.analysis_seconds = seconds[0]
+    it.gen_seconds = time.monotonic() - started - seconds[0]
+    if base.tests_passed and it.tests_passed is False:
+        return None  # a rewrite that breaks the code is no fix
+    if it.analyzer_errors and not base.analyzer_errors:
+        return None
+    if len(it.flagged(threshold)) > len(base.flagged(threshold)):
+        return None
+    return it
+
+
+def request_messages(run: Run, base: Iteration, first: list[Message], *, feedback: str, language: str,
+                     threshold: str, prompts_dir: str | None) -> list[Message]:
+    """The conversation that asks the model to repair ``base``."""
+    code = base.code or ""
+    if feedback == "chat":
+        text = render_feedback(code, base.findings, threshold=threshold, language=language, prompts_dir=prompts_dir)
+        return patch_messages(first, base.response, text)
+    return repair_messages(run.prompt, code, base.findings, threshold=threshold, language=language,
+                           prompts_dir=prompts_dir)
+
+
+def tried_codes(run: Run, exclude: Iteration | None = None) -> set[str]:
+    """The code of every iteration so far (``exclude``: the answer being judged, which a live
+    view may already show in the run)."""
+    return {it.code for it in run.iterations if it.code is not None and it is not exclude}
+
+
+def needs_candidates(run: Run, base: Iteration, answer: Iteration, threshold: str, count: int,
+                     exclude: Iteration | None = None) -> bool:
+    """Sample candidates when the greedy answer brings nothing new: code already tried, no code,
+    or no fewer findings than the code it repairs."""
+    if count <= 0:
+        return False
+    if answer.error:
+        return False
+    if answer.code is None or answer.code in tried_codes(run, exclude):
+        return True
+    if answer.analyzer_errors:
+        return True
+    return len(answer.flagged(threshold)) >= len(base.flagged(threshold))
+
+
+def candidate_params(gen: GenParams, count: int, index: int, low: float, high: float) -> list[GenParams]:
+    """``count`` sampling settings at temperatures rising from ``low`` to ``high``, each with its
+    own seed (derived from the run's seed, or 0, and the iteration index: reproducible, and a
+    repeated step draws new answers)."""
+    base_seed = 0 if gen.seed is None else gen.seed
+    params = []
+    for k in range(1, count + 1):
+        temperature = low if count == 1 else low + (high - low) * (k - 1) / (count - 1)
+        params.append(replace(gen, temperature=round(temperature, 3), top_p=gen.top_p if gen.top_p < 1 else 0.95,
+                              seed=base_seed + 1000 * index + k))
+    return params
+
+
+def closeness(a: str | None, b: str | None) -> float:
+    if a is None or b is None:
+        return 0.0
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def as_candidate(answer: Iteration, k: int, n: int, params: GenParams) -> Candidate:
+    return Candidate(
+        k=k, n=n, temperature=params.temperature, seed=params.seed, response=answer.response, code=answer.code,
+        findings=answer.findings, analyzer_errors=answer.analyzer_errors, tests_passed=answer.tests_passed,
+        prompt_tokens=answer.prompt_tokens, completion_tokens=answer.completion_tokens,
+    )
+
+
+def new_candidate(text: str, stats: GenStats, k: int, n: int, params: GenParams) -> Candidate:
+    return Candidate(k=k, n=n, temperature=params.temperature, seed=params.seed, response=text, code=None,
+                     prompt_tokens=stats.prompt_tokens, completion_tokens=stats.completion_tokens)
+
+
+def rank_key(candidate: Candidate, threshold: str) -> tuple:
+    """Higher is better: code and a verdict first, tests, then fewest findings, then closeness."""
+    return (
+        candidate.code is not None,
+        not candidate.analyzer_errors,
+        candidate.tests_passed is not False,
+        -len(candidate.flagged(threshold)),
+        candidate.closeness,
+        -candidate.k,  # on a full tie the greedy answer, then the cooler sample
+    )
+
+
+def choose(run: Run, base: Iteration, pool: list[Candidate], prompt: list[Message], *, threshold: str,
+           index: int, exclude: Iteration | None = None) -> Iteration | None:
+    """The iteration made of the best candidate that is not code already tried; None when every
+    candidate repeats (the run then stops as ``repeated``)."""
+    tried = tried_codes(run, exclude)
+    for candidate in pool:
+        candidate.closeness = closeness(candidate.code, base.code)
+    fresh = [c for c in pool if c.code is not None and c.code not in tried]
+    if not fresh:
+        return None
+    best = max(fresh, key=lambda c: rank_key(c, threshold))
+    best.chosen = True
+    return Iteration(
+        index=index, prompt=prompt, response=best.response, code=best.code, findings=best.findings,
+        analyzer_errors=best.analyzer_errors, tests_passed=best.tests_passed,
+        prompt_tokens=sum(c.prompt_tokens for c in pool), completion_tokens=sum(c.completion_tokens for c in pool),
+        origin="model" if best.k == 0 else "candidate", candidate=best.k, candidates=pool,
+    )
+
+
+def repair_base(run: Run) -> Iteration:
+    """The iteration the next repair starts from: the best so far (a worse patch is not built on)."""
+    best = run.best
+    return best if best is not None else run.iterations[-1]
