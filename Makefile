@@ -11,12 +11,15 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/install-system-deps.sh
+$(STAMP): pyproject.toml scripts/install-system-deps.sh scripts/build-llama-wheel.sh
 	bash scripts/install-system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install "$(TORCH)"
 	$(PY) -m pip install -e '.[dev]'
+	# The llama.cpp engine (GGUF on the CPU): compiled once (10-25 min on 2 cores) into a wheel cache
+	# outside the repo, then reused; a failed build only warns (GGUF models then run on transformers).
+	bash scripts/build-llama-wheel.sh $(PY)
 	touch $(STAMP)
 
 run: setup

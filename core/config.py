@@ -20,6 +20,7 @@ from .types import SEVERITIES, GenParams
 
 SUITE_NAMES = ("defects", "security", "all")
 ENGINES = ("auto", "llama.cpp", "transformers")  # as core/backends/engines.py names them
+ENGINES = ("auto", "llama.cpp", "transformers")  # as core/backends/engines.py names them
 
 
 class ConfigError(ValueError):
@@ -31,6 +32,7 @@ class ModelSettings:
     name: str = "embedded"  # embedded | embedded-1.5b | HF id | local folder | openai:NAME
     adapter: str = ""  # LoRA adapter folder from `patchloop train dpo`
     device: str = "auto"  # auto | cpu | cuda
+    engine: str = "auto"  # auto | llama.cpp | transformers: what runs a GGUF model (auto: llama.cpp without CUDA)
     engine: str = "auto"  # auto | llama.cpp | transformers: what runs a GGUF model (auto: llama.cpp without CUDA)
     load_in_4bit: bool = True  # on CUDA only: NF4 through bitsandbytes
     base_url: str = ""  # for openai:NAME models
@@ -100,6 +102,8 @@ class Config:
             raise ConfigError(f"model.max_new_tokens{where} must be positive")
         if self.model.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"model.device{where} must be auto, cpu or cuda, not {self.model.device!r}")
+        if self.model.engine not in ENGINES:
+            raise ConfigError(f"model.engine{where} must be {', '.join(ENGINES)}, not {self.model.engine!r}")
         if self.model.engine not in ENGINES:
             raise ConfigError(f"model.engine{where} must be {', '.join(ENGINES)}, not {self.model.engine!r}")
         return self

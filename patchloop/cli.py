@@ -88,6 +88,8 @@ def model_options(fn):
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to run the model."),
         click.option("--engine", type=click.Choice(["auto", "llama.cpp", "transformers"]),
                      help="What runs a GGUF model: llama.cpp (the default on a CPU) or transformers."),
+        click.option("--engine", type=click.Choice(["auto", "llama.cpp", "transformers"]),
+                     help="What runs a GGUF model: llama.cpp (the default on a CPU) or transformers."),
         click.option("--no-4bit", "no_4bit", is_flag=True, default=None, help="On CUDA, load full bf16 instead of 4-bit NF4."),
         click.option("--max-new-tokens", type=click.IntRange(1), help="Token limit per answer."),
         click.option("--temperature", type=click.FloatRange(0), help="0 (default) is greedy, as in the paper."),
@@ -119,6 +121,7 @@ def apply_cli(config: Config, **opts) -> Config:
         return apply_overrides(
             config,
             model__name=opts.get("model"), model__adapter=opts.get("adapter"), model__base_url=opts.get("base_url"),
+            model__engine=opts.get("engine"),
             model__engine=opts.get("engine"),
             model__device=opts.get("device"), model__load_in_4bit=False if opts.get("no_4bit") else None,
             model__max_new_tokens=opts.get("max_new_tokens"), model__temperature=opts.get("temperature"),

@@ -267,6 +267,8 @@ def train_dpo_cmd(ctx: click.Context, pairs_file: Path | None, db: Path | None, 
 @click.option("--max-new-tokens", type=click.IntRange(1), help="Token limit per answer.")
 @click.option("--gen-batch-size", type=click.IntRange(1, 512), default=8, show_default=True,
               help="Tasks generated together (the backend's batch size).")
+@click.option("--engine", type=click.Choice(["auto", "llama.cpp", "transformers"]),
+              help="What generates with a GGUF model: llama.cpp (the default on a CPU) or transformers.")
 @click.option("--min-gap", type=click.IntRange(0), help="Rejected side has at least N more findings than chosen.")
 @click.option("--start-adapter", type=click.Path(file_okay=False, exists=True), help="Start from this adapter.")
 @click.option("--tag", help="Name for this invocation in the eval records (default: a timestamp).")
@@ -276,7 +278,7 @@ def train_dpo_cmd(ctx: click.Context, pairs_file: Path | None, db: Path | None, 
 @click.pass_context
 def train_rounds_cmd(ctx: click.Context, rounds: int, model: str | None, out_dir: Path, train_tasks: str,
                      eval_tasks: tuple[str, ...], t_max, analyzers, threshold, max_new_tokens, gen_batch_size: int,
-                     min_gap, start_adapter, tag, as_json: bool, quiet: bool, **opts) -> None:
+                     min_gap, start_adapter, tag, engine, as_json: bool, quiet: bool, **opts) -> None:
     """Iterate: generate on train tasks with the current model, harvest pairs, train DPO, score.
 
     Round 0 scores the starting model; the final table has pass@1 and EFR (first attempt and after
@@ -292,7 +294,7 @@ def train_rounds_cmd(ctx: click.Context, rounds: int, model: str | None, out_dir
 
     main = _main()
     config = main.apply_cli(main.get_config(ctx), model=model, t_max=t_max, analyzers=analyzers,
-                            threshold=threshold, max_new_tokens=max_new_tokens,
+                            threshold=threshold, max_new_tokens=max_new_tokens, engine=engine,
                             device=None if opts["device"] == "auto" else opts["device"],
                             no_4bit=opts["no_4bit"] or None)
     try:
