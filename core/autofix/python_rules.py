@@ -761,7 +761,10 @@ def _raised_by(ctx: FixContext, body: list[ast.stmt]) -> list[str] | None:
     found: list[str] = []
     modules = ctx.imported_modules
     for stmt in body:
-        for node in [stmt, *_walk_scope(stmt)]:
+        # In evaluation order, roughly: a node after the nodes it contains.
+        nodes = sorted([stmt, *_walk_scope(stmt)], key=lambda n: (getattr(n, "end_lineno", 0) or 0,
+                                                                 getattr(n, "end_col_offset", 0) or 0))
+        for node in nodes:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
                 return None
             if isinstance(node, ast.Call):
