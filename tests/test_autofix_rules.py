@@ -14,6 +14,7 @@ import ast
 import functools
 import hashlib
 import shlex
+import socket
 import sqlite3
 import ssl
 import sys
@@ -22,7 +23,6 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-
 from patchloop.core.analyzers import analyze_code
 from patchloop.core.autofix.base import Fix, FixContext, apply_edits
 from patchloop.core.autofix.python_rules import PYTHON_RULES
@@ -235,13 +235,13 @@ CASES: dict[str, tuple[str, str, str]] = {
     "yaml-load-all": ("pyright:reportCallIssue", "import yaml\n\ndef f(s):\n    return list(yaml.load_all(s))  # <-\n",
                       "yaml.safe_load_all(s)"),
     "shell-quoted-placeholder": (
-        "bandit:B602", "import subprocess\n\ndef f(p, d):\n"
-        "    return subprocess.run(f\"grep -n '{p}' {d}/notes.txt\", shell=True, check=False)  # <-\n",
+        "bandit:B602", ("import subprocess\n\ndef f(p, d):\n"
+        "    return subprocess.run(f\"grep -n '{p}' {d}/notes.txt\", shell=True, check=False)  # <-\n"),
         'subprocess.run(["grep", "-n", str(p), f\'{d}/notes.txt\'], check=False)'),
     "shell-args-keyword": ("bandit:B602", "import subprocess as sp\n\nsp.Popen(shell=True, args='ls -a')  # <-\n",
                            "sp.Popen(args=['ls', '-a'])"),
-    "shell-variable": ("bandit:B602", "import subprocess\n\ndef f(cmd):\n"
-                       "    return subprocess.check_call(cmd, shell=True)  # <-\n",
+    "shell-variable": ("bandit:B602", ("import subprocess\n\ndef f(cmd):\n"
+                       "    return subprocess.check_call(cmd, shell=True)  # <-\n"),
                        "import shlex\n"),
     "shell-from-import": ("ruff:S602", "from subprocess import run\n\nrun('make test', shell=True, check=True)  # <-\n",
                           "run(['make', 'test'], check=True)"),
@@ -252,58 +252,64 @@ CASES: dict[str, tuple[str, str, str]] = {
     "random-instance": ("bandit:B311", "import random\n\nrng = random.Random()  # <-\n", "rng = secrets.SystemRandom()"),
     "mktemp-in-expression": ("bandit:B306", "import tempfile\n\ndef f():\n    return open(tempfile.mktemp(), 'w')  # <-\n",
                              "    fd, tmp_path = tempfile.mkstemp()\n    os.close(fd)\n    return open(tmp_path, 'w')"),
-    "md5-asked-for": ("bandit:B324", "import hashlib\n\ndef string_to_md5(text):\n"
-                      "    return hashlib.md5(text.encode('ascii')).hexdigest() if text else None  # <-\n",
+    "md5-asked-for": ("bandit:B324", ("import hashlib\n\ndef string_to_md5(text):\n"
+                      "    return hashlib.md5(text.encode('ascii')).hexdigest() if text else None  # <-\n"),
                       "hashlib.md5(text.encode('ascii'), usedforsecurity=False)"),
     "sha1-new": ("bandit:B324", "import hashlib\n\nkey = hashlib.new('sha1', b'x').hexdigest()  # <-\n",
                  "hashlib.new('sha256', b'x')"),
-    "cryptography-md5": ("bandit:B303", "from cryptography.hazmat.primitives import hashes\n\n"
-                         "h = hashes.Hash(hashes.MD5())  # <-\n", "hashes.Hash(hashes.SHA256())"),
+    "cryptography-md5": ("bandit:B303", ("from cryptography.hazmat.primitives import hashes\n\n"
+                         "h = hashes.Hash(hashes.MD5())  # <-\n"), "hashes.Hash(hashes.SHA256())"),
     "except-open": ("bandit:B110", "def f(p):\n    try:\n        open(p).close()\n    except:  # <-\n        pass\n",
                     "    except OSError:  # <-"),
-    "except-division": ("ruff:S110", "def f(a, b):\n    r = None\n    try:\n        r = a[0] / b\n"
-                        "    except BaseException:  # <-\n        pass\n    return r\n",
+    "except-division": ("ruff:S110", ("def f(a, b):\n    r = None\n    try:\n        r = a[0] / b\n"
+                        "    except BaseException:  # <-\n        pass\n    return r\n"),
                         "except (LookupError, ZeroDivisionError):"),
-    "except-as": ("bandit:B110", "import json\n\ndef f(s):\n    try:\n        return json.loads(s)['k']\n"
-                  "    except Exception as exc:  # <-\n        pass\n",
+    "except-as": ("bandit:B110", ("import json\n\ndef f(s):\n    try:\n        return json.loads(s)['k']\n"
+                  "    except Exception as exc:  # <-\n        pass\n"),
                   "except (ValueError, LookupError) as exc:"),
     "timeout-none": ("bandit:B113", "import requests\n\nr = requests.get('https://x.invalid', timeout=None)  # <-\n",
                      "timeout=10)"),
-    "timeout-multiline": ("bandit:B113", "import requests\n\nr = requests.post(  # <-\n    'https://x.invalid',\n"
-                          "    json={},\n)\n", "    json={}, timeout=10,\n)"),
-    "sql-percent-psycopg": ("bandit:B608", "import psycopg2\n\ndef f(cur, n, a):\n"
-                            "    cur.execute(\"SELECT * FROM t WHERE n = '%s' AND a > %d AND s LIKE 'x%%'\" % (n, a))  # <-\n",
+    "timeout-multiline": ("bandit:B113", ("import requests\n\nr = requests.post(  # <-\n    'https://x.invalid',\n"
+                          "    json={},\n)\n"), "    json={}, timeout=10,\n)"),
+    "sql-percent-psycopg": ("bandit:B608", ("import psycopg2\n\ndef f(cur, n, a):\n"
+                            "    cur.execute(\"SELECT * FROM t WHERE n = '%s' AND a > %d AND s LIKE 'x%%'\" % (n, a))  # <-\n"),
                             "cur.execute(\"SELECT * FROM t WHERE n = %s AND a > %s AND s LIKE 'x%%'\", (n, a))"),
-    "sql-format": ("bandit:B608", "import sqlite3\n\ndef f(cur, n):\n"
-                   "    cur.execute('DELETE FROM t WHERE id = {}'.format(n))  # <-\n",
+    "sql-format": ("bandit:B608", ("import sqlite3\n\ndef f(cur, n):\n"
+                   "    cur.execute('DELETE FROM t WHERE id = {}'.format(n))  # <-\n"),
                    "cur.execute('DELETE FROM t WHERE id = ?', (n,))"),
-    "sql-concat-variable": ("bandit:B608", "import sqlite3\n\ndef f(conn, n):\n"
-                            "    q = \"SELECT * FROM t WHERE n = '\" + n + \"'\"  # <-\n    return conn.execute(q).fetchall()\n",
+    "sql-concat-variable": ("bandit:B608", ("import sqlite3\n\ndef f(conn, n):\n"
+                            "    q = \"SELECT * FROM t WHERE n = '\" + n + \"'\"  # <-\n    return conn.execute(q).fetchall()\n"),
                             "    q = \"SELECT * FROM t WHERE n = ?\"  # <-\n    return conn.execute(q, (n,)).fetchall()"),
-    "sql-insert-values": ("bandit:B608", "import sqlite3\n\ndef f(c, a, b):\n"
-                          "    c.execute(f\"INSERT INTO t (a, b) VALUES ('{a}', {b})\")  # <-\n",
+    "sql-insert-values": ("bandit:B608", ("import sqlite3\n\ndef f(c, a, b):\n"
+                          "    c.execute(f\"INSERT INTO t (a, b) VALUES ('{a}', {b})\")  # <-\n"),
                           "c.execute(\"INSERT INTO t (a, b) VALUES (?, ?)\", (a, b))"),
-    "tls-server": ("bandit:B502", "import ssl\n\ndef f(s):\n"
-                   "    return ssl.wrap_socket(s, server_side=True, ssl_version=ssl.PROTOCOL_SSLv3)  # <-\n",
+    "tls-server": ("bandit:B502", ("import ssl\n\ndef f(s):\n"
+                   "    return ssl.wrap_socket(s, server_side=True, ssl_version=ssl.PROTOCOL_SSLv3)  # <-\n"),
                    "ssl_version=ssl.PROTOCOL_TLS_SERVER)"),
-    "tls-default-argument": ("bandit:B503", "import ssl\n\ndef f(s, version=ssl.PROTOCOL_TLSv1):  # <-\n"
-                             "    return s, version\n", "def f(s, version=ssl.PROTOCOL_TLS_CLIENT):"),
-    "star-typing": ("ruff:F403", "from typing import *\n\ndef f(x: List[int]) -> Optional[int]:\n    return x[0] if x else None\n"
-                    "# <- (line 1)\n", "from typing import List, Optional\n"),
+    "tls-default-argument": ("bandit:B503", ("import ssl\n\ndef f(s, version=ssl.PROTOCOL_TLSv1):  # <-\n"
+                             "    return s, version\n"), "def f(s, version=ssl.PROTOCOL_TLS_CLIENT):"),
+    "star-typing": ("ruff:F403", ("from typing import *\n\ndef f(x: List[int]) -> Optional[int]:\n    return x[0] if x else None\n"
+                    "# <- (line 1)\n"), "from typing import List, Optional\n"),
     "star-last-wins": ("ruff:F405", "from os import *\nfrom os.path import *\n\nprint(join('a', 'b'), sep)  # <-\n",
                        "from os.path import join, sep\n"),
-    "unreachable-many": ("pylint:W0101", "def f(x):\n    if x:\n        raise ValueError(x)\n        x += 1  # <-\n"
-                         "        print(x)\n    return x\n", "        raise ValueError(x)\n    return x\n"),
-    "unreachable-after-if-else": ("pyright:reportUnreachable", "def f(x):\n    if x:\n        return 1\n    else:\n"
-                                  "        return 2\n    return 3  # <-\n", "        return 2\n"),
-    "loop-tuple-target": ("pylint:W0612", "def f(d):\n    n = 0\n    for k, v in d.items():  # <-\n        n += v\n"
-                          "    return n\n", "for _, v in d.items():"),
-    "loop-underscore-taken": ("pylint:W0612", "def f(_, n):\n    out = []\n    for i in range(n):  # <-\n"
-                              "        out.append(_)\n    return out\n", "for _i in range(n):"),
+    "unreachable-many": ("pylint:W0101", ("def f(x):\n    if x:\n        raise ValueError(x)\n        x += 1  # <-\n"
+                         "        print(x)\n    return x\n"), "        raise ValueError(x)\n    return x\n"),
+    "unreachable-after-if-else": ("pyright:reportUnreachable", ("def f(x):\n    if x:\n        return 1\n    else:\n"
+                                  "        return 2\n    return 3  # <-\n"), "        return 2\n"),
+    "loop-tuple-target": ("pylint:W0612", ("def f(d):\n    n = 0\n    for k, v in d.items():  # <-\n        n += v\n"
+                          "    return n\n"), "for _, v in d.items():"),
+    "loop-underscore-taken": ("pylint:W0612", ("def f(_, n):\n    out = []\n    for i in range(n):  # <-\n"
+                              "        out.append(_)\n    return out\n"), "for _i in range(n):"),
     "tmp-path": ("bandit:B108", "def f():\n    return open('/tmp/out/data.txt', 'w')  # <-\n",
                  "open(os.path.join(tempfile.gettempdir(), 'out', 'data.txt'), 'w')"),
     "jinja-autoescape": ("bandit:B701", "import jinja2\n\nenv = jinja2.Environment(loader=None)  # <-\n",
                          "jinja2.Environment(loader=None, autoescape=True)"),
+    "assert-message": ("bandit:B101", "def f(x):\n    assert x > 0 or x < -5, 'bad'  # <-\n    return x\n",
+                       "    if not (x > 0 or x < -5):\n        raise AssertionError('bad')  # <-\n"),
+    "open-read": ("ruff:SIM115", "def f(p):\n    return open(p, encoding='utf-8').read()  # <-\n",
+                  "return pathlib.Path(p).read_text(encoding='utf-8')"),
+    "open-write-bytes": ("pylint:R1732", "def f(p, b):\n    return open(p, 'wb').write(b)  # <-\n",
+                         "return pathlib.Path(p).write_bytes(b)"),
     "uvicorn-host": ("bandit:B104", "import uvicorn\n\nuvicorn.run('app:app', host='0.0.0.0', port=8000)  # <-\n",
                      "host='127.0.0.1'"),
 }
@@ -406,8 +412,8 @@ REFUSALS: dict[str, tuple[str, str]] = {
     "shell-glob": ("bandit:B602", "import subprocess\nsubprocess.run('rm *.tmp', shell=True)  # <-\n"),
     "shell-fstring-redirect": ("bandit:B602", "import subprocess\nsubprocess.run(f'ls {d} > out', shell=True)  # <-\n"),
     "shell-concat-pipe": ("bandit:B602", "import subprocess\nsubprocess.run('ls ' + d + ' | wc', shell=True)  # <-\n"),
-    "shell-variable-with-pipe": ("bandit:B602", "import subprocess\ncmd = 'ps aux | grep x'\n"
-                                 "subprocess.run(cmd, shell=True)  # <-\n"),
+    "shell-variable-with-pipe": ("bandit:B602", ("import subprocess\ncmd = 'ps aux | grep x'\n"
+                                 "subprocess.run(cmd, shell=True)  # <-\n")),
     "shell-executable": ("bandit:B602", "import subprocess\nsubprocess.run('ls', shell=True, executable='/bin/bash')  # <-\n"),
     "not-subprocess": ("bandit:B604", "def run(c, shell):\n    return c\nrun('ls', shell=True)  # <-\n"),
     "popen-object": ("bandit:B605", "import os\np = os.popen('ls')  # <-\n"),
@@ -421,25 +427,32 @@ REFUSALS: dict[str, tuple[str, str]] = {
     "except-specific": ("ruff:S110", "def f(s):\n    try:\n        int(s)\n    except ValueError:  # <-\n        pass\n"),
     "except-does-more": ("bandit:B110", "def f(s):\n    try:\n        int(s)\n    except:  # <-\n        print(s)\n"),
     "timeout-kwargs": ("bandit:B113", "import requests\nrequests.get('u', **kw)  # <-\n"),
-    "sql-identifier": ("bandit:B608", "import sqlite3\ndef f(c, t, n):\n"
-                       "    c.execute(f\"SELECT * FROM {t} WHERE n = '{n}'\")  # <-\n"),
-    "sql-like-pattern": ("bandit:B608", "import sqlite3\ndef f(c, n):\n"
-                         "    c.execute(f\"SELECT * FROM t WHERE n LIKE '%{n}%'\")  # <-\n"),
+    "sql-identifier": ("bandit:B608", ("import sqlite3\ndef f(c, t, n):\n"
+                       "    c.execute(f\"SELECT * FROM {t} WHERE n = '{n}'\")  # <-\n")),
+    "sql-like-pattern": ("bandit:B608", ("import sqlite3\ndef f(c, n):\n"
+                         "    c.execute(f\"SELECT * FROM t WHERE n LIKE '%{n}%'\")  # <-\n")),
     "sql-no-driver": ("bandit:B608", "def f(c, n):\n    c.execute(f\"SELECT * FROM t WHERE n = '{n}'\")  # <-\n"),
-    "sql-already-parameterized": ("bandit:B608", "import sqlite3\ndef f(c, n, t):\n"
-                                  "    c.execute(f\"SELECT * FROM t{t} WHERE n = ?\", (n,))  # <-\n"),
-    "sql-format-spec": ("bandit:B608", "import sqlite3\ndef f(c, n):\n"
-                        "    c.execute(f\"SELECT * FROM t WHERE n = {n:.2f}\")  # <-\n"),
+    "sql-already-parameterized": ("bandit:B608", ("import sqlite3\ndef f(c, n, t):\n"
+                                  "    c.execute(f\"SELECT * FROM t{t} WHERE n = ?\", (n,))  # <-\n")),
+    "sql-format-spec": ("bandit:B608", ("import sqlite3\ndef f(c, n):\n"
+                        "    c.execute(f\"SELECT * FROM t WHERE n = {n:.2f}\")  # <-\n")),
     "star-third-party": ("ruff:F403", "from numpy import *  # <-\nx = array([1])\n"),
     "star-after-unknown": ("ruff:F403", "from os.path import *  # <-\nfrom mylib import *\nprint(join('a'))\n"),
     "star-side-effects": ("ruff:F403", "from turtle import *  # <-\nforward(10)\n"),
-    "unreachable-narrowed": ("pyright:reportUnreachable", "def f(x: int):\n    if isinstance(x, int):\n"
-                             "        return 1\n    return 0  # <-\n"),
+    "unreachable-narrowed": ("pyright:reportUnreachable", ("def f(x: int):\n    if isinstance(x, int):\n"
+                             "        return 1\n    return 0  # <-\n")),
     "unreachable-same-line": ("pylint:W0101", "def f():\n    return 1; print(2)  # <-\n"),
     "loop-variable-used-after": ("pylint:W0612", "def f(xs):\n    for x in xs:  # <-\n        pass\n    return x\n"),
     "host-socket": ("bandit:B104", "import socket\ns = socket.socket()\ns.bind(('0.0.0.0', 80))  # <-\n"),
     "debug-variable": ("bandit:B201", "app.run(debug=DEBUG)  # <-\n"),
     "unverified-with-arguments": ("bandit:B323", "import ssl\nc = ssl._create_unverified_context(cafile='x')  # <-\n"),
+    "assert-same-line": ("bandit:B101", "x = 1; assert x  # <-\n"),
+    "open-kept": ("ruff:SIM115", "def f(p):\n    h = open(p)  # <-\n    return h.read()\n"),
+    "open-append": ("pylint:R1732", "def f(p, s):\n    open(p, 'a').write(s)  # <-\n"),
+    "open-read-size": ("pylint:R1732", "def f(p):\n    return open(p).read(10)  # <-\n"),
+    "shell-list-variable": ("bandit:B602", "import subprocess\ncmd = ['ls', '-l']\nsubprocess.run(cmd, shell=True)  # <-\n"),
+    "mktemp-unix-socket": ("bandit:B306", ("import socket, tempfile\np = tempfile.mktemp()  # <-\n"
+                           "socket.socket(socket.AF_UNIX).bind(p)\n")),
     "jinja-select": ("bandit:B701", "import jinja2\nenv = jinja2.Environment(autoescape=pick)  # <-\n"),
 }
 
@@ -475,3 +488,29 @@ def test_merged_findings_reach_the_rule_through_also():
     finding = Finding("ruff", "S506", "warning", "", 2, also=("bandit:B506",))
     assert PYTHON_RULES.rule_for(Finding("pylint", "X0000", "warning", "", 2, also=("ruff:S506",))) is not None
     assert apply_edits(code, propose(code, [finding]))[0] == "import yaml\nx = yaml.safe_load(s)\n"
+
+
+def test_assert_keeps_its_check_and_message():
+    fixed, _ = apply_case("assert-message")
+    before, after = load(CASES["assert-message"][1]), load(fixed)
+    assert before.f(3) == after.f(3) == 3 and after.f(-9) == -9
+    for module in (before, after):
+        with pytest.raises(AssertionError, match="bad"):
+            module.f(0)
+
+
+def test_pathlib_reads_and_writes_the_same(tmp_path):
+    write, _ = apply_case("open-write-bytes")
+    read, _ = apply_case("open-read")
+    before, after = tmp_path / "before.txt", tmp_path / "after.txt"
+    data = "héllo\nwörld\n".encode()
+    assert load(CASES["open-write-bytes"][1]).f(before, data) == load(write).f(after, data) == len(data)
+    assert after.read_bytes() == before.read_bytes() == data
+    assert load(CASES["open-read"][1]).f(before) == load(read).f(after) == "héllo\nwörld\n"
+
+
+def test_wrap_socket_still_wraps():
+    with socket.socket() as raw:
+        wrapped = load(fixed_fixture()[0]).wrap(raw)
+        assert wrapped.version() is None  # not connected: nothing was sent
+        wrapped.close()

@@ -279,8 +279,8 @@ def _plain_words(text: str) -> bool:
 
 def _constant_parts(ctx: FixContext, node: ast.AST, depth: int = 0) -> list[str] | None:
     """The string constants a command expression is built from (None: a part we cannot see)."""
-    if depth > 5:
-        return None
+    if depth > 5 or isinstance(node, (ast.List, ast.Tuple, ast.Set, ast.Dict, ast.ListComp, ast.Starred)):
+        return None  # not a string (a list with shell=True): shlex.split would fail on it
     if isinstance(node, ast.Constant):
         return [node.value] if isinstance(node.value, str) else []
     if isinstance(node, ast.JoinedStr):
@@ -534,12 +534,20 @@ def mktemp_to_mkstemp(ctx: FixContext, finding: Finding) -> Fix | None:
     return None
 
 
+# Calls that fail when their path argument already exists (mktemp's path did not, mkstemp's does).
+_NEEDS_NO_FILE = {"os.mkdir", "os.makedirs", "os.mkfifo", "os.mknod", "os.symlink", "os.link", "shutil.copytree"}
+
+
 def _made_directory(ctx: FixContext, stmt: ast.stmt, name: str) -> bool:
+    """True when the path is given to a call that wants it not to exist (a directory, a FIFO, a
+    link, a Unix socket's ``bind``)."""
     for node in _walk_scope(_scope_of(ctx, stmt)):
-        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Name) \
-                and node.args[0].id == name:
-            called = _qualname(ctx, node.func) or ""
-            if called in ("os.mkdir", "os.makedirs") or called.endswith(".mkdir"):
+        if not isinstance(node, ast.Call):
+            continue
+        values = [*node.args, *(k.value for k in node.keywords)]
+        if any(isinstance(v, ast.Name) and v.id == name for v in values):
+            method = node.func.attr if isinstance(node.func, ast.Attribute) else ""
+            if _qualname(ctx, node.func) in _NEEDS_NO_FILE or method in ("mkdir", "bind", "symlink_to", "mkfifo"):
                 return True
     return False
 
@@ -621,7 +629,9 @@ _WEAK = {"md5": re.compile(r"\bmd-?5\b", re.IGNORECASE), "sha1": re.compile(r"\b
 def _password_context(ctx: FixContext, call: ast.Call) -> bool:
     texts = [ctx.text(call)]
     stmt = _statement_of(ctx, call)
-    if stmt is not None:
+    if stmt is not None and not isinstance(stmt, (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith,
+                                                  ast.Try, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                                                  ast.Match)):
         texts.append(ctx.text(stmt))
     function = ctx.enclosing_function(call)
     if function is not None:
@@ -875,8 +885,7 @@ def request_timeout(ctx: FixContext, finding: Finding) -> Fix | None:
             return None
         timeout = _kw(call, "timeout")
         if timeout is not None:
-            if not _is_const(timeout.value, None) and not (isinstance(timeout.value, ast.Constant)
-                                                           and timeout.value.value is None):
+            if not _is_const(timeout.value, None):
                 return None
             return _fix("request-timeout", finding, "timeout=None -> timeout=10", ctx.replace(timeout.value, "10"))
         return _fix("request-timeout", finding, "timeout=10 added", _append_arg(ctx, call, "timeout=10"))
@@ -1106,14 +1115,17 @@ def sql_parameters(ctx: FixContext, finding: Finding) -> Fix | None:
 # --------------------------------------------------------------------------------------------
 # TLS protocol versions, SSH host keys
 
-_OLD_PROTOCOLS = {"PROTOCOL_SSLv2", "PROTOCOL_SSLv3", "PROTOCOL_TLSv1", "PROTOCOL_TLSv1_1", "PROTOCOL_SSLv23"}
+_OLD_PROTOCOLS = {"PROTOCOL_SSLv2", "PROTOCOL_SSLv3", "PROTOCOL_TLSv1", "PROTOCOL_TLSv1_1"}
 _OLD_METHODS = {"SSLv2_METHOD", "SSLv3_METHOD", "SSLv23_METHOD", "TLSv1_METHOD", "TLSv1_1_METHOD"}
 
 
 @PYTHON_RULES.register("bandit:B502", "ruff:S502", "bandit:B503", "ruff:S503")
 def modern_tls(ctx: FixContext, finding: Finding) -> Fix | None:
-    """``ssl.PROTOCOL_SSLv2/SSLv3/TLSv1/TLSv1_1`` -> ``ssl.PROTOCOL_TLS_CLIENT`` (``PROTOCOL_TLS_SERVER``
-    where the call says ``server_side=True``); pyOpenSSL's ``SSL.*v*_METHOD`` -> ``SSL.TLS_METHOD``."""
+    """``ssl.PROTOCOL_SSLv2/SSLv3/TLSv1/TLSv1_1`` -> ``ssl.PROTOCOL_TLS_CLIENT``, or
+    ``PROTOCOL_TLS_SERVER`` for a server (``server_side=True``, or a scope that loads a certificate
+    chain); as ``ssl.wrap_socket``'s ``ssl_version`` a client gets ``ssl.PROTOCOL_TLS`` (the highest
+    version both sides speak), because wrap_socket sets CERT_NONE, which a TLS_CLIENT context refuses.
+    pyOpenSSL's ``SSL.SSLv2/SSLv3/SSLv23/TLSv1/TLSv1_1_METHOD`` -> ``SSL.TLS_METHOD``."""
     edits = []
     for node in _at(ctx, finding, ast.Attribute):
         if not isinstance(node, ast.Attribute) or node.lineno != finding.line and node.end_lineno != finding.line:
@@ -1123,7 +1135,10 @@ def modern_tls(ctx: FixContext, finding: Finding) -> Fix | None:
             call = ctx.parents.get(node)
             call = ctx.parents.get(call) if isinstance(call, ast.keyword) else call
             server = isinstance(call, ast.Call) and _is_const(getattr(_kw(call, "server_side"), "value", None), True)
-            new = "PROTOCOL_TLS_SERVER" if server else "PROTOCOL_TLS_CLIENT"
+            server = server or any(isinstance(n, ast.Attribute) and n.attr == "load_cert_chain"
+                                   for n in _walk_scope(_scope_of(ctx, node)))
+            wrap = isinstance(call, ast.Call) and _qualname(ctx, call.func) == "ssl.wrap_socket"
+            new = "PROTOCOL_TLS_SERVER" if server else "PROTOCOL_TLS" if wrap else "PROTOCOL_TLS_CLIENT"
             edits.append(ctx.replace(node, f"{ctx.text(node.value)}.{new}"))
         elif name.startswith("OpenSSL.SSL.") and node.attr in _OLD_METHODS:
             edits.append(ctx.replace(node, f"{ctx.text(node.value)}.TLS_METHOD"))
@@ -1434,4 +1449,85 @@ def jinja_autoescape(ctx: FixContext, finding: Finding) -> Fix | None:
         if _is_const(autoescape.value, False):
             return _fix("jinja-autoescape", finding, "autoescape=False -> True", ctx.replace(autoescape.value, "True"))
         return None
+    return None
+
+
+_LOOSE_PRECEDENCE = (ast.BoolOp, ast.IfExp, ast.Lambda, ast.NamedExpr)
+
+
+@PYTHON_RULES.register("bandit:B101", "ruff:S101")
+def assert_to_raise(ctx: FixContext, finding: Finding) -> Fix | None:
+    """``assert cond[, msg]`` -> ``if not cond: raise AssertionError(msg)`` (the check stays under
+    ``python -O``, which strips asserts).
+
+    Leaves alone: asserts sharing their line with another statement."""
+    for stmt in _at(ctx, finding, ast.Assert):
+        if not isinstance(stmt, ast.Assert) or stmt.lineno != finding.line:
+            continue
+        indent = _line_indent(ctx, stmt)
+        if indent is None or _block_of(ctx, stmt) is None and ctx.parents.get(stmt) is not ctx.tree:
+            return None
+        end = ctx.span(stmt)[1]
+        line_end = ctx.line_starts[stmt.end_lineno] if stmt.end_lineno < len(ctx.line_starts) else len(ctx.source)
+        rest = ctx.source[end:line_end].strip()
+        if rest and not rest.startswith("#"):
+            return None
+        condition = ctx.text(stmt.test)
+        if isinstance(stmt.test, _LOOSE_PRECEDENCE) or "\n" in condition:
+            condition = f"({condition})"
+        message = ctx.text(stmt.msg) if stmt.msg is not None else ""
+        if "\n" in message:
+            message = f"({message})"
+        text = f"if not {condition}:\n{indent}    raise AssertionError({message})"
+        return _fix("assert-to-raise", finding, "assert -> if not ...: raise AssertionError", ctx.replace(stmt, text))
+    return None
+
+
+# Text modes open() reads or writes through pathlib with the same result.
+_READ_METHODS = {None: "read_text", "r": "read_text", "rt": "read_text", "rb": "read_bytes"}
+_WRITE_METHODS = {"w": "write_text", "wt": "write_text", "wb": "write_bytes"}
+
+
+@PYTHON_RULES.register("ruff:SIM115", "pylint:R1732")
+def open_read_write(ctx: FixContext, finding: Finding) -> Fix | None:
+    """``open(p[, mode][, encoding=...]).read()`` -> ``pathlib.Path(p).read_text(...)`` (``"rb"``:
+    ``read_bytes()``) and ``open(p, "w").write(s)`` -> ``pathlib.Path(p).write_text(s, ...)``: the file
+    is closed at once instead of whenever the object is collected.
+
+    Leaves alone: open objects kept in a variable or iterated, other modes and arguments
+    (buffering, newline, a file descriptor), reads with a size."""
+    for call in _calls_starting(ctx, finding):
+        if _qualname(ctx, call.func) != "open" or _has_star(call) or not call.args or len(call.args) > 2:
+            continue
+        mode_node = call.args[1] if len(call.args) == 2 else getattr(_kw(call, "mode"), "value", None)
+        if mode_node is not None and not (isinstance(mode_node, ast.Constant) and isinstance(mode_node.value, str)):
+            return None
+        mode = mode_node.value if mode_node is not None else None  # type: ignore[union-attr]
+        extra = [k for k in call.keywords if k.arg != "mode"]
+        if any(k.arg not in ("encoding", "errors") for k in extra):
+            return None
+        method = ctx.parents.get(call)
+        outer = ctx.parents.get(method) if method is not None else None
+        if not (isinstance(method, ast.Attribute) and isinstance(outer, ast.Call) and outer.func is method
+                and not outer.keywords and not _has_star(outer)):
+            return None
+        if isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, int):
+            return None  # a file descriptor
+        path = ctx.text(call.args[0])
+        options = [ctx.text(k) for k in extra]
+        if method.attr == "read" and not outer.args and mode in _READ_METHODS:
+            new_method = _READ_METHODS[mode]
+            args = options if new_method == "read_text" else []
+            if new_method == "read_bytes" and options:
+                return None
+        elif method.attr == "write" and len(outer.args) == 1 and mode in _WRITE_METHODS:
+            new_method = _WRITE_METHODS[mode]
+            if new_method == "write_bytes" and options:
+                return None
+            args = [ctx.text(outer.args[0]), *options]
+        else:
+            return None
+        text = f"pathlib.Path({path}).{new_method}({', '.join(args)})"
+        return _fix("pathlib-read-write", finding, f"open(...).{method.attr}() -> pathlib.Path(...).{new_method}()",
+                    ctx.replace(outer, text), imports=("import pathlib",))
     return None
