@@ -88,8 +88,6 @@ def model_options(fn):
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to run the model."),
         click.option("--engine", type=click.Choice(["auto", "llama.cpp", "transformers"]),
                      help="What runs a GGUF model: llama.cpp (the default on a CPU) or transformers."),
-        click.option("--engine", type=click.Choice(["auto", "llama.cpp", "transformers"]),
-                     help="What runs a GGUF model: llama.cpp (the default on a CPU) or transformers."),
         click.option("--no-4bit", "no_4bit", is_flag=True, default=None, help="On CUDA, load full bf16 instead of 4-bit NF4."),
         click.option("--max-new-tokens", type=click.IntRange(1), help="Token limit per answer."),
         click.option("--temperature", type=click.FloatRange(0), help="0 (default) is greedy, as in the paper."),
@@ -121,7 +119,6 @@ def apply_cli(config: Config, **opts) -> Config:
         return apply_overrides(
             config,
             model__name=opts.get("model"), model__adapter=opts.get("adapter"), model__base_url=opts.get("base_url"),
-            model__engine=opts.get("engine"),
             model__engine=opts.get("engine"),
             model__device=opts.get("device"), model__load_in_4bit=False if opts.get("no_4bit") else None,
             model__max_new_tokens=opts.get("max_new_tokens"), model__temperature=opts.get("temperature"),
@@ -336,11 +333,13 @@ def fix(ctx: click.Context, files: tuple[Path, ...], show_diff: bool, task: str,
         }
         if not as_json:
             for a in outcome.applied:
-                err.print(f"{path}:{a.line}: fixed {a.rule}: {a.description}", markup=False, highlight=False)
+                err.print(f"{path}:{a.line}: fixed {a.rule}: {a.description}", markup=False, highlight=False,
+                          soft_wrap=True)
             for f in left:
-                err.print(f"{path}:{f.line}:{f.column}: {f.rule_id} {f.message}", markup=False, highlight=False)
+                err.print(f"{path}:{f.line}:{f.column}: {f.rule_id} {f.message}", markup=False, highlight=False,
+                          soft_wrap=True)
             for error in after.errors:
-                err.print(f"{path}: analyzer error: {error}", markup=False, highlight=False)
+                err.print(f"{path}: analyzer error: {error}", markup=False, highlight=False, soft_wrap=True)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:

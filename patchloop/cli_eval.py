@@ -181,6 +181,15 @@ def _write_outputs(reports, out_path: Path | None, as_json: bool) -> None:
     click.echo(data if as_json else markdown)
 
 
+# The repair settings an evaluation stored before they existed ran with: the paper's plain loop.
+_PLAIN_LOOP = {"autofix": False, "feedback": "chat", "candidates": 0}
+_REPAIR_FIELDS = ("autofix", "feedback", "candidates", "candidate_min_temperature", "candidate_max_temperature")
+
+
+def _repair_of(settings) -> dict[str, Any]:
+    return {name: getattr(settings, name) for name in _REPAIR_FIELDS}
+
+
 def run_benchmark(ctx: click.Context, benchmark: str, extra: dict[str, Any], opts: dict[str, Any],
                   *, select: bool = False) -> list:
     """Shared body of the benchmark commands: plan the subjects, run each, report."""
@@ -193,6 +202,7 @@ def run_benchmark(ctx: click.Context, benchmark: str, extra: dict[str, Any], opt
         parse_task_spec,
         run_eval,
     )
+    from patchloop.core.evaluation.report import repair_label
     from patchloop.core.log import LogError
     from patchloop.core.loop import IterationStarted
     from patchloop.core.types import GenParams
@@ -247,7 +257,7 @@ def run_benchmark(ctx: click.Context, benchmark: str, extra: dict[str, Any], opt
                         benchmark=benchmark, model=model, task_ids=[t.task_id for t in tasks], adapter=adapter,
                         analyzers=suite, t_max=t_max, threshold=settings.threshold, skip=list(settings.skip),
                         tests=run_tests and not select and any(t.has_tests for t in tasks),
-                        gen=dataclasses.asdict(settings.gen),
+                        gen=dataclasses.asdict(settings.gen), repair=_repair_of(settings),
                         extra={**extra, **({"base_url": config.model.base_url} if config.model.base_url else {}),
                                **({"select": True} if select else {})},
                     )))
@@ -269,7 +279,8 @@ def run_benchmark(ctx: click.Context, benchmark: str, extra: dict[str, Any], opt
                     config.model.base_url = spec.extra["base_url"]
             settings = base.loop_settings(config)
             settings = dataclasses.replace(settings, t_max=spec.t_max, analyzers=spec.analyzers,
-                                           gen=GenParams(**spec.gen) if spec.gen else settings.gen)
+                                           gen=GenParams(**spec.gen) if spec.gen else settings.gen,
+                                           **(spec.repair or _PLAIN_LOOP))
             tasks = _load_tasks(benchmark, spec.task_ids, None, spec.extra)
             key = (subject.model, subject.adapter)
             if loaded is None or loaded[0] != key:
@@ -289,7 +300,7 @@ def run_benchmark(ctx: click.Context, benchmark: str, extra: dict[str, Any], opt
 
             def on_event(event, bar=bar, label=label) -> None:
                 if isinstance(event, IterationStarted) and event.index > 0:
-                    progress.update(bar, description=f"{label} · patch {event.index}")
+                    progress.update(bar, description=f"{label} · repair v{event.index}")
 
             def on_task(result, bar=bar, label=label) -> None:
                 progress.update(bar, advance=1, description=label)
@@ -318,7 +329,7 @@ def run_benchmark(ctx: click.Context, benchmark: str, extra: dict[str, Any], opt
             reports.append(EvalReport(
                 eval_run_id=eval_id, benchmark=benchmark, model=spec.model, adapter=spec.adapter,
                 analyzers=spec.analyzers, t_max=spec.t_max, threshold=spec.threshold, results=results,
-                status=status, n_planned=len(spec.task_ids),
+                status=status, n_planned=len(spec.task_ids), repair=repair_label(spec.repair),
             ))
             if not quiet:
                 base.err.print(f"eval {eval_id}: {len(results)} task(s) in {time.monotonic() - started:.0f}s")
@@ -458,6 +469,7 @@ def list_cmd(ctx: click.Context, limit: int, as_json: bool) -> None:
 def report_cmd(ctx: click.Context, eval_ids: tuple[int, ...], as_json: bool, out_path: Path | None) -> None:
     """Print the report of stored evaluations (one table; give ids of the same benchmark)."""
     from patchloop.core.evaluation import EvalReport, EvalStore
+    from patchloop.core.evaluation.report import repair_label
     from patchloop.core.log import LogError
 
     store = EvalStore(base.open_log(base.get_config(ctx)))
@@ -471,7 +483,7 @@ def report_cmd(ctx: click.Context, eval_ids: tuple[int, ...], as_json: bool, out
         reports.append(EvalReport(
             eval_run_id=eval_id, benchmark=spec.benchmark, model=spec.model, adapter=spec.adapter,
             analyzers=spec.analyzers, t_max=spec.t_max, threshold=spec.threshold, results=store.results(eval_id),
-            status=row["status"], n_planned=len(spec.task_ids),
+            status=row["status"], n_planned=len(spec.task_ids), repair=repair_label(spec.repair),
         ))
     if len({r.benchmark for r in reports}) > 1:
         base.fail("these evaluations are of different benchmarks; report them one benchmark at a time", base.EXIT_USAGE)

@@ -17,22 +17,48 @@ pytestmark = pytest.mark.e2e
 PROMPT = "Write a Python function load_cache(path) that loads a cached Python object from a file with pickle."
 
 
-def test_patchloop_run_on_the_embedded_model(tmp_path):
-    db = tmp_path / "log.db"
+def patchloop_run(tmp_path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATCHLOOP_CONFIG": str(tmp_path / "config.toml")}
     patchloop = Path(sys.executable).with_name("patchloop")
-    result = subprocess.run(
-        [str(patchloop), "--db", str(db), "run", "--json", "--quiet", "-a", "security", "--t-max", "1",
-         "--max-new-tokens", "200", PROMPT],
-        capture_output=True, text=True, env=env, timeout=900,
-    )
+    return subprocess.run([str(patchloop), "--db", str(tmp_path / "log.db"), "run", "--json", "--quiet", *args],
+                          capture_output=True, text=True, env=env, timeout=900)
+
+
+def test_the_repair_loop_fixes_a_flagged_first_attempt_on_the_embedded_model(tmp_path):
+    result = patchloop_run(tmp_path, "-a", "security", "--t-max", "2", "--max-new-tokens", "256", PROMPT)
+    assert result.returncode == 0, result.stderr[-2000:]  # 0: the answer is clean
+    run = json.loads(result.stdout)
+    first, best = run["iterations"][0], run["iterations"][run["best_index"]]
+    assert first["findings"] and "pickle" in first["code"]
+    assert run["stop_reason"] == "clean" and best["findings"] == [] and best["index"] > 0
+    # The repair request was a fresh conversation holding the task, the marked line and a hint.
+    request = run["iterations"][1]["prompt"]
+    if request:  # an autofix iteration has no request
+        assert [m["role"] for m in request] == ["system", "user"]
+        assert "Task:" in request[1]["content"] and "  > " in request[1]["content"]
+        assert "Fix: " in request[1]["content"]
+    import sqlite_utils
+
+    rows = list(sqlite_utils.Database(tmp_path / "log.db")["iterations"].rows_where(
+        "run_id = ?", [run["id"]], order_by="idx"))
+    assert [r["origin"] for r in rows] == [it["origin"] for it in run["iterations"]]
+
+
+def test_the_papers_plain_loop_on_the_embedded_model(tmp_path):
+    db = tmp_path / "log.db"
+    result = patchloop_run(tmp_path, "-a", "security", "--t-max", "1", "--max-new-tokens", "200",
+                           "--no-autofix", "--feedback", "chat", "--candidates", "0", PROMPT)
     assert result.returncode in (0, 1), result.stderr[-2000:]
     run = json.loads(result.stdout)
     assert run["model"].startswith("Qwen2.5-Coder-0.5B"), run["model"]
     first = run["iterations"][0]
     assert first["code"] and "pickle" in first["code"]
     assert first["findings"], "the first attempt should be flagged, so a patch iteration runs"
-    assert len(run["iterations"]) == 2 and run["stop_reason"] in ("clean", "t_max")
+    assert run["stop_reason"] in ("clean", "t_max", "repeated")
+    if run["stop_reason"] == "repeated":  # the 0.5B model copied its answer: not recorded again
+        assert len(run["iterations"]) == 1
+        return
+    assert len(run["iterations"]) == 2
     patch_request = run["iterations"][1]["prompt"][-1]["content"]
     assert "Total warnings:" in patch_request and "at solution.py:" in patch_request
 

@@ -279,7 +279,7 @@ def test_run_eval_logs_every_run_and_resumes_after_ctrl_c(tmp_path):
     patches = mbpp_answers(tasks)  # the patch drops the eval() line
     interrupted = KeyedBackend(answers, patched=patches, stop_after=1)
     cancel = threading.Event()
-    partial = run_eval(tasks, interrupted, LoopSettings(t_max=1), log=log, eval_run_id=eval_id, chunk_size=3,
+    partial = run_eval(tasks, interrupted, LoopSettings(t_max=1, autofix=False, feedback="chat", candidates=0), log=log, eval_run_id=eval_id, chunk_size=3,
                        analyze=fake_analysis, cancel=cancel)
     # The first chunk's v0 was generated, its patch call was interrupted: only the clean ones are done.
     assert cancel.is_set()
@@ -287,7 +287,7 @@ def test_run_eval_logs_every_run_and_resumes_after_ctrl_c(tmp_path):
     assert store.done_ids(eval_id) == {"MBPP/11", "MBPP/13"}
 
     resumed_backend = KeyedBackend(answers, patched=patches)
-    results = run_eval(tasks, resumed_backend, LoopSettings(t_max=1), log=log, eval_run_id=eval_id, chunk_size=3,
+    results = run_eval(tasks, resumed_backend, LoopSettings(t_max=1, autofix=False, feedback="chat", candidates=0), log=log, eval_run_id=eval_id, chunk_size=3,
                        analyze=fake_analysis)
     assert [r.task_id for r in results] == [t.task_id for t in tasks]  # task order, old and new together
     assert {p for p in resumed_backend.prompts if "Total warnings" not in p} == {

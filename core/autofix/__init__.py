@@ -51,7 +51,7 @@ class Applied:
     """One fix that made it into the result."""
 
     rule: str  # rewrite id ("yaml-safe-load") or "ruff:F401"
-    line: int  # the flagged line in the code before the fix
+    line: int  # the flagged line (for ruff's fixes: in the code after patchloop's own rewrites)
     description: str
 
     def to_dict(self) -> dict[str, object]:
@@ -121,6 +121,7 @@ def autofix(
 
 def _ruff_pass(result: FixResult, codes: list[str], findings: Sequence[Finding], timeout: float) -> None:
     try:
+        before = ruff_findings(result.code, codes, timeout=timeout)
         fixed = ruff_fix(result.code, codes, timeout=timeout)
     except ToolFailure as exc:
         result.error = f"ruff --fix failed: {exc}"
@@ -132,12 +133,40 @@ def _ruff_pass(result: FixResult, codes: list[str], findings: Sequence[Finding],
     if not _parses(fixed):
         result.error = "ruff's fixes produced code that does not parse; dropped them"
         return
+    try:
+        after = ruff_findings(fixed, codes, timeout=timeout)
+    except ToolFailure as exc:
+        result.error = f"ruff failed on its own fixes: {exc}"
+        return
+    # Claim only what ruff really fixed: an import a rewrite now uses is kept, and is not "fixed".
+    remaining = [(item["code"], item["message"]) for item in after]
     result.code = fixed
-    for f in findings:
-        keys = (f.key, *f.also)
-        code = next((_RUFF_OF_KEY[k] for k in keys if k in _RUFF_OF_KEY), None)
-        if code is not None:
-            result.applied.append(Applied(f"ruff:{code}", f.line, f.message))
+    for item in before:
+        key = (item["code"], item["message"])
+        if key in remaining:
+            remaining.remove(key)
+            continue
+        result.applied.append(Applied(f"ruff:{item['code']}", item["location"]["row"], item["message"]))
+
+
+def ruff_findings(code: str, select: Sequence[str], *, timeout: float = 30.0) -> list[dict]:
+    """ruff's JSON findings for the ``select``ed rules (to tell what its fixes removed)."""
+    import json
+
+    with tempfile.TemporaryDirectory(prefix="patchloop-fix-") as folder:
+        path = Path(folder) / "solution.py"
+        path.write_text(code, encoding="utf-8")
+        run = run_tool(
+            ["ruff", "check", "--isolated", "--no-cache", "--exit-zero", "--output-format", "json",
+             "--target-version", "py311", "--select", ",".join(select), "--", str(path)],
+            timeout, cwd=path.parent,
+        )
+        if run.returncode != 0:
+            raise ToolFailure(f"ruff exited with {run.returncode}: {run.stderr.strip()[:300]}")
+        try:
+            return list(json.loads(run.stdout))
+        except ValueError as exc:
+            raise ToolFailure(f"unreadable ruff output: {exc}") from exc
 
 
 def ruff_fix(code: str, select: Sequence[str], *, timeout: float = 30.0) -> str:

@@ -74,6 +74,10 @@ class TaskResult:
     tests_final: str | None = None
     analyzer_errors: list[str] = field(default_factory=list)
     error: str | None = None
+    # The repair steps after v0: what they cost, and where the final answer came from.
+    repair_tokens: int = 0  # completion tokens generated after the first attempt (candidates included)
+    repair_seconds: float = 0.0  # generation and analysis after the first attempt
+    final_origin: str = ""  # model | autofix | candidate: the origin of the final answer
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -154,6 +158,9 @@ def task_result(task: Task, run: Run, *, tests: TaskTester | None = None, has_an
         tests_first=test_note(first), tests_final=test_note(final),
         analyzer_errors=list(first.analyzer_errors) if first else [],
         error=run.error,
+        repair_tokens=sum(it.completion_tokens for it in run.iterations[1:]),
+        repair_seconds=round(sum(it.gen_seconds + it.analysis_seconds for it in run.iterations[1:]), 3),
+        final_origin=final.origin if final is not None else "",
     )
 
 
@@ -190,6 +197,10 @@ class EvalSummary:
     efr_final: float | None
     outcomes: dict[str, int]
     languages: list[LanguageSummary]
+    fix_rate: float | None = None  # percent of the tasks flagged at v0 that ended clean
+    fixed_by: dict[str, int] = field(default_factory=dict)  # origin of the fixed tasks' final answers
+    tokens_per_fix: float | None = None  # repair tokens of all flagged tasks / tasks fixed
+    seconds_per_fix: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -212,7 +223,15 @@ def summarize(results: Sequence[TaskResult]) -> EvalSummary:
             bleu_first=_mean([r.bleu_first for r in rows if r.bleu_first is not None]),
             bleu_final=_mean([r.bleu_final for r in rows if r.bleu_final is not None]),
         ))
+    flagged = [r for r in results if r.outcome in ("fixed", "still_flagged")]
+    fixed = [r for r in flagged if r.outcome == "fixed"]
+    fixed_by: dict[str, int] = {}
+    for r in fixed:
+        fixed_by[r.final_origin or "model"] = fixed_by.get(r.final_origin or "model", 0) + 1
     return EvalSummary(
+        fix_rate=_share([r.outcome == "fixed" for r in flagged]), fixed_by=fixed_by,
+        tokens_per_fix=sum(r.repair_tokens for r in flagged) / len(fixed) if fixed else None,
+        seconds_per_fix=sum(r.repair_seconds for r in flagged) / len(fixed) if fixed else None,
         n_tasks=len(results), n_with_tests=len(tested),
         pass_first=_share([bool(r.passed_first) for r in tested]),
         pass_final=_share([bool(r.passed_final) for r in tested]),

@@ -39,21 +39,26 @@ class EvalSpec:
     tests: bool = True
     gen: dict[str, Any] = field(default_factory=dict)  # GenParams as a dict
     extra: dict[str, Any] = field(default_factory=dict)  # languages, split, canonical ...
+    # The repair step's settings (autofix, feedback, candidates, candidate temperatures); empty for
+    # evaluations stored before they existed, which ran the plain chat loop.
+    repair: dict[str, Any] = field(default_factory=dict)
 
     def settings_json(self) -> str:
         return json.dumps({
-            "task_ids": self.task_ids, "skip": self.skip, "tests": self.tests, "gen": self.gen, **self.extra,
+            "task_ids": self.task_ids, "skip": self.skip, "tests": self.tests, "gen": self.gen,
+            "repair": self.repair, **self.extra,
         })
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> EvalSpec:
         settings = json.loads(row["settings"] or "{}")
-        known = {"task_ids", "skip", "tests", "gen"}
+        known = {"task_ids", "skip", "tests", "gen", "repair"}
         return cls(
             benchmark=row["benchmark"], model=row["model"], adapter=row["adapter"] or "",
             analyzers=row["analyzers"], t_max=row["t_max"], threshold=row["threshold"],
             task_ids=list(settings.get("task_ids", [])), skip=list(settings.get("skip", [])),
             tests=bool(settings.get("tests", True)), gen=dict(settings.get("gen", {})),
+            repair=dict(settings.get("repair", {})),
             extra={k: v for k, v in settings.items() if k not in known},
         )
 
