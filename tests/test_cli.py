@@ -32,7 +32,7 @@ def use_backend(monkeypatch, backend):
 
 def test_run_patches_until_clean_and_prints_the_best_code(env, monkeypatch):
     use_backend(monkeypatch, ScriptedBackend([BAD, GOOD]))
-    result = env("run", "-a", "security", "run a shell command")
+    result = env("run", "-a", "security", "--no-autofix", "--candidates", "0", "run a shell command")
     assert result.exit_code == 0, result.output
     assert "subprocess.call(cmd)\n" in result.stdout and "shell=True" not in result.stdout
     listing = env("log", "--json")
@@ -44,13 +44,29 @@ def test_run_patches_until_clean_and_prints_the_best_code(env, monkeypatch):
 
 
 def test_run_json_has_every_iteration(env, monkeypatch):
-    use_backend(monkeypatch, ScriptedBackend([BAD]))
-    result = env("run", "--json", "-a", "security", "--t-max", "1", "run a shell command")
+    other = BAD.replace("subprocess.call(cmd, shell=True)", "subprocess.call(cmd + ' -l', shell=True)")
+    use_backend(monkeypatch, ScriptedBackend([BAD, other]))
+    result = env("run", "--json", "-a", "security", "--t-max", "1", "--no-autofix", "--candidates", "0",
+                 "run a shell command")
     assert result.exit_code == 1  # still flagged after t_max
     data = json.loads(result.stdout)
     assert data["stop_reason"] == "t_max" and len(data["iterations"]) == 2
     assert all(it["findings"] for it in data["iterations"])
-    assert {"gen_seconds", "analysis_seconds", "completion_tokens", "response", "code"} <= set(data["iterations"][0])
+    assert {"gen_seconds", "analysis_seconds", "completion_tokens", "response", "code", "origin",
+            "origin_label", "candidates", "fixes"} <= set(data["iterations"][0])
+
+
+def test_run_autofixes_before_asking_the_model_again(env, monkeypatch):
+    backend = ScriptedBackend([BAD, GOOD])
+    use_backend(monkeypatch, backend)
+    result = env("run", "--json", "-a", "security", "run a shell command")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [it["origin"] for it in data["iterations"]] == ["model", "autofix"] and len(backend.calls) == 1
+    assert "shell=True" not in data["iterations"][1]["code"]
+    assert data["iterations"][1]["fixes"][0]["rule"] == "subprocess-no-shell"
+    shown = env("log", "show", str(data["id"]))
+    assert "v1 · autofix" in shown.stdout and "-    return subprocess.call(cmd, shell=True)" in shown.stdout
 
 
 def test_run_without_code_exits_3(env, monkeypatch):

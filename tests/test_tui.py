@@ -97,7 +97,11 @@ def log(tmp_path):
 
 @pytest.fixture
 def config(tmp_path) -> Config:
-    return Config(path=tmp_path / "config.toml")
+    # The paper's plain loop, so each scripted answer is one iteration; the repair steps (autofix,
+    # candidates) have their own tests below and in test_loop.py.
+    config = Config(path=tmp_path / "config.toml")
+    config.loop.autofix, config.loop.candidates = False, 0
+    return config
 
 
 def make_app(config, log, responses=(BAD, GOOD), *, delay=0.0, backend=None, **kwargs) -> RecordingApp:
@@ -138,6 +142,30 @@ def findings_rows(table: FindingsTable) -> list[list[str]]:
 
 
 # -- running, streaming, stepping ----------------------------------------------------------------
+
+
+async def test_the_timeline_marks_autofix_and_candidate_iterations(config, log):
+    config.loop.autofix, config.loop.candidates = True, 2
+    unused = "```python\nimport os\n\n\ndef run(cmd):\n    return eval(cmd)\n```"
+    backend = ScriptedBackend([unused, BAD, GOOD, GOOD])  # greedy BAD repeats nothing new: candidates
+    app = make_app(config, log, backend=backend, analyze=lambda code: Analysis(
+        findings=[*fake_analyze(code).findings,
+                  *[Finding("ruff", "F401", "note", "`os` imported but unused", n)
+                    for n, line in enumerate(code.splitlines(), 1) if line == "import os" and "os." not in code]],
+        results=[AnalyzerResult("fake", [])]))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "run a command")
+        await until(pilot, lambda: run_done(app), what="the run")
+        await pilot.pause()
+        run = app.session.run
+        origins = [it.origin_label for it in run.iterations]
+        assert origins[:2] == ["model", "autofix"], origins
+        timeline = app.screen.query_one(Timeline)
+        assert [c.origin for c in timeline.chips] == origins
+        rendered = str(timeline.render())
+        assert "v1 fix" in rendered
+        if "candidate" in " ".join(origins):
+            assert "/2" in rendered
 
 
 async def test_run_flagged_then_clean_shows_findings_and_steps(config, log):
@@ -492,7 +520,7 @@ def seed_log(log: Log) -> list[int]:
     """Two past runs, with fixed creation times (the history screen shows them)."""
     ids = []
     for prompt, responses in (("parse numbers from a string", [GOOD]), ("hash a password", [BAD, GOOD])):
-        run = run_loop(prompt, ScriptedBackend(responses), LoopSettings(t_max=3), log=log,
+        run = run_loop(prompt, ScriptedBackend(responses), LoopSettings(t_max=3, autofix=False, candidates=0), log=log,
                        analyze=fake_analyze, source="cli")
         ids.append(run.id)
     for number, run_id in enumerate(ids):
@@ -547,7 +575,8 @@ async def test_history_search_replay_and_rerun(config, log):
 
 
 async def test_settings_screen_saves_to_the_config_file(config, log):
-    app = make_app(config, log, responses=(BAD, BAD, BAD, BAD, BAD, BAD))
+    variants = [BAD.replace("return eval(cmd)", f"return eval(cmd) + {n}") for n in range(6)]
+    app = make_app(config, log, responses=variants)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("ctrl+o")
         screen = app.screen

@@ -41,7 +41,7 @@ RUFF_FIXES: dict[str, tuple[str, ...]] = {
     "F632": ("ruff:F632", "pylint:R0123"),
     "B006": ("ruff:B006", "pylint:W0102"),
     "PLW0120": ("ruff:PLW0120", "pylint:W0120"),
-    "F841": ("ruff:F841", "pyright:reportUnusedVariable"),
+    "F841": ("ruff:F841", "pylint:W0612", "pyright:reportUnusedVariable"),
 }
 _RUFF_OF_KEY = {key: code for code, keys in RUFF_FIXES.items() for key in keys}
 
