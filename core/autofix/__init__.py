@@ -70,6 +70,7 @@ class FixResult:
 
 
 def _default_rules() -> RuleSet:
+    from . import missing_imports  # noqa: F401 - registers its rule on PYTHON_RULES
     from .python_rules import PYTHON_RULES
 
     return PYTHON_RULES

@@ -173,4 +173,7 @@ def add_imports(source: str, imports: Sequence[str]) -> str:
             break
     lines = source.splitlines(keepends=True)
     block = "".join(imp + "\n" for imp in wanted)
+    following = lines[line].strip() if line < len(lines) else ""
+    if following and not following.startswith(("import ", "from ")):
+        block += "\n\n"  # the imports stand apart from the code that follows, as PEP 8 has it
     return "".join(lines[:line]) + block + "".join(lines[line:])
