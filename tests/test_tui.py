@@ -164,6 +164,11 @@ async def test_the_timeline_marks_autofix_and_candidate_iterations(config, log):
         assert [c.origin for c in timeline.chips] == origins
         rendered = str(timeline.render())
         assert "v1 fix" in rendered
+        await pilot.press("left_square_bracket")  # show v1: its origin and its change from v0
+        while timeline.selected != 1:
+            await pilot.press("left_square_bracket")
+        subtitle = app.screen.query_one(CodeView).border_subtitle
+        assert subtitle.startswith("autofix") and "−3 +0 vs v0" in subtitle  # the import and its blank lines
         if "candidate" in " ".join(origins):
             assert "/2" in rendered
 

@@ -16,6 +16,7 @@ from textual.containers import Container, Horizontal
 from textual.screen import Screen
 from textual.widgets import Button, Footer
 
+from ..diffing import change_counts, side_by_side
 from ..format import verdict
 from ..widgets.code_view import CodeView
 from ..widgets.findings import FindingsTable
@@ -242,6 +243,9 @@ class MainScreen(Screen):
             code_view.border_subtitle = _phase_text(session)
         else:
             parts = [it.origin_label, verdict(it, run.threshold)]
+            change = _change_from_previous(run.iterations, it)
+            if change:
+                parts.append(change)
             if run.stop_reason and it.index == run.iterations[-1].index:
                 parts.append(f"stop: {run.stop_reason}")
             if it.index == run.best_index and run.stop_reason:
@@ -367,3 +371,12 @@ def _phase_text(session) -> str:
     if session.phase.startswith("sampling"):
         return session.phase + "…"
     return f"generating… {session.tokens} tokens"
+
+
+def _change_from_previous(iterations: list[Iteration], it: Iteration) -> str:
+    """ "−2 +3 vs v0": the lines this iteration changed in the code before it ("" for v0)."""
+    previous = next((p for p in reversed(iterations[: it.index]) if p.code is not None), None)
+    if previous is None or it.code is None:
+        return ""
+    removed, added = change_counts(side_by_side(previous.code.splitlines(), it.code.splitlines()))
+    return f"−{removed} +{added} vs v{previous.index}"
