@@ -420,9 +420,10 @@ def select_cmd(ctx: click.Context, benchmark: str, selection: Path, languages: s
     for name in ("model", "adapter", "analyzers"):
         opts[name] = (opts[name],) if opts.get(name) else ()
     opts.update(resume_ids=(), canonical=False, run_tests=False, test_timeout=10.0, out_path=None)
+    opts.update(autofix=False, candidates=0)  # the first attempt alone decides; no repair step runs
     reports = run_benchmark(ctx, benchmark, extra, opts, select=True)
     report = reports[0]
-    flagged = [r.task_id for r in report.results if r.outcome == "still_flagged"]
+    flagged = [r.task_id for r in report.results if r.outcome in ("still_flagged", "fixed")]
     write_task_set(
         selection, benchmark, flagged, model=report.label, analyzers=report.analyzers, threshold=report.threshold,
         eval_run_id=report.eval_run_id, examined=len(report.results),
