@@ -27,6 +27,15 @@ class LogError(RuntimeError):
     """The log database cannot be used; the message names the file and what to do."""
 
 
+class LogNotFound(LogError):
+    """A run or iteration asked for is not in the log (bad input, not a broken log)."""
+
+
+# A run with no stop reason whose last write is older than this is shown as "unfinished": its
+# process was killed (kill -9, power loss) before it could record how it ended.
+STALE_AFTER = datetime.timedelta(hours=1)
+
+
 def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("patchloop")) / "log.db"
 
@@ -48,6 +57,8 @@ class RunSummary:
     first_findings: int | None
     last_findings: int | None
     source: str
+    # No stop reason and no write for STALE_AFTER: its process died without finishing it.
+    unfinished: bool = False
 
 
 class Log:
@@ -59,13 +70,32 @@ class Log:
         self.lock = threading.RLock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=busy_timeout, check_same_thread=False)
+        except OSError as exc:
+            raise LogError(
+                f"cannot create the folder of the log database {self.path}: {exc.strerror or exc}; "
+                "pass --db with a file in a folder you can write"
+            ) from None
+        conn = None
+        try:
+            # isolation_level=None: no implicit deferred transactions; ``write`` and the migrations
+            # take the write lock up front with BEGIN IMMEDIATE, so concurrent writers wait for
+            # each other (the busy timeout) instead of failing at once when a read inside a
+            # deferred transaction (the full-text trigger) has to be upgraded to a write.
+            conn = sqlite3.connect(self.path, timeout=busy_timeout, check_same_thread=False,
+                                   isolation_level=None)
+            # A file with a good header and corrupt pages: refuse it before anything writes to it.
+            problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError("; ".join(problems[:3]))
             self.db = sqlite_utils.Database(conn)
             with self.lock:
-                self.db.execute("PRAGMA journal_mode=WAL")
+                if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA foreign_keys=ON")
                 migrate(self.db)
         except sqlite3.OperationalError as exc:
+            if conn is not None:
+                conn.close()
             if "locked" in str(exc) or "busy" in str(exc):
                 raise LogError(
                     f"the log database {self.path} is locked by another process; "
@@ -73,6 +103,8 @@ class Log:
                 ) from exc
             raise LogError(f"cannot open the log database {self.path}: {exc}") from exc
         except sqlite3.DatabaseError as exc:
+            if conn is not None:
+                conn.close()
             raise LogError(
                 f"the log database {self.path} is not a readable SQLite file ({exc}); it was left untouched: "
                 "move it aside to start a fresh log, or pass --db with another file"
@@ -82,15 +114,29 @@ class Log:
 
     def write(self, fn):
         """Run ``fn`` (which writes through ``self.db``) in one transaction under the lock; a
-        locked or failing database becomes a ``LogError``."""
+        locked or failing database becomes a ``LogError``.
+
+        The transaction starts with BEGIN IMMEDIATE: it takes the write lock first (waiting up to
+        the busy timeout for another process's write to end), so no read inside it can later fail
+        to upgrade. Writes nested in ``fn`` (sqlite-utils' own) become savepoints in it."""
         with self.lock:
+            conn = self.db.conn
             try:
-                with self.db.conn:
-                    return fn()
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = fn()
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                return result
             except sqlite3.OperationalError as exc:
                 if "locked" in str(exc) or "busy" in str(exc):
-                    raise LogError(f"the log database {self.path} stayed locked: {exc}") from exc
+                    raise LogError(f"the log database {self.path} stayed locked by another process: {exc}") from exc
                 raise LogError(f"writing the log database {self.path} failed: {exc}") from exc
+            except sqlite3.DatabaseError as exc:
+                raise LogError(f"writing the log database {self.path} failed (is it corrupt?): {exc}") from exc
 
     def start_run(self, run: Run, *, adapter: str = "", task_id: str | None = None,
                   eval_run_id: int | None = None) -> int:
@@ -170,7 +216,7 @@ class Log:
         if label is not None and label not in LABELS:
             raise ValueError(f"label must be one of {LABELS} or None, not {label!r}")
         if not self.db["iterations"].count_where("id = ?", [iteration_id]):
-            raise LogError(f"no iteration with id {iteration_id} in {self.path}")
+            raise LogNotFound(f"no iteration with id {iteration_id} in {self.path}")
 
         def write() -> None:
             self.db.execute("DELETE FROM labels WHERE iteration_id = ?", [iteration_id])
@@ -195,28 +241,53 @@ class Log:
         sql = f"""
             SELECT runs.*,
               (SELECT n_findings FROM iterations i WHERE i.run_id = runs.id ORDER BY idx LIMIT 1) AS first_findings,
-              (SELECT n_findings FROM iterations i WHERE i.run_id = runs.id ORDER BY idx DESC LIMIT 1) AS last_findings
+              (SELECT n_findings FROM iterations i WHERE i.run_id = runs.id ORDER BY idx DESC LIMIT 1) AS last_findings,
+              {_LAST_WRITE} AS last_write
             FROM runs {"WHERE " + " AND ".join(where) if where else ""}
             ORDER BY runs.id DESC LIMIT ? OFFSET ?
         """
         with self.lock:
             rows = list(self.db.query(sql, [*params, limit, offset]))
+        stale = _stale_cutoff(STALE_AFTER)
         return [
             RunSummary(
                 id=r["id"], created=r["created"], prompt=r["prompt"], model=r["model"],
                 analyzers=r["analyzers"], stop_reason=r["stop_reason"], n_iterations=r["n_iterations"] or 0,
                 best_index=r["best_index"], first_findings=r["first_findings"],
                 last_findings=r["last_findings"], source=r["source"] or "",
+                unfinished=r["stop_reason"] is None and bool(r["last_write"]) and r["last_write"] < stale,
             )
             for r in rows
         ]
+
+    def prune_unfinished(self, older_than: datetime.timedelta = STALE_AFTER) -> list[int]:
+        """Delete the runs that never recorded a stop reason and had no write for ``older_than``
+        (their process was killed), with their iterations, findings, candidates and labels.
+        Runs an evaluation refers to are kept. Returns the ids deleted."""
+        cutoff = _stale_cutoff(older_than)
+
+        def write() -> list[int]:
+            ids = [row[0] for row in self.db.execute(
+                f"SELECT id FROM runs WHERE stop_reason IS NULL AND {_LAST_WRITE} < ? "
+                "AND id NOT IN (SELECT run_id FROM eval_tasks WHERE run_id IS NOT NULL)", [cutoff])]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                iterations = f"SELECT id FROM iterations WHERE run_id IN ({marks})"
+                for table in ("labels", "candidates", "findings"):
+                    self.db.execute(f"DELETE FROM {table} WHERE iteration_id IN ({iterations})", chunk)
+                self.db.execute(f"DELETE FROM iterations WHERE run_id IN ({marks})", chunk)
+                self.db.execute(f"DELETE FROM runs WHERE id IN ({marks})", chunk)
+            return ids
+
+        return self.write(write)
 
     def load_run(self, run_id: int) -> Run:
         with self.lock:
             try:
                 row = self.db["runs"].get(run_id)
             except sqlite_utils.db.NotFoundError:
-                raise LogError(f"no run with id {run_id} in {self.path}") from None
+                raise LogNotFound(f"no run with id {run_id} in {self.path}") from None
             iteration_rows = list(self.db.query("SELECT * FROM iterations WHERE run_id = ? ORDER BY idx", [run_id]))
             finding_rows = list(
                 self.db.query(
@@ -276,6 +347,14 @@ class Log:
     def close(self) -> None:
         with self.lock:
             self.db.conn.close()
+
+
+# The time of a run's last write: its last iteration's, or its start when it has none.
+_LAST_WRITE = "COALESCE((SELECT MAX(created) FROM iterations i WHERE i.run_id = runs.id), runs.created)"
+
+
+def _stale_cutoff(age: datetime.timedelta) -> str:
+    return (datetime.datetime.now(datetime.UTC) - age).isoformat(timespec="seconds")
 
 
 def _finding_row(f: Finding) -> dict[str, Any]:

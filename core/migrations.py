@@ -20,22 +20,40 @@ def migration(fn: Callable[[sqlite_utils.Database], None]) -> Callable[[sqlite_u
     return fn
 
 
+def _applied(db: sqlite_utils.Database) -> set[str]:
+    if not db["_migrations"].exists():
+        return set()
+    return {row[0] for row in db.execute("SELECT name FROM _migrations")}
+
+
 def migrate(db: sqlite_utils.Database) -> list[str]:
-    """Apply pending migrations in order, each in its own transaction; return the names applied."""
-    db["_migrations"].create(
-        {"name": str, "applied_at": str}, pk="name", if_not_exists=True
-    )
-    done = {row["name"] for row in db["_migrations"].rows}
-    applied = []
-    for fn in MIGRATIONS:
-        if fn.__name__ in done:
-            continue
-        with db.conn:
+    """Apply pending migrations in order, in one transaction; return the names applied.
+
+    Two processes may open a new database at once: the pending ones are looked up again after
+    BEGIN IMMEDIATE has taken the write lock, so only one of them applies each migration (the
+    other waits for the busy timeout, then finds nothing left to do). An up-to-date database is
+    only read, never locked."""
+    if _applied(db) >= {fn.__name__ for fn in MIGRATIONS}:
+        return []
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        db["_migrations"].create({"name": str, "applied_at": str}, pk="name", if_not_exists=True)
+        done = _applied(db)
+        applied = []
+        for fn in MIGRATIONS:
+            if fn.__name__ in done:
+                continue
             fn(db)
             db["_migrations"].insert(
                 {"name": fn.__name__, "applied_at": datetime.datetime.now(datetime.UTC).isoformat()}
             )
-        applied.append(fn.__name__)
+            applied.append(fn.__name__)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
     return applied
 
 

@@ -104,3 +104,48 @@ def test_locked_database_is_a_clear_error(tmp_path):
 def test_missing_run_is_a_clear_error(tmp_path):
     with pytest.raises(LogError, match="no run with id 42"):
         Log(tmp_path / "e.db").load_run(42)
+
+
+# One writer process: a run with a few iterations and findings, as `patchloop run` logs it.
+WRITER = """
+import sys
+from patchloop.core.log import Log
+from patchloop.core.types import Finding, Iteration, Run
+
+log = Log(sys.argv[1], busy_timeout=30)
+run = Run(prompt="writer " + sys.argv[2], model="m", analyzers="all", t_max=3, threshold="note")
+log.start_run(run)
+for index in range(4):
+    finding = Finding("bandit", "B602", "error", "shell=True", 3, 1, "high", "CWE-78")
+    it = Iteration(index=index, prompt=[], response="r", code="x = %d\\n" % index, findings=[finding])
+    log.add_iteration(run.id, it)
+    run.iterations.append(it)
+run.stop_reason = "t_max"
+log.finish_run(run)
+"""
+
+
+@pytest.mark.parametrize("fresh", [True, False], ids=["fresh", "existing"])
+def test_concurrent_writer_processes_all_land(tmp_path, fresh):
+    import subprocess
+    import sys
+
+    path = tmp_path / "shared.db"
+    if not fresh:
+        Log(path).close()
+    failures = []
+    for batch in range(3):  # 18 writers, 6 at a time
+        procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), f"{batch}-{k}"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for k in range(6)]
+        for proc in procs:
+            _, stderr = proc.communicate(timeout=120)
+            if proc.returncode:
+                failures.append(stderr.strip().splitlines()[-1:])
+    assert failures == []
+    store = Log(path)
+    runs = store.list_runs(limit=100)
+    assert len(runs) == 18
+    assert all(r.stop_reason == "t_max" and r.n_iterations == 4 for r in runs)
+    assert store.db["findings"].count == 18 * 4
+    assert len(store.list_runs(limit=100, search="writer")) == 18
