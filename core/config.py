@@ -7,6 +7,7 @@ saves settings back with ``save_config``; unknown keys are kept so a newer versi
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -20,7 +21,6 @@ from .types import SEVERITIES, GenParams
 
 SUITE_NAMES = ("defects", "security", "all")
 ENGINES = ("auto", "llama.cpp", "transformers")  # as core/backends/engines.py names them
-ENGINES = ("auto", "llama.cpp", "transformers")  # as core/backends/engines.py names them
 
 
 class ConfigError(ValueError):
@@ -32,7 +32,6 @@ class ModelSettings:
     name: str = "embedded"  # embedded | embedded-1.5b | HF id | local folder | openai:NAME
     adapter: str = ""  # LoRA adapter folder from `patchloop train dpo`
     device: str = "auto"  # auto | cpu | cuda
-    engine: str = "auto"  # auto | llama.cpp | transformers: what runs a GGUF model (auto: llama.cpp without CUDA)
     engine: str = "auto"  # auto | llama.cpp | transformers: what runs a GGUF model (auto: llama.cpp without CUDA)
     load_in_4bit: bool = True  # on CUDA only: NF4 through bitsandbytes
     base_url: str = ""  # for openai:NAME models
@@ -98,12 +97,24 @@ class Config:
                 f"loop.candidate_min_temperature and candidate_max_temperature{where} must satisfy "
                 f"0 < min <= max <= 2, not {low} and {high}"
             )
-        if self.model.max_new_tokens < 1:
-            raise ConfigError(f"model.max_new_tokens{where} must be positive")
+        def check(name: str, value: float, ok: bool, rule: str) -> None:
+            # Written as "not ok" tests, so NaN (TOML's nan) fails every rule.
+            if not ok or (isinstance(value, float) and not math.isfinite(value)):
+                raise ConfigError(f"{name}{where} must be {rule}, not {value}")
+
+        m, loop = self.model, self.loop
+        check("loop.analyzer_timeout", loop.analyzer_timeout, loop.analyzer_timeout > 0, "a number of seconds > 0")
+        check("model.timeout", m.timeout, m.timeout > 0, "a number of seconds > 0")
+        check("model.max_new_tokens", m.max_new_tokens, m.max_new_tokens >= 1, "at least 1")
+        check("model.temperature", m.temperature, 0 <= m.temperature <= 2, "between 0 and 2")
+        check("model.top_p", m.top_p, 0 < m.top_p <= 1, "above 0 and at most 1")
+        check("model.seed", m.seed, m.seed >= -1, "-1 (none) or a seed >= 0")
+        for binding, keys in self.keys.items():
+            if not isinstance(keys, str) or not all(part.strip() for part in keys.split(",")):
+                raise ConfigError(f"keys.{binding}{where} must be one or more keys separated by commas, "
+                                  f"not {keys!r}")
         if self.model.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"model.device{where} must be auto, cpu or cuda, not {self.model.device!r}")
-        if self.model.engine not in ENGINES:
-            raise ConfigError(f"model.engine{where} must be {', '.join(ENGINES)}, not {self.model.engine!r}")
         if self.model.engine not in ENGINES:
             raise ConfigError(f"model.engine{where} must be {', '.join(ENGINES)}, not {self.model.engine!r}")
         return self
@@ -145,6 +156,11 @@ def load_config(path: str | Path | None = None) -> Config:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot parse {path}: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config file {path}: {exc.strerror or exc}") from None
+    for name in (*_SECTIONS, "keys"):
+        if name in data and not isinstance(data[name], dict):
+            raise ConfigError(f"{name} in {path} must be a [{name}] table, not {data[name]!r}")
     for name, cls in _SECTIONS.items():
         if name in data:
             setattr(config, name, _section(cls, data.pop(name), name, path))

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from patchloop.core.config import Config, ConfigError, apply_overrides, db_path, load_config, save_config
-from patchloop.core.log import Log, LogError
+from patchloop.core.log import Log, LogError, LogNotFound
 from patchloop.core.types import SEVERITIES, Analysis
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_MODEL, EXIT_ANALYZER, EXIT_LOG, EXIT_CANCELLED = 0, 1, 2, 3, 4, 5, 130
@@ -39,6 +39,11 @@ def fail(message: str, code: int) -> None:
 
 def get_config(ctx: click.Context) -> Config:
     return ctx.find_object(Config)  # type: ignore[return-value]
+
+
+def log_exit(exc: LogError) -> int:
+    """A run or iteration that is not there is bad input (2); anything else means the log is unusable (5)."""
+    return EXIT_USAGE if isinstance(exc, LogNotFound) else EXIT_LOG
 
 
 def open_log(config: Config) -> Log:
@@ -73,6 +78,11 @@ def cli(ctx: click.Context, config_path: Path | None, db: Path | None) -> None:
         config.log.db = str(db)
     ctx.obj = config
     if ctx.invoked_subcommand is None:
+        from patchloop.tui.keys import keymap_problems
+
+        problems = keymap_problems(config.keys)
+        if problems:
+            fail(f"[keys] in {config.path}: {'; '.join(problems)}", EXIT_USAGE)
         from patchloop.tui.app import run_app
 
         sys.exit(run_app(config))
@@ -155,7 +165,7 @@ def load_model(config: Config, quiet: bool = False):
 
 @cli.command()
 @click.argument("prompt", required=False)
-@click.option("--file", "-f", "prompt_file", type=click.File("r"), help="Read the prompt from a file ('-' for stdin).")
+@click.option("--file", "-f", "prompt_file", type=click.File("rb"), help="Read the prompt from a file ('-' for stdin).")
 @model_options
 @loop_options
 @click.option("--json", "as_json", is_flag=True, help="Print the whole run as JSON on stdout.")
@@ -177,7 +187,16 @@ def run(ctx: click.Context, prompt: str | None, prompt_file, as_json: bool, quie
     from patchloop.output import iteration_summary
 
     config = apply_cli(get_config(ctx), **opts)
-    text = prompt_file.read() if prompt_file else prompt
+    text = prompt
+    if prompt_file is not None:
+        limit = 400_000  # validate_prompt's 100,000 characters in the widest UTF-8
+        data = prompt_file.read(limit + 1)
+        if len(data) > limit:
+            fail(f"the prompt file {prompt_file.name} is over {limit:,} bytes", EXIT_USAGE)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            fail(f"the prompt file {prompt_file.name} is not UTF-8 text (byte {exc.start})", EXIT_USAGE)
     if text is None:
         fail("give a PROMPT argument or --file", EXIT_USAGE)
     try:
@@ -189,7 +208,10 @@ def run(ctx: click.Context, prompt: str | None, prompt_file, as_json: bool, quie
     settings = loop_settings(config)
     live = not quiet and err.is_terminal
 
+    seen: dict = {}  # the run, for what to print should the log fail in the middle of it
+
     def on_event(event) -> None:
+        seen.setdefault("run", getattr(event, "run", None))
         if quiet:
             return
         if isinstance(event, IterationStarted):
@@ -211,7 +233,15 @@ def run(ctx: click.Context, prompt: str | None, prompt_file, as_json: bool, quie
         result = run_loop(text, backend, settings, log=log, on_event=on_event, cancel=cancel,
                           adapter=config.model.adapter)
     except LogError as exc:
-        fail(str(exc), EXIT_LOG)
+        # The iterations finished so far are still the answer: print them, then say the log failed.
+        partial = seen.get("run")
+        done = partial.best if partial is not None else None
+        if as_json and partial is not None:
+            click.echo(json.dumps(partial.to_dict(), indent=2))
+        elif done is not None and done.code:
+            click.echo(done.code, nl=False)
+        kept = f"; the code of v{done.index} was printed but the run is not fully logged" if done else ""
+        fail(f"{exc}{kept}", EXIT_LOG)
     best = result.best
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
@@ -232,6 +262,19 @@ def run(ctx: click.Context, prompt: str | None, prompt_file, as_json: bool, quie
 
 # -- analyze -------------------------------------------------------------------------------------
 
+def read_checked(path: Path) -> str:
+    """A source file's text; a FIFO, a device, a binary, non-UTF-8 or too large file is bad input."""
+    from patchloop.core.analyzers import read_source
+
+    try:
+        return read_source(path)
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE)
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror or exc}", EXIT_USAGE)
+    raise AssertionError("unreachable")
+
+
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @loop_options
@@ -250,11 +293,16 @@ def analyze(ctx: click.Context, files: tuple[Path, ...], as_json: bool, sarif: b
 
     config = apply_cli(get_config(ctx), **opts)
     threshold = config.loop.threshold
-    results = {
-        str(path): analyze_file(path, config.loop.analyzers, skip=config.loop.skip,
-                                timeout=timeout or config.loop.analyzer_timeout)
-        for path in files
-    }
+    for path in files:  # every file checked before any is analyzed
+        read_checked(path)
+    try:
+        results = {
+            str(path): analyze_file(path, config.loop.analyzers, skip=config.loop.skip,
+                                    timeout=timeout or config.loop.analyzer_timeout)
+            for path in files
+        }
+    except ValueError as exc:  # the file changed since it was checked
+        fail(str(exc), EXIT_USAGE)
     if sarif:
         click.echo(json.dumps(to_sarif(results), indent=2))
     elif as_json:
@@ -304,12 +352,7 @@ def fix(ctx: click.Context, files: tuple[Path, ...], show_diff: bool, task: str,
     threshold, suite = config.loop.threshold, config.loop.analyzers
     report, remaining, errors = {}, 0, False
     for path in files:
-        try:
-            code = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            fail(f"{path} is not UTF-8 text", EXIT_USAGE)
-        except OSError as exc:
-            fail(f"cannot read {path}: {exc.strerror}", EXIT_USAGE)
+        code = read_checked(path)
         language = language_of(path)
 
         def analyze(text: str, language: str = language) -> Analysis:
@@ -387,7 +430,7 @@ def log_show(ctx: click.Context, run_id: int, as_json: bool) -> None:
     try:
         result = store.load_run(run_id)
     except LogError as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail(str(exc), log_exit(exc))
     if as_json:
         data = result.to_dict()
         data["labels"] = store.labels_for_run(run_id)
@@ -410,8 +453,29 @@ def log_label(ctx: click.Context, run_id: int, index: int, label: str) -> None:
             fail(f"run {run_id} has no iteration v{index}", EXIT_USAGE)
         store.set_label(iteration.id, None if label == "none" else label)
     except LogError as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail(str(exc), log_exit(exc))
     err.print(f"run {run_id} v{index}: {label}")
+
+
+@log.command("prune")
+@click.option("--unfinished", is_flag=True,
+              help="Delete runs that never recorded how they ended (their process was killed).")
+@click.option("--older-than", "days", type=click.FloatRange(0), default=1.0, show_default=True,
+              help="Only runs with no write for this many days.")
+@click.pass_context
+def log_prune(ctx: click.Context, unfinished: bool, days: float) -> None:
+    """Delete runs from the log, with their iterations, findings, candidates and labels."""
+    import datetime
+
+    if not unfinished:
+        fail("say what to prune: --unfinished", EXIT_USAGE)
+    store = open_log(get_config(ctx))
+    try:
+        ids = store.prune_unfinished(datetime.timedelta(days=days))
+    except LogError as exc:
+        fail(str(exc), log_exit(exc))
+    err.print(f"deleted {len(ids)} unfinished run(s) from {store.path}"
+              + (f": {', '.join(map(str, ids))}" if ids else ""), highlight=False, soft_wrap=True)
 
 
 @log.command("path")
@@ -452,7 +516,7 @@ def config_show(ctx: click.Context, as_json: bool) -> None:
     click.echo(json.dumps(data, indent=2) if as_json else tomli_w.dumps(data))
 
 
-@config_group.command("set")
+@config_group.command("set", context_settings={"ignore_unknown_options": True})  # VALUE may be -1
 @click.argument("key")
 @click.argument("value")
 @click.pass_context
@@ -468,7 +532,12 @@ def config_set(ctx: click.Context, key: str, value: str) -> None:
     section, _, name = key.partition(".")
     try:
         if section == "keys":
+            from patchloop.tui.keys import keymap_problems
+
             config.keys[name] = str(parsed)
+            problems = keymap_problems(config.keys)
+            if problems:
+                raise ConfigError("; ".join(problems))
         else:
             current = getattr(getattr(config, section, None), name, None)
             if current is None and not hasattr(getattr(config, section, None), name):
@@ -543,8 +612,17 @@ cli.add_command(train_group)
 
 
 def main() -> None:
+    # Not click's standalone mode: it turns Ctrl-C into "Aborted!" and exit 1 (the code for
+    # "findings remain"); here it is 130, as the shell reports a SIGINT.
     try:
-        cli(prog_name="patchloop")
-    except KeyboardInterrupt:
-        err.print("cancelled")
-        sys.exit(EXIT_CANCELLED)
+        code = cli.main(prog_name="patchloop", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, click.exceptions.Abort) as exc:
+        interrupted = isinstance(exc, KeyboardInterrupt) or isinstance(exc.__context__, KeyboardInterrupt)
+        err.print("cancelled" if interrupted else "aborted")
+        sys.exit(EXIT_CANCELLED if interrupted else EXIT_FINDINGS)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

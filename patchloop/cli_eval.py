@@ -172,13 +172,20 @@ def _write_outputs(reports, out_path: Path | None, as_json: bool) -> None:
     from patchloop.core.evaluation import render_json, render_markdown
 
     markdown, data = render_markdown(reports), render_json(reports)
-    if out_path is not None:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        out_path.write_text(markdown, encoding="utf-8")
-        json_path = out_path.with_suffix(".json") if out_path.suffix != ".json" else out_path.with_suffix(".tasks.json")
-        json_path.write_text(data + "\n", encoding="utf-8")
-        base.err.print(f"report: {out_path} · per-task JSON: {json_path}")
+    # The report goes to stdout first: a file that cannot be written loses nothing.
     click.echo(data if as_json else markdown)
+    if out_path is not None:
+        json_path = out_path.with_suffix(".json") if out_path.suffix != ".json" else out_path.with_suffix(".tasks.json")
+        try:
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            out_path.write_text(markdown, encoding="utf-8")
+            json_path.write_text(data + "\n", encoding="utf-8")
+        except OSError as exc:
+            ids = " ".join(str(r.eval_run_id) for r in reports if r.eval_run_id is not None)
+            base.fail(f"cannot write the report to {exc.filename or out_path}: {exc.strerror or exc}; the results "
+                      f"are stored in the log (`patchloop eval report {ids} --out FILE` writes them again)",
+                      base.EXIT_USAGE)
+        base.err.print(f"report: {out_path} · per-task JSON: {json_path}")
 
 
 # The repair settings an evaluation stored before they existed ran with: the paper's plain loop.

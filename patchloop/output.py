@@ -98,6 +98,7 @@ def runs_table(rows: Sequence[RunSummary], width: int = 120) -> Table:
     table.add_column("prompt", overflow="ellipsis", no_wrap=True, max_width=max(8, width - 78))
     for r in rows:
         findings = "-" if r.first_findings is None else f"{r.first_findings}→{r.last_findings}"
-        table.add_row(str(r.id), r.created[:16].replace("T", " "), r.model, r.stop_reason or "(running)",
+        table.add_row(str(r.id), r.created[:16].replace("T", " "), r.model,
+                      r.stop_reason or ("unfinished" if r.unfinished else "(running)"),
                       str(r.n_iterations), findings, r.prompt.replace("\n", " "))
     return table

@@ -76,6 +76,29 @@ def binding_ids() -> set[str]:
     return {entry.id for entry in binding_catalogue()}
 
 
+def keymap_problems(keymap: dict[str, str]) -> list[str]:
+    """What is wrong with a ``[keys]`` table: ids that name no binding, and keys the table puts on
+    two bindings that act in the same place (one screen, or a screen and "everywhere"). A clash
+    the table did not cause (two built-in bindings) is not reported."""
+    entries = binding_catalogue(keymap)
+    problems = []
+    unknown = sorted(set(keymap) - {entry.id for entry in entries})
+    if unknown:
+        problems.append(f"unknown key binding id(s) {', '.join(unknown)} (the help screen, F1, lists the ids)")
+    by_scope: dict[str, dict[str, set[str]]] = {}
+    for entry in entries:
+        for key in entry.keys.split(", "):
+            by_scope.setdefault(entry.scope, {}).setdefault(key, set()).add(entry.id)
+    seen = set()
+    for scope, keys in by_scope.items():
+        for key, ids in keys.items():
+            clash = ids | (by_scope.get("everywhere", {}).get(key, set()) if scope != "everywhere" else set())
+            if len(clash) > 1 and clash & set(keymap) and (key, frozenset(clash)) not in seen:
+                seen.add((key, frozenset(clash)))
+                problems.append(f"key {key} is bound to both {' and '.join(sorted(clash))}")
+    return problems
+
+
 def keys_markdown() -> str:
     """docs/KEYS.md (a test keeps the file equal to this)."""
     lines = [

@@ -21,7 +21,9 @@ factory to ``ANALYZERS`` and its name to a suite in ``SUITES``.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Collection
@@ -136,14 +138,43 @@ def analyze_file(
     private temp dir first, so config files around it cannot change the verdict and nothing
     is written beside it."""
     path = Path(path)
-    try:
-        code = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path} is not UTF-8 text: {exc}") from exc
+    code = read_source(path)
     filename = path.name if _SAFE_FILENAME.match(path.name) else "solution" + path.suffix
     return analyze_code(
         code, suite, language=language_of(path), skip=skip, timeout=timeout, filename=filename
     )
+
+
+MAX_SOURCE_BYTES = 10 * 1024 * 1024
+
+
+def read_source(path: Path, max_bytes: int = MAX_SOURCE_BYTES) -> str:
+    """The text of a source file, or a ``ValueError`` that says why it is not one: not a regular
+    file (a FIFO would block forever, /dev/zero never ends), larger than ``max_bytes``, binary
+    (NUL bytes) or not UTF-8. ``OSError`` (missing, unreadable) passes through."""
+    path = Path(path)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block the open
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{path} is not a regular file")
+        chunks, size = [], 0
+        while size <= max_bytes:
+            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        data = b"".join(chunks)
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise ValueError(f"{path} is larger than {max_bytes // (1024 * 1024)} MB; analyze smaller files")
+    if b"\0" in data:
+        raise ValueError(f"{path} is a binary file, not source code")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not UTF-8 text (byte {exc.start}: {data[exc.start:exc.start + 1]!r})") from None
 
 
 def language_of(path: Path) -> str:
