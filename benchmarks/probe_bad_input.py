@@ -92,7 +92,7 @@ class Probe:
 
     def cli(self, *args: str, db: Path | None = None, script: str = MAIN, timeout: float = 60, **env):
         return subprocess.run([PYTHON, "-c", script, "--db", str(db or self.db), *args], capture_output=True,
-                              text=True, timeout=timeout, env={**self.env, **env})
+                              text=True, check=False, timeout=timeout, env={**self.env, **env})
 
 
 def clean_error(result, code: int, needle: str = "") -> str | None:
@@ -300,7 +300,7 @@ def app_key_clash(p: Probe) -> str | None:
     p.config.write_text('[keys]\ncompare = "c"\n', encoding="utf-8")
     try:
         result = subprocess.run([PYTHON, "-c", MAIN, "--db", str(p.db)], capture_output=True, text=True,
-                                timeout=60, env=p.env, stdin=subprocess.DEVNULL)
+                                check=False, timeout=60, env=p.env, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         return "the app opened"
     return clean_error(result, 2, "bound to both")
@@ -351,7 +351,7 @@ def main() -> int:
             started = time.monotonic()
             try:
                 why = case(probe)
-            except Exception as exc:  # a probe that breaks is a failed case, not a crashed probe
+            except Exception as exc:  # noqa: BLE001 -- a probe that breaks is a failed case, not a crashed probe
                 why = f"probe error: {type(exc).__name__}: {exc}"
             results[name] = {"held": why is None, "why": why, "seconds": round(time.monotonic() - started, 1)}
             if not args.json:

@@ -15,15 +15,15 @@ import subprocess
 import sys
 import time
 
+import patchloop.core.loop as loop_module
 import pytest
 from click.testing import CliRunner
-
-import patchloop.cli as cli_module
-import patchloop.core.loop as loop_module
 from doubles import ScriptedBackend
-from patchloop.cli import cli
 from patchloop.core.log import Log
 from patchloop.core.types import Analysis, Finding, Iteration, Run
+
+import patchloop.cli as cli_module
+from patchloop.cli import cli
 
 BAD = "```python\nimport subprocess\n\n\ndef run(cmd):\n    return subprocess.call(cmd, shell=True)\n```"
 BAD_CODE = "import subprocess\n\n\ndef run(cmd):\n    return subprocess.call(cmd, shell=True)\n"
@@ -175,7 +175,7 @@ def test_runs_killed_mid_way_show_as_unfinished_and_can_be_pruned(env):
 
     assert env("log", "prune").exit_code == 2  # says what to prune
     result = env("log", "prune", "--unfinished", "--older-than", "1")
-    assert result.exit_code == 0 and f"deleted 1 unfinished run(s)" in result.stderr
+    assert result.exit_code == 0 and "deleted 1 unfinished run(s)" in result.stderr
     store = Log(env.db)
     assert {r.id for r in store.list_runs()} == {runs[0].id, running.id}
     assert store.db["iterations"].count == store.db["findings"].count == store.db["labels"].count == 2
@@ -207,7 +207,7 @@ def test_analyze_refuses_a_file_over_the_size_cap(env, tmp_path):
 def patchloop(*args, env_vars=None, **kwargs):
     """The real command in a child process (the console script's main())."""
     code = "import sys; from patchloop.cli import main; sys.argv[0] = 'patchloop'; main()"
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False,
                           env={**os.environ, **(env_vars or {})}, **kwargs)
 
 
