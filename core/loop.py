@@ -232,6 +232,26 @@ class _Driver:
     def check(self, state: _State, it: Iteration) -> None:
         it.analysis_seconds = check_code(it, self.analyze, state.tests, self.settings.language)
 
+    def stop_on_error(self, state: _State, it: Iteration) -> bool:
+        """Record a failed answer (model error or cancel) and end its run; False if it did not fail."""
+        if not it.error:
+            return False
+        self.record(state, it)
+        if it.error != "cancelled":
+            state.run.error = it.error
+        self.finish(state, "cancelled" if it.error == "cancelled" else "model_error")
+        return True
+
+    def after_first(self, states: list[_State]) -> list[_State]:
+        """Check and record the first attempts; return the runs still going."""
+        list(self.pool.map(lambda st: self.check(st, st.answer), [st for st in states if not st.answer.error]))
+        going = []
+        for state in states:
+            if not self.stop_on_error(state, state.answer):
+                self.record(state, state.answer)
+                going.append(state)
+        return going
+
     def after_answer(self, states: list[_State]) -> list[_State]:
         """Stop the runs whose last iteration ends them; autofix the rest; those that remain
         flagged and have budget get their next repair request. Returns the runs still going."""
@@ -285,11 +305,7 @@ class _Driver:
         going = []
         for state in states:
             answer = state.answer
-            if answer.error:  # model_error or cancelled: record what there is and stop
-                self.record(state, answer)
-                if answer.error != "cancelled":
-                    state.run.error = answer.error
-                self.finish(state, "cancelled" if answer.error == "cancelled" else "model_error")
+            if self.stop_on_error(state, answer):  # model_error or cancelled: record what there is
                 continue
             index = len([it for it in state.run.iterations if it is not state.streaming])
             if id(state) in pools:
@@ -386,37 +402,19 @@ def run_loop(
         while True:
             index = len(run.iterations)
             state.answer = _stream(backend, state, index, settings, emit, cancel)
-            if index == 0:
-                it = state.answer
-                if not it.error:
-                    emit(AnalysisStarted(run, index, extract_code(it.response, settings.language) or ""))
-                    try:
-                        driver.check(state, it)
-                    except KeyboardInterrupt:
-                        cancel.set()
-                        it.error = "cancelled"
-                if it.error:
-                    driver.record(state, it)
-                    if it.error != "cancelled":
-                        run.error = it.error
-                    driver.finish(state, "cancelled" if it.error == "cancelled" else "model_error")
-                    return run
-                driver.record(state, it)
-            else:
+            if not state.answer.error:
                 emit(AnalysisStarted(run, index, extract_code(state.answer.response, settings.language) or ""))
-                try:
-                    if not driver.after_greedy([state]):
-                        return run
-                except KeyboardInterrupt:
-                    cancel.set()
-                    driver.finish(state, "cancelled")
-                    return run
             try:
-                if not driver.after_answer([state]):
-                    return run
+                going = driver.after_first([state]) if index == 0 else driver.after_greedy([state])
+                going = driver.after_answer(going) if going else going
             except KeyboardInterrupt:
                 cancel.set()
+                if state.streaming is not None:  # interrupted while checking it: keep what was generated
+                    state.answer.error = "cancelled"
+                    driver.record(state, state.answer)
                 driver.finish(state, "cancelled")
+                return run
+            if not going:
                 return run
 
 
@@ -480,24 +478,8 @@ def run_loops(
         first_round = True
         while pending:
             _generate_batch(backend, pending, settings, emit, cancel)
-            if first_round:
-                first_round = False
-                for state in pending:
-                    if not state.answer.error:
-                        driver.check(state, state.answer)
-                going = []
-                for state in pending:
-                    it = state.answer
-                    driver.record(state, it)
-                    if it.error:
-                        if it.error != "cancelled":
-                            state.run.error = it.error
-                        driver.finish(state, "cancelled" if it.error == "cancelled" else "model_error")
-                    else:
-                        going.append(state)
-                pending = going
-            else:
-                pending = driver.after_greedy(pending)
+            pending = driver.after_first(pending) if first_round else driver.after_greedy(pending)
+            first_round = False
             pending = driver.after_answer(pending)
     return [state.run for state in states]
 

@@ -150,40 +150,34 @@ def _ruff_pass(result: FixResult, codes: list[str], findings: Sequence[Finding],
         result.applied.append(Applied(f"ruff:{item['code']}", item["location"]["row"], item["message"]))
 
 
+def _run_ruff(code: str, options: Sequence[str], select: Sequence[str], timeout: float) -> tuple[str, str]:
+    """Run ``ruff check`` with ``options`` on ``code`` in a private temp dir; return its stdout and
+    the file as ruff left it. Raises ``ToolFailure`` when ruff fails."""
+    with tempfile.TemporaryDirectory(prefix="patchloop-fix-") as folder:
+        path = Path(folder) / "solution.py"
+        path.write_text(code, encoding="utf-8")
+        run = run_tool(["ruff", "check", "--isolated", "--no-cache", "--exit-zero", "--target-version", "py311",
+                        *options, "--select", ",".join(select), "--", str(path)], timeout, cwd=path.parent)
+        if run.returncode != 0:
+            raise ToolFailure(f"ruff exited with {run.returncode}: {run.stderr.strip()[:300]}")
+        return run.stdout, path.read_text(encoding="utf-8")
+
+
 def ruff_findings(code: str, select: Sequence[str], *, timeout: float = 30.0) -> list[dict]:
     """ruff's JSON findings for the ``select``ed rules (to tell what its fixes removed)."""
     import json
 
-    with tempfile.TemporaryDirectory(prefix="patchloop-fix-") as folder:
-        path = Path(folder) / "solution.py"
-        path.write_text(code, encoding="utf-8")
-        run = run_tool(
-            ["ruff", "check", "--isolated", "--no-cache", "--exit-zero", "--output-format", "json",
-             "--target-version", "py311", "--select", ",".join(select), "--", str(path)],
-            timeout, cwd=path.parent,
-        )
-        if run.returncode != 0:
-            raise ToolFailure(f"ruff exited with {run.returncode}: {run.stderr.strip()[:300]}")
-        try:
-            return list(json.loads(run.stdout))
-        except ValueError as exc:
-            raise ToolFailure(f"unreadable ruff output: {exc}") from exc
+    stdout, _ = _run_ruff(code, ["--output-format", "json"], select, timeout)
+    try:
+        return list(json.loads(stdout))
+    except ValueError as exc:
+        raise ToolFailure(f"unreadable ruff output: {exc}") from exc
 
 
 def ruff_fix(code: str, select: Sequence[str], *, timeout: float = 30.0) -> str:
     """``code`` after ruff's fixes for the ``select``ed rules (its "unsafe" ones included: see
     ``RUFF_FIXES`` for why each is safe here). Raises ``ToolFailure`` when ruff fails."""
-    with tempfile.TemporaryDirectory(prefix="patchloop-fix-") as folder:
-        path = Path(folder) / "solution.py"
-        path.write_text(code, encoding="utf-8")
-        run = run_tool(
-            ["ruff", "check", "--isolated", "--no-cache", "--fix-only", "--unsafe-fixes", "--exit-zero",
-             "--target-version", "py311", "--select", ",".join(select), "--", str(path)],
-            timeout, cwd=path.parent,
-        )
-        if run.returncode != 0:
-            raise ToolFailure(f"ruff exited with {run.returncode}: {run.stderr.strip()[:300]}")
-        return path.read_text(encoding="utf-8")
+    return _run_ruff(code, ["--fix-only", "--unsafe-fixes"], select, timeout)[1]
 
 
 def _parses(code: str) -> bool:
