@@ -445,3 +445,27 @@ def test_a_dpo_style_adapter_runs_on_llama_cpp(llama, tmp_path):
     # The same update written with half the alpha and twice B: peft's scale is folded in right.
     same = answer(write_adapter(tmp_path / "s2", layers=24, r=4, alpha=4, scale_b=6.0, dims=QWEN05_DIMS))
     assert same == strong
+
+
+# ----------------------------------------------------------------------------- thread count
+
+
+def test_the_thread_count_follows_the_cpu_other_processes_leave(monkeypatch):
+    from patchloop.core.backends import cpu_share
+
+    clock = {"wall": 0.0, "ours": 0.0, "busy": 0.0}
+    monkeypatch.setattr(cpu_share.time, "monotonic", lambda: clock["wall"])
+    monkeypatch.setattr(cpu_share.time, "process_time", lambda: clock["ours"])
+    monkeypatch.setattr(cpu_share, "_machine_busy_seconds", lambda: clock["busy"])
+    share = cpu_share.CpuShare(2)
+
+    def after(seconds, ours, others):
+        clock["wall"] += seconds
+        clock["ours"] += ours
+        clock["busy"] += ours + others
+        return share.threads(current=2)
+
+    assert after(1.0, ours=0.0, others=1.0) == 1  # another process holds a core: one thread
+    assert after(1.0, ours=1.0, others=0.0) == 2  # our own work does not count against us
+    assert after(1.0, ours=0.0, others=2.0) == 1  # never below one
+    assert after(0.1, ours=0.0, others=0.0) == 2  # too short a window to tell: keep the current count

@@ -31,6 +31,7 @@ from typing import Any
 
 from ..types import Cancelled
 from .base import ModelError
+from .cpu_share import CpuShare
 
 _log = logging.getLogger("patchloop.llama.cpp")
 
@@ -125,6 +126,7 @@ class LlamaEngine:
                  n_batch: int = 512, lora_path: Path | None = None):
         llama = self._llama = _lib()
         self.path = Path(path)
+        share = None if n_threads else CpuShare(default_threads())  # its first window spans the load
         model_params = llama.llama_model_default_params()
         model_params.n_gpu_layers = 0
         self._model = llama.llama_model_load_from_file(str(self.path).encode(), model_params)
@@ -136,6 +138,9 @@ class LlamaEngine:
         try:
             self.vocab = llama.llama_model_get_vocab(self._model)
             self._init_context(n_ctx, n_seq_max, n_threads or default_threads(), n_batch)
+            # No thread count asked for: follow the CPU other processes leave us (cpu_share.py).
+            self._share = share
+            self._adapt_threads()
             if lora_path is not None:
                 self.apply_lora(Path(lora_path))
         except BaseException:
@@ -326,6 +331,14 @@ class LlamaEngine:
             chunk = shared[start : start + self.n_batch]
             self._decode([(t, start + i, 0, False) for i, t in enumerate(chunk)], cancel)
 
+    def _adapt_threads(self) -> None:
+        if self._share is None:
+            return
+        threads = self._share.threads(self.n_threads)
+        if threads != self.n_threads:
+            self._llama.llama_set_n_threads(self._ctx, threads, threads)
+            self.n_threads = threads
+
     def _sampler(self, sampling: Sampling) -> Any:
         llama = self._llama
         params = llama.llama_sampler_chain_default_params()
@@ -366,6 +379,7 @@ class LlamaEngine:
 
     def _run_locked(self, seqs: Sequence[Job], cancel: threading.Event | None,
                     started: float) -> Iterator[tuple[int, str]]:
+        self._adapt_threads()
         prompts = [seq.prompt for seq in seqs]
         shared_len = self._shared_length(prompts)
         self._load_prefix(list(prompts[0][:shared_len]), cancel)
@@ -388,6 +402,7 @@ class LlamaEngine:
                     if wants:
                         nxt[index] = self._llama.llama_sampler_sample(samplers[index], self._ctx, i)
             while True:
+                self._adapt_threads()
                 live = []
                 for index, seq in enumerate(seqs):
                     if seq.done:
