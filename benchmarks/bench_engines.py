@@ -69,10 +69,10 @@ def _machine() -> dict:
 class Ours:
     name = "patchloop llama.cpp"
 
-    def __init__(self, spec: str):
+    def __init__(self, spec: str, threads: int | None = None):
         from patchloop.core.backends.llamacpp_backend import LlamaCppBackend
 
-        self.backend = LlamaCppBackend(spec)
+        self.backend = LlamaCppBackend(spec, threads=threads)
 
     def stream(self, prompt: str, new_tokens: int) -> dict:
         from patchloop.core.types import GenParams, GenStats
@@ -94,7 +94,7 @@ class Ours:
 class Transformers(Ours):
     name = "patchloop transformers"
 
-    def __init__(self, spec: str):
+    def __init__(self, spec: str, threads: int | None = None):
         from patchloop.core.backends.transformers_backend import TransformersBackend
 
         self.backend = TransformersBackend(spec, device="cpu")
@@ -105,14 +105,14 @@ class Bare:
 
     name = "bare llama-cpp-python"
 
-    def __init__(self, spec: str):
+    def __init__(self, spec: str, threads: int | None = None):
         from llama_cpp import Llama
         from patchloop.core.backends.llamacpp_backend import resolve_gguf
         from patchloop.core.backends.llamacpp_engine import default_threads
 
         path, _ = resolve_gguf(spec)
-        self.llm = Llama(str(path), n_ctx=4096, n_threads=default_threads(), n_threads_batch=default_threads(),
-                         verbose=False)
+        threads = threads or default_threads()
+        self.llm = Llama(str(path), n_ctx=4096, n_threads=threads, n_threads_batch=threads, verbose=False)
         self.template = self.llm.metadata["tokenizer.chat_template"]
 
     def stream(self, prompt: str, new_tokens: int) -> dict:
@@ -184,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", default="1,4,8", help="parallel sequences for the aggregate figures")
     parser.add_argument("--starts", type=int, default=3, help="fresh-process starts of the llama.cpp engine")
     parser.add_argument("--skip-transformers", action="store_true", help="only llama.cpp (ours and bare)")
+    parser.add_argument("--threads", type=int, help="fixed llama.cpp threads for ours and bare (default: ours "
+                        "follows the free CPU, bare uses every core)")
     parser.add_argument("--child", choices=["llama", "transformers"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -204,9 +206,10 @@ def main(argv: list[str] | None = None) -> int:
         record["warm_start"].insert(0, ensure | {"note": "first of the series"})
         if not args.skip_transformers:
             record["warm_start_transformers"] = run_child("transformers", args.model, args.new_tokens)
-        engines = [Ours(args.model), Bare(args.model)]
+        engines = [Ours(args.model, args.threads), Bare(args.model, args.threads)]
         if not args.skip_transformers:
             engines.append(Transformers(args.model))
+        record["threads"] = args.threads or "adaptive (ours), all cores (bare)"
         stream: dict[str, list[dict]] = {engine.name: [] for engine in engines}
         for _ in range(args.runs):
             for engine in engines:
