@@ -374,9 +374,13 @@ def test_analyze_file_reads_language_from_suffix(tmp_path):
     source = tmp_path / "prog.c"
     source.write_text("int main(void) { return 0; }\n", encoding="utf-8")
     assert "no analyzer for c" in analyze_file(source, "fast").errors[0]
+    latin = tmp_path / "latin.py"
+    latin.write_bytes(b"x = '\xe9'\n")
+    with pytest.raises(ValueError, match="not UTF-8"):
+        analyze_file(latin, "fast")
     binary = tmp_path / "blob.py"
     binary.write_bytes(b"\xff\xfe\x00")
-    with pytest.raises(ValueError, match="not UTF-8"):
+    with pytest.raises(ValueError, match="binary"):
         analyze_file(binary, "fast")
 
 
