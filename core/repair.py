@@ -42,12 +42,18 @@ def check_code(
     analysis = analyze(it.code)
     seconds = time.monotonic() - started
     it.findings, it.analyzer_errors = analysis.findings, analysis.errors
-    if tests is not None:
-        try:
-            it.tests_passed = bool(tests(it.code))
-        except Exception:  # noqa: BLE001 - a sandbox failure is a failed test, never a crashed run
-            it.tests_passed = False
+    run_tests(it, tests)
     return seconds
+
+
+def run_tests(it: Iteration | Candidate, tests: TestsFn | None) -> None:
+    """Set ``it.tests_passed`` from the sandboxed tests, where there are any."""
+    if tests is None or it.code is None:
+        return
+    try:
+        it.tests_passed = bool(tests(it.code))
+    except Exception:  # noqa: BLE001 - a sandbox failure is a failed test, never a crashed run
+        it.tests_passed = False
 
 
 def stop_reason(it: Iteration, threshold: str) -> str | None:
@@ -86,11 +92,7 @@ def autofix_iteration(
         origin="autofix", fixes=[a.to_dict() for a in outcome.applied], findings=outcome.analysis.findings,
         analyzer_errors=outcome.analysis.errors,
     )
-    if tests is not None:
-        try:
-            it.tests_passed = bool(tests(it.code))
-        except Exception:  # noqa: BLE001 - a sandbox failure is a failed test, never a crashed run
-            it.tests_passed = False
+    run_tests(it, tests)
     it.analysis_seconds = seconds[0]
     it.gen_seconds = time.monotonic() - started - seconds[0]
     if base.tests_passed and it.tests_passed is False:
