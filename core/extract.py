@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import re
 
+from .languages import normalise_language
+
 # A fenced block: ```lang\n ... ```; the closing fence may be missing when generation was cut off.
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+#.-]*)[^\n]*\n(.*?)(?:\n[ \t]*```|\Z)", re.DOTALL)
-
-_LANGUAGE_ALIASES = {
-    "py": "python", "python3": "python", "py3": "python",
-    "js": "javascript", "node": "javascript", "c++": "cpp", "cc": "cpp",
-    "cs": "csharp", "c#": "csharp", "rs": "rust",
-}
-
-
-def normalise_language(tag: str) -> str:
-    tag = tag.strip().lower()
-    return _LANGUAGE_ALIASES.get(tag, tag)
-
 
 def extract_code(response: str, language: str = "python") -> str | None:
     """Return the code block that answers the request, or None when the answer has no code.

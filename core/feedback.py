@@ -136,3 +136,34 @@ def repair_messages(
     system = load_template("system.txt", prompts_dir).format(language=language).strip()
     text = render_repair(task, code, findings, threshold=threshold, language=language, prompts_dir=prompts_dir)
     return [{"role": "system", "content": system}, {"role": "user", "content": text}]
+
+
+def rewrite_messages(
+    task: str,
+    findings: Sequence[Finding],
+    *,
+    threshold: str = "note",
+    language: str = "python",
+    prompts_dir: str | Path | None = None,
+    limit: int = 8,
+) -> list[Message]:
+    """A request to solve the task anew, naming the problems of the earlier answer without showing
+    its code: a small model shown code copies it (CYCLE), so these requests give candidates that
+    differ where repair requests only echo. At most ``limit`` problems, one per message."""
+    from .hints import hint_for, load_hints
+
+    hints = load_hints(language, prompts_dir)
+    lines: list[str] = []
+    for f in findings:
+        if not severity_at_least(f.severity, threshold):
+            continue
+        hint = hint_for(f, hints)
+        line = f"- {f.message} [{f.rule_id}]" + (f" Fix: {hint}" if hint else "")
+        if line not in lines:
+            lines.append(line)
+    system = load_template("system.txt", prompts_dir).format(language=language).strip()
+    text = load_template("rewrite.txt", prompts_dir).format(
+        task=task.strip(), warnings="\n".join(lines[:limit]), language=language
+    ).rstrip("\n")
+    return [{"role": "system", "content": system}, {"role": "user", "content": text}]
+

@@ -376,6 +376,7 @@ def _candidate_row(c: Candidate) -> dict[str, Any]:
         "analyzer_errors": json.dumps(c.analyzer_errors),
         "tests_passed": None if c.tests_passed is None else int(c.tests_passed), "closeness": c.closeness,
         "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens, "chosen": int(c.chosen),
+        "request": c.request,
     }
 
 
@@ -388,4 +389,5 @@ def _candidate_from_row(row: dict[str, Any]) -> Candidate:
         tests_passed=None if row["tests_passed"] is None else bool(row["tests_passed"]),
         closeness=row["closeness"] or 0.0, prompt_tokens=row["prompt_tokens"] or 0,
         completion_tokens=row["completion_tokens"] or 0, chosen=bool(row["chosen"]),
+        request=row.get("request") or "repair",
     )

@@ -29,7 +29,7 @@ from .analyzers import analyze_code
 from .backends.base import Backend, ModelError
 from .config import Config
 from .extract import extract_code
-from .feedback import first_messages
+from .feedback import first_messages, rewrite_messages
 from .log import Log
 from .repair import (
     AnalyzeFn,
@@ -37,6 +37,7 @@ from .repair import (
     as_candidate,
     autofix_iteration,
     candidate_params,
+    candidate_request,
     check_code,
     choose,
     needs_candidates,
@@ -345,8 +346,10 @@ class _Driver:
             self.emit(CandidatesStarted(state.run, index[id(state)], s.candidates))
         conversations, item_params, owners = [], [], []
         for state in states:
+            rewrite = rewrite_messages(state.run.prompt, state.base.findings, threshold=s.threshold,
+                                       language=s.language, prompts_dir=s.prompts_dir)
             for k, p in enumerate(params[id(state)], 1):
-                conversations.append(state.messages)
+                conversations.append(rewrite if candidate_request(k) == "rewrite" else state.messages)
                 item_params.append(p)
                 owners.append((state, k))
         started = time.monotonic()
@@ -366,7 +369,7 @@ class _Driver:
             if isinstance(answer, Exception):
                 continue  # a failed candidate is no candidate; the greedy answer still stands
             text, stats = answer
-            candidate = new_candidate(text, stats, k, s.candidates, params[id(state)][k - 1])
+            candidate = new_candidate(text, stats, k, s.candidates, params[id(state)][k - 1], candidate_request(k))
             pools[id(state)].append(candidate)
             checks.append((state, candidate))
         list(self.pool.map(lambda pair: check_code(pair[1], self.analyze, pair[0].tests, s.language), checks))

@@ -228,3 +228,10 @@ def m005_iteration_origin(db: sqlite_utils.Database) -> None:
         foreign_keys=[("iteration_id", "iterations", "id")],
     )
     db["candidates"].create_index(["iteration_id"])
+
+
+@migration
+def m006_candidate_request(db: sqlite_utils.Database) -> None:
+    # Which request a candidate answered: "repair" (the code and its findings) or "rewrite" (the
+    # task and the problems to avoid, no code). Older candidates all answered repair requests.
+    db["candidates"].add_column("request", str, not_null_default="repair")

@@ -163,9 +163,15 @@ def as_candidate(answer: Iteration, k: int, n: int, params: GenParams) -> Candid
     )
 
 
-def new_candidate(text: str, stats: GenStats, k: int, n: int, params: GenParams) -> Candidate:
+def new_candidate(text: str, stats: GenStats, k: int, n: int, params: GenParams, request: str = "repair") -> Candidate:
     return Candidate(k=k, n=n, temperature=params.temperature, seed=params.seed, response=text, code=None,
-                     prompt_tokens=stats.prompt_tokens, completion_tokens=stats.completion_tokens)
+                     prompt_tokens=stats.prompt_tokens, completion_tokens=stats.completion_tokens, request=request)
+
+
+def candidate_request(k: int) -> str:
+    """Odd candidates answer the repair request, even ones a rewrite request that does not show
+    the code (nothing to copy): the pool then holds both edits and fresh answers."""
+    return "rewrite" if k % 2 == 0 else "repair"
 
 
 def rank_key(candidate: Candidate, threshold: str) -> tuple:

@@ -143,6 +143,7 @@ class Candidate:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     chosen: bool = False
+    request: str = "repair"  # repair: shown the code and findings | rewrite: the task and problems only
 
     def flagged(self, threshold: str) -> list[Finding]:
         return [f for f in self.findings if severity_at_least(f.severity, threshold)]
@@ -190,7 +191,10 @@ class Iteration:
     def origin_label(self) -> str:
         """"model", "autofix", "candidate 2/4" (what the log and the app show)."""
         if self.origin == "candidate" and self.candidates:
-            return f"candidate {self.candidate}/{max(c.n for c in self.candidates)}"
+            n = max(c.n for c in self.candidates)
+            chosen = [c for c in self.candidates if c.k == self.candidate]
+            request = " rewrite" if chosen and chosen[0].request == "rewrite" else ""
+            return f"candidate {self.candidate}/{n}{request}"
         return self.origin
 
     def flagged(self, threshold: str) -> list[Finding]:

@@ -71,7 +71,7 @@ def print_run(console: Console, run: Run) -> None:
             console.print(f"  fixed line {fix['line']}: {fix['rule']}: {fix['description']}", markup=False)
         for c in it.candidates:
             mark = "→" if c.chosen else " "
-            console.print(f"  {mark} candidate {c.k} (t={c.temperature:g}): "
+            console.print(f"  {mark} candidate {c.k} ({c.request}, t={c.temperature:g}): "
                           + ("no code" if c.code is None else f"{len(c.flagged(run.threshold))} finding(s)")
                           + ("" if c.tests_passed is None else (", tests pass" if c.tests_passed else ", tests FAIL"))
                           + f", closeness {c.closeness:.2f}", markup=False)

@@ -359,6 +359,27 @@ def test_unsupported_language_is_an_error_not_clean():
     assert not analysis.is_clean()
 
 
+def test_a_shell_script_fenced_as_python_is_one_wrong_language_error():
+    script = "#!/bin/bash\ncp -r /src $dest\ngit clone --branch <rev> $dest\n"
+    analysis = analyze_code(script, "all")
+    assert [(f.tool, f.rule_id, f.severity, f.line) for f in analysis.findings] == [
+        ("patchloop", "wrong-language", "error", 1)]
+    assert "shell script, not python" in analysis.findings[0].message and not analysis.is_clean("note")
+    # A Python script's own "#!" line changes nothing.
+    assert analyze_code("#!/usr/bin/env python3\nprint(1)\n", "fast").findings == []
+
+
+@pytest.mark.parametrize(("first_line", "language"), [
+    ("#!/bin/bash", "shell"), ("#! /bin/sh -e", "shell"), ("#!/usr/bin/env bash", "shell"),
+    ("#!/usr/bin/python3.12", "python"), ("#!/usr/bin/env node", "javascript"), ("#!/opt/x/weird", None),
+    ("# a comment", None), ("import os", None),
+])
+def test_script_language_reads_the_interpreter_of_a_shebang(first_line, language):
+    from patchloop.core.languages import script_language
+
+    assert script_language(f"\n{first_line}\nrest\n") == language
+
+
 def test_bad_arguments_raise_clear_errors():
     with pytest.raises(ValueError, match="unknown analyzer suite 'nope'"):
         get_analyzers("nope")

@@ -295,6 +295,7 @@ class CandidateBackend(ScriptedBackend):
         from patchloop.core.types import GenStats
 
         self.batches.append(list(params) if isinstance(params, list) else params)
+        self.conversations = list(conversations)
         return [(self.samples.pop(0), GenStats(prompt_tokens=3, completion_tokens=7)) for _ in conversations]
 
 
@@ -307,10 +308,25 @@ def test_a_repeat_draws_candidates_and_the_best_becomes_the_iteration(log):
     assert [p.temperature for p in params] == sorted(p.temperature for p in params) and params[0].temperature > 0
     assert len({p.seed for p in params}) == 4  # a seed per candidate
     chosen = run.iterations[1]
-    assert chosen.origin == "candidate" and chosen.candidate == 2 and chosen.origin_label == "candidate 2/4"
+    assert chosen.origin == "candidate" and chosen.candidate == 2 and chosen.origin_label == "candidate 2/4 rewrite"
     assert [c.k for c in chosen.candidates] == [0, 1, 2, 3, 4] and [c.chosen for c in chosen.candidates].count(True) == 1
     assert log.db["candidates"].count == 5
     assert [c.k for c in log.load_run(run.id).iterations[1].candidates if c.chosen] == [2]
+
+
+def test_even_candidates_answer_a_rewrite_request_that_does_not_show_the_code(log):
+    backend = CandidateBackend([BAD, BAD], [BAD, GOOD, BAD, BAD])
+    run = run_loop("parse x", backend, settings(candidates=4, feedback="fresh"), analyze=fake_analyze, log=log)
+    repair, rewrite = backend.conversations[0][1]["content"], backend.conversations[1][1]["content"]
+    assert backend.conversations[2] == backend.conversations[0] and backend.conversations[3] == backend.conversations[1]
+    assert "return eval(x)" in repair  # the repair request shows the code ...
+    assert "return eval(x)" not in rewrite and rewrite.startswith("parse x")  # ... the rewrite one only the task
+    assert "- Use of possibly insecure function eval [B307]" in rewrite and "Fix: Do not use `eval`" in rewrite  # and the problems to avoid
+    chosen = run.iterations[1]
+    assert chosen.candidate == 2 and [c.request for c in chosen.candidates] == [
+        "repair", "repair", "rewrite", "repair", "rewrite"]
+    assert [c.request for c in log.load_run(run.id).iterations[1].candidates] == [
+        "repair", "repair", "rewrite", "repair", "rewrite"]
 
 
 def test_candidates_rank_tests_then_findings_then_closeness():

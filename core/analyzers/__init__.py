@@ -31,7 +31,8 @@ from functools import cache
 from importlib import metadata
 from pathlib import Path
 
-from ..types import Analysis, AnalyzerResult
+from ..languages import language_of, normalise_language, script_language
+from ..types import Analysis, AnalyzerResult, Finding
 from .ast_checker import AstAnalyzer
 from .bandit import BanditAnalyzer
 from .base import Analyzer, ToolFailure, find_tool, run_tool
@@ -70,19 +71,6 @@ SUITES: dict[str, tuple[str, ...]] = {
     "fast": ("ruff", "ruff-security", "patchloop-ast"),
 }
 
-LANGUAGES_BY_SUFFIX: dict[str, str] = {
-    ".py": "python", ".pyw": "python", ".c": "c", ".h": "c", ".cpp": "cpp", ".cc": "cpp",
-    ".cxx": "cpp", ".hpp": "cpp", ".js": "javascript", ".mjs": "javascript", ".java": "java",
-    ".php": "php", ".rs": "rust", ".cs": "csharp",
-}  # fmt: skip
-_LANGUAGE_ALIASES = {
-    "py": "python",
-    "python3": "python",
-    "c++": "cpp",
-    "js": "javascript",
-    "c#": "csharp",
-    "cs": "csharp",
-}
 _SAFE_FILENAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
@@ -110,18 +98,28 @@ def analyze_code(
 
     Findings are sorted by line. A language no analyzer of the suite handles gives one
     ``AnalyzerResult`` error ("no analyzer for LANGUAGE"), so such code is never called clean.
+    Code whose "#!" line names another language's interpreter gets one ``wrong-language`` error
+    finding instead of the suite's verdict.
     """
     analyzers = get_analyzers(suite)
     if not timeout > 0:
         raise ValueError(f"timeout must be positive, got {timeout!r}")
     if not _SAFE_FILENAME.match(filename) or ".." in filename:
         raise ValueError(f"filename must be a plain file name like 'solution.py', got {filename!r}")
-    language = _LANGUAGE_ALIASES.get(language.lower(), language.lower())
+    language = normalise_language(language)
     started = time.monotonic()
     runnable = [a for a in analyzers if language in a.languages]
     if not runnable:
         result = AnalyzerResult("patchloop", error=f"no analyzer for {language} in suite {suite!r}")
         return Analysis([], [result], time.monotonic() - started)
+    written_in = script_language(code)
+    if written_in and written_in != language:
+        # A shell script fenced as Python: the suite's verdict on it would be a flood of syntax
+        # errors; one finding that says what is wrong is what a repair request can act on.
+        finding = Finding("patchloop", "wrong-language", "error", f"this is a {written_in} script, "
+                          f"not {language} code (its first line names the interpreter)", line=1)
+        result = AnalyzerResult("patchloop", findings=[finding], seconds=time.monotonic() - started)
+        return Analysis(apply_skip([finding], skip), [result], result.seconds)
     # ignore_cleanup_errors: an analyzer given up on may still be reading the file.
     with tempfile.TemporaryDirectory(prefix="patchloop-analysis-", ignore_cleanup_errors=True) as folder:
         path = Path(folder) / filename
@@ -175,12 +173,6 @@ def read_source(path: Path, max_bytes: int = MAX_SOURCE_BYTES) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path} is not UTF-8 text (byte {exc.start}: {data[exc.start:exc.start + 1]!r})") from None
-
-
-def language_of(path: Path) -> str:
-    """The language of a file from its suffix ("python", "c"...); the bare suffix (or "unknown") otherwise."""
-    suffix = Path(path).suffix.lower()
-    return LANGUAGES_BY_SUFFIX.get(suffix, suffix.lstrip(".") or "unknown")
 
 
 def available_analyzers() -> dict[str, str | None]:

@@ -28,7 +28,15 @@ from ..types import Analysis, Finding
 from .base import Edit, Fix, FixContext, RuleSet, apply_edits
 
 __all__ = [
-    "Applied", "Edit", "Fix", "FixContext", "FixResult", "FixOutcome", "RUFF_FIXES", "RuleSet", "autofix",
+    "RUFF_FIXES",
+    "Applied",
+    "Edit",
+    "Fix",
+    "FixContext",
+    "FixOutcome",
+    "FixResult",
+    "RuleSet",
+    "autofix",
     "fix_until_stable",
 ]
 

@@ -85,9 +85,9 @@ class FixContext:
     def nodes_on_line(self, line: int, kind: type | tuple[type, ...] = ast.AST) -> Iterator[ast.AST]:
         """Nodes of ``kind`` that start on ``line`` (or span it), outermost first."""
         for node in ast.walk(self.tree):
-            if isinstance(node, kind) and getattr(node, "lineno", None) is not None:
-                if node.lineno <= line <= (node.end_lineno or node.lineno):  # type: ignore[attr-defined]
-                    yield node
+            lineno = getattr(node, "lineno", None)
+            if isinstance(node, kind) and lineno is not None and lineno <= line <= (node.end_lineno or lineno):  # type: ignore[attr-defined]
+                yield node
 
     def enclosing_function(self, node: ast.AST) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
         while node in self.parents:

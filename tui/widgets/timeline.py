@@ -102,7 +102,8 @@ class Timeline(Widget, can_focus=True):
         if chip.origin == "autofix":
             parts.append(Content("fix ").stylize("$text-accent"))  # a deterministic rewrite, no model call
         elif chip.origin.startswith("candidate"):
-            parts.append(Content(chip.origin.removeprefix("candidate ") + " ").stylize("$text-accent"))
+            k_of_n = chip.origin.split()[1:2]  # "candidate 2/4 rewrite" -> "2/4"
+            parts.append(Content(" ".join(k_of_n) + " ").stylize("$text-accent"))
         parts.append(Content(mark).stylize(colour))
         if chip.status == "flagged":
             parts.append(Content(str(chip.count)).stylize(colour))
