@@ -595,12 +595,20 @@ async def test_settings_screen_saves_to_the_config_file(config, log):
         assert "from 0 to 50" in str(screen.query_one("#settings-error").content)
         assert not config.path.exists()
         tmax.value = "1"
+        screen.query_one("#settings-candidates", Input).value = "17"
+        await pilot.press("ctrl+s")
+        assert "from 0 to 16" in str(screen.query_one("#settings-error").content)
+        screen.query_one("#settings-candidates", Input).value = "2"
+        screen.query_one("#settings-autofix", Select).value = False
+        screen.query_one("#settings-feedback", Select).value = "chat"
+        assert screen.query_one("#settings-engine", Select).value == "auto"  # changing it reloads the model
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, MainScreen)
         saved = load_config(config.path)
         assert (saved.loop.analyzers, saved.loop.threshold, saved.loop.t_max) == ("security", "warning", 1)
-        assert saved.model.name == "embedded"
+        assert (saved.loop.autofix, saved.loop.feedback, saved.loop.candidates) == (False, "chat", 2)
+        assert (saved.model.name, saved.model.engine) == ("embedded", "auto")
         assert "security · t_max 1 · ≥warning" in app.screen.query_one(StatusBar).status.settings
         await run_prompt(pilot)  # the next run uses them
         run = app.session.run

@@ -622,22 +622,21 @@ class PatchloopApp(App[int]):
 
     # -- settings ---------------------------------------------------------------------------------
 
-    def apply_settings(self, *, model: str | None = None, analyzers: str | None = None, t_max: int | None = None,
-                       threshold: str | None = None) -> bool:
-        """Change settings for the next run and save them to the config file."""
+    def apply_settings(self, *, model: str | None = None, engine: str | None = None, **loop: object) -> bool:
+        """Change settings for the next run and save them to the config file. ``loop`` holds
+        ``[loop]`` keys (analyzers, t_max, threshold, autofix, feedback, candidates); None leaves
+        a setting as it is."""
         config = self.config
-        new_model = replace(config.model, name=model) if model is not None else config.model
-        new_loop = replace(
-            config.loop,
-            **{k: v for k, v in (("analyzers", analyzers), ("t_max", t_max), ("threshold", threshold)) if v is not None},
-        )
+        model_fields = {k: v for k, v in (("name", model), ("engine", engine)) if v is not None}
+        new_model = replace(config.model, **model_fields)
+        new_loop = replace(config.loop, **{k: v for k, v in loop.items() if v is not None})
         candidate = replace(config, model=new_model, loop=new_loop)
         try:
             candidate.validate()
         except ConfigError as exc:
             self.notify(str(exc), title="Setting not changed", severity="error")
             return False
-        model_changed = new_model.name != config.model.name
+        model_changed = (new_model.name, new_model.engine) != (config.model.name, config.model.engine)
         config.model, config.loop = new_model, new_loop
         try:
             path = save_config(config)

@@ -1,10 +1,12 @@
-"""Settings for the next run: model, analyzer suite, t_max, severity threshold; saved to the config file."""
+"""Settings for the next run: model and engine, analyzer suite, t_max, severity threshold, and how
+flagged code is repaired (autofix, request style, candidates); saved to the config file."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from patchloop.core.config import SUITE_NAMES, Config
+from patchloop.core.config import ENGINES, SUITE_NAMES, Config
+from patchloop.core.feedback import FEEDBACK_STYLES
 from patchloop.core.types import SEVERITIES
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -15,6 +17,8 @@ from textual.widgets import Button, Input, Label, Select, Static
 SUITE_HELP = {"defects": "defects (the Svace role: pylint, pyright, ruff, AST checks)",
               "security": "security (the Bandit role: bandit, ruff S rules)",
               "all": "all (defects and security)"}
+ENGINE_HELP = {"auto": "auto (llama.cpp for GGUF on a CPU)", "llama.cpp": "llama.cpp", "transformers": "transformers"}
+FEEDBACK_HELP = {"fresh": "fresh request: task, code, framed findings, hints", "chat": "chat: appended (the paper's)"}
 
 
 class SettingsScreen(ModalScreen[bool]):
@@ -57,6 +61,9 @@ class SettingsScreen(ModalScreen[bool]):
             with Grid(id="settings-grid"):
                 yield Label("Model")
                 yield Input(config.model.name, id="settings-model", compact=True)
+                yield Label("Engine")
+                yield Select([(ENGINE_HELP.get(e, e), e) for e in ENGINES], value=config.model.engine,
+                             allow_blank=False, id="settings-engine", compact=True)
                 yield Label("Analyzer suite")
                 yield Select([(SUITE_HELP[s], s) for s in SUITE_NAMES], value=config.loop.analyzers,
                              allow_blank=False, id="settings-suite", compact=True)
@@ -65,8 +72,16 @@ class SettingsScreen(ModalScreen[bool]):
                 yield Label("Severity threshold")
                 yield Select([(f"{s} and above" if s != "error" else "error only", s) for s in SEVERITIES],
                              value=config.loop.threshold, allow_blank=False, id="settings-threshold", compact=True)
+                yield Label("Autofix")
+                yield Select([("on: deterministic rewrites first", True), ("off", False)], value=config.loop.autofix,
+                             allow_blank=False, id="settings-autofix", compact=True)
+                yield Label("Repair requests")
+                yield Select([(FEEDBACK_HELP.get(f, f), f) for f in FEEDBACK_STYLES], value=config.loop.feedback,
+                             allow_blank=False, id="settings-feedback", compact=True)
+                yield Label("Candidates")
+                yield Input(str(config.loop.candidates), type="integer", id="settings-candidates", compact=True)
             yield Static("Model: embedded, embedded-1.5b, a Hugging Face id or folder, or openai:NAME. "
-                         "t_max 0-50. Changes apply to the next run and are saved to "
+                         "t_max 0-50; candidates 0-16 (answers sampled when a repair repeats). Changes apply to the next run and are saved to "
                          f"{config.path or 'the config file'}.", id="settings-hint")
             yield Static("", id="settings-error")
             with Horizontal(id="settings-buttons"):
@@ -95,11 +110,23 @@ class SettingsScreen(ModalScreen[bool]):
         if not 0 <= t_max <= 50:
             error.update(f"t_max must be from 0 to 50, not {t_max}.")
             return
+        raw_candidates = self.query_one("#settings-candidates", Input).value.strip()
+        try:
+            candidates = int(raw_candidates)
+        except ValueError:
+            candidates = -1
+        if not 0 <= candidates <= 16:
+            error.update(f"candidates must be a whole number from 0 to 16, not {raw_candidates!r}.")
+            return
         changed = self.app.apply_settings(  # type: ignore[attr-defined]
             model=model,
+            engine=str(self.query_one("#settings-engine", Select).value),
             analyzers=str(self.query_one("#settings-suite", Select).value),
             t_max=t_max,
             threshold=str(self.query_one("#settings-threshold", Select).value),
+            autofix=bool(self.query_one("#settings-autofix", Select).value),
+            feedback=str(self.query_one("#settings-feedback", Select).value),
+            candidates=candidates,
         )
         if changed:
             self.dismiss(True)
