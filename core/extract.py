@@ -35,3 +35,9 @@ def partial_code(streamed: str) -> str | None:
         return None
     body = match.group(1).split("\n```", 1)[0]
     return body if body.strip() else None
+
+
+def is_cut_off(response: str) -> bool:
+    """True when the answer's last code fence is never closed: generation stopped inside the code."""
+    return response.count("```") % 2 == 1
+

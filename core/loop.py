@@ -231,7 +231,8 @@ class _Driver:
     # -- steps
 
     def check(self, state: _State, it: Iteration) -> None:
-        it.analysis_seconds = check_code(it, self.analyze, state.tests, self.settings.language)
+        it.analysis_seconds = check_code(it, self.analyze, state.tests, self.settings.language,
+                                         self.settings.gen.max_new_tokens)
 
     def stop_on_error(self, state: _State, it: Iteration) -> bool:
         """Record a failed answer (model error or cancel) and end its run; False if it did not fail."""
@@ -372,7 +373,8 @@ class _Driver:
             candidate = new_candidate(text, stats, k, s.candidates, params[id(state)][k - 1], candidate_request(k))
             pools[id(state)].append(candidate)
             checks.append((state, candidate))
-        list(self.pool.map(lambda pair: check_code(pair[1], self.analyze, pair[0].tests, s.language), checks))
+        list(self.pool.map(lambda pair: check_code(pair[1], self.analyze, pair[0].tests, s.language,
+                                                   s.gen.max_new_tokens), checks))
         return {key: (pool, seconds) for key, pool in pools.items()}
 
 

@@ -21,16 +21,18 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from .autofix import fix_until_stable
-from .extract import extract_code
+from .analyzers.merge import problem_class
+from .extract import extract_code, is_cut_off
 from .feedback import patch_messages, render_feedback, repair_messages
-from .types import Analysis, Candidate, GenParams, GenStats, Iteration, Message, Run
+from .types import Analysis, Candidate, Finding, GenParams, GenStats, Iteration, Message, Run
 
 AnalyzeFn = Callable[[str], Analysis]
 TestsFn = Callable[[str], bool]
 
 
 def check_code(
-    it: Iteration | Candidate, analyze: AnalyzeFn, tests: TestsFn | None, language: str
+    it: Iteration | Candidate, analyze: AnalyzeFn, tests: TestsFn | None, language: str,
+    token_limit: int | None = None,
 ) -> float:
     """Extract the code of ``it.response`` (when not set yet), analyze and test it; return the
     analysis seconds. Code that is None (no block) is neither analyzed nor tested."""
@@ -42,8 +44,24 @@ def check_code(
     analysis = analyze(it.code)
     seconds = time.monotonic() - started
     it.findings, it.analyzer_errors = analysis.findings, analysis.errors
+    cut = cut_off_finding(it, token_limit)
+    if cut is not None:
+        it.findings = [*it.findings, cut]
     run_tests(it, tests)
     return seconds
+
+
+def cut_off_finding(it: Iteration | Candidate, token_limit: int | None) -> Finding | None:
+    """A ``cut-off`` error when an answer that does not parse ended inside its code block at the
+    token limit: the syntax error is the limit's doing, and the fix is a shorter answer, which
+    the hint says. Code that parses gets none, so the analyzers alone decide what is flagged."""
+    if not token_limit or it.completion_tokens < token_limit or not is_cut_off(it.response or ""):
+        return None
+    if not any(problem_class(key) == "syntax-error" for f in it.findings for key in (f.key, *f.also)):
+        return None
+    last = len((it.code or "").splitlines()) or 1
+    return Finding("patchloop", "cut-off", "error",
+                   f"the answer stopped at the token limit ({token_limit} tokens) in the middle of the code", last)
 
 
 def run_tests(it: Iteration | Candidate, tests: TestsFn | None) -> None:

@@ -18,7 +18,7 @@ from patchloop.core.loop import (
     run_loop,
     run_loops,
 )
-from patchloop.core.types import Analysis, AnalyzerResult, Finding
+from patchloop.core.types import Analysis, AnalyzerResult, Finding, Iteration
 
 BAD = "```python\ndef f(x):\n    return eval(x)\n```"
 WORSE = "```python\ndef f(x):\n    y = 1\n    return eval(x)\n```"
@@ -369,3 +369,28 @@ def test_batched_loops_sample_candidates_for_every_run_in_one_batch():
     assert [r.stop_reason for r in runs] == ["clean", "clean"]
     assert backend.calls_batch == [(2, False), (2, False), (6, True)]  # v0, greedy repairs, 2 x 3 candidates
     assert all(r.iterations[1].origin == "candidate" for r in runs)
+
+
+def test_a_syntax_error_at_the_token_limit_gets_a_cut_off_finding_with_its_hint():
+    from patchloop.core.hints import hint_for, load_hints
+    from patchloop.core.repair import check_code
+
+    syntax = Analysis(findings=[Finding("ruff", "invalid-syntax", "error", "unterminated string", 2)])
+    cut = "```python\ndef f():\n    return 'abc"
+
+    def answer(response, tokens):
+        return Iteration(index=0, prompt=[], response=response, completion_tokens=tokens)
+
+    it = answer(cut, 512)
+    check_code(it, lambda code: syntax, None, "python", token_limit=512)
+    assert [f.rule_id for f in it.findings] == ["invalid-syntax", "cut-off"]
+    assert "512 tokens" in it.findings[1].message and it.findings[1].line == 2
+    assert "shorter" in hint_for(it.findings[1], load_hints())
+    for response, tokens, analysis in [
+        (cut, 300, syntax),  # stopped early, not at the limit: a syntax error of its own
+        (cut + "'\n```", 512, syntax),  # the block was closed
+        (cut, 512, Analysis()),  # it parses: the analyzers alone decide
+    ]:
+        it = answer(response, tokens)
+        check_code(it, lambda code, a=analysis: a, None, "python", token_limit=512)
+        assert "cut-off" not in [f.rule_id for f in it.findings]
