@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from .autofix import fix_until_stable
 from .analyzers.merge import problem_class
+from .autofix import fix_until_stable
 from .extract import extract_code, is_cut_off
 from .feedback import patch_messages, render_feedback, repair_messages
 from .types import Analysis, Candidate, Finding, GenParams, GenStats, Iteration, Message, Run
