@@ -24,7 +24,17 @@ from .analyzers.merge import problem_class
 from .autofix import fix_until_stable
 from .extract import extract_code, is_cut_off
 from .feedback import patch_messages, render_feedback, repair_messages
-from .types import Analysis, Candidate, Finding, GenParams, GenStats, Iteration, Message, Run
+from .types import (
+    Analysis,
+    Candidate,
+    Finding,
+    GenParams,
+    GenStats,
+    Iteration,
+    Message,
+    Run,
+    in_another_language,
+)
 
 AnalyzeFn = Callable[[str], Analysis]
 TestsFn = Callable[[str], bool]
@@ -196,7 +206,7 @@ def rank_key(candidate: Candidate, threshold: str) -> tuple:
     """Higher is better: code and a verdict first, tests, then fewest findings, then closeness."""
     return (
         candidate.code is not None,
-        not candidate.analyzer_errors,
+        not candidate.analyzer_errors and not in_another_language(candidate.findings),
         candidate.tests_passed is not False,
         -len(candidate.flagged(threshold)),
         candidate.closeness,

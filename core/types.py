@@ -7,9 +7,10 @@ JSON and shown in the app without any of those layers knowing each other.
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+from . import times
 
 Severity = Literal["error", "warning", "note"]
 SEVERITIES: tuple[str, ...] = ("note", "warning", "error")
@@ -30,6 +31,12 @@ def severity_at_least(severity: str, threshold: str) -> bool:
     return SEVERITY_RANK.get(severity, 0) >= SEVERITY_RANK[threshold]
 
 
+def in_another_language(findings: list[Finding]) -> bool:
+    """The code is not in the language asked for (a ``wrong-language`` finding): like an answer
+    without code, it ranks below every answer in the right language, whatever its count."""
+    return any(f.rule_id == "wrong-language" for f in findings)
+
+
 @dataclass(frozen=True)
 class Finding:
     """One analyzer warning about one place in the code."""
@@ -44,6 +51,10 @@ class Finding:
     cwe: str = ""  # "CWE-78", "" when unknown
     # Other tool:rule ids that reported the same problem and were merged into this one.
     also: tuple[str, ...] = ()
+    # Where the flagged code ends, 1-based, the column one past its last character (SARIF's
+    # endLine/endColumn); 0 when the tool does not say.
+    end_line: int = 0
+    end_column: int = 0
 
     @property
     def key(self) -> str:
@@ -75,6 +86,15 @@ class AnalyzerResult:
     seconds: float = 0.0
 
 
+@dataclass(frozen=True)
+class SkippedFinding:
+    """A finding the skip list dropped, and the skip entry that dropped it: not part of the verdict,
+    but SARIF output lists it as suppressed so a code-scanning service knows it was seen."""
+
+    finding: Finding
+    entry: str
+
+
 @dataclass
 class Analysis:
     """A suite's merged verdict on one piece of code."""
@@ -82,6 +102,7 @@ class Analysis:
     findings: list[Finding] = field(default_factory=list)  # merged, skip-list applied, all severities
     results: list[AnalyzerResult] = field(default_factory=list)
     seconds: float = 0.0
+    skipped: list[SkippedFinding] = field(default_factory=list)
 
     @property
     def errors(self) -> list[str]:
@@ -233,8 +254,9 @@ class Run:
     iterations: list[Iteration] = field(default_factory=list)
     stop_reason: str | None = None
     error: str | None = None
-    started_at: float = field(default_factory=time.time)
-    finished_at: float | None = None
+    # ISO 8601 UTC, the log's one time format (core/times.py).
+    started_at: str = field(default_factory=times.now)
+    finished_at: str | None = None
     source: str = "cli"  # cli | tui | eval:<name> | rounds
     id: int | None = None
 
@@ -242,8 +264,8 @@ class Run:
     def best_index(self) -> int | None:
         """Fewest findings at or above the threshold; tests passing first where known; last on ties.
 
-        Iterations without code or with analyzer errors rank below every analyzed one,
-        so a patch that breaks the code is never reported as the answer.
+        Iterations without code, with analyzer errors or in another language rank below every
+        analyzed one, so a patch that breaks the code is never reported as the answer.
         """
         best: tuple | None = None
         best_index = None
@@ -251,7 +273,7 @@ class Run:
             if it.code is None:
                 continue
             score = (
-                0 if it.analyzer_errors else 1,
+                0 if it.analyzer_errors or in_another_language(it.findings) else 1,
                 0 if it.tests_passed is False else 1,
                 -len(it.flagged(self.threshold)),
             )

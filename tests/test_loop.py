@@ -394,3 +394,19 @@ def test_a_syntax_error_at_the_token_limit_gets_a_cut_off_finding_with_its_hint(
         it = answer(response, tokens)
         check_code(it, lambda code, a=analysis: a, None, "python", token_limit=512)
         assert "cut-off" not in [f.rule_id for f in it.findings]
+
+
+def test_an_answer_in_another_language_ranks_below_any_in_the_right_one():
+    from patchloop.core.repair import rank_key
+    from patchloop.core.types import Candidate, Run
+
+    wrong = [Finding("patchloop", "wrong-language", "error", "this is a shell script, not python code", 1)]
+    two = [Finding("pyright", "reportUndefinedVariable", "error", '"a" is not defined', 3),
+           Finding("pyright", "reportUndefinedVariable", "error", '"b" is not defined', 4)]
+    run = Run(prompt="x", model="m", analyzers="all", t_max=3, threshold="note",
+              iterations=[Iteration(index=0, prompt=[], response="", code="#!/bin/sh\n", findings=wrong),
+                                      Iteration(index=1, prompt=[], response="", code="a + b\n", findings=two)])
+    assert run.best_index == 1  # the Python with two findings is the one to build on, not the script
+    pool = [Candidate(k=1, n=2, temperature=0.3, seed=1, response="", code="#!/bin/sh\n", findings=wrong, closeness=1.0),
+            Candidate(k=2, n=2, temperature=0.6, seed=2, response="", code="a + b\n", findings=two)]
+    assert max(pool, key=lambda c: rank_key(c, "note")).k == 2
