@@ -235,3 +235,10 @@ def m006_candidate_request(db: sqlite_utils.Database) -> None:
     # Which request a candidate answered: "repair" (the code and its findings) or "rewrite" (the
     # task and the problems to avoid, no code). Older candidates all answered repair requests.
     db["candidates"].add_column("request", str, not_null_default="repair")
+
+@migration
+def m007_finding_end(db: sqlite_utils.Database) -> None:
+    # Where a finding's flagged code ends (SARIF's endLine/endColumn); 0 where the tool did not
+    # say, as for every finding logged before.
+    db["findings"].add_column("end_line", int, not_null_default=0)
+    db["findings"].add_column("end_column", int, not_null_default=0)

@@ -1,86 +1,117 @@
-"""Analyses as a SARIF 2.1.0 log, the format code-scanning dashboards and IDEs read.
+"""Analyses as a SARIF 2.1.0 log, the format code-scanning services and IDEs read.
 
-One run per tool (ruff's two analyzers share the "ruff" run). Each run's ``tool.driver`` names
-the tool, its version and the rules it reported, with CWE ids in the rule's ``properties.cwe``
-and ``properties.tags``. A merged finding lands in the run of its primary tool; the twins it
-absorbed are listed in ``properties.also``. An analyzer that failed (crash, timeout, missing
-executable, unsupported language) appears as a ``toolExecutionNotifications`` entry of an
-invocation with ``executionSuccessful: false``, so a failed analysis never reads as clean.
+One run per tool (ruff's two analyzers share the "ruff" run), with what GitHub code scanning reads:
+
+- **rules** (``tool.driver.rules``): id, readable name, short and full description, ``help`` and
+  ``helpUri`` from the tool's own documentation (``analyzers/rule_docs.py``), default level, and
+  ``properties``: ``tags`` (``security`` plus ``external/cwe/cwe-N`` for security rules,
+  ``correctness`` otherwise), ``precision`` (from the tool's confidence) and, for security rules,
+  ``security-severity`` (a number string: error 8.0 high, warning 5.5 medium, note 2.0 low).
+  Rule metadata never contains a finding's message, which may quote the analyzed code.
+- **CWE taxonomy**: each run that names CWEs has a ``taxonomies`` entry for MITRE's CWE with one
+  taxon per CWE, and each rule points at its CWE through ``relationships``.
+- **results**: level, message, a region (start, end where the tool says, ``snippet`` and a
+  ``contextRegion`` of the lines around it when the source is given) and ``partialFingerprints``
+  under ``patchloop/v1``: a hash of the tool, the rule and the flagged line's whitespace-normalised
+  text, plus the occurrence number among equal hashes in the file, so a result keeps its
+  fingerprint when lines above it are added or removed. (GitHub's own ``primaryLocationLineHash``
+  is left for its upload action to compute; a foreign value there is reported as inconsistent.)
+- Only findings at or above the threshold are results, as in the JSON and text output; findings
+  the skip list dropped are results too, with ``suppressions: [{kind: external, justification}]``.
+- An analyzer that failed (crash, timeout, missing executable, unsupported language) appears as a
+  ``toolExecutionNotifications`` entry of an invocation with ``executionSuccessful: false``, so a
+  failed analysis never reads as clean.
 
 Lines and columns are 1-based as in ``Finding``; an unknown column (0) is left out.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 from urllib.parse import quote
 
-from .types import Analysis, Finding
+from .types import Analysis, Finding, severity_at_least
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+FINGERPRINT_KEY = "patchloop/v1"
 _INFORMATION_URI = {
     "ruff": "https://docs.astral.sh/ruff/",
     "bandit": "https://bandit.readthedocs.io/",
     "pylint": "https://pylint.readthedocs.io/",
     "pyright": "https://docs.basedpyright.com/",
 }
+# GitHub's bands: 9.0+ critical, 7.0-8.9 high, 4.0-6.9 medium, 0.1-3.9 low.
+SECURITY_SEVERITY = {"error": "8.0", "warning": "5.5", "note": "2.0"}
+_PRECISION = {"high": "high", "medium": "medium", "low": "low"}
+_CWE_TAXONOMY = {
+    "name": "CWE",
+    "organization": "MITRE",
+    "shortDescription": {"text": "The MITRE Common Weakness Enumeration"},
+    "informationUri": "https://cwe.mitre.org/",
+    "isComprehensive": False,
+}
 
 
-def to_sarif(results: Mapping[str, Analysis]) -> dict[str, Any]:
-    """SARIF log for ``results``: file name or URI (as shown to the user) -> its analysis."""
+def to_sarif(
+    results: Mapping[str, Analysis], *, threshold: str = "note", sources: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """SARIF log for ``results``: file name or URI (as shown to the user) -> its analysis.
+
+    ``threshold``: the lowest severity reported, as for the other output formats. ``sources``: file
+    name -> the analyzed text, for snippets and line-based fingerprints (without it, fingerprints
+    hash the message instead of the line)."""
     from .analyzers import analyzer_tool, tool_version
 
-    tools: dict[str, _Run] = {}
+    sources = sources or {}
+    runs: dict[str, _Run] = {}
 
     def run_for(tool: str) -> _Run:
-        if tool not in tools:
-            tools[tool] = _Run(tool)
-        return tools[tool]
+        return runs.setdefault(tool, _Run(tool))
 
     for uri, analysis in results.items():
         for result in analysis.results:
             run = run_for(analyzer_tool(result.analyzer))
             if result.error:
                 run.notifications.append(_notification(uri, f"{result.analyzer}: {result.error}"))
-        for finding in analysis.findings:
-            run_for(finding.tool).add(uri, finding)
+        source = sources.get(uri)
+        lines = source.splitlines() if source is not None else None
+        entries = [(f, "") for f in analysis.findings]
+        entries += [(s.finding, s.entry) for s in analysis.skipped]
+        occurrences: Counter[str] = Counter()
+        # Occurrences count in line order over every finding, reported or not, so that a result's
+        # fingerprint does not change when the threshold or the skip list does.
+        for finding, skip_entry in sorted(entries, key=lambda e: (e[0].line, e[0].column, e[0].key)):
+            digest = _line_digest(finding, lines)
+            occurrences[digest] += 1
+            if not severity_at_least(finding.severity, threshold):
+                continue
+            fingerprint = f"{digest}:{occurrences[digest]}"
+            run_for(finding.tool).add(uri, finding, lines, fingerprint, skip_entry)
 
-    runs = []
-    for tool in sorted(tools):
-        run = tools[tool]
-        driver: dict[str, Any] = {"name": tool, "rules": run.rules}
-        version = tool_version(tool)
-        if version:
-            driver["version"] = version
-        if tool in _INFORMATION_URI:
-            driver["informationUri"] = _INFORMATION_URI[tool]
-        invocation: dict[str, Any] = {"executionSuccessful": not run.notifications}
-        if run.notifications:
-            invocation["toolExecutionNotifications"] = run.notifications
-        runs.append(
-            {
-                "tool": {"driver": driver},
-                "invocations": [invocation],
-                "columnKind": "unicodeCodePoints",
-                "results": run.results,
-            }
-        )
-    return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": runs}
+    log_runs = []
+    for tool in sorted(runs):
+        log_runs.append(runs[tool].to_dict(tool_version(tool)))
+    return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": log_runs}
 
 
+@dataclass
 class _Run:
-    """The rules and results collected for one tool."""
+    """The rules, results and failures collected for one tool."""
 
-    def __init__(self, tool: str) -> None:
-        self.tool = tool
-        self.rules: list[dict[str, Any]] = []
-        self.rule_index: dict[str, int] = {}
-        self.results: list[dict[str, Any]] = []
-        self.notifications: list[dict[str, Any]] = []
+    tool: str
+    rules: list[dict[str, Any]] = field(default_factory=list)
+    rule_index: dict[str, int] = field(default_factory=dict)
+    results: list[dict[str, Any]] = field(default_factory=list)
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    cwes: list[str] = field(default_factory=list)  # taxon ids ("78") in order of first use
 
-    def add(self, uri: str, finding: Finding) -> None:
+    def add(self, uri: str, finding: Finding, lines: list[str] | None, fingerprint: str, skip_entry: str) -> None:
         index = self._rule(finding)
         properties: dict[str, Any] = {"severity": finding.severity}
         if finding.confidence:
@@ -89,48 +120,152 @@ class _Run:
             properties["cwe"] = finding.cwe
         if finding.also:
             properties["also"] = list(finding.also)
-        self.results.append(
-            {
-                "ruleId": finding.rule_id,
-                "ruleIndex": index,
-                "level": finding.severity,  # error | warning | note are SARIF levels as they are
-                "message": {"text": finding.message or finding.rule_id},
-                "locations": [_location(uri, finding.line, finding.column)],
-                "properties": properties,
-            }
-        )
-
-    def _rule(self, finding: Finding) -> int:
-        if finding.rule_id in self.rule_index:
-            rule = self.rules[self.rule_index[finding.rule_id]]
-            if finding.cwe and "cwe" not in rule["properties"]:
-                rule["properties"].update(_cwe_properties(finding.cwe))
-            return self.rule_index[finding.rule_id]
-        properties: dict[str, Any] = {"tags": []}
-        if finding.cwe:
-            properties.update(_cwe_properties(finding.cwe))
-        rule = {
-            "id": finding.rule_id,
-            "shortDescription": {"text": finding.message or finding.rule_id},
-            "defaultConfiguration": {"level": finding.severity},
+        result: dict[str, Any] = {
+            "ruleId": finding.rule_id,
+            "ruleIndex": index,
+            "level": finding.severity,  # error | warning | note are SARIF levels as they are
+            "message": {"text": finding.message or finding.rule_id},
+            "locations": [_location(uri, finding, lines)],
+            "partialFingerprints": {FINGERPRINT_KEY: fingerprint},
             "properties": properties,
         }
-        self.rule_index[finding.rule_id] = len(self.rules)
-        self.rules.append(rule)
-        return self.rule_index[finding.rule_id]
+        if skip_entry:
+            result["suppressions"] = [{
+                "kind": "external",
+                "justification": f"skipped by the skip list entry {skip_entry!r} (--skip or loop.skip)",
+            }]
+        self.results.append(result)
+
+    def _rule(self, finding: Finding) -> int:
+        if finding.rule_id not in self.rule_index:
+            self.rule_index[finding.rule_id] = len(self.rules)
+            self.rules.append(_rule_descriptor(finding))
+        index = self.rule_index[finding.rule_id]
+        rule = self.rules[index]
+        properties = rule["properties"]
+        if finding.cwe:
+            number = finding.cwe.removeprefix("CWE-")
+            for tag in (finding.cwe, f"external/cwe/cwe-{number}"):
+                if tag not in properties["tags"]:
+                    properties["tags"].append(tag)
+            properties.setdefault("cwe", finding.cwe)
+            if number not in self.cwes:
+                self.cwes.append(number)
+            targets = rule.setdefault("relationships", [])
+            if all(r["target"]["id"] != number for r in targets):
+                targets.append({
+                    "target": {"id": number, "index": self.cwes.index(number),
+                               "toolComponent": {"name": "CWE", "index": 0}},
+                    "kinds": ["superset"],
+                })
+        if "security-severity" in properties:  # the rule's most severe finding sets it
+            score = SECURITY_SEVERITY.get(finding.severity, "5.5")
+            properties["security-severity"] = max(properties["security-severity"], score, key=float)
+        return index
+
+    def to_dict(self, version: str | None) -> dict[str, Any]:
+        driver: dict[str, Any] = {"name": self.tool, "rules": self.rules}
+        if version:
+            driver["version"] = version
+        if self.tool in _INFORMATION_URI:
+            driver["informationUri"] = _INFORMATION_URI[self.tool]
+        invocation: dict[str, Any] = {"executionSuccessful": not self.notifications}
+        if self.notifications:
+            invocation["toolExecutionNotifications"] = self.notifications
+        run: dict[str, Any] = {
+            "tool": {"driver": driver},
+            "invocations": [invocation],
+            "columnKind": "unicodeCodePoints",
+            "results": self.results,
+        }
+        if self.cwes:
+            driver["supportedTaxonomies"] = [{"name": "CWE", "index": 0}]
+            taxa = [{"id": n, "name": f"CWE-{n}", "helpUri": f"https://cwe.mitre.org/data/definitions/{n}.html"}
+                    for n in self.cwes]
+            run["taxonomies"] = [{**_CWE_TAXONOMY, "taxa": taxa}]
+        return run
 
 
-def _cwe_properties(cwe: str) -> dict[str, Any]:
-    # "external/cwe/cwe-78" is the tag form code-scanning services group CWE by.
-    number = cwe.removeprefix("CWE-")
-    return {"cwe": cwe, "tags": [cwe, f"external/cwe/cwe-{number}"]}
+def _rule_descriptor(finding: Finding) -> dict[str, Any]:
+    """A rule's metadata, from its tool's documentation only (never from a finding's text)."""
+    from .analyzers.merge import problem_class
+    from .analyzers.rule_docs import rule_doc
+
+    doc = rule_doc(finding.tool, finding.rule_id)
+    security = finding.tool == "bandit" and finding.rule_id != "syntax-error" or any(
+        problem_class(key).startswith("bandit:") for key in (finding.key, *finding.also))
+    properties: dict[str, Any] = {"tags": ["security"] if security else ["correctness"]}
+    if _PRECISION.get(finding.confidence):
+        properties["precision"] = _PRECISION[finding.confidence]
+    if security:
+        properties["security-severity"] = SECURITY_SEVERITY.get(finding.severity, "5.5")
+    rule: dict[str, Any] = {"id": finding.rule_id}
+    if doc.name and doc.name != finding.rule_id:
+        rule["name"] = doc.name
+    rule["shortDescription"] = {"text": doc.summary}
+    rule["fullDescription"] = {"text": doc.description or doc.summary}
+    help_text: dict[str, Any] = {"text": doc.description or doc.summary}
+    if doc.markdown and doc.description:
+        help_text["markdown"] = doc.description
+    rule["help"] = help_text
+    if doc.help_uri:
+        rule["helpUri"] = doc.help_uri
+    rule["defaultConfiguration"] = {"level": finding.severity}
+    rule["properties"] = properties
+    return rule
 
 
-def _location(uri: str, line: int, column: int) -> dict[str, Any]:
-    region: dict[str, Any] = {"startLine": max(1, int(line))}
-    if column >= 1:
-        region["startColumn"] = int(column)
-    return {"physicalLocation": {"artifactLocation": {"uri": _uri(uri)}, "region": region}}
+def _line_digest(finding: Finding, lines: list[str] | None) -> str:
+    """16 hex digits of a hash of the tool, the rule and the flagged line's text with whitespace
+    collapsed (the message's text when the source is not known)."""
+    if lines is not None:
+        text = lines[finding.line - 1] if 1 <= finding.line <= len(lines) else ""
+    else:
+        text = finding.message
+    key = "\0".join((finding.tool, finding.rule_id, " ".join(text.split())))
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def _location(uri: str, finding: Finding, lines: list[str] | None) -> dict[str, Any]:
+    region = _region(finding)
+    physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(uri)}, "region": region}
+    if lines is not None and region["startLine"] <= len(lines):
+        snippet = _snippet(lines, region)
+        if snippet:
+            region["snippet"] = {"text": snippet}
+        first, last = max(1, region["startLine"] - 1), min(len(lines), region.get("endLine", region["startLine"]) + 1)
+        physical["contextRegion"] = {
+            "startLine": first, "endLine": last, "snippet": {"text": "\n".join(lines[first - 1:last]) + "\n"},
+        }
+    return {"physicalLocation": physical}
+
+
+def _region(finding: Finding) -> dict[str, Any]:
+    start_line = max(1, int(finding.line))
+    region: dict[str, Any] = {"startLine": start_line}
+    if finding.column >= 1:
+        region["startColumn"] = int(finding.column)
+    end_line, end_column = int(finding.end_line), int(finding.end_column)
+    if end_line >= start_line:
+        if end_line > start_line:
+            region["endLine"] = end_line
+        if "startColumn" in region and end_column >= 1 and (end_line, end_column) > (start_line, finding.column):
+            region["endLine"] = end_line
+            region["endColumn"] = end_column
+    return region
+
+
+def _snippet(lines: list[str], region: dict[str, Any]) -> str:
+    """The text the region covers (columns are code points; a region without columns is whole lines)."""
+    start, end = region["startLine"], region.get("endLine", region["startLine"])
+    chosen = lines[start - 1:end]
+    if not chosen:
+        return ""
+    if "endColumn" in region:
+        chosen[-1] = chosen[-1][: region["endColumn"] - 1]
+    if "startColumn" in region:
+        chosen[0] = chosen[0][region["startColumn"] - 1:]
+    return "\n".join(chosen)
 
 
 def _notification(uri: str, text: str) -> dict[str, Any]:
@@ -142,6 +277,9 @@ def _notification(uri: str, text: str) -> dict[str, Any]:
 
 
 def _uri(name: str) -> str:
-    """A file name or path as a URI reference: forward slashes, spaces and the like escaped
-    (an existing %XX escape is kept)."""
+    """A file name as a URI: an absolute path as a file: URI (as bandit writes it), a relative one
+    as a relative reference with forward slashes, spaces and the like escaped (an existing %XX
+    escape is kept)."""
+    if PurePath(name).is_absolute():
+        return PurePath(name).as_uri()
     return quote(name.replace("\\", "/"), safe=":/?#[]@!$&'()*+,;=%-._~")

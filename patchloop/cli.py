@@ -148,8 +148,22 @@ def loop_settings(config: Config):
 
 
 def load_model(config: Config, quiet: bool = False):
-    """The backend for the configured model, with load progress on stderr."""
-    from patchloop.core.backends import ModelError, backend_options, load_backend
+    """The backend for the configured model, with load progress on stderr. A model name that
+    names nothing or an adapter folder that is not one is bad input (2), found before the load."""
+    from patchloop.core.backends import (
+        ModelError,
+        backend_options,
+        check_adapter,
+        check_model_spec,
+        load_backend,
+    )
+
+    try:
+        check_model_spec(config.model.name)
+        if config.model.adapter:
+            check_adapter(config.model.adapter)
+    except ModelError as exc:
+        fail(str(exc), EXIT_USAGE)
 
     def progress(stage: str) -> None:
         if not quiet:
@@ -260,7 +274,7 @@ def run(ctx: click.Context, prompt: str | None, prompt_file, as_json: bool, quie
     sys.exit(code)
 
 
-# -- analyze -------------------------------------------------------------------------------------
+# -- analyze (cli_analyze.py) and fix ------------------------------------------------------------
 
 def read_checked(path: Path) -> str:
     """A source file's text; a FIFO, a device, a binary, non-UTF-8 or too large file is bad input."""
@@ -274,59 +288,6 @@ def read_checked(path: Path) -> str:
         fail(f"cannot read {path}: {exc.strerror or exc}", EXIT_USAGE)
     raise AssertionError("unreachable")
 
-
-@cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@loop_options
-@click.option("--json", "as_json", is_flag=True, help="Findings as JSON.")
-@click.option("--sarif", is_flag=True, help="Findings as SARIF 2.1.0 (for code-scanning tools).")
-@click.option("--timeout", type=click.FloatRange(1), help="Seconds each analyzer may take per file.")
-@click.pass_context
-def analyze(ctx: click.Context, files: tuple[Path, ...], as_json: bool, sarif: bool, timeout: float | None, **opts) -> None:
-    """Analyze existing FILES with the same suites the loop uses.
-
-    Exit 0 when nothing at or above the threshold is found, 1 when something is, 4 when an analyzer failed.
-    """
-    from patchloop.core.analyzers import analyze_file
-    from patchloop.core.sarif import to_sarif
-    from patchloop.output import findings_table
-
-    config = apply_cli(get_config(ctx), **opts)
-    threshold = config.loop.threshold
-    for path in files:  # every file checked before any is analyzed
-        read_checked(path)
-    try:
-        results = {
-            str(path): analyze_file(path, config.loop.analyzers, skip=config.loop.skip,
-                                    timeout=timeout or config.loop.analyzer_timeout)
-            for path in files
-        }
-    except ValueError as exc:  # the file changed since it was checked
-        fail(str(exc), EXIT_USAGE)
-    if sarif:
-        click.echo(json.dumps(to_sarif(results), indent=2))
-    elif as_json:
-        click.echo(json.dumps({
-            path: {"findings": [f.to_dict() for f in a.flagged(threshold)], "errors": a.errors,
-                   "seconds": round(a.seconds, 3)}
-            for path, a in results.items()
-        }, indent=2))
-    else:
-        out = Console(highlight=False)
-        for path, analysis in results.items():
-            flagged = analysis.flagged(threshold)
-            if flagged:
-                out.print(findings_table(flagged, title=path))
-            else:
-                out.print(f"{path}: no findings at or above {threshold}")
-            for error in analysis.errors:
-                out.print(f"[red]{path}: analyzer error: {error}[/]")
-    if any(a.errors for a in results.values()):
-        sys.exit(EXIT_ANALYZER)
-    sys.exit(EXIT_FINDINGS if any(a.flagged(threshold) for a in results.values()) else EXIT_OK)
-
-
-# -- fix -----------------------------------------------------------------------------------------
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -405,7 +366,7 @@ def log(ctx: click.Context, limit: int, search: str | None, as_json: bool) -> No
     """List recent runs from the SQLite log."""
     if ctx.invoked_subcommand is not None:
         return
-    from patchloop.output import runs_table
+    from patchloop.output import runs_lines, runs_table
 
     store = open_log(get_config(ctx))
     rows = store.list_runs(limit=limit, search=search)
@@ -413,6 +374,9 @@ def log(ctx: click.Context, limit: int, search: str | None, as_json: bool) -> No
         click.echo(json.dumps([r.__dict__ for r in rows], indent=2))
     elif not rows:
         err.print(f"no runs in {store.path} yet")
+    elif not click.get_text_stream("stdout").isatty():  # a pipe gets lines, not a drawn table
+        for line in runs_lines(rows):
+            click.echo(line)
     else:
         console = Console()
         console.print(runs_table(rows, console.width))
@@ -601,11 +565,13 @@ def doctor(as_json: bool) -> None:
     sys.exit(EXIT_OK if all(found.values()) else EXIT_ANALYZER)
 
 
-# The eval, pairs and train command groups live beside this file; they import the helpers above,
+# The analyze, eval, pairs and train commands live beside this file; they import the helpers above,
 # so they are attached last.
+from patchloop.cli_analyze import analyze
 from patchloop.cli_eval import eval_group
 from patchloop.cli_train import pairs_group, train_group
 
+cli.add_command(analyze)
 cli.add_command(eval_group)
 cli.add_command(pairs_group)
 cli.add_command(train_group)

@@ -451,21 +451,24 @@ def select_cmd(ctx: click.Context, benchmark: str, selection: Path, languages: s
 def list_cmd(ctx: click.Context, limit: int, as_json: bool) -> None:
     """Recent evaluations in the log (ids for --resume and `eval report`)."""
     from rich.console import Console
-    from rich.table import Table
 
     from patchloop.core.evaluation import EvalStore
+    from patchloop.output import eval_lines, eval_table
 
     rows = EvalStore(base.open_log(base.get_config(ctx))).list(limit)
     if as_json:
+        for row in rows:  # stored as JSON text; scripts get the object
+            try:
+                row["settings"] = json.loads(row.get("settings") or "{}")
+            except (TypeError, ValueError):
+                pass  # not JSON (hand-edited?): left as the text it is
         click.echo(json.dumps(rows, indent=2))
-        return
-    table = Table()
-    for column in ("id", "created", "benchmark", "model", "adapter", "analyzers", "t_max", "done", "status"):
-        table.add_column(column)
-    for r in rows:
-        table.add_row(str(r["id"]), r["created"][:19], r["benchmark"], r["model"], r["adapter"] or "",
-                      r["analyzers"], str(r["t_max"]), f"{r['n_done']}/{r['n_tasks']}", r["status"])
-    Console().print(table)
+    elif not click.get_text_stream("stdout").isatty():  # a pipe gets lines, not a drawn table
+        for line in eval_lines(rows):
+            click.echo(line)
+    else:
+        console = Console()
+        console.print(eval_table(rows, console.width))
 
 
 @eval_group.command("report")

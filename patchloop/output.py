@@ -5,8 +5,11 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 
+from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 from patchloop.core.log import RunSummary
 from patchloop.core.types import Finding, Iteration, Run
@@ -14,16 +17,90 @@ from patchloop.core.types import Finding, Iteration, Run
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "note": "cyan"}
 
 
-def findings_table(findings: Sequence[Finding], title: str | None = None) -> Table:
-    table = Table(title=title, show_lines=False, expand=False)
-    for column in ("line", "severity", "tool", "rule", "cwe", "message"):
-        table.add_column(column, overflow="fold", justify="right" if column == "line" else "left")
-    for f in findings:
-        rule = f.rule_id + (f" (+{', '.join(f.also)})" if f.also else "")
-        table.add_row(
-            str(f.line), f"[{SEVERITY_STYLE.get(f.severity, '')}]{f.severity}[/]", f.tool, rule, f.cwe, f.message
-        )
+def fit_table(table: Table, width: int) -> Table:
+    """``table`` at its natural width when that fits in ``width`` columns; otherwise stretched to
+    exactly ``width``, so that the ratio columns (the long text) take what the others leave
+    instead of every column being cut."""
+    console = Console(width=width)
+    unbounded = console.options.update_width(1_000_000)  # a measure at ``width`` is capped at it
+    table.expand = Measurement.get(console, unbounded, table).maximum > width
     return table
+
+
+def compact_table(title: str | None = None) -> Table:
+    """A table without vertical rules: columns two spaces apart, a rule under the header."""
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False,
+                 show_edge=False)
+
+
+def findings_table(findings: Sequence[Finding], title: str | None = None, width: int = 120) -> Table:
+    """Findings as a table for a terminal ``width`` wide. Only the message wraps (at spaces);
+    below 100 columns the tool and the CWE go under the rule id instead of columns of their own."""
+    wide = width >= 100
+    table = compact_table(title)
+    table.add_column("line", justify="right", no_wrap=True)
+    table.add_column("severity", no_wrap=True)
+    if wide:
+        table.add_column("tool", no_wrap=True)
+    table.add_column("rule", no_wrap=True, overflow="ellipsis", max_width=None if wide else 26)
+    if wide:
+        table.add_column("cwe", no_wrap=True)
+    table.add_column("message", ratio=1, min_width=16)
+    for f in findings:
+        severity = Text(f.severity, style=SEVERITY_STYLE.get(f.severity, ""))
+        message = Text(f.message)  # Text, not markup: messages quote code ("[i]")
+        if f.also:
+            message.append(f" (also {', '.join(f.also)})", style="dim")
+        if wide:
+            table.add_row(str(f.line), severity, f.tool, f.rule_id, f.cwe, message)
+        else:
+            rule = Text(f.rule_id)
+            rule.append("\n" + " ".join(part for part in (f.tool, f.cwe) if part), style="dim")
+            table.add_row(str(f.line), severity, rule, message)
+    return fit_table(table, width)
+
+
+def concise_line(path: str, f: Finding) -> str:
+    """One finding on one line, as ruff's concise output: ``path:line:col: tool:rule message``
+    (column 1 when the tool gives none)."""
+    return f"{path}:{f.line}:{max(f.column, 1)}: {f.tool}:{f.rule_id} {_one_line(f.message)}"
+
+
+# GitHub Actions workflow commands: ::error file=F,line=L,col=C,title=T::MESSAGE (notice for notes).
+_GITHUB_LEVEL = {"error": "error", "warning": "warning", "note": "notice"}
+
+
+def github_annotation(path: str, f: Finding) -> str:
+    """One finding as a GitHub Actions annotation on its line of the file."""
+    fields = {"file": path, "line": str(f.line)}
+    if f.column >= 1:
+        fields["col"] = str(f.column)
+    if f.end_line >= f.line:
+        fields["endLine"] = str(f.end_line)
+        if f.column >= 1 and f.end_column >= 1:
+            fields["endColumn"] = str(f.end_column)
+    fields["title"] = f"{f.tool}:{f.rule_id}" + (f" ({f.cwe})" if f.cwe else "")
+    return _github_command(_GITHUB_LEVEL.get(f.severity, "warning"), fields, f.message)
+
+
+def github_error(path: str, text: str) -> str:
+    """An analyzer failure as an error annotation on the file (no line)."""
+    return _github_command("error", {"file": path, "title": "analyzer error"}, text)
+
+
+def _github_command(level: str, fields: dict[str, str], message: str) -> str:
+    # The escapes GitHub's runner reads back: %, CR and LF in the message, and also : and , in fields.
+    def data(text: str) -> str:
+        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    def prop(text: str) -> str:
+        return data(text).replace(":", "%3A").replace(",", "%2C")
+
+    return f"::{level} " + ",".join(f"{k}={prop(v)}" for k, v in fields.items()) + f"::{data(message)}"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def iteration_summary(it: Iteration, threshold: str) -> str:
@@ -81,24 +158,77 @@ def print_run(console: Console, run: Run) -> None:
         elif it.code:
             console.print(it.code, markup=False, highlight=False)
         if it.findings:
-            console.print(findings_table(it.findings))
+            console.print(findings_table(it.findings, width=console.width))
         if it.code is not None:
             previous = it
 
 
 def runs_table(rows: Sequence[RunSummary], width: int = 120) -> Table:
-    table = Table()
-    table.add_column("id", no_wrap=True, justify="right", min_width=2)
-    table.add_column("created", no_wrap=True, min_width=16)
-    table.add_column("model", overflow="ellipsis", no_wrap=True, max_width=20)
-    table.add_column("stop", no_wrap=True, min_width=9)
-    table.add_column("iters", no_wrap=True, justify="right", min_width=5)
-    table.add_column("findings", no_wrap=True, min_width=8)  # v0 -> last iteration
-    # rich squeezes fixed columns to nothing when one cell is long, so the prompt gets what is left.
-    table.add_column("prompt", overflow="ellipsis", no_wrap=True, max_width=max(8, width - 78))
+    """Recent runs for a terminal ``width`` wide: the prompt takes the room the other columns
+    leave; below 100 columns the model is left out and the date is shortened."""
+    wide = width >= 100
+    table = compact_table()
+    table.add_column("id", no_wrap=True, justify="right")
+    table.add_column("created", no_wrap=True)
+    if wide:
+        table.add_column("model", overflow="ellipsis", no_wrap=True, max_width=24)
+    table.add_column("stop", no_wrap=True)
+    table.add_column("iters", no_wrap=True, justify="right")
+    table.add_column("findings", no_wrap=True)  # v0 -> last iteration
+    table.add_column("prompt", overflow="ellipsis", no_wrap=True, ratio=1, min_width=12)
     for r in rows:
-        findings = "-" if r.first_findings is None else f"{r.first_findings}→{r.last_findings}"
-        table.add_row(str(r.id), r.created[:16].replace("T", " "), r.model,
-                      r.stop_reason or ("unfinished" if r.unfinished else "(running)"),
-                      str(r.n_iterations), findings, r.prompt.replace("\n", " "))
-    return table
+        created = r.created[:16].replace("T", " ")
+        cells = [str(r.id), created if wide else created[5:], *([r.model] if wide else []), _stop(r),
+                 str(r.n_iterations), _findings(r), Text(" ".join(r.prompt.split()))]
+        table.add_row(*cells)
+    return fit_table(table, width)
+
+
+def runs_lines(rows: Sequence[RunSummary]) -> list[str]:
+    """Recent runs as tab-separated lines for a pipe: id, created, model, stop, iterations,
+    findings (first->last), prompt (on one line)."""
+    return ["\t".join((str(r.id), r.created[:19].replace("T", " "), r.model, _stop(r), str(r.n_iterations),
+                       _findings(r).replace("→", "->"), " ".join(r.prompt.split()))) for r in rows]
+
+
+def _stop(r: RunSummary) -> str:
+    return r.stop_reason or ("unfinished" if r.unfinished else "(running)")
+
+
+def _findings(r: RunSummary) -> str:
+    return "-" if r.first_findings is None else f"{r.first_findings}→{r.last_findings}"
+
+
+def eval_table(rows: Sequence[dict], width: int = 120) -> Table:
+    """Recent evaluations (rows of ``EvalStore.list``) for a terminal ``width`` wide: the model
+    (with its adapter) takes the room the other columns leave; below 100 columns t_max is left
+    out and the date is shortened."""
+    wide = width >= 100
+    table = compact_table()
+    table.add_column("id", no_wrap=True, justify="right")
+    table.add_column("created", no_wrap=True)
+    table.add_column("benchmark", no_wrap=True)
+    table.add_column("model", no_wrap=True, overflow="ellipsis", ratio=1, min_width=8)
+    table.add_column("suite", no_wrap=True)
+    if wide:
+        table.add_column("t_max", no_wrap=True, justify="right")
+    table.add_column("done", no_wrap=True, justify="right")
+    table.add_column("status", no_wrap=True)
+    for r in rows:
+        created = str(r["created"])[:16].replace("T", " ")
+        table.add_row(str(r["id"]), created if wide else created[5:], r["benchmark"], Text(_model(r)),
+                      r["analyzers"], *([str(r["t_max"])] if wide else []), f"{r['n_done']}/{r['n_tasks']}",
+                      r["status"])
+    return fit_table(table, width)
+
+
+def eval_lines(rows: Sequence[dict]) -> list[str]:
+    """Recent evaluations as tab-separated lines for a pipe: id, created, benchmark, model,
+    adapter, suite, t_max, done/tasks, status."""
+    return ["\t".join((str(r["id"]), str(r["created"])[:19].replace("T", " "), r["benchmark"], r["model"],
+                       r["adapter"] or "-", r["analyzers"], str(r["t_max"]), f"{r['n_done']}/{r['n_tasks']}",
+                       r["status"])) for r in rows]
+
+
+def _model(r: dict) -> str:
+    return r["model"] + (f" + {r['adapter']}" if r.get("adapter") else "")

@@ -553,7 +553,7 @@ def test_sarif_structure():
     assert result["properties"]["also"] == ["ruff:S307"]
     location = result["locations"][0]["physicalLocation"]
     assert location["artifactLocation"]["uri"] == "src/eval%20me.py"
-    assert location["region"] == {"startLine": 4, "startColumn": 12}
+    assert location["region"] == {"startLine": 4, "startColumn": 12, "endLine": 4, "endColumn": 28}
     rule = bandit["tool"]["driver"]["rules"][result["ruleIndex"]]
     assert rule["id"] == "B307" and rule["properties"]["cwe"] == "CWE-78"
     assert "CWE-78" in rule["properties"]["tags"]

@@ -36,7 +36,7 @@ from ..types import Analysis, AnalyzerResult, Finding
 from .ast_checker import AstAnalyzer
 from .bandit import BanditAnalyzer
 from .base import Analyzer, ToolFailure, find_tool, run_tool
-from .merge import apply_skip, merge_findings
+from .merge import merge_findings, partition_skip
 from .pylint import PylintAnalyzer
 from .pyright import PyrightAnalyzer
 from .ruff import ruff_defects, ruff_security
@@ -119,24 +119,28 @@ def analyze_code(
         finding = Finding("patchloop", "wrong-language", "error", f"this is a {written_in} script, "
                           f"not {language} code (its first line names the interpreter)", line=1)
         result = AnalyzerResult("patchloop", findings=[finding], seconds=time.monotonic() - started)
-        return Analysis(apply_skip([finding], skip), [result], result.seconds)
+        kept, skipped = partition_skip([finding], skip)
+        return Analysis(kept, [result], result.seconds, skipped)
     # ignore_cleanup_errors: an analyzer given up on may still be reading the file.
     with tempfile.TemporaryDirectory(prefix="patchloop-analysis-", ignore_cleanup_errors=True) as folder:
         path = Path(folder) / filename
         path.write_text(code, encoding="utf-8")
         results = run_analyzers(runnable, path, language, timeout)
-    findings = apply_skip(merge_findings(f for r in results for f in r.findings), skip)
-    return Analysis(findings, results, time.monotonic() - started)
+    findings, skipped = partition_skip(merge_findings(f for r in results for f in r.findings), skip)
+    return Analysis(findings, results, time.monotonic() - started, skipped)
 
 
 def analyze_file(
-    path: Path, suite: str = "all", *, skip: Collection[str] = (), timeout: float = 60.0
+    path: Path, suite: str = "all", *, skip: Collection[str] = (), timeout: float = 60.0,
+    code: str | None = None,
 ) -> Analysis:
     """Analyze a file on disk; the language comes from its suffix. The file is copied into a
     private temp dir first, so config files around it cannot change the verdict and nothing
-    is written beside it."""
+    is written beside it. ``code``: its text when already read (the verdict is then on exactly
+    the text the caller shows snippets of)."""
     path = Path(path)
-    code = read_source(path)
+    if code is None:
+        code = read_source(path)
     filename = path.name if _SAFE_FILENAME.match(path.name) else "solution" + path.suffix
     return analyze_code(
         code, suite, language=language_of(path), skip=skip, timeout=timeout, filename=filename

@@ -30,6 +30,14 @@ from .base import guarded
 
 TOOL = "patchloop-ast"
 
+# What each rule reports, for SARIF rule descriptions (rule_docs.py).
+RULE_SUMMARIES: dict[str, str] = {
+    "syntax-error": "The code does not parse.",
+    "always-true-condition": "A condition of the form x != A or x != B, which is true for every x.",
+    "always-false-condition": "A condition of the form x == A and x == B, which is false for every x.",
+    "none-attribute": "An attribute, index or call on a value that may be None, with no check in between.",
+}
+
 # (module, function) pairs whose result is None on failure.
 OPTIONAL_RESULT_CALLS = {("re", "match"), ("re", "search"), ("re", "fullmatch"), ("shutil", "which")}
 # ... and these only when called with the key alone (a default makes the result non-None).
@@ -94,6 +102,7 @@ def _constant_conditions(tree: ast.AST) -> list[Finding]:
                         value.lineno,
                         value.col_offset + 1,
                         cwe="CWE-571" if verdict == "true" else "CWE-570",
+                        **_end_of(value),
                     )
                 )
                 break
@@ -276,6 +285,12 @@ def _expects_failure(handler: ast.ExceptHandler) -> bool:
     return any(isinstance(n, ast.Name) and n.id in _EXPECTING_HANDLERS for n in names)
 
 
+def _end_of(node: ast.AST) -> dict[str, int]:
+    """A node's end as Finding fields: 1-based, the column one past its end; {} when unknown."""
+    end_line, end_offset = getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None)
+    return {"end_line": end_line, "end_column": end_offset + 1} if end_line and end_offset is not None else {}
+
+
 def _none_finding(node: ast.AST, what: str, why: str) -> Finding:
     action = {ast.Attribute: "attribute access on", ast.Subscript: "indexing", ast.Call: "calling"}[
         type(node)
@@ -288,6 +303,7 @@ def _none_finding(node: ast.AST, what: str, why: str) -> Finding:
         node.lineno,
         node.col_offset + 1,
         cwe="CWE-476",
+        **_end_of(node),
     )
 
 

@@ -52,6 +52,7 @@ def parse_bandit_json(stdout: str, path: Path) -> list[Finding]:
             raise ToolFailure(f"bandit could not analyze the file: {error.get('reason')}")
     for item in report["results"]:
         cwe = (item.get("issue_cwe") or {}).get("id")
+        end_offset = item.get("end_col_offset")  # on the node's last line, the last of line_range
         findings.append(
             Finding(
                 tool="bandit",
@@ -62,6 +63,8 @@ def parse_bandit_json(stdout: str, path: Path) -> list[Finding]:
                 column=int(item.get("col_offset", -1)) + 1,
                 confidence=CONFIDENCE.get(item.get("issue_confidence", ""), ""),
                 cwe=f"CWE-{cwe}" if cwe else "",
+                end_line=max(item.get("line_range") or [0]) if end_offset is not None else 0,
+                end_column=int(end_offset) + 1 if end_offset is not None else 0,
             )
         )
     return findings

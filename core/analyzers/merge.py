@@ -28,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import replace
 
-from ..types import SEVERITY_RANK, Finding
+from ..types import SEVERITY_RANK, Finding, SkippedFinding
 
 TOOL_PRIORITY: tuple[str, ...] = ("bandit", "pyright", "pylint", "ruff", "patchloop-ast")
 TOOLS: tuple[str, ...] = TOOL_PRIORITY
@@ -174,12 +174,28 @@ def skipped_classes(skip: Collection[str], known_tools: Iterable[str] = TOOLS) -
 
 def apply_skip(findings: Iterable[Finding], skip: Collection[str]) -> list[Finding]:
     """Drop findings whose own key or any merged twin falls in a skipped class."""
+    return partition_skip(findings, skip)[0]
+
+
+def partition_skip(
+    findings: Iterable[Finding], skip: Collection[str]
+) -> tuple[list[Finding], list[SkippedFinding]]:
+    """The findings the skip list keeps, and the ones it drops with the first entry that drops each."""
     findings = list(findings)
     if not skip:
-        return findings
+        return findings, []
     tools = set(TOOLS) | {f.tool for f in findings} | {k.split(":")[0] for f in findings for k in f.also}
-    classes = skipped_classes(skip, tools)
-    return [f for f in findings if not any(problem_class(k) in classes for k in (f.key, *f.also))]
+    by_entry = [(entry.strip(), skipped_classes([entry], tools)) for entry in skip if entry.strip()]
+    kept: list[Finding] = []
+    dropped: list[SkippedFinding] = []
+    for finding in findings:
+        classes = {problem_class(k) for k in (finding.key, *finding.also)}
+        entry = next((entry for entry, skipped in by_entry if classes & skipped), None)
+        if entry is None:
+            kept.append(finding)
+        else:
+            dropped.append(SkippedFinding(finding, entry))
+    return kept, dropped
 
 
 def _looks_like_rule_id(entry: str) -> bool:

@@ -74,6 +74,8 @@ def parse_pylint_json2(stdout: str) -> list[Finding]:
                 line=int(item["line"]),
                 column=int(item.get("column") or 0) + 1,
                 confidence=CONFIDENCE.get(item.get("confidence", ""), ""),
+                end_line=int(item.get("endLine") or 0),
+                end_column=int(item["endColumn"]) + 1 if item.get("endColumn") is not None else 0,
             )
         )
     return findings

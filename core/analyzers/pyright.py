@@ -56,6 +56,34 @@ RULES: dict[str, str] = {
 
 SEVERITY = {"error": "error", "warning": "warning", "information": "note"}
 
+# What each rule in RULES reports, for SARIF rule descriptions (rule_docs.py).
+RULE_SUMMARIES: dict[str, str] = {
+    "reportUndefinedVariable": "A name is used that is not defined.",
+    "reportUnboundVariable": "A variable is used before any assignment to it has run.",
+    "reportPossiblyUnboundVariable": "A variable may be used before it is assigned on some path.",
+    "reportOptionalMemberAccess": "An attribute is read from a value that may be None.",
+    "reportOptionalSubscript": "A value that may be None is indexed.",
+    "reportOptionalIterable": "A value that may be None is iterated over.",
+    "reportOptionalCall": "A value that may be None is called.",
+    "reportOptionalOperand": "A value that may be None is the left operand of an operator.",
+    "reportOptionalContextManager": "A value that may be None is used in a with statement.",
+    "reportAttributeAccessIssue": "An attribute is used that the object's type does not have.",
+    "reportCallIssue": "A call does not match the parameters of the function it calls.",
+    "reportIndexIssue": "A value is indexed in a way its type does not support.",
+    "reportOperatorIssue": "An operator is applied to operands that do not support it.",
+    "reportUnhashable": "An unhashable value is used as a dict key or set member.",
+    "reportAbstractUsage": "An abstract class is instantiated or an abstract method is called.",
+    "reportUnusedCoroutine": "A coroutine is called but never awaited.",
+    "reportSelfClsParameterName": "A method's first parameter is not named self (or cls).",
+    "reportUnnecessaryComparison": "A comparison is always true or always false for the types involved.",
+    "reportUnnecessaryContains": "An 'in' test is always true or always false for the types involved.",
+    "reportAssertAlwaysTrue": "An assert that always passes (asserting a non-empty tuple).",
+    "reportUnreachable": "Code that can never run.",
+    "reportUnusedExpression": "An expression statement whose value is never used.",
+    "reportRedeclaration": "A name is declared again, hiding the earlier declaration.",
+    "syntax-error": "The code does not parse.",
+}
+
 
 def pyright_config() -> dict:
     return {
@@ -76,7 +104,7 @@ def parse_pyright_json(stdout: str) -> list[Finding]:
     for item in report["generalDiagnostics"]:
         if item["severity"] not in SEVERITY:
             continue  # "hint"/"unreachable"/"unused" tags are editor decorations, not diagnostics
-        start = item["range"]["start"]
+        start, end = item["range"]["start"], item["range"]["end"]
         findings.append(
             Finding(
                 tool="pyright",
@@ -85,6 +113,8 @@ def parse_pyright_json(stdout: str) -> list[Finding]:
                 message=" ".join(item["message"].split()),
                 line=int(start["line"]) + 1,
                 column=int(start["character"]) + 1,
+                end_line=int(end["line"]) + 1,
+                end_column=int(end["character"]) + 1,
             )
         )
     return findings

@@ -95,7 +95,7 @@ def parse_ruff_json(stdout: str) -> list[Finding]:
     findings = []
     for item in json.loads(stdout):
         code = item.get("code") or "invalid-syntax"  # older ruff: syntax errors have code null
-        location = item["location"]
+        location, end = item["location"], item.get("end_location") or {}
         findings.append(
             Finding(
                 tool="ruff",
@@ -105,6 +105,8 @@ def parse_ruff_json(stdout: str) -> list[Finding]:
                 line=int(location["row"]),
                 column=int(location["column"]),
                 cwe=SECURITY_CWE.get(code, ""),
+                end_line=int(end.get("row") or 0),
+                end_column=int(end.get("column") or 0),
             )
         )
     return findings

@@ -14,11 +14,52 @@ transformers otherwise; the ``engine`` option (llama.cpp | transformers | auto) 
 
 from __future__ import annotations
 
+import difflib
+import re
+from pathlib import Path
 from typing import Any
 
 from .base import Backend, ModelError
 
-__all__ = ["Backend", "ModelError", "load_backend"]
+__all__ = ["Backend", "ModelError", "check_adapter", "check_model_spec", "load_backend"]
+
+_HF_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+
+def check_model_spec(spec: str) -> None:
+    """ModelError, before anything loads or goes to the network, when ``spec`` is none of the model
+    specs above: a typo must not wait for the Hugging Face Hub to say it knows no such model."""
+    from .embedded import EMBEDDED_MODELS
+
+    if spec in EMBEDDED_MODELS:
+        return
+    if spec.startswith("openai:"):
+        if not spec.removeprefix("openai:").strip():
+            raise ModelError("openai:NAME needs the model's name on the server, e.g. openai:qwen2.5-coder")
+        return
+    path = Path(spec).expanduser()
+    if spec.lower().endswith(".gguf"):
+        if not path.is_file():
+            raise ModelError(f"no GGUF file {spec}")
+        return
+    if path.is_dir() or _HF_ID.fullmatch(spec):
+        return
+    names = [*EMBEDDED_MODELS, "openai:NAME"]
+    close = difflib.get_close_matches(spec, names, n=1)
+    if close:
+        raise ModelError(f"unknown model {spec!r}; did you mean {close[0]!r}?")
+    raise ModelError(f"unknown model {spec!r}; use {', '.join(EMBEDDED_MODELS)}, openai:NAME, a local folder or "
+                     ".gguf file, or a Hugging Face id (owner/name)")
+
+
+def check_adapter(adapter: str) -> None:
+    """ModelError when ``adapter`` is not a LoRA adapter folder (one with adapter_config.json),
+    found before the model it goes on spends seconds loading."""
+    path = Path(adapter).expanduser()
+    if not path.is_dir():
+        raise ModelError(f"no adapter folder {adapter}")
+    if not (path / "adapter_config.json").is_file():
+        raise ModelError(f"{adapter} is not a LoRA adapter folder: it has no adapter_config.json")
 
 
 def load_backend(spec: str, *, engine: str | None = "auto", **options: Any) -> Backend:
