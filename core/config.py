@@ -56,6 +56,9 @@ class LoopConfig:
     candidates: int = 4  # sampled repairs drawn when the greedy one repeats or does not help (0: off)
     candidate_min_temperature: float = 0.3  # the candidates' temperatures rise from min to max
     candidate_max_temperature: float = 1.0
+    # Caps on one sandboxed test run, all its processes together (core/sandbox_limits.py's defaults).
+    sandbox_disk_mb: int = 256  # everything the run writes, stdout and stderr included
+    sandbox_memory_mb: int = 1024  # the memory its processes hold together
 
 
 @dataclass
@@ -104,6 +107,9 @@ class Config:
 
         m, loop = self.model, self.loop
         check("loop.analyzer_timeout", loop.analyzer_timeout, loop.analyzer_timeout > 0, "a number of seconds > 0")
+        check("loop.sandbox_disk_mb", loop.sandbox_disk_mb, 16 <= loop.sandbox_disk_mb <= 65_536, "between 16 and 65536")
+        check("loop.sandbox_memory_mb", loop.sandbox_memory_mb, 64 <= loop.sandbox_memory_mb <= 262_144,
+              "between 64 and 262144")
         check("model.timeout", m.timeout, m.timeout > 0, "a number of seconds > 0")
         check("model.max_new_tokens", m.max_new_tokens, m.max_new_tokens >= 1, "at least 1")
         check("model.temperature", m.temperature, 0 <= m.temperature <= 2, "between 0 and 2")
