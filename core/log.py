@@ -10,13 +10,14 @@ import datetime
 import json
 import sqlite3
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 import sqlite_utils
 
+from . import times
 from .migrations import migrate
 from .types import Candidate, Finding, Iteration, Run
 
@@ -31,6 +32,10 @@ class LogNotFound(LogError):
     """A run or iteration asked for is not in the log (bad input, not a broken log)."""
 
 
+class LogInUse(LogError):
+    """What was asked for is refused while another process works on it (bad input, not a broken log)."""
+
+
 # A run with no stop reason whose last write is older than this is shown as "unfinished": its
 # process was killed (kill -9, power loss) before it could record how it ended.
 STALE_AFTER = datetime.timedelta(hours=1)
@@ -38,10 +43,6 @@ STALE_AFTER = datetime.timedelta(hours=1)
 
 def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("patchloop")) / "log.db"
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 @dataclass
@@ -59,6 +60,26 @@ class RunSummary:
     source: str
     # No stop reason and no write for STALE_AFTER: its process died without finishing it.
     unfinished: bool = False
+
+
+@dataclass
+class Pruned:
+    """What ``Log.prune`` deleted (or, in a dry run, would delete)."""
+
+    runs: set[int] = field(default_factory=set)
+    eval_tasks: int = 0
+    evals: list[int] = field(default_factory=list)
+
+
+def search_query(text: str) -> str | None:
+    """``text`` as an FTS5 query that cannot fail: each word is quoted, so quotes, ``-``, ``*``,
+    ``:``, AND/OR/NOT and parentheses are plain text, and matches as a prefix, so a search typed
+    letter by letter finds as it goes ("pars" finds "parse"). Words are ANDed. None when no word
+    has a letter or digit (an empty phrase would make the whole query match nothing)."""
+    terms = [term for term in text.split() if any(ch.isalnum() for ch in term)]
+    if not terms:
+        return None
+    return " ".join('"' + term.replace('"', '""') + '"*' for term in terms)
 
 
 class Log:
@@ -141,7 +162,7 @@ class Log:
     def start_run(self, run: Run, *, adapter: str = "", task_id: str | None = None,
                   eval_run_id: int | None = None) -> int:
         row = {
-            "created": _now(),
+            "created": times.now(),
             "prompt": run.prompt,
             "language": run.language,
             "model": run.model,
@@ -151,7 +172,7 @@ class Log:
             "t_max": run.t_max,
             "threshold": run.threshold,
             "n_iterations": 0,
-            "started_at": run.started_at,
+            "started_at": times.normalize(run.started_at),
             "source": run.source,
             "adapter": adapter,
             "task_id": task_id,
@@ -177,7 +198,7 @@ class Log:
                     "analysis_seconds": it.analysis_seconds,
                     "tests_passed": None if it.tests_passed is None else int(it.tests_passed),
                     "error": it.error,
-                    "created": _now(),
+                    "created": times.now(),
                     "origin": it.origin,
                     "candidate": it.candidate,
                     "fixes": json.dumps(it.fixes) if it.fixes else None,
@@ -202,7 +223,7 @@ class Log:
             "stop_reason": run.stop_reason,
             "error": run.error,
             "best_index": run.best_index,
-            "finished_at": run.finished_at,
+            "finished_at": times.normalize(run.finished_at),
             "n_iterations": len(run.iterations),
         }
         self.write(lambda: self.db["runs"].update(run.id, values))
@@ -222,7 +243,7 @@ class Log:
             self.db.execute("DELETE FROM labels WHERE iteration_id = ?", [iteration_id])
             if label is not None:
                 self.db["labels"].insert(
-                    {"iteration_id": iteration_id, "label": label, "note": note, "created": _now()}
+                    {"iteration_id": iteration_id, "label": label, "note": note, "created": times.now()}
                 )
 
         self.write(write)
@@ -231,13 +252,29 @@ class Log:
 
     def list_runs(self, limit: int = 20, search: str | None = None, source: str | None = None,
                   offset: int = 0) -> list[RunSummary]:
+        """The newest runs first; with ``search``, the runs whose prompt, code or findings match
+        it, best match first (full-text search, ``search_query``)."""
         where, params = [], []
-        if search:
-            where.append("runs.prompt LIKE ?")
-            params.append(f"%{search}%")
         if source:
             where.append("runs.source LIKE ?")
             params.append(f"{source}%")
+        ids: list[int] | None = None
+        if search and search.strip():
+            query = search_query(search)
+            if query is None:  # punctuation only: no word that could match
+                return []
+            with self.lock:
+                # sqlite-utils' search: ranked by runs_fts' bm25 (prompt, then findings, then code
+                # weigh most; m008), the newer run first on a tie.
+                ids = [row["id"] for row in self.db["runs"].search(
+                    query, columns=["id"], order_by='"runs_fts".rank, original.id DESC',
+                    where="source LIKE :source" if source else None,
+                    where_args={"source": f"{source}%"} if source else None,
+                    limit=limit, offset=offset,
+                )]
+            if not ids:
+                return []
+            where, params = [f"runs.id IN ({','.join('?' * len(ids))})"], list(ids)
         sql = f"""
             SELECT runs.*,
               (SELECT n_findings FROM iterations i WHERE i.run_id = runs.id ORDER BY idx LIMIT 1) AS first_findings,
@@ -247,7 +284,10 @@ class Log:
             ORDER BY runs.id DESC LIMIT ? OFFSET ?
         """
         with self.lock:
-            rows = list(self.db.query(sql, [*params, limit, offset]))
+            rows = list(self.db.query(sql, [*params, limit, 0 if ids is not None else offset]))
+        if ids is not None:
+            order = {run_id: position for position, run_id in enumerate(ids)}
+            rows.sort(key=lambda r: order[r["id"]])
         stale = _stale_cutoff(STALE_AFTER)
         return [
             RunSummary(
@@ -260,27 +300,82 @@ class Log:
             for r in rows
         ]
 
+    # -- pruning ---------------------------------------------------------------------------------
+
+    def prune(self, *, unfinished: datetime.timedelta | None = None, finished: datetime.timedelta | None = None,
+              evals: tuple[int, ...] = (), dry_run: bool = False) -> Pruned:
+        """Delete runs with their iterations, findings, candidates and labels, in one transaction:
+
+        - ``unfinished``: runs that never recorded a stop reason and had no write for that long
+          (their process was killed);
+        - ``finished``: runs that did end, with no write for that long;
+        - ``evals``: every run and task of these evaluations, and the evaluations themselves.
+
+        Pruning by age keeps the runs an evaluation's tasks refer to (its report needs them): they go
+        with ``evals``. An evaluation still running (no write for less than STALE_AFTER) is refused.
+        ``dry_run`` counts what would go and deletes nothing."""
+        def work() -> Pruned:
+            result = Pruned()
+            kept = "id NOT IN (SELECT run_id FROM eval_tasks WHERE run_id IS NOT NULL)"
+            for age, ended in ((unfinished, "IS NULL"), (finished, "IS NOT NULL")):
+                if age is not None:
+                    result.runs.update(row[0] for row in self.db.execute(
+                        f"SELECT id FROM runs WHERE stop_reason {ended} AND {_LAST_WRITE} < ? AND {kept}",
+                        [_stale_cutoff(age)]))
+            for eval_run_id in evals:
+                self._check_prunable_eval(eval_run_id)
+                result.runs.update(row[0] for row in self.db.execute(
+                    "SELECT id FROM runs WHERE eval_run_id = ? "
+                    "UNION SELECT run_id FROM eval_tasks WHERE eval_run_id = ? AND run_id IS NOT NULL",
+                    [eval_run_id, eval_run_id]))
+                result.eval_tasks += self.db["eval_tasks"].count_where("eval_run_id = ?", [eval_run_id])
+                result.evals.append(eval_run_id)
+            if not dry_run:
+                for eval_run_id in evals:
+                    self.db.execute("DELETE FROM eval_tasks WHERE eval_run_id = ?", [eval_run_id])
+                    self.db.execute("DELETE FROM eval_runs WHERE id = ?", [eval_run_id])
+                self._delete_runs(sorted(result.runs))
+            return result
+
+        if dry_run:
+            with self.lock:
+                return work()
+        return self.write(work)
+
+    def _check_prunable_eval(self, eval_run_id: int) -> None:
+        try:
+            row = self.db["eval_runs"].get(eval_run_id)
+        except sqlite_utils.db.NotFoundError:
+            raise LogNotFound(f"no evaluation with id {eval_run_id} in {self.path}") from None
+        if row["status"] != "running":
+            return
+        last = self.db.execute(
+            "SELECT MAX(t) FROM (SELECT created AS t FROM eval_runs WHERE id = :e "
+            "UNION ALL SELECT created FROM eval_tasks WHERE eval_run_id = :e "
+            "UNION ALL SELECT created FROM runs WHERE eval_run_id = :e "
+            "UNION ALL SELECT i.created FROM iterations i JOIN runs r ON i.run_id = r.id WHERE r.eval_run_id = :e)",
+            {"e": eval_run_id}).fetchone()[0]
+        if last and last >= _stale_cutoff(STALE_AFTER):
+            raise LogInUse(f"evaluation {eval_run_id} is still running (its last write was at {last}); "
+                           "stop it first, or prune it once it has been idle for an hour")
+
+    def _delete_runs(self, ids: list[int]) -> None:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            iterations = f"SELECT id FROM iterations WHERE run_id IN ({marks})"
+            for table in ("labels", "candidates", "findings"):
+                self.db.execute(f"DELETE FROM {table} WHERE iteration_id IN ({iterations})", chunk)
+            self.db.execute(f"DELETE FROM iterations WHERE run_id IN ({marks})", chunk)
+            # Keeps the foreign key true should a task still point here (pruning by age skips the
+            # runs tasks refer to, and an evaluation's own tasks are deleted before its runs).
+            self.db.execute(f"UPDATE eval_tasks SET run_id = NULL WHERE run_id IN ({marks})", chunk)
+            self.db.execute(f"DELETE FROM runs WHERE id IN ({marks})", chunk)
+
     def prune_unfinished(self, older_than: datetime.timedelta = STALE_AFTER) -> list[int]:
         """Delete the runs that never recorded a stop reason and had no write for ``older_than``
-        (their process was killed), with their iterations, findings, candidates and labels.
-        Runs an evaluation refers to are kept. Returns the ids deleted."""
-        cutoff = _stale_cutoff(older_than)
-
-        def write() -> list[int]:
-            ids = [row[0] for row in self.db.execute(
-                f"SELECT id FROM runs WHERE stop_reason IS NULL AND {_LAST_WRITE} < ? "
-                "AND id NOT IN (SELECT run_id FROM eval_tasks WHERE run_id IS NOT NULL)", [cutoff])]
-            for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
-                marks = ",".join("?" * len(chunk))
-                iterations = f"SELECT id FROM iterations WHERE run_id IN ({marks})"
-                for table in ("labels", "candidates", "findings"):
-                    self.db.execute(f"DELETE FROM {table} WHERE iteration_id IN ({iterations})", chunk)
-                self.db.execute(f"DELETE FROM iterations WHERE run_id IN ({marks})", chunk)
-                self.db.execute(f"DELETE FROM runs WHERE id IN ({marks})", chunk)
-            return ids
-
-        return self.write(write)
+        (their process was killed); runs an evaluation refers to are kept. Returns the ids deleted."""
+        return sorted(self.prune(unfinished=older_than).runs)
 
     def load_run(self, run_id: int) -> Run:
         with self.lock:
@@ -313,7 +408,8 @@ class Log:
             prompt=row["prompt"], model=row["model"], analyzers=row["analyzers"], t_max=row["t_max"],
             threshold=row["threshold"], language=row["language"] or "python", backend=row["backend"] or "",
             server=row["server"] or "", stop_reason=row["stop_reason"], error=row["error"],
-            started_at=row["started_at"], finished_at=row["finished_at"], source=row["source"] or "",
+            started_at=times.normalize(row["started_at"]) or row["created"] or "",
+            finished_at=times.normalize(row["finished_at"]), source=row["source"] or "",
             id=row["id"],
         )
         for r in iteration_rows:
@@ -354,7 +450,7 @@ _LAST_WRITE = "COALESCE((SELECT MAX(created) FROM iterations i WHERE i.run_id = 
 
 
 def _stale_cutoff(age: datetime.timedelta) -> str:
-    return (datetime.datetime.now(datetime.UTC) - age).isoformat(timespec="seconds")
+    return times.ago(age)
 
 
 def _finding_row(f: Finding) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
+from . import times
 from .analyzers import analyze_code
 from .backends.base import Backend, ModelError
 from .config import Config
@@ -167,7 +168,7 @@ def validate_prompt(prompt: str, max_chars: int = 100_000) -> str:
 
 def _finish(run: Run, reason: str, log: Log | None, emit: EventFn) -> Run:
     run.stop_reason = reason
-    run.finished_at = time.time()
+    run.finished_at = times.now()
     if log is not None:
         log.finish_run(run)
     emit(RunFinished(run))

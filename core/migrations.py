@@ -7,10 +7,12 @@ or reorder one that has shipped, because users' databases already recorded it as
 
 from __future__ import annotations
 
-import datetime
+import sqlite3
 from collections.abc import Callable
 
 import sqlite_utils
+
+from . import times
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = []
 
@@ -45,9 +47,7 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
             if fn.__name__ in done:
                 continue
             fn(db)
-            db["_migrations"].insert(
-                {"name": fn.__name__, "applied_at": datetime.datetime.now(datetime.UTC).isoformat()}
-            )
+            db["_migrations"].insert({"name": fn.__name__, "applied_at": times.now()})
             applied.append(fn.__name__)
         conn.execute("COMMIT")
     except BaseException:
@@ -236,9 +236,69 @@ def m006_candidate_request(db: sqlite_utils.Database) -> None:
     # task and the problems to avoid, no code). Older candidates all answered repair requests.
     db["candidates"].add_column("request", str, not_null_default="repair")
 
+
 @migration
 def m007_finding_end(db: sqlite_utils.Database) -> None:
     # Where a finding's flagged code ends (SARIF's endLine/endColumn); 0 where the tool did not
     # say, as for every finding logged before.
     db["findings"].add_column("end_line", int, not_null_default=0)
     db["findings"].add_column("end_column", int, not_null_default=0)
+
+
+# The text each finding adds to its run's search column: "bandit:B602 CWE-78 subprocess call with shell=True".
+_FINDING_TEXT = "new.tool || ':' || new.rule_id || ' ' || COALESCE(new.cwe, '') || ' ' || COALESCE(new.message, '')"
+
+
+@migration
+def m008_search_times_indexes(db: sqlite_utils.Database) -> None:
+    # Full-text search over each run's prompt, code and findings (ranked; `log --search`, the app's
+    # history), one time format (ISO 8601 UTC, core/times.py) and indexes for the eval joins.
+    runs = db["runs"]
+    runs.disable_fts()  # the prompt-only index of m001, rebuilt below with the new columns
+    # started_at/finished_at were epoch seconds (REAL); now the same ISO text as every other time,
+    # in TEXT columns. Plain ALTER TABLE rather than sqlite-utils' transform(), which rebuilds the
+    # table: inside this transaction, with foreign keys on, dropping a parent table is refused.
+    retype = sqlite3.sqlite_version_info >= (3, 35, 0)  # DROP COLUMN; older: the values only
+    for column in ("started_at", "finished_at"):
+        source = f"{column}_epoch" if retype else column
+        if retype:
+            db.execute(f"ALTER TABLE runs RENAME COLUMN {column} TO {source}")
+            db.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT")
+        db.execute(
+            f"UPDATE runs SET {column} = CASE WHEN typeof({source}) IN ('real', 'integer') "
+            f"THEN strftime('%Y-%m-%dT%H:%M:%S+00:00', {source}, 'unixepoch') ELSE {source} END"
+        )
+        if retype:
+            db.execute(f"ALTER TABLE runs DROP COLUMN {source}")
+    db.execute("UPDATE _migrations SET applied_at = substr(applied_at, 1, 19) || '+00:00' "
+               "WHERE applied_at LIKE '____-__-__T__:__:__.%+00:00'")
+    # Every iteration's code and every distinct finding of a run, kept up to date by triggers (so
+    # any writer keeps the index right) and indexed with the prompt in runs_fts.
+    runs.add_column("search_code", str)
+    runs.add_column("search_findings", str)
+    db.execute("""
+        UPDATE runs SET
+          search_code = (SELECT group_concat(code, char(10)) FROM
+                           (SELECT code FROM iterations WHERE run_id = runs.id AND code != '' ORDER BY idx)),
+          search_findings = (SELECT group_concat(text, char(10)) FROM
+                           (SELECT DISTINCT f.tool || ':' || f.rule_id || ' ' || COALESCE(f.cwe, '') || ' '
+                                            || COALESCE(f.message, '') AS text
+                              FROM findings f JOIN iterations i ON f.iteration_id = i.id
+                             WHERE i.run_id = runs.id ORDER BY f.id))
+    """)
+    db.executescript(f"""
+        CREATE TRIGGER iterations_search AFTER INSERT ON iterations
+        WHEN new.code IS NOT NULL AND new.code != '' BEGIN
+          UPDATE runs SET search_code = COALESCE(search_code || char(10), '') || new.code WHERE id = new.run_id;
+        END;
+        CREATE TRIGGER findings_search AFTER INSERT ON findings BEGIN
+          UPDATE runs SET search_findings = COALESCE(search_findings || char(10), '') || ({_FINDING_TEXT})
+           WHERE id = (SELECT run_id FROM iterations WHERE id = new.iteration_id)
+             AND instr(COALESCE(search_findings, ''), {_FINDING_TEXT}) = 0;
+        END;
+    """)
+    runs.enable_fts(["prompt", "search_code", "search_findings"], create_triggers=True)
+    # A match in the prompt counts most, then one in a finding, then one in the code.
+    db.execute("INSERT INTO runs_fts (runs_fts, rank) VALUES ('rank', 'bm25(4.0, 1.0, 2.0)')")
+    runs.create_index(["eval_run_id"], if_not_exists=True)
+    db["eval_tasks"].create_index(["run_id"], if_not_exists=True)

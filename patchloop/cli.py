@@ -21,7 +21,16 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from patchloop.core.config import Config, ConfigError, apply_overrides, db_path, load_config, save_config
+from patchloop.core.config import (
+    CLI,
+    Config,
+    ConfigError,
+    apply_env,
+    apply_overrides,
+    db_path,
+    default_config_path,
+    load_config,
+)
 from patchloop.core.log import Log, LogError, LogNotFound
 from patchloop.core.types import SEVERITIES, Analysis
 
@@ -61,7 +70,7 @@ class DefaultGroup(click.Group):
 @click.group(cls=DefaultGroup, invoke_without_command=True,
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Config TOML file (default: $PATCHLOOP_CONFIG or the user config dir).")
+              help="Config TOML file (default: $PATCHLOOP_CONFIG or the user config dir); it must exist.")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="SQLite log file to use.")
 @click.version_option(package_name="patchloop")
 @click.pass_context
@@ -71,11 +80,14 @@ def cli(ctx: click.Context, config_path: Path | None, db: Path | None) -> None:
     Run with no command to open the terminal app.
     """
     try:
-        config = load_config(config_path)
+        # Defaults, the file, then PATCHLOOP_* variables; each command's flags go on top.
+        config = apply_env(load_config(config_path, must_exist=config_path is not None))
     except ConfigError as exc:
-        fail(str(exc), EXIT_USAGE)
+        if not defer_config_error(ctx, exc):  # `config set`/`unset` may create or repair the file
+            fail(str(exc), EXIT_USAGE)
+        config = Config(path=config_path.expanduser() if config_path else default_config_path())
     if db:
-        config.log.db = str(db)
+        config.set("log.db", str(db), CLI, "--db")
     ctx.obj = config
     if ctx.invoked_subcommand is None:
         from patchloop.tui.keys import keymap_problems
@@ -359,7 +371,8 @@ def fix(ctx: click.Context, files: tuple[Path, ...], show_diff: bool, task: str,
 
 @cli.group(invoke_without_command=True)
 @click.option("--limit", "-n", default=20, show_default=True, help="How many runs.")
-@click.option("--search", "-s", help="Only runs whose prompt contains this text.")
+@click.option("--search", "-s",
+              help="Full-text search over prompts, code and findings (words as prefixes), best match first.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def log(ctx: click.Context, limit: int, search: str | None, as_json: bool) -> None:
@@ -424,22 +437,49 @@ def log_label(ctx: click.Context, run_id: int, index: int, label: str) -> None:
 @log.command("prune")
 @click.option("--unfinished", is_flag=True,
               help="Delete runs that never recorded how they ended (their process was killed).")
-@click.option("--older-than", "days", type=click.FloatRange(0), default=1.0, show_default=True,
-              help="Only runs with no write for this many days.")
+@click.option("--finished", is_flag=True, help="Delete runs that ended, older than --older-than (which it needs).")
+@click.option("--eval", "evals", type=int, multiple=True, metavar="ID",
+              help="Delete evaluation ID (`patchloop eval list`) with its tasks and runs; repeatable.")
+@click.option("--older-than", "days", type=click.FloatRange(0), default=None,
+              help="Only runs with no write for this many days [--unfinished: 1].")
+@click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
+@click.option("--json", "as_json", is_flag=True, help="What was deleted, as JSON.")
 @click.pass_context
-def log_prune(ctx: click.Context, unfinished: bool, days: float) -> None:
-    """Delete runs from the log, with their iterations, findings, candidates and labels."""
+def log_prune(ctx: click.Context, unfinished: bool, finished: bool, evals: tuple[int, ...], days: float | None,
+              dry_run: bool, as_json: bool) -> None:
+    """Delete runs from the log, with their iterations, findings, candidates and labels.
+
+    Pruning by age keeps the runs an evaluation's tasks refer to; --eval ID deletes those. Combine
+    the options to prune several ways in one transaction.
+    """
     import datetime
 
-    if not unfinished:
-        fail("say what to prune: --unfinished", EXIT_USAGE)
+    from patchloop.core.log import LogInUse
+
+    if not (unfinished or finished or evals):
+        fail("say what to prune: --unfinished, --finished --older-than DAYS, or --eval ID", EXIT_USAGE)
+    if finished and days is None:
+        fail("--finished deletes runs that ended: say how old with --older-than DAYS", EXIT_USAGE)
+    age = datetime.timedelta(days=1.0 if days is None else days)
     store = open_log(get_config(ctx))
     try:
-        ids = store.prune_unfinished(datetime.timedelta(days=days))
+        pruned = store.prune(unfinished=age if unfinished else None, finished=age if finished else None,
+                             evals=evals, dry_run=dry_run)
     except LogError as exc:
-        fail(str(exc), log_exit(exc))
-    err.print(f"deleted {len(ids)} unfinished run(s) from {store.path}"
-              + (f": {', '.join(map(str, ids))}" if ids else ""), highlight=False, soft_wrap=True)
+        fail(str(exc), EXIT_USAGE if isinstance(exc, LogInUse) else log_exit(exc))
+    ids = sorted(pruned.runs)
+    if as_json:
+        click.echo(json.dumps({"dry_run": dry_run, "runs": ids, "eval_tasks": pruned.eval_tasks,
+                               "evals": pruned.evals}, indent=2))
+        return
+    verb = "would delete" if dry_run else "deleted"
+    evals_part = (f"{len(pruned.evals)} evaluation(s) ({', '.join(map(str, pruned.evals))}) with "
+                  f"{pruned.eval_tasks} task(s), " if pruned.evals else "")
+    kinds = [k for k, on in (("unfinished", unfinished), ("finished", finished)) if on]
+    kind = f"{kinds[0]} " if len(kinds) == 1 and not evals else ""
+    err.print(f"{verb} {evals_part}{len(ids)} {kind}run(s) from {store.path}"
+              + (f": {', '.join(map(str, ids))}" if ids and len(ids) <= 50 else ""),
+              markup=False, highlight=False, soft_wrap=True)
 
 
 @log.command("path")
@@ -451,73 +491,7 @@ def log_path(ctx: click.Context) -> None:
     click.echo(db_path(get_config(ctx)) or default_db_path())
 
 
-# -- config and model ----------------------------------------------------------------------------
-
-@cli.group("config")
-def config_group() -> None:
-    """Show or change settings in the config file."""
-
-
-@config_group.command("path")
-@click.pass_context
-def config_path_cmd(ctx: click.Context) -> None:
-    """Print the config file's path."""
-    click.echo(get_config(ctx).path)
-
-
-@config_group.command("show")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-def config_show(ctx: click.Context, as_json: bool) -> None:
-    """Print the effective settings."""
-    import dataclasses
-
-    import tomli_w
-
-    config = get_config(ctx)
-    data = {name: dataclasses.asdict(getattr(config, name)) for name in ("model", "loop", "log")}
-    data["keys"] = config.keys
-    click.echo(json.dumps(data, indent=2) if as_json else tomli_w.dumps(data))
-
-
-@config_group.command("set", context_settings={"ignore_unknown_options": True})  # VALUE may be -1
-@click.argument("key")
-@click.argument("value")
-@click.pass_context
-def config_set(ctx: click.Context, key: str, value: str) -> None:
-    """Set KEY (section.name, e.g. loop.t_max) to VALUE and save the file."""
-    import tomllib
-
-    config = get_config(ctx)
-    try:
-        parsed = tomllib.loads(f"v = {value}")["v"]
-    except tomllib.TOMLDecodeError:
-        parsed = value  # a bare word is a string
-    section, _, name = key.partition(".")
-    try:
-        if section == "keys":
-            from patchloop.tui.keys import keymap_problems
-
-            config.keys[name] = str(parsed)
-            problems = keymap_problems(config.keys)
-            if problems:
-                raise ConfigError("; ".join(problems))
-        else:
-            current = getattr(getattr(config, section, None), name, None)
-            if current is None and not hasattr(getattr(config, section, None), name):
-                raise ConfigError(f"no setting {key}")
-            if isinstance(current, float) and isinstance(parsed, int):
-                parsed = float(parsed)
-            if isinstance(current, list) and not isinstance(parsed, list):
-                parsed = [p for p in str(parsed).split(",") if p]
-            if type(parsed) is not type(current):
-                raise ConfigError(f"{key} must be {type(current).__name__}, not {parsed!r}")
-            setattr(getattr(config, section), name, parsed)
-        config.validate()
-    except ConfigError as exc:
-        fail(str(exc), EXIT_USAGE)
-    err.print(f"{key} = {parsed!r} saved to {save_config(config)}")
-
+# -- model ---------------------------------------------------------------------------------------
 
 @cli.group("model")
 def model_group() -> None:
@@ -565,12 +539,14 @@ def doctor(as_json: bool) -> None:
     sys.exit(EXIT_OK if all(found.values()) else EXIT_ANALYZER)
 
 
-# The analyze, eval, pairs and train commands live beside this file; they import the helpers above,
-# so they are attached last.
+# The analyze, config, eval, pairs and train commands live beside this file; they import the helpers
+# above, so they are attached last.
 from patchloop.cli_analyze import analyze
+from patchloop.cli_config import config_group, defer_config_error
 from patchloop.cli_eval import eval_group
 from patchloop.cli_train import pairs_group, train_group
 
+cli.add_command(config_group)
 cli.add_command(analyze)
 cli.add_command(eval_group)
 cli.add_command(pairs_group)

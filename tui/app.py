@@ -640,7 +640,7 @@ class PatchloopApp(App[int]):
         config.model, config.loop = new_model, new_loop
         try:
             path = save_config(config)
-        except OSError as exc:
+        except (OSError, ConfigError) as exc:  # ConfigError: the file cannot be parsed or written
             self.notify(f"Applied for this session, but the config file could not be written: {exc}",
                         severity="error", timeout=10)
         else:

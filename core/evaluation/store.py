@@ -7,21 +7,17 @@ The runs and iterations themselves go into the log's ``runs`` table through ``ru
 
 from __future__ import annotations
 
-import datetime
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlite_utils
 
+from .. import times
 from ..log import Log, LogError
 from .metrics import TaskResult
 
 STATUSES = ("running", "finished", "cancelled", "failed")
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 @dataclass
@@ -71,7 +67,7 @@ class EvalStore:
 
     def create(self, spec: EvalSpec) -> int:
         row = {
-            "created": _now(), "benchmark": spec.benchmark, "model": spec.model, "adapter": spec.adapter,
+            "created": times.now(), "benchmark": spec.benchmark, "model": spec.model, "adapter": spec.adapter,
             "analyzers": spec.analyzers, "t_max": spec.t_max, "threshold": spec.threshold,
             "settings": spec.settings_json(), "status": "running", "finished": None, "n_tasks": len(spec.task_ids),
         }
@@ -90,7 +86,7 @@ class EvalStore:
     def set_status(self, eval_run_id: int, status: str) -> None:
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}")
-        values = {"status": status, "finished": _now() if status != "running" else None}
+        values = {"status": status, "finished": times.now() if status != "running" else None}
         self.log.write(lambda: self.log.db["eval_runs"].update(eval_run_id, values))
 
     def record(self, eval_run_id: int, position: int, result: TaskResult) -> None:
@@ -107,7 +103,7 @@ class EvalStore:
             "findings_first": result.findings_first, "findings_final": result.findings_final,
             "vulnerable_first": as_int(result.vulnerable_first), "vulnerable_final": as_int(result.vulnerable_final),
             "bleu_first": result.bleu_first, "bleu_final": result.bleu_final,
-            "detail": json.dumps(result.to_dict()), "created": _now(),
+            "detail": json.dumps(result.to_dict()), "created": times.now(),
         }
 
         def write() -> None:

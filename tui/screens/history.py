@@ -1,9 +1,11 @@
-"""Past runs from the log, searchable by prompt text; open one to replay it, or run its prompt again."""
+"""Past runs from the log, found by full-text search over prompts, code and findings (best match
+first); open one to replay it, or run its prompt again."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from patchloop.core import times
 from patchloop.core.log import LogError, RunSummary
 from textual import work
 from textual.app import ComposeResult
@@ -18,8 +20,8 @@ SEARCH_DELAY = 0.25  # seconds of typing pause before the log is searched
 
 
 def _when(created: str) -> str:
-    # ISO 8601 from the log ("2025-11-24T01:45:00+00:00"), shown to the minute.
-    return created.replace("T", " ")[:16] if created else ""
+    # ISO 8601 UTC from the log ("2025-11-24T01:45:00+00:00"), shown to the minute.
+    return times.display(created)
 
 
 def _findings(summary: RunSummary) -> str:
@@ -71,7 +73,7 @@ class HistoryScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Static("History · enter: replay (read-only) · r: run again · esc: back", id="history-title")
-        yield Input(placeholder="Search prompts…", id="history-search")
+        yield Input(placeholder="Search prompts, code, findings…", id="history-search")
         yield DataTable(id="history-runs", cursor_type="row", zebra_stripes=True)
         yield Static("No runs yet: send a prompt from the main screen.", id="history-empty")
         yield Footer(show_command_palette=False, compact=True)
@@ -112,7 +114,7 @@ class HistoryScreen(Screen):
             )
         empty = self.query_one("#history-empty", Static)
         empty.display = not rows
-        empty.update(f"No run's prompt contains {search!r}." if search else
+        empty.update(f"No run's prompt, code or findings match {search!r}." if search else
                      "No runs yet: send a prompt from the main screen.")
 
     def on_input_changed(self, event: Input.Changed) -> None:
