@@ -67,6 +67,9 @@ class LoopConfig:
     candidates: int = 4  # sampled repairs drawn when the greedy one repeats or does not help (0: off)
     candidate_min_temperature: float = 0.3  # the candidates' temperatures rise from min to max
     candidate_max_temperature: float = 1.0
+    # Caps on one sandboxed test run, all its processes together (core/sandbox_limits.py's defaults).
+    sandbox_disk_mb: int = 256  # everything the run writes, stdout and stderr included
+    sandbox_memory_mb: int = 1024  # the memory its processes hold together
 
 
 @dataclass
@@ -246,6 +249,8 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "loop.candidates": _between(0, 16),
     "loop.candidate_min_temperature": ((lambda v: 0 < v <= 2), "above 0 and at most 2"),
     "loop.candidate_max_temperature": ((lambda v: 0 < v <= 2), "above 0 and at most 2"),
+    "loop.sandbox_disk_mb": _between(16, 65_536),
+    "loop.sandbox_memory_mb": _between(64, 262_144),
 }
 
 
