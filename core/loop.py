@@ -48,6 +48,7 @@ from .repair import (
     stop_reason,
     tried_codes,
 )
+from .sandbox_limits import DEFAULT_DISK_MB, DEFAULT_MEMORY_MB
 from .types import Analysis, Cancelled, Candidate, GenParams, GenStats, Iteration, Message, Run
 
 
@@ -66,6 +67,8 @@ class LoopSettings:
     candidates: int = 4  # sampled repairs when the greedy one brings nothing new; 0: off
     candidate_min_temperature: float = 0.3
     candidate_max_temperature: float = 1.0
+    sandbox_disk_mb: int = DEFAULT_DISK_MB  # caps on one sandboxed test run (core/sandbox_limits.py)
+    sandbox_memory_mb: int = DEFAULT_MEMORY_MB
 
 
 # -- events, for live views (the app) -----------------------------------------------------------
@@ -134,6 +137,7 @@ def settings_from_config(config: Config) -> LoopSettings:
         feedback=config.loop.feedback, candidates=config.loop.candidates,
         candidate_min_temperature=config.loop.candidate_min_temperature,
         candidate_max_temperature=config.loop.candidate_max_temperature,
+        sandbox_disk_mb=config.loop.sandbox_disk_mb, sandbox_memory_mb=config.loop.sandbox_memory_mb,
     )
 
 

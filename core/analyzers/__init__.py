@@ -24,13 +24,13 @@ from __future__ import annotations
 import os
 import re
 import stat
-import tempfile
 import time
 from collections.abc import Callable, Collection
 from functools import cache
 from importlib import metadata
 from pathlib import Path
 
+from .. import tempdirs
 from ..languages import language_of, normalise_language, script_language
 from ..types import Analysis, AnalyzerResult, Finding
 from .ast_checker import AstAnalyzer
@@ -121,8 +121,9 @@ def analyze_code(
         result = AnalyzerResult("patchloop", findings=[finding], seconds=time.monotonic() - started)
         kept, skipped = partition_skip([finding], skip)
         return Analysis(kept, [result], result.seconds, skipped)
-    # ignore_cleanup_errors: an analyzer given up on may still be reading the file.
-    with tempfile.TemporaryDirectory(prefix="patchloop-analysis-", ignore_cleanup_errors=True) as folder:
+    # ignore_cleanup_errors: an analyzer given up on may still be reading the file. The folder's name
+    # says whose it is, so one left by a killed patchloop is swept at the next start (core/tempdirs.py).
+    with tempdirs.temporary_dir("analysis", ignore_cleanup_errors=True) as folder:
         path = Path(folder) / filename
         path.write_text(code, encoding="utf-8")
         results = run_analyzers(runnable, path, language, timeout)

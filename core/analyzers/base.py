@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from .. import procguard
 from ..types import AnalyzerResult, Finding
 
 
@@ -68,7 +69,8 @@ def run_tool(argv: Sequence[str], timeout: float, cwd: Path | None = None) -> To
 
     The tool runs in its own session so that on timeout the whole process group is killed:
     basedpyright is a Python wrapper around node, and killing only the wrapper would leave node
-    holding the output pipe (and ``communicate`` waiting on it) after the deadline.
+    holding the output pipe (and ``communicate`` waiting on it) after the deadline. On Linux it runs
+    behind ``procguard``, which kills that group when patchloop dies (``kill -9`` included).
     Raises ``ToolFailure`` when the executable is missing or the deadline passes.
     """
     executable = find_tool(argv[0])
@@ -76,9 +78,10 @@ def run_tool(argv: Sequence[str], timeout: float, cwd: Path | None = None) -> To
         raise ToolFailure(f"executable {argv[0]!r} not found (install it into this environment)")
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"}
     env.pop("PYTHONPATH", None)  # the user's import path must not change what a tool loads
+    command = [executable, *argv[1:]]
     try:
         proc = subprocess.Popen(
-            [executable, *argv[1:]],
+            procguard.guarded(command) if procguard.available() else command,
             cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -96,6 +99,8 @@ def run_tool(argv: Sequence[str], timeout: float, cwd: Path | None = None) -> To
     except BaseException:
         _kill_group(proc)
         raise
+    if proc.returncode == procguard.EXEC_FAILED and stderr.startswith(procguard.EXEC_FAILED_MARK):
+        raise ToolFailure(f"could not start {argv[0]}: {stderr.decode('utf-8', errors='replace').strip()}")
     return ToolRun(
         proc.returncode,
         stdout.decode("utf-8", errors="replace"),

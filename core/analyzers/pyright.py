@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import tempdirs
 from ..types import AnalyzerResult, Finding
 from .base import ToolFailure, guarded, run_tool, tail
 
@@ -130,7 +130,7 @@ class PyrightAnalyzer:
 
     def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
         def work() -> list[Finding]:
-            with tempfile.TemporaryDirectory(prefix="patchloop-pyright-") as config_dir:
+            with tempdirs.temporary_dir("pyright") as config_dir:
                 config = Path(config_dir) / "pyrightconfig.json"
                 config.write_text(json.dumps(pyright_config()), encoding="utf-8")
                 # --pythonpath: resolve imports against this interpreter's packages, not

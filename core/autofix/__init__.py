@@ -18,11 +18,11 @@ longer parses is dropped; the loop also drops one that makes passing tests fail.
 from __future__ import annotations
 
 import ast
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import tempdirs
 from ..analyzers.base import ToolFailure, run_tool
 from ..types import Analysis, Finding
 from .base import Edit, Fix, FixContext, RuleSet, apply_edits
@@ -161,7 +161,7 @@ def _ruff_pass(result: FixResult, codes: list[str], findings: Sequence[Finding],
 def _run_ruff(code: str, options: Sequence[str], select: Sequence[str], timeout: float) -> tuple[str, str]:
     """Run ``ruff check`` with ``options`` on ``code`` in a private temp dir; return its stdout and
     the file as ruff left it. Raises ``ToolFailure`` when ruff fails."""
-    with tempfile.TemporaryDirectory(prefix="patchloop-fix-") as folder:
+    with tempdirs.temporary_dir("fix") as folder:
         path = Path(folder) / "solution.py"
         path.write_text(code, encoding="utf-8")
         run = run_tool(["ruff", "check", "--isolated", "--no-cache", "--exit-zero", "--target-version", "py311",

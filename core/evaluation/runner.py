@@ -63,7 +63,8 @@ def run_eval(
     done = store.done_ids(eval_run_id) if store else set()
     position = {task.task_id: i for i, task in enumerate(tasks)}
     results: dict[str, TaskResult] = {r.task_id: r for r in store.results(eval_run_id)} if store else {}
-    recorder = TaskTester(timeout=test_timeout) if tests else None
+    recorder = TaskTester(timeout=test_timeout, disk_mb=settings.sandbox_disk_mb,
+                          total_memory_mb=settings.sandbox_memory_mb) if tests else None
     cancel = cancel or threading.Event()
     todo = [task for task in tasks if task.task_id not in done]
     benchmark = tasks[0].benchmark if tasks else ""

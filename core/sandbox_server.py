@@ -1,0 +1,131 @@
+"""The solution's process in a sandboxed test run: loads the solution and answers the judge's calls.
+
+Runs inside the sandbox as ``python -I sandbox_server.py FD SOLUTION`` (started by the judge, which
+keeps the verdict; see ``sandbox_judge``). Everything here is as untrusted as the solution itself:
+the solution may replace any of it, and that gains it nothing, since the judge trusts no more than
+the plain data it decodes. The server tells the judge the solution's top-level names, then answers
+calls, attribute reads and writes on the objects it holds, until the judge hangs up.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import socket
+import sys
+import traceback
+import types
+
+if __package__:  # imported on the host (tests)
+    from . import sandbox_wire as wire
+else:  # run in the sandbox beside a copy of sandbox_wire.py (the interpreter there has no patchloop)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import sandbox_wire as wire
+
+_MAX_TEXT = 4000
+
+
+class Objects:
+    """The objects the judge holds references to, by reference id (one id per object)."""
+
+    def __init__(self) -> None:
+        self.by_ref: dict[int, object] = {}
+        self._ids: dict[int, int] = {}
+
+    def ref(self, obj: object) -> dict:
+        key = id(obj)
+        if key not in self._ids:
+            self._ids[key] = len(self.by_ref) + 1
+            self.by_ref[self._ids[key]] = obj
+        return {"$": "ref", "v": self._ids[key], "t": type(obj).__name__}
+
+    def get(self, ref_id: int, type_name: str = "") -> object:
+        try:
+            return self.by_ref[ref_id]
+        except KeyError:
+            raise wire.WireError(f"unknown reference {ref_id!r}") from None
+
+
+def _error(exc: BaseException) -> dict:
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return {"error": {"type": type(exc).__name__, "message": str(exc)[:_MAX_TEXT], "traceback": text[-_MAX_TEXT:]}}
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def manifest(namespace: dict, objects: Objects) -> list:
+    """The solution's top-level names: plain values as data, modules by name, the rest as references."""
+    names = []
+    for name, value in namespace.items():
+        if name.startswith("__"):
+            continue
+        if isinstance(value, types.ModuleType):
+            names.append([name, {"$": "module", "v": value.__name__}])
+            continue
+        try:
+            names.append([name, wire.encode(value, objects.ref)])
+        except (ValueError, RecursionError):  # too deep to send: the judge may still call into it
+            names.append([name, objects.ref(value)])
+    return names
+
+
+def handle(request: dict, objects: Objects) -> dict:
+    op = request.get("op")
+    target = objects.get(request.get("ref"))
+    if op == "call":
+        args = [wire.decode(a, objects.get) for a in request["args"]]
+        kwargs = {k: wire.decode(v, objects.get) for k, v in request["kwargs"]}
+        result = target(*args, **kwargs)
+        # Arguments the call may have changed in place travel back, so a test that checks a list it
+        # passed sees the change, as it would in one process.
+        after = [wire.encode(a, objects.ref) if type(a) in (list, dict, set, bytearray) else None for a in args]
+        return {"ok": wire.encode(result, objects.ref), "args": after}
+    if op == "getattr":
+        return {"ok": wire.encode(getattr(target, request["name"]), objects.ref)}
+    if op == "setattr":
+        setattr(target, request["name"], wire.decode(request["value"], objects.get))
+        return {"ok": None}
+    raise wire.WireError(f"unknown operation {op!r}")
+
+
+def main() -> None:
+    sock = socket.socket(fileno=int(sys.argv[1]))
+    with open(sys.argv[2], encoding="utf-8") as fh:
+        source = fh.read()
+    namespace = {"__name__": "solution", "__builtins__": builtins}
+    objects = Objects()
+    try:
+        exec(compile(source, "solution.py", "exec"), namespace)  # noqa: S102 - this is the sandbox
+        reply = {"names": manifest(namespace, objects)}
+    except BaseException as exc:  # noqa: BLE001 - SystemExit included: the judge reports it
+        reply = _error(exc)
+    _flush()
+    wire.send(sock, reply)
+    if "error" in reply:
+        return
+    while True:
+        try:
+            request = wire.receive(sock)
+        except EOFError:
+            break
+        try:
+            reply = handle(request, objects)
+        except BaseException as exc:  # noqa: BLE001 - every failure of the solution goes to the judge
+            reply = _error(exc)
+        _flush()
+        try:
+            wire.send(sock, reply)
+        except (ValueError, TypeError, RecursionError) as exc:  # a result json cannot write
+            wire.send(sock, _error(exc))
+
+
+if __name__ == "__main__":
+    main()
+    _flush()
+    os._exit(0)  # no atexit handlers of the solution's: it has had its say
