@@ -5,8 +5,7 @@ pylint) and a sandbox's processes would run on. ``guarded(argv)`` puts a small P
 of the command: it asks the kernel for ``SIGTERM`` when its parent dies (``PR_SET_PDEATHSIG``), runs
 the command as its child in its own process group (the caller starts it with
 ``start_new_session=True``) and relays the exit status. On the death signal it kills the whole
-group with ``SIGKILL`` (plus every process of the given cgroups), removes the given folders and the
-cgroups, and exits. It is a child subreaper, so a process that double-forks out of the group is
+group with ``SIGKILL``, removes the given folders and exits. It is a child subreaper, so a process that double-forks out of the group is
 re-parented to the guard, not to init, and is killed with the rest when the command ends.
 
 Linux only (the death signal needs ``prctl``); elsewhere the guard just runs the command.
@@ -25,13 +24,6 @@ import json, os, signal, sys, time
 cfg = json.loads(sys.argv[1])
 argv = sys.argv[2:]
 
-def procs_of(cgroup):
-    try:
-        with open(os.path.join(cgroup, "cgroup.procs")) as fh:
-            return [int(line) for line in fh if line.strip()]
-    except (OSError, ValueError):
-        return []
-
 def children():
     me, found = str(os.getpid()), []
     for name in os.listdir("/proc") if os.path.isdir("/proc") else ():
@@ -46,7 +38,7 @@ def children():
     return found
 
 def kill_tree():
-    for pid in [p for c in cfg["cgroups"] for p in procs_of(c)] + children():
+    for pid in children():
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
@@ -88,16 +80,11 @@ def on_parent_death(signum, frame):
     for _ in range(50):
         kill_tree()
         reap()
-        if not children() and not any(procs_of(c) for c in cfg["cgroups"]):
+        if not children():
             break
         time.sleep(0.02)
     for path in cfg["remove"]:
         remove(path)
-    for cgroup in cfg["cgroups"]:
-        try:
-            os.rmdir(cgroup)
-        except OSError:
-            pass
     if group:
         try:
             os.killpg(0, signal.SIGKILL)
@@ -105,9 +92,6 @@ def on_parent_death(signum, frame):
             pass
     os._exit(137)
 
-for cgroup in cfg["cgroups"]:  # join first: everything forked from here on is counted
-    with open(os.path.join(cgroup, "cgroup.procs"), "w") as fh:
-        fh.write(str(os.getpid()))
 signal.signal(signal.SIGTERM, on_parent_death)
 try:
     import ctypes
@@ -136,7 +120,7 @@ while True:
         break
     except InterruptedError:
         continue
-# The command is done; whatever it left behind (re-parented here, or in its cgroup) goes with it.
+# The command is done; whatever it left behind (re-parented here) goes with it.
 if cfg["reap"]:
     for _ in range(50):
         if not children():
@@ -165,13 +149,12 @@ def available() -> bool:
     return sys.platform.startswith("linux")
 
 
-def guarded(argv: Sequence[str], *, python: str | None = None, cgroups: Sequence[str] = (),
-            remove: Sequence[str] = (), group: bool = True, reap: bool = True) -> list[str]:
+def guarded(argv: Sequence[str], *, python: str | None = None, remove: Sequence[str] = (), group: bool = True,
+            reap: bool = True) -> list[str]:
     """``argv`` behind the guard. ``argv[0]`` must be a path (the guard execs it without a PATH
-    search). ``cgroups``: folders whose ``cgroup.procs`` the guard joins before the command starts
-    and whose processes it kills on patchloop's death; ``remove``: folders it deletes then;
+    search). ``remove``: folders it deletes when patchloop dies;
     ``group``: kill the guard's process group then (the caller starts the guard as a session leader);
     ``reap``: kill what the command leaves behind when it exits."""
-    config = {"parent": os.getpid(), "cgroups": list(cgroups), "remove": list(remove), "group": group,
+    config = {"parent": os.getpid(), "remove": list(remove), "group": group,
               "reap": reap, "exec_failed": EXEC_FAILED}
     return [python or sys.executable, "-I", "-S", "-c", GUARD, json.dumps(config), *argv]

@@ -1,55 +1,33 @@
 """Run generated (untrusted) Python code in a sandbox; nothing else in patchloop ever executes it.
 
 Every run gets a separate process tree, a fresh working directory, a cleared environment (no secret
-of the parent's environment reaches the code), per-process resource limits (CPU seconds, address
-space, file size, process count, open files, no core dumps), caps on the whole run (wall-clock
-seconds, total memory of all its processes, total disk written: ``sandbox_limits``), a seccomp filter
-against the system calls tests never need (``seccomp``) and, where the platform allows, an
-unprivileged user, no network and a read-only view of the rest of the system.
+of the parent's environment reaches the code), per-process resource limits, caps on the whole run
+(wall-clock seconds, the memory of all its processes, the disk it writes: ``sandbox_limits``), a
+seccomp filter against the system calls tests never need (``seccomp``) and, where the platform
+allows, an unprivileged user, no network and a read-only view of the rest of the system.
 
-Which isolation a run gets depends on the mode, picked once per process by probing in this order
-(``PATCHLOOP_SANDBOX=bwrap|unshare|rlimits`` or ``mode=`` forces one):
+The mode is picked once per process by probing in this order (``PATCHLOOP_SANDBOX=bwrap|unshare|rlimits``
+or ``mode=`` forces one); docs/EVAL.md ("The sandbox") has the table of what each guarantees.
+``bwrap`` (bubblewrap): new network, PID, IPC and UTS namespaces; the host's file system read-only,
+the home and temp folders hidden, only two size-limited tmpfs mounts writable (``/tmp``, which holds
+the work directory, and ``/dev/shm``); an unprivileged uid; it dies with patchloop. ``unshare``:
+network and PID namespaces, the host's file system as far as the user's rights go, the disk cap on
+the work directory only. ``rlimits``: limits, a fresh directory and (as root) an unprivileged uid
+only, with a warning. Under ``unshare`` and ``rlimits`` a guard (``procguard``) kills the run when
+patchloop dies. As root the launcher (``sandbox_launcher``) drops to an unused high uid before the
+code starts; where no interpreter is reachable by such a uid outside bwrap, the code runs as root
+without capabilities, and a warning says so.
 
-``bwrap`` (bubblewrap, Debian/Ubuntu package ``bubblewrap``; about 25 ms per run)
-    New network, PID, IPC and UTS namespaces: no network at all (not even the host's loopback),
-    the code cannot see or signal host processes. The file system is the host's, read-only, with
-    private empty mounts over ``/tmp``, ``/var/tmp``, ``/run``, ``/home``, ``/root`` and the parent's
-    ``$HOME`` (the interpreter is bound back in when it lives under one of them). The only writable
-    places are ``/tmp`` (which holds the work directory ``/tmp/work``) and ``/dev/shm``, two tmpfs
-    mounts whose sizes add up to the disk cap. The code runs unprivileged: when patchloop runs as
-    root, bwrap keeps root only to set up the mounts and the launcher drops to an unused high uid
-    before the code starts (so RLIMIT_NPROC, which root ignores, applies); as a normal user bwrap
-    maps the user to 65534 in a new user namespace. The sandbox dies with patchloop.
-``unshare`` (util-linux ``unshare``; needs root or unprivileged user namespaces)
-    New network and PID namespaces (private ``/proc``): no network, host processes invisible. The
-    file system is the host's, read-write as far as the user's permissions go: as root the code
-    runs as an unprivileged uid, so it can still write world-writable places such as ``/tmp``; the
-    disk cap covers the work directory only.
-``rlimits`` (any POSIX system with Python's ``resource`` module)
-    Resource limits, a fresh directory, a cleared environment and (as root) an unprivileged uid
-    only. The network and the file system are NOT isolated: a warning says so once per process.
-    As a normal user the process-count limit is the user's current process count plus the
-    sandbox's allowance, since RLIMIT_NPROC counts all of a user's processes.
-
-In every mode the code's parent is a small launcher, not patchloop, so killing "the parent" kills
-only the launcher; the whole process group is killed when the wall-clock limit passes, and (under
-``unshare`` and ``rlimits``) a guard (``procguard``) kills the run's processes when patchloop dies.
-When the process runs as root and the interpreter is not reachable by an unprivileged uid outside
-bwrap (a Python under ``/root``), a fallback mode looks for another interpreter of the same
-version; failing that it runs as root without capabilities and says so.
-
-``check_tests`` runs the tests in a judge process apart from the solution's (``sandbox_judge``): the
-judge reads the tests and a per-run pass marker from stdin before the solution exists, makes itself
-non-dumpable, and calls the solution over a socket that carries plain data only
-(``sandbox_wire``), so nothing the solution does in its own process (patching ``compile``, reading
-frames, exiting early, rigged ``__eq__``) can make a failing answer pass.
+``check_tests`` runs the tests in a judge process apart from the solution's (``sandbox_judge``), which
+calls the solution over a socket that carries plain data only (``sandbox_wire``): nothing the
+solution does in its own process (patching ``compile``, reading frames, exiting early, a rigged
+``__eq__``) can make a failing answer pass.
 
 A run that breaks a limit is reported in ``SandboxResult`` (``ok`` false, ``killed_reason`` set);
 it never raises. ``SandboxError`` is raised only when no sandbox can run at all.
 
 Known limits: the memory cap is polled (it can overshoot by what the code allocates in one poll);
-under ``unshare`` and ``rlimits`` the disk cap sees only the work directory; with ``rlimits`` a
-process that calls ``setsid`` escapes the wall-clock group kill until the run's guard reaps it.
+under ``unshare`` and ``rlimits`` the disk cap is polled too and sees only the work directory.
 """
 
 from __future__ import annotations
@@ -63,18 +41,29 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import procguard, seccomp, tempdirs
+from .sandbox_commands import (  # UID_SLOTS and UNPRIVILEGED_UID: part of this module's interface too
+    INNER_IN,
+    INNER_WORK,
+    UID_SLOTS,  # noqa: F401
+    UNPRIVILEGED_UID,  # noqa: F401
+    base_python,
+    bwrap_prefix,
+    code_env,
+    is_root,
+    resource_limits,
+    unshare_prefix,
+)
+from .sandbox_commands import UidPool as _UidPool
 from .sandbox_limits import (
     DEFAULT_DISK_MB,
     DEFAULT_MEMORY_MB,
     DISK_REASON,
     FULL_SLACK,
-    DiskLayout,
     MiB,
     RunMonitor,
     disk_layout,
@@ -85,14 +74,6 @@ from .sandbox_limits import (
 log = logging.getLogger(__name__)
 
 MODES = ("bwrap", "unshare", "rlimits")
-UNPRIVILEGED_UID = 65534  # "nobody" on Debian, Ubuntu, Fedora: the uid bwrap maps a normal user to
-# Concurrent sandboxes get different uids: RLIMIT_NPROC counts every process of a uid, so a fork bomb in
-# one sandbox would otherwise make a neighbour's fork fail. The count is kernel-wide, so it also takes
-# in other containers on the same host (another patchloop's sandboxes, a daemon running as nobody):
-# each process therefore draws a random block of high uids that no account uses, where the user
-# namespace maps them, and falls back to 65534, 65533, ... (Debian reserves 65000-65533) where not.
-UID_SLOTS = 16
-_HIGH_UIDS = (1 << 24, 1 << 30)
 _UID_BUSY = 75  # the launcher's exit status when the uid has no room for even the launcher's fork
 _UID_BUSY_MARK = "patchloop-sandbox: uid busy"
 _UID_TRIES = 4
@@ -103,9 +84,6 @@ _DISK_FULL_MARK = "patchloop-sandbox: disk quota exceeded"
 ALWAYS = frozenset({"separate_process", "clean_env", "cpu_limit", "wall_limit", "memory_limit",
                     "file_size_limit", "fresh_dir"})
 
-_HIDDEN_DIRS = ("/tmp", "/var/tmp", "/run", "/home", "/root")
-_INNER_IN = "/tmp/.patchloop-in"  # bwrap: the run's files, bound read-only
-_INNER_WORK = "/tmp/work"  # bwrap: the work directory, inside the size-limited /tmp
 _MAX_OUTPUT = 1_000_000
 _TAIL = 4096
 _HARNESS = ("sandbox_judge.py", "sandbox_server.py", "sandbox_wire.py")  # check_tests' in-sandbox scripts
@@ -152,10 +130,6 @@ def _script(name: str) -> str:
 
 # -- choosing a mode ----------------------------------------------------------------------------
 
-def _is_root() -> bool:
-    return hasattr(os, "geteuid") and os.geteuid() == 0
-
-
 def _others_can_reach(path: str) -> bool:
     """True when a uid that is neither owner nor group can traverse to ``path`` and read it."""
     p = Path(path).resolve()
@@ -168,10 +142,6 @@ def _others_can_reach(path: str) -> bool:
         return False
 
 
-def _base_python() -> str:
-    return os.path.realpath(sys.executable)
-
-
 def _same_version_pythons() -> list[str]:
     """Other interpreters of this Python's version that an unprivileged uid may reach."""
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
@@ -181,127 +151,9 @@ def _same_version_pythons() -> list[str]:
             candidate = os.path.join(directory, name)
             if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
                 real = os.path.realpath(candidate)
-                if real not in found and real != _base_python():
+                if real not in found and real != base_python():
                     found.append(real)
     return found
-
-
-def _python_prefixes(python: str) -> list[str]:
-    """Folders the interpreter needs: its own prefix (and the one it was installed in)."""
-    prefixes = {sys.base_prefix, sys.prefix} if os.path.realpath(python) == _base_python() else set()
-    prefixes.add(str(Path(python).resolve().parent.parent))
-    return sorted(p for p in prefixes if p and p != "/")
-
-
-def _limits(timeout: float, memory_mb: int, file_bytes: int, max_processes: int | None) -> list:
-    cpu = max(1, int(timeout + 0.999))
-    limits = [
-        ("RLIMIT_CPU", (cpu, cpu + 1)),
-        ("RLIMIT_AS", (memory_mb * MiB,) * 2),
-        ("RLIMIT_FSIZE", (file_bytes,) * 2),
-        ("RLIMIT_CORE", (0, 0)),
-        ("RLIMIT_NOFILE", (256, 256)),
-    ]
-    if max_processes is not None:
-        # Only where it counts the sandbox's own processes (its own uid or user namespace); set on a
-        # shared uid it would count the user's other programs too.
-        limits.append(("RLIMIT_NPROC", (max_processes,) * 2))
-    return limits
-
-
-def _code_env(home: str) -> dict[str, str]:
-    # Built from nothing, never copied from os.environ: API keys and tokens stay outside.
-    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8", "TMPDIR": home}
-
-
-def _bwrap_prefix(info: SandboxInfo, in_dir: str, layout: DiskLayout, seccomp_fd: int | None) -> list[str]:
-    """Everything read-only but two size-limited tmpfs mounts (``/tmp``, ``/dev/shm``), whose sizes
-    with stdout and stderr add up to the disk cap; the hidden folders are empty and read-only."""
-    root = _is_root()
-    cmd = [shutil.which("bwrap") or "bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    hidden = list(_HIDDEN_DIRS)
-    home = os.environ.get("HOME")
-    if home and home != "/" and not any(home == h or home.startswith(h + "/") for h in hidden):
-        hidden.append(home)
-    hidden = [d for d in hidden if os.path.isdir(d) and not os.path.islink(d)]
-    for directory in hidden:
-        if directory == "/tmp":
-            cmd += ["--perms", "1777", "--size", str(layout.tmp_bytes), "--tmpfs", "/tmp"]
-        else:
-            cmd += ["--perms", "0755", "--size", str(MiB), "--tmpfs", directory]
-    for prefix in _python_prefixes(info.python):
-        under = next((h for h in hidden if prefix == h or prefix.startswith(h + "/")), None)
-        if under is None:
-            continue
-        # Recreate the path to the interpreter inside the tmpfs, traversable by the sandbox uid.
-        parts = Path(prefix).relative_to(under).parts
-        for depth in range(1, len(parts)):
-            cmd += ["--perms", "0755", "--dir", str(Path(under, *parts[:depth]))]
-        cmd += ["--ro-bind", prefix, prefix]
-    cmd += ["--ro-bind", in_dir, _INNER_IN,
-            "--perms", "1777", "--size", str(layout.shm_bytes), "--tmpfs", "/dev/shm",
-            # /dev's own tmpfs has no size limit (and belongs to the sandbox user in a user namespace)
-            "--remount-ro", "/dev"]
-    for directory in hidden:
-        if directory != "/tmp":
-            cmd += ["--remount-ro", directory]
-    cmd += ["--chdir", "/tmp",
-            "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-            "--die-with-parent", "--new-session", "--hostname", "sandbox"]
-    if seccomp_fd is not None:
-        cmd += ["--seccomp", str(seccomp_fd)]
-    if not root:
-        cmd += ["--unshare-user", "--uid", str(UNPRIVILEGED_UID), "--gid", str(UNPRIVILEGED_UID)]
-    return cmd
-
-
-def _unshare_prefix() -> list[str]:
-    cmd = [shutil.which("unshare") or "unshare", "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
-    if not _is_root():
-        cmd[1:1] = ["--user", "--map-root-user"]
-    return cmd
-
-
-def _mapped_uid_ranges() -> list[tuple[int, int]]:
-    """The uids this user namespace can switch to, as [start, end) ranges."""
-    try:
-        lines = Path("/proc/self/uid_map").read_text().splitlines()
-    except OSError:
-        return []
-    ranges = []
-    for line in lines:
-        inside, _outside, count = (int(x) for x in line.split())
-        ranges.append((inside, inside + count))
-    return ranges
-
-
-def _uid_block() -> list[int]:
-    low, high = _HIGH_UIDS
-    if any(start <= low and high <= end for start, end in _mapped_uid_ranges()):
-        base = low + secrets.randbelow(high - low - UID_SLOTS)
-        return [base + i for i in range(UID_SLOTS)]
-    return [UNPRIVILEGED_UID - i for i in range(UID_SLOTS)]
-
-
-class _UidPool:
-    """Hands each concurrent sandbox its own unprivileged uid (see UID_SLOTS)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.uids = tuple(_uid_block())
-        self._free = list(self.uids)
-
-    def take(self) -> int | None:
-        with self._lock:
-            return self._free.pop(0) if self._free else None
-
-    def give(self, uid: int | None) -> None:
-        # Back of the queue: a killed sandbox's processes may take a moment to vanish, and they
-        # still count against their uid's process limit.
-        if uid is not None:
-            with self._lock:
-                self._free.append(uid)
 
 
 _uids = _UidPool()
@@ -358,7 +210,7 @@ def _execute_once(info: SandboxInfo, uid: int | None, run: _Run) -> SandboxResul
             path.write_text(text, encoding="utf-8")
             path.chmod(0o644)  # readable by the sandbox uid, writable by nobody in the sandbox
         if bwrap:
-            inner_in, work = _INNER_IN, _INNER_WORK
+            inner_in, work = INNER_IN, INNER_WORK
         else:
             inner_in, work = in_dir, os.path.join(top, "work")
             os.mkdir(work, 0o700)
@@ -366,14 +218,14 @@ def _execute_once(info: SandboxInfo, uid: int | None, run: _Run) -> SandboxResul
                 os.chown(work, uid, uid)
         if uid is not None:
             os.chmod(top, 0o711)  # the sandbox uid may pass through to in/ and work/, not list top/
-        env = _code_env(work)
+        env = code_env(work)
         nproc = run.max_processes if "process_limit" in info.guarantees else None
-        if nproc is not None and info.mode == "rlimits" and not _is_root():
+        if nproc is not None and info.mode == "rlimits" and not is_root():
             # The limit counts every process of the user; without /proc to count them, none is set.
             nproc = nproc + _processes_of(os.getuid()) if os.path.isdir("/proc") else None
         program = seccomp.build_filter() if info.seccomp else None
         config = {
-            "limits": _limits(run.timeout, run.memory_mb, layout.file_bytes, nproc),
+            "limits": resource_limits(run.timeout, run.memory_mb, layout.file_bytes, nproc),
             "uid": uid,
             "busy_status": _UID_BUSY,
             "busy_mark": _UID_BUSY_MARK,
@@ -395,9 +247,9 @@ def _execute_once(info: SandboxInfo, uid: int | None, run: _Run) -> SandboxResul
                 seccomp_fd, write_end = os.pipe()
                 os.write(write_end, program)  # a few hundred bytes: fits in the pipe
                 os.close(write_end)
-            cmd = _bwrap_prefix(info, in_dir, layout, seccomp_fd) + cmd
+            cmd = bwrap_prefix(info.python, in_dir, layout, seccomp_fd) + cmd
         elif info.mode == "unshare":
-            cmd = _unshare_prefix() + cmd
+            cmd = unshare_prefix() + cmd
         if not bwrap and procguard.available():  # bwrap dies with patchloop by itself (--die-with-parent)
             cmd = procguard.guarded(cmd, remove=[top])
         out_path, err_path = os.path.join(top, "stdout"), os.path.join(top, "stderr")
@@ -554,14 +406,14 @@ def _guarantees(mode: str, drop_uid: bool, filtered: bool = False) -> frozenset[
     """What a resolved sandbox promises; the hostile-code tests check each promise it makes."""
     found = set(ALWAYS)
     linux = os.path.isdir("/proc") and sys.platform.startswith("linux")
-    userns = mode != "rlimits" and not _is_root()  # unprivileged user: bwrap and unshare map it in a user ns
+    userns = mode != "rlimits" and not is_root()  # unprivileged user: bwrap and unshare map it in a user ns
     if mode != "rlimits":
         found |= {"no_network", "private_pids", "parent_protected"}
     if mode == "bwrap":
         found |= {"readonly_fs", "private_tmp", "hidden_home", "disk_quota", "dies_with_parent"}
     if drop_uid or userns:
         found |= {"process_limit", "parent_protected"}
-    if mode == "rlimits" and not _is_root():
+    if mode == "rlimits" and not is_root():
         found |= {"process_limit"}  # the user's current process count plus the sandbox's allowance
     if drop_uid or (mode == "bwrap"):
         found |= {"unprivileged"}
@@ -576,8 +428,8 @@ def _guarantees(mode: str, drop_uid: bool, filtered: bool = False) -> frozenset[
 
 
 def _candidates(only: str | None) -> list[SandboxInfo]:
-    root = _is_root()
-    python = _base_python()
+    root = is_root()
+    python = base_python()
     filtered = seccomp.supported()
     out: list[SandboxInfo] = []
     for mode in [only] if only else list(MODES):
@@ -681,7 +533,7 @@ def check_tests(
     spec = {"marker": marker, "tests": test_code, "setup": setup_code, "prelude": prelude,
             "entry_point": entry_point or ""}
     info = sandbox_info(mode)
-    run = _Run({"solution.py": code}, ("-I", "{in}/sandbox_judge.py"), stdin=json.dumps(spec) + "\n",
+    run = _Run({"solution.py": code}, ("-I", "-S", "{in}/sandbox_judge.py"), stdin=json.dumps(spec) + "\n",
                harness={name: _script(name) for name in _HARNESS}, timeout=timeout, memory_mb=memory_mb,
                disk_mb=disk_mb, total_memory_mb=total_memory_mb)
     result = _execute(info, run)

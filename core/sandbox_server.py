@@ -1,6 +1,6 @@
 """The solution's process in a sandboxed test run: loads the solution and answers the judge's calls.
 
-Runs inside the sandbox as ``python -I sandbox_server.py FD SOLUTION`` (started by the judge, which
+Runs inside the sandbox as ``python -I -S sandbox_server.py FD SOLUTION`` (started by the judge, which
 keeps the verdict; see ``sandbox_judge``). Everything here is as untrusted as the solution itself:
 the solution may replace any of it, and that gains it nothing, since the judge trusts no more than
 the plain data it decodes. The server tells the judge the solution's top-level names, then answers
@@ -94,7 +94,36 @@ def handle(request: dict, objects: Objects) -> dict:
     raise wire.WireError(f"unknown operation {op!r}")
 
 
+class _LateSitePackages:
+    """Started with -S (site-packages cost 40 ms per run, and most solutions need only the stdlib):
+    the first import the stdlib cannot satisfy turns site-packages on, as ``python -I`` has them."""
+
+    done = False
+
+    @classmethod
+    def find_spec(cls, name: str, path=None, target=None):
+        if cls.done:
+            return None
+        cls.done = True
+        import importlib.machinery
+        import site
+
+        site.main()
+        return importlib.machinery.PathFinder.find_spec(name, path, target)
+
+
+def _as_without_dash_s() -> None:
+    import site
+
+    site.setquit()  # exit() and quit() exist, as they do under site
+    site.setcopyright()
+    site.sethelper()
+    sys.meta_path.append(_LateSitePackages)
+
+
 def main() -> None:
+    if sys.flags.no_site:
+        _as_without_dash_s()
     sock = socket.socket(fileno=int(sys.argv[1]))
     with open(sys.argv[2], encoding="utf-8") as fh:
         source = fh.read()

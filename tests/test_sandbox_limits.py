@@ -304,6 +304,7 @@ def _sleep_token() -> str:
 def test_killing_patchloop_kills_the_sandbox(mode, tmp_path):
     needs(mode, "dies_with_parent")
     token = _sleep_token()
+    tmp_path.chmod(0o711)  # as /tmp: a root patchloop's sandbox uid must pass through it
     script = (f"from patchloop.core.sandbox import run_python\n"
               f"run_python(\"import os\\nos.execv('/bin/sleep', ['sleep', '{token}'])\", timeout=120, mode={mode!r})\n")
     owner = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "TMPDIR": str(tmp_path)})
