@@ -133,8 +133,21 @@ async def send(pilot, text: str) -> None:
 async def run_prompt(pilot, text: str = "write a function that runs a command") -> None:
     await send(pilot, text)
     await until(pilot, lambda: run_done(pilot.app), what="the run to finish")
-    await pilot.app.workers.wait_for_complete()  # syntax colouring is lexed in a worker
+    await settle_workers(pilot)
     await pilot.pause()
+
+
+async def settle_workers(pilot) -> None:
+    """Wait for the syntax-colouring workers; an exclusive one replaced by a newer one ends
+    cancelled, which is how it should end, so wait again for the one that replaced it."""
+    from textual.worker import WorkerCancelled
+
+    for _ in range(20):
+        try:
+            await pilot.app.workers.wait_for_complete()
+            return
+        except WorkerCancelled:
+            continue
 
 
 def findings_rows(table: FindingsTable) -> list[list[str]]:
