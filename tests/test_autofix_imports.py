@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from patchloop.core.analyzers import analyze_code
 from patchloop.core.autofix import fix_until_stable
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from doubles import ScriptedBackend
 
 import patchloop.cli as cli_module
-from doubles import ScriptedBackend
 from patchloop.cli import cli
 
 BAD = "```python\nimport subprocess\n\n\ndef run(cmd):\n    return subprocess.call(cmd, shell=True)\n```"

@@ -21,7 +21,7 @@ def patchloop_run(tmp_path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATCHLOOP_CONFIG": str(tmp_path / "config.toml")}
     patchloop = Path(sys.executable).with_name("patchloop")
     return subprocess.run([str(patchloop), "--db", str(tmp_path / "log.db"), "run", "--json", "--quiet", *args],
-                          capture_output=True, text=True, env=env, timeout=900)
+                          check=False, capture_output=True, text=True, env=env, timeout=900)
 
 
 def test_the_repair_loop_fixes_a_flagged_first_attempt_on_the_embedded_model(tmp_path):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-
 from doubles import ScriptedBackend
 from patchloop.core.backends.base import ModelError
 from patchloop.core.log import Log
