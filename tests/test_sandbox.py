@@ -18,20 +18,9 @@ from pathlib import Path
 import pytest
 from patchloop.core import sandbox
 from patchloop.core.sandbox import SandboxError, check_tests, run_python, sandbox_info
+from sandbox_modes import MODES, available, needs
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _available(mode: str) -> bool:
-    try:
-        sandbox_info(mode)
-    except SandboxError:
-        return False
-    return True
-
-
-MODES = [pytest.param(m, marks=pytest.mark.skipif(not _available(m), reason=f"no {m} sandbox here"))
-         for m in sandbox.MODES]
 
 
 @pytest.fixture(params=MODES)
@@ -39,19 +28,11 @@ def mode(request) -> str:
     return request.param
 
 
-def needs(mode: str, *guarantees: str) -> sandbox.SandboxInfo:
-    info = sandbox_info(mode)
-    missing = [g for g in guarantees if g not in info.guarantees]
-    if missing:
-        pytest.skip(f"sandbox mode {mode} does not promise {', '.join(missing)}")
-    return info
-
-
 def test_some_sandbox_exists_and_bwrap_is_preferred():
     info = sandbox_info()
     assert info.mode in sandbox.MODES
     assert sandbox.ALWAYS <= info.guarantees
-    if _available("bwrap"):
+    if available("bwrap"):
         assert info.mode == "bwrap"
         assert {"no_network", "readonly_fs", "private_tmp", "unprivileged"} <= info.guarantees
 

@@ -16,29 +16,16 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from patchloop.core import sandbox, sandbox_judge, sandbox_wire
+from patchloop.core import sandbox_judge, sandbox_wire
 from patchloop.core.evaluation.checks import run_task_tests
 from patchloop.core.evaluation.datasets import load_humaneval, load_mbpp
-from patchloop.core.sandbox import SandboxError, check_tests, sandbox_info
-
-
-def _available(mode: str) -> bool:
-    try:
-        sandbox_info(mode)
-    except SandboxError:
-        return False
-    return True
-
-
-MODES = [pytest.param(m, marks=pytest.mark.skipif(not _available(m), reason=f"no {m} sandbox here"))
-         for m in sandbox.MODES]
+from patchloop.core.sandbox import check_tests
+from sandbox_modes import MODES, needs
 
 
 @pytest.fixture(params=MODES)
 def mode(request) -> str:
-    info = sandbox_info(request.param)
-    if "tests_isolated" not in info.guarantees:
-        pytest.skip(f"sandbox mode {request.param} does not promise tests_isolated")
+    needs(request.param, "tests_isolated")
     return request.param
 
 

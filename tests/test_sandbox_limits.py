@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 import pytest
-from patchloop.core import procguard, sandbox, seccomp, tempdirs
+from patchloop.core import procguard, seccomp, tempdirs
 from patchloop.core.analyzers import base
 from patchloop.core.config import ConfigError, load_config
-from patchloop.core.sandbox import SandboxError, run_python, sandbox_info
+from patchloop.core.sandbox import run_python
 from patchloop.core.sandbox_limits import (
     DEFAULT_DISK_MB,
     DEFAULT_MEMORY_MB,
@@ -30,33 +30,14 @@ from patchloop.core.sandbox_limits import (
     MiB,
     disk_layout,
 )
+from sandbox_modes import MODES, needs
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _available(mode: str) -> bool:
-    try:
-        sandbox_info(mode)
-    except SandboxError:
-        return False
-    return True
-
-
-MODES = [pytest.param(m, marks=pytest.mark.skipif(not _available(m), reason=f"no {m} sandbox here"))
-         for m in sandbox.MODES]
 
 
 @pytest.fixture(params=MODES)
 def mode(request) -> str:
     return request.param
-
-
-def needs(mode: str, *guarantees: str) -> sandbox.SandboxInfo:
-    info = sandbox_info(mode)
-    missing = [g for g in guarantees if g not in info.guarantees]
-    if missing:
-        pytest.skip(f"sandbox mode {mode} does not promise {', '.join(missing)}")
-    return info
 
 
 # -- disk ------------------------------------------------------------------------------------------
