@@ -379,7 +379,7 @@ def log(ctx: click.Context, limit: int, search: str | None, as_json: bool) -> No
     """List recent runs from the SQLite log."""
     if ctx.invoked_subcommand is not None:
         return
-    from patchloop.output import runs_lines, runs_table
+    from patchloop.output import print_rows, runs_lines, runs_table
 
     store = open_log(get_config(ctx))
     rows = store.list_runs(limit=limit, search=search)
@@ -387,12 +387,8 @@ def log(ctx: click.Context, limit: int, search: str | None, as_json: bool) -> No
         click.echo(json.dumps([r.__dict__ for r in rows], indent=2))
     elif not rows:
         err.print(f"no runs in {store.path} yet")
-    elif not click.get_text_stream("stdout").isatty():  # a pipe gets lines, not a drawn table
-        for line in runs_lines(rows):
-            click.echo(line)
     else:
-        console = Console()
-        console.print(runs_table(rows, console.width))
+        print_rows(rows, runs_lines, runs_table)
 
 
 @log.command("show")

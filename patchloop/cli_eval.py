@@ -450,10 +450,9 @@ def select_cmd(ctx: click.Context, benchmark: str, selection: Path, languages: s
 @click.pass_context
 def list_cmd(ctx: click.Context, limit: int, as_json: bool) -> None:
     """Recent evaluations in the log (ids for --resume and `eval report`)."""
-    from rich.console import Console
 
     from patchloop.core.evaluation import EvalStore
-    from patchloop.output import eval_lines, eval_table
+    from patchloop.output import eval_lines, eval_table, print_rows
 
     rows = EvalStore(base.open_log(base.get_config(ctx))).list(limit)
     if as_json:
@@ -463,12 +462,8 @@ def list_cmd(ctx: click.Context, limit: int, as_json: bool) -> None:
             except (TypeError, ValueError):
                 pass  # not JSON (hand-edited?): left as the text it is
         click.echo(json.dumps(rows, indent=2))
-    elif not click.get_text_stream("stdout").isatty():  # a pipe gets lines, not a drawn table
-        for line in eval_lines(rows):
-            click.echo(line)
     else:
-        console = Console()
-        console.print(eval_table(rows, console.width))
+        print_rows(rows, eval_lines, eval_table)
 
 
 @eval_group.command("report")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rich import box
 from rich.console import Console
@@ -161,6 +161,18 @@ def print_run(console: Console, run: Run) -> None:
             console.print(findings_table(it.findings, width=console.width))
         if it.code is not None:
             previous = it
+
+
+def print_rows(rows: Sequence, lines: Callable[[Sequence], list[str]], table: Callable[[Sequence, int], Table]) -> None:
+    """Rows on stdout: plain ``lines`` for a pipe, a ``table`` drawn to the terminal's width otherwise."""
+    import click
+
+    if not click.get_text_stream("stdout").isatty():
+        for line in lines(rows):
+            click.echo(line)
+    else:
+        console = Console()
+        console.print(table(rows, console.width))
 
 
 def runs_table(rows: Sequence[RunSummary], width: int = 120) -> Table:
