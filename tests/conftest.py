@@ -131,3 +131,22 @@ def sarif_validator():
     jsonschema.Draft4Validator.check_schema(schema)
     return jsonschema.Draft4Validator(schema)
 
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """``invoke(*args)`` runs `patchloop` in process on this test's own config file and log
+    (``invoke.config``, ``invoke.db``; ``db_path=`` for another log)."""
+    from click.testing import CliRunner
+
+    from patchloop.cli import cli
+
+    config = tmp_path / "config.toml"
+    monkeypatch.setenv("PATCHLOOP_CONFIG", str(config))
+    db = tmp_path / "log.db"
+
+    def invoke(*args, input=None, db_path=None):
+        return CliRunner().invoke(cli, ["--db", str(db_path or db), *args], input=input, catch_exceptions=False)
+
+    invoke.db, invoke.config = db, config
+    return invoke
+

@@ -15,17 +15,6 @@ BAD = "```python\nimport subprocess\n\n\ndef run(cmd):\n    return subprocess.ca
 GOOD = "```python\nimport subprocess\n\n\ndef run(cmd: list[str]) -> int:\n    return subprocess.call(cmd)\n```"
 
 
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("PATCHLOOP_CONFIG", str(tmp_path / "config.toml"))
-    db = tmp_path / "log.db"
-
-    def invoke(*args, input=None):
-        return CliRunner().invoke(cli, ["--db", str(db), *args], input=input, catch_exceptions=False)
-
-    return invoke
-
-
 def use_backend(monkeypatch, backend):
     monkeypatch.setattr(cli_module, "load_model", lambda config, quiet=False: backend)
 

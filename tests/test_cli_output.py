@@ -36,18 +36,6 @@ def words_intact(text: str, rendered: str) -> bool:
     return all(word in found for word in text.split())
 
 
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("PATCHLOOP_CONFIG", str(tmp_path / "config.toml"))
-    db = tmp_path / "log.db"
-
-    def invoke(*args, input=None):
-        return CliRunner().invoke(cli, ["--db", str(db), *args], input=input, catch_exceptions=False)
-
-    invoke.db = db
-    return invoke
-
-
 # --- tables at 80 columns ----------------------------------------------------------------------
 
 

@@ -32,19 +32,6 @@ OTHER_CODE = BAD_CODE.replace("call(cmd, shell=True)", "call(cmd + ' -l', shell=
 PLAIN = ["-a", "security", "--no-autofix", "--candidates", "0"]
 
 
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    config = tmp_path / "config.toml"
-    monkeypatch.setenv("PATCHLOOP_CONFIG", str(config))
-    db = tmp_path / "log.db"
-
-    def invoke(*args, input=None, db_path=None):
-        return CliRunner().invoke(cli, ["--db", str(db_path or db), *args], input=input, catch_exceptions=False)
-
-    invoke.db, invoke.config = db, config
-    return invoke
-
-
 def one_error_line(result) -> str:
     """The stderr of a failed command: exactly one line starting with error:, no traceback."""
     assert "Traceback" not in result.output
