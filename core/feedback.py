@@ -133,9 +133,8 @@ def repair_messages(
     prompts_dir: str | Path | None = None,
 ) -> list[Message]:
     """The conversation for a fresh repair request: the system prompt and one user turn."""
-    system = load_template("system.txt", prompts_dir).format(language=language).strip()
     text = render_repair(task, code, findings, threshold=threshold, language=language, prompts_dir=prompts_dir)
-    return [{"role": "system", "content": system}, {"role": "user", "content": text}]
+    return first_messages(text, language=language, prompts_dir=prompts_dir)
 
 
 def rewrite_messages(
@@ -161,9 +160,8 @@ def rewrite_messages(
         line = f"- {f.message} [{f.rule_id}]" + (f" Fix: {hint}" if hint else "")
         if line not in lines:
             lines.append(line)
-    system = load_template("system.txt", prompts_dir).format(language=language).strip()
     text = load_template("rewrite.txt", prompts_dir).format(
         task=task.strip(), warnings="\n".join(lines[:limit]), language=language
     ).rstrip("\n")
-    return [{"role": "system", "content": system}, {"role": "user", "content": text}]
+    return first_messages(text, language=language, prompts_dir=prompts_dir)
 

@@ -31,10 +31,13 @@ def severity_at_least(severity: str, threshold: str) -> bool:
     return SEVERITY_RANK.get(severity, 0) >= SEVERITY_RANK[threshold]
 
 
+WRONG_LANGUAGE = "wrong-language"  # the rule of patchloop's finding for a script in another language
+
+
 def in_another_language(findings: list[Finding]) -> bool:
     """The code is not in the language asked for (a ``wrong-language`` finding): like an answer
     without code, it ranks below every answer in the right language, whatever its count."""
-    return any(f.rule_id == "wrong-language" for f in findings)
+    return any(f.rule_id == WRONG_LANGUAGE for f in findings)
 
 
 @dataclass(frozen=True)

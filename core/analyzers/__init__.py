@@ -32,7 +32,7 @@ from pathlib import Path
 
 from .. import tempdirs
 from ..languages import language_of, normalise_language, script_language
-from ..types import Analysis, AnalyzerResult, Finding
+from ..types import WRONG_LANGUAGE, Analysis, AnalyzerResult, Finding
 from .ast_checker import AstAnalyzer
 from .bandit import BanditAnalyzer
 from .base import Analyzer, ToolFailure, find_tool, run_tool
@@ -116,7 +116,7 @@ def analyze_code(
     if written_in and written_in != language:
         # A shell script fenced as Python: the suite's verdict on it would be a flood of syntax
         # errors; one finding that says what is wrong is what a repair request can act on.
-        finding = Finding("patchloop", "wrong-language", "error", f"this is a {written_in} script, "
+        finding = Finding("patchloop", WRONG_LANGUAGE, "error", f"this is a {written_in} script, "
                           f"not {language} code (its first line names the interpreter)", line=1)
         result = AnalyzerResult("patchloop", findings=[finding], seconds=time.monotonic() - started)
         kept, skipped = partition_skip([finding], skip)
