@@ -28,8 +28,9 @@ class Analyzer(Protocol):
 
     Optional attributes, read with ``getattr`` where present: ``tool`` (the ``Finding.tool`` it
     reports under, e.g. "ruff" for the "ruff-security" analyzer), ``executable`` (looked up by
-    ``find_tool``; None or absent for in-process analyzers) and ``distribution`` (the package
-    whose version ``available_analyzers`` and SARIF report).
+    ``find_tool``; None or absent for in-process analyzers), ``distribution`` (the package
+    whose version ``available_analyzers`` and SARIF report) and ``install`` (the command that
+    installs a missing executable, shown by ``patchloop doctor`` and in the analyzer's error).
     """
 
     name: str  # "ruff", "bandit", "pylint", "pyright", "patchloop-ast", ...
@@ -55,6 +56,15 @@ def find_tool(executable: str) -> str | None:
     if candidate.is_file() and os.access(candidate, os.X_OK):
         return str(candidate)
     return shutil.which(executable)
+
+
+def require_tool(executable: str, install: str) -> str:
+    """Path of ``executable``, or a ``ToolFailure`` that names the command installing it, so a
+    missing compiler or linter is an analyzer error a user can act on, never a clean verdict."""
+    found = find_tool(executable)
+    if found is None:
+        raise ToolFailure(f"{executable} is not installed; install it with: {install}")
+    return found
 
 
 @dataclass
