@@ -67,6 +67,22 @@ def require_tool(executable: str, install: str) -> str:
     return found
 
 
+def require_tool(executable: str, install: str, also_in: Sequence[Path] = ()) -> str:
+    """Path of ``executable`` (``find_tool``, then the folders ``also_in``, e.g. ~/.cargo/bin), or a
+    ``ToolFailure`` that names ``install``, the command that installs it: a missing compiler must be
+    an error the user can act on, never a clean verdict."""
+    found = find_tool(executable)
+    for folder in also_in:
+        if found:
+            break
+        candidate = Path(folder) / executable
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            found = str(candidate)
+    if found is None:
+        raise ToolFailure(f"{executable} is not installed; install it with: {install}")
+    return found
+
+
 @dataclass
 class ToolRun:
     returncode: int
