@@ -6,7 +6,8 @@ Suites (``SUITES``):
   basedpyright's flow analysis and patchloop-ast. Syntax errors, undefined names, unreachable
   code, possibly-unbound variables, always-true/false conditions, None dereference, unused
   variables, files opened and never closed.
-- ``security`` (the role Bandit plays): bandit plus ruff's bandit ports (S-rules).
+- ``security`` (the role Bandit plays): bandit, ruff's bandit ports (S-rules) and semgrep with
+  patchloop's taint rules (user input reaching SQL, the shell, paths, URLs...; assets/semgrep/).
 - ``all``: both.
 - ``fast``: ruff (both rule sets) and patchloop-ast only, a few tens of milliseconds, for
   re-analyzing code while it streams in.
@@ -41,6 +42,7 @@ from .pylint import PylintAnalyzer
 from .pyright import PyrightAnalyzer
 from .ruff import ruff_defects, ruff_security
 from .runner import run_analyzers
+from .semgrep import SemgrepAnalyzer
 
 __all__ = [
     "ANALYZERS",
@@ -62,12 +64,13 @@ ANALYZERS: dict[str, Callable[[], Analyzer]] = {
     "pyright": PyrightAnalyzer,
     "patchloop-ast": AstAnalyzer,
     "bandit": BanditAnalyzer,
+    "semgrep": SemgrepAnalyzer,
 }
 
 SUITES: dict[str, tuple[str, ...]] = {
     "defects": ("ruff", "pylint", "pyright", "patchloop-ast"),
-    "security": ("bandit", "ruff-security"),
-    "all": ("ruff", "pylint", "pyright", "patchloop-ast", "bandit", "ruff-security"),
+    "security": ("bandit", "ruff-security", "semgrep"),
+    "all": ("ruff", "pylint", "pyright", "patchloop-ast", "bandit", "ruff-security", "semgrep"),
     "fast": ("ruff", "ruff-security", "patchloop-ast"),
 }
 

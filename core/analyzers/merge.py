@@ -30,7 +30,7 @@ from dataclasses import replace
 
 from ..types import SEVERITY_RANK, Finding, SkippedFinding
 
-TOOL_PRIORITY: tuple[str, ...] = ("bandit", "pyright", "pylint", "ruff", "patchloop-ast")
+TOOL_PRIORITY: tuple[str, ...] = ("bandit", "pyright", "pylint", "ruff", "patchloop-ast", "semgrep")
 TOOLS: tuple[str, ...] = TOOL_PRIORITY
 
 # Problem class -> the tool:rule keys in it (after rules 1 and 2 above).
@@ -38,7 +38,7 @@ EQUIVALENT: dict[str, tuple[str, ...]] = {
     # Python refuses to compile these; "return outside function" is a SyntaxError too.
     "syntax-error": (
         "ruff:invalid-syntax", "ruff:E999", "pylint:E0001", "pyright:syntax-error",
-        "bandit:syntax-error", "patchloop-ast:syntax-error",
+        "bandit:syntax-error", "patchloop-ast:syntax-error", "semgrep:syntax-error",
         "ruff:F701", "ruff:F702", "ruff:F704", "ruff:F706", "pylint:E0103", "pylint:E0104", "pylint:E0105",
     ),
     "undefined-name": ("ruff:F821", "pylint:E0602", "pyright:reportUndefinedVariable"),
@@ -75,6 +75,8 @@ EQUIVALENT: dict[str, tuple[str, ...]] = {
     # pylint's eval-used / exec-used are bandit's B307 / B102.
     "bandit:B307": ("pylint:W0123",),
     "bandit:B102": ("pylint:W0122",),
+    # semgrep rules (assets/semgrep/) that flag the same line as a bandit test.
+    "bandit:B608": ("semgrep:sql-injection",),
 }  # fmt: skip
 
 # CWE for keys whose tool gives none (bandit's own CWE always wins; ruff S-rules carry theirs).

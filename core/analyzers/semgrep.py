@@ -1,0 +1,305 @@
+"""semgrep with patchloop's own taint and pattern rules (assets/semgrep/python/), and the one function
+that runs any set of semgrep rule files on any files (``run_semgrep``).
+
+Engine: the ``semgrep-core`` binary bundled in the ``semgrep`` package, called directly (about
+0.12 s a file against about 1.9 s for the ``semgrep scan`` Python wrapper, same results), with all
+rule files combined into one rules file (semgrep-core takes one) and one call per target file.
+Without the bundled binary, ``semgrep scan --metrics=off --disable-version-check`` is used. Both
+run offline: no registry rules, no login, no metrics.
+
+Fail closed (``ToolFailure``, so the analyzer reports an error, never "clean"): the engine is
+missing, times out, exits non-zero, prints no JSON, reports any entry in its ``errors`` list (a
+rule it could not read, a file it could not parse), or does not list a target among the files it
+scanned. semgrep-core says nothing when tree-sitter gives up on a broken file, so the analyzer
+checks the file with Python's own parser first: a file that does not parse gets a ``syntax-error``
+finding, as bandit's does, instead of semgrep's silence.
+
+Severity mapping: a rule's ERROR -> error, WARNING -> warning, INFO -> note. CWE: the first
+``CWE-<n>`` in the rule's ``metadata.cwe`` (a string or a list); confidence: ``metadata.confidence``
+(HIGH/MEDIUM/LOW) in lower case. Each rule's fix hint is ``semgrep:<rule id>`` in
+assets/hints/python.toml.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .. import tempdirs
+from ..types import AnalyzerResult, Finding
+from .bandit import syntax_error_finding
+from .base import ToolFailure, find_tool, guarded, run_tool, tail
+
+SEVERITY = {"ERROR": "error", "WARNING": "warning", "INFO": "note"}
+CONFIDENCE = {"HIGH": "high", "MEDIUM": "medium", "LOW": "low"}
+_CWE = re.compile(r"CWE-(\d+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SemgrepMatch:
+    """One result of one rule on one file, positions 1-based (``end_column`` one past the end)."""
+
+    rule_id: str  # the rule's own ``id`` (the wrapper's path prefix removed)
+    path: str  # the target as it was passed in
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    message: str
+    severity: str  # semgrep's own level: ERROR | WARNING | INFO
+    metadata: dict[str, Any] = field(default_factory=dict)
+    code: str = ""  # the matched text, where the engine gives it
+
+
+@dataclass(frozen=True)
+class SemgrepScan:
+    """What one ``run_semgrep`` call found, and the targets it scanned (every one it was given)."""
+
+    matches: list[SemgrepMatch]
+    scanned: tuple[str, ...]
+    engine: str  # "semgrep-core" or "semgrep"
+
+
+def shipped_rule_files(language: str = "python") -> list[Path]:
+    """patchloop's own rule files for ``language`` (assets/semgrep/<language>/*.yaml), sorted."""
+    folder = Path(str(resources.files("patchloop.assets").joinpath("semgrep", language)))
+    return sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def run_semgrep(
+    rule_files: Sequence[str | Path],
+    targets: Sequence[str | Path],
+    *,
+    language: str = "python",
+    timeout: float = 60.0,
+) -> SemgrepScan:
+    """Run every rule in ``rule_files`` (semgrep YAML, each with a top-level ``rules`` list) on each
+    of ``targets`` as ``language`` source, offline, and return the parsed matches.
+
+    One engine call per target, all rules at once; ``timeout`` is per call. Raises ``ToolFailure``
+    when the engine is missing, hangs, fails, prints unreadable output, reports an error (a rule it
+    cannot compile, a target it cannot read) or leaves a target unscanned; ``ValueError`` for no
+    rules or a rule file without a ``rules`` list. Matches come in target order, then by position.
+    Rules for other languages in the files are ignored by the engine. A stable interface: the
+    analyzer and the CyberSecEval ICD evaluation both call it.
+    """
+    if not targets:
+        return SemgrepScan([], (), _engine_name())
+    combined = _combined_rules(tuple(_file_key(Path(p)) for p in rule_files))
+    with tempdirs.temporary_dir("semgrep", ignore_cleanup_errors=True) as folder:
+        rules_path = Path(folder) / "rules.json"
+        rules_path.write_text(combined, encoding="utf-8")
+        matches: list[SemgrepMatch] = []
+        core = semgrep_core_path()
+        if core is not None:
+            for target in targets:
+                matches.extend(_run_core(core, rules_path, Path(target), language, timeout))
+            engine = "semgrep-core"
+        else:
+            matches = _run_wrapper(rules_path, [Path(t) for t in targets], timeout)
+            engine = "semgrep"
+    return SemgrepScan(matches, tuple(str(t) for t in targets), engine)
+
+
+@cache
+def semgrep_core_path() -> str | None:
+    """The ``semgrep-core`` binary shipped inside the installed ``semgrep`` package, if any.
+
+    Found through the package's files (never by importing semgrep, which is slow and sets up
+    logging); a ``semgrep-core`` on PATH is not used, since its version may not match."""
+    try:
+        from importlib import util
+
+        spec = util.find_spec("semgrep")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / "bin" / "semgrep-core"
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return None
+
+
+def _engine_name() -> str:
+    return "semgrep-core" if semgrep_core_path() else "semgrep"
+
+
+def _file_key(path: Path) -> tuple[str, int, int]:
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise ValueError(f"cannot read semgrep rule file {path}: {exc.strerror}") from None
+    return (str(path), st.st_mtime_ns, st.st_size)
+
+
+@cache
+def _combined_rules(keys: tuple[tuple[str, int, int], ...]) -> str:
+    """All rules of the files as one JSON rules document (semgrep-core reads one rules file).
+
+    Cached by path, modification time and size, so a rules set is read once per process."""
+    if not keys:
+        raise ValueError("no semgrep rule files given")
+    rules: list[dict] = []
+    for path, _mtime, _size in keys:
+        try:
+            document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise ValueError(f"cannot read semgrep rule file {path}: {exc}") from None
+        if not isinstance(document, dict) or not isinstance(document.get("rules"), list):
+            raise ValueError(f"semgrep rule file {path} has no 'rules' list")
+        rules.extend(document["rules"])
+    if not rules:
+        raise ValueError("the semgrep rule files hold no rules")
+    return json.dumps({"rules": rules})
+
+
+def _run_core(core: str, rules: Path, target: Path, language: str, timeout: float) -> list[SemgrepMatch]:
+    argv = [core, "-rules", str(rules), "-lang", language, "-json_nodots", "-timeout", f"{timeout:g}", str(target)]
+    run = run_tool(argv, timeout, cwd=rules.parent)
+    if run.returncode != 0:
+        raise ToolFailure(f"semgrep-core exited with {run.returncode}: {tail(run.stderr or run.stdout)}")
+    report = _json_report(run.stdout, "semgrep-core")
+    _check_report(report, [target])
+    return _matches(report, {str(target): str(target)}, set())
+
+
+def _run_wrapper(rules: Path, targets: list[Path], timeout: float) -> list[SemgrepMatch]:
+    argv = [
+        "semgrep", "scan", "--config", str(rules), "--json", "--metrics=off", "--disable-version-check",
+        "--no-git-ignore", "--quiet", "--timeout", f"{timeout:g}", "--", *(str(t) for t in targets),
+    ]  # fmt: skip
+    run = run_tool(argv, timeout * max(1, len(targets)), cwd=rules.parent)
+    # 0: nothing found, 1: findings; anything else (2 and up) is semgrep failing.
+    if run.returncode not in (0, 1):
+        raise ToolFailure(f"semgrep exited with {run.returncode}: {tail(run.stderr or run.stdout)}")
+    report = _json_report(run.stdout, "semgrep")
+    _check_report(report, targets)
+    rule_ids = {rule["id"] for rule in json.loads(rules.read_text(encoding="utf-8"))["rules"]}
+    return _matches(report, {str(t.resolve()): str(t) for t in targets} | {str(t): str(t) for t in targets}, rule_ids)
+
+
+def _json_report(stdout: str, engine: str) -> dict:
+    start = stdout.find("{")
+    if start < 0:
+        raise ToolFailure(f"{engine} printed no JSON report: {tail(stdout) or '(nothing)'}")
+    try:
+        report, _end = json.JSONDecoder().raw_decode(stdout, start)
+    except json.JSONDecodeError as exc:
+        raise ToolFailure(f"{engine} printed unreadable JSON: {exc}") from None
+    if not isinstance(report, dict) or not isinstance(report.get("results"), list):
+        raise ToolFailure(f"{engine}'s report has no results list")
+    return report
+
+
+def _check_report(report: dict, targets: Iterable[Path]) -> None:
+    errors = report.get("errors") or []
+    if errors:
+        first = errors[0]
+        text = first.get("message") or first.get("type") or str(first)
+        raise ToolFailure(f"semgrep reported {len(errors)} error(s): {tail(str(text), 300)}")
+    scanned = {os.path.normpath(p) for p in (report.get("paths") or {}).get("scanned", [])}
+    scanned |= {os.path.realpath(p) for p in scanned}
+    missing = [str(t) for t in targets if os.path.normpath(t) not in scanned and os.path.realpath(t) not in scanned]
+    if missing:
+        raise ToolFailure(f"semgrep scanned no file of {', '.join(missing)}")
+
+
+def _matches(report: dict, paths: dict[str, str], rule_ids: set[str]) -> list[SemgrepMatch]:
+    matches = []
+    for item in report["results"]:
+        extra = item.get("extra") or {}
+        rule_id = _rule_id(item["check_id"], rule_ids)
+        path = item["path"]
+        matches.append(
+            SemgrepMatch(
+                rule_id=rule_id,
+                path=paths.get(path, paths.get(os.path.realpath(path), path)),
+                line=int(item["start"]["line"]),
+                column=int(item["start"]["col"]),
+                end_line=int(item["end"]["line"]),
+                end_column=int(item["end"]["col"]),
+                message=str(extra.get("message", "")).strip(),
+                severity=str(extra.get("severity", "WARNING")).upper(),
+                metadata=dict(extra.get("metadata") or {}),
+                code=str(extra.get("lines", "")),
+            )
+        )
+    return sorted(matches, key=lambda m: (m.line, m.column, m.rule_id))
+
+
+def _rule_id(check_id: str, rule_ids: set[str]) -> str:
+    """The wrapper prefixes a rule's id with its file's dotted path; give back the rule's own id."""
+    if check_id in rule_ids or not rule_ids:
+        return check_id
+    return next((rid for rid in rule_ids if check_id.endswith("." + rid)), check_id)
+
+
+# --- the analyzer -------------------------------------------------------------------------------
+
+
+def cwe_of(metadata: dict[str, Any]) -> str:
+    """"CWE-89" from a rule's ``metadata.cwe`` ("CWE-89: SQL injection", or a list of such)."""
+    value = metadata.get("cwe", "")
+    text = " ".join(map(str, value)) if isinstance(value, list) else str(value)
+    found = _CWE.search(text)
+    return f"CWE-{found.group(1)}" if found else ""
+
+
+def finding_of(match: SemgrepMatch) -> Finding:
+    return Finding(
+        tool="semgrep",
+        rule_id=match.rule_id,
+        severity=SEVERITY.get(match.severity, "warning"),
+        message=match.message,
+        line=match.line,
+        column=match.column,
+        confidence=CONFIDENCE.get(str(match.metadata.get("confidence", "")).upper(), ""),
+        cwe=cwe_of(match.metadata),
+        end_line=match.end_line,
+        end_column=match.end_column,
+    )
+
+
+def _parses(path: Path) -> bool:
+    try:
+        ast.parse(path.read_text(encoding="utf-8", errors="replace"), filename=path.name)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class SemgrepAnalyzer:
+    """patchloop's semgrep rules (``shipped_rule_files``) on one file; see the module docstring."""
+
+    name: str = "semgrep"
+    languages: tuple[str, ...] = ("python",)
+    tool: str = "semgrep"
+    executable: str = "semgrep"  # the wrapper; its bundled semgrep-core is what runs (semgrep_core_path)
+    distribution: str = "semgrep"
+
+    def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
+        def work() -> list[Finding]:
+            if semgrep_core_path() is None and find_tool("semgrep") is None:
+                raise ToolFailure("semgrep is not installed (pip install semgrep)")
+            rules = shipped_rule_files(language)
+            if not rules:
+                raise ToolFailure(f"no semgrep rules for {language} (assets/semgrep/{language}/ is empty)")
+            if language == "python" and not _parses(path):
+                return [syntax_error_finding(path, "semgrep")]
+            scan = run_semgrep(rules, [path], language=language, timeout=timeout)
+            return [finding_of(match) for match in scan.matches]
+
+        return guarded(self.name, work)
