@@ -58,15 +58,6 @@ def find_tool(executable: str) -> str | None:
     return shutil.which(executable)
 
 
-def require_tool(executable: str, install: str) -> str:
-    """Path of ``executable``, or a ``ToolFailure`` that names the command installing it, so a
-    missing compiler or linter is an analyzer error a user can act on, never a clean verdict."""
-    found = find_tool(executable)
-    if found is None:
-        raise ToolFailure(f"{executable} is not installed; install it with: {install}")
-    return found
-
-
 def require_tool(executable: str, install: str, also_in: Sequence[Path] = ()) -> str:
     """Path of ``executable`` (``find_tool``, then the folders ``also_in``, e.g. ~/.cargo/bin), or a
     ``ToolFailure`` that names ``install``, the command that installs it: a missing compiler must be
