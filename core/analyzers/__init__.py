@@ -37,7 +37,11 @@ from ..types import WRONG_LANGUAGE, Analysis, AnalyzerResult, Finding
 from .ast_checker import AstAnalyzer
 from .bandit import BanditAnalyzer
 from .base import Analyzer, ToolFailure, find_tool, run_tool
+from .eslint import EslintAnalyzer
+from .javac import JavacAnalyzer
 from .merge import merge_findings, partition_skip
+from .node_check import NodeCheckAnalyzer
+from .php_lint import PhpLintAnalyzer
 from .pylint import PylintAnalyzer
 from .pyright import PyrightAnalyzer
 from .ruff import ruff_defects, ruff_security
@@ -65,12 +69,19 @@ ANALYZERS: dict[str, Callable[[], Analyzer]] = {
     "patchloop-ast": AstAnalyzer,
     "bandit": BanditAnalyzer,
     "semgrep": SemgrepAnalyzer,
+    "javac": JavacAnalyzer,
+    "node-check": NodeCheckAnalyzer,
+    "eslint": EslintAnalyzer,
+    "php-lint": PhpLintAnalyzer,
 }
 
 SUITES: dict[str, tuple[str, ...]] = {
-    "defects": ("ruff", "pylint", "pyright", "patchloop-ast"),
-    "security": ("bandit", "ruff-security", "semgrep"),
-    "all": ("ruff", "pylint", "pyright", "patchloop-ast", "bandit", "ruff-security", "semgrep"),
+    "defects": ("ruff", "pylint", "pyright", "patchloop-ast",
+                "javac", "node-check", "eslint", "php-lint"),
+    "security": ("bandit", "ruff-security", "semgrep",
+                 "javac", "node-check", "eslint", "php-lint"),
+    "all": ("ruff", "pylint", "pyright", "patchloop-ast", "bandit", "ruff-security", "semgrep",
+            "javac", "node-check", "eslint", "php-lint"),
     "fast": ("ruff", "ruff-security", "patchloop-ast"),
 }
 

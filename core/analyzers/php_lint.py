@@ -1,0 +1,94 @@
+"""``php -l``, PHP's own compiler in lint mode, as the PHP defects analyzer: the file is compiled,
+never run.
+
+PHP stops at the first parse or compile error, so a file gets at most one ``error`` finding
+(``parse-error``, or a compile error such as ``redeclared-function``, ``duplicate-parameter``,
+``break-outside-loop``) plus every compile-time deprecation (``deprecated``, warning) and warning
+before it. Positions are PHP's line (PHP gives no column). Every error class is switched on and
+shown on stderr (``-d`` settings, so a php.ini cannot hide them). Exit status 0 (no errors) or
+255 (errors) with output parsed; anything else, or 255 without an error parsed, is the tool
+failing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..types import AnalyzerResult, Finding
+from .base import ToolFailure, guarded, require_tool, run_tool, tail
+
+INSTALL = "apt-get install php-cli"
+
+_DIAGNOSTIC = re.compile(
+    r"^(?:PHP )?(?P<kind>Parse error|Fatal error|Warning|Deprecated|Notice|Compile Error|Compile Warning): "
+    r"\s*(?P<message>.*) in (?P<file>.+?) on line (?P<line>\d+)$",
+    re.MULTILINE,
+)
+_KIND = {"Parse error": "error", "Fatal error": "error", "Compile Error": "error", "Warning": "warning",
+         "Compile Warning": "warning", "Deprecated": "warning", "Notice": "note"}  # fmt: skip
+_RULES = (
+    (re.compile(r"^syntax error"), "parse-error"),
+    (re.compile(r"^Cannot redeclare"), "redeclared-function"),
+    (re.compile(r"^Redefinition of parameter"), "duplicate-parameter"),
+    (re.compile(r"not in the 'loop' or 'switch' context"), "break-outside-loop"),
+    (re.compile(r"contains \d+ abstract method|abstract method.*cannot (contain|have) body|Class .* contains abstract"), "abstract-method"),
+    (re.compile(r"^Cannot re-assign \$this"), "this-reassigned"),
+    (re.compile(r"^Cannot (use|declare)"), "invalid-declaration"),
+    (re.compile(r"^Optional parameter .* declared before required parameter"), "optional-before-required"),
+)  # fmt: skip
+_CWE = {"redeclared-function": "CWE-694", "duplicate-parameter": "CWE-694"}
+
+_ARGS = ["-n", "-l", "-d", "display_errors=stderr", "-d", "error_reporting=-1", "-d", "log_errors=0",
+         "-d", "display_startup_errors=0"]  # fmt: skip
+
+
+def php_rule(kind: str, message: str) -> str:
+    for pattern, rule in _RULES:
+        if pattern.search(message):
+            return rule
+    return {"Parse error": "parse-error", "Deprecated": "deprecated", "Notice": "notice"}.get(
+        kind, "compile-error" if _KIND[kind] == "error" else "compile-warning"
+    )
+
+
+def parse_php_lint(output: str, filename: str) -> list[Finding]:
+    findings = []
+    for match in _DIAGNOSTIC.finditer(output):
+        if Path(match["file"]).name != filename:
+            continue
+        rule = php_rule(match["kind"], match["message"])
+        findings.append(
+            Finding(
+                "php-lint",
+                rule,
+                _KIND[match["kind"]],
+                match["message"].strip(),
+                int(match["line"]),
+                cwe=_CWE.get(rule, ""),
+            )
+        )
+    return findings
+
+
+@dataclass(frozen=True)
+class PhpLintAnalyzer:
+    name: str = "php-lint"
+    languages: tuple[str, ...] = ("php",)
+    tool: str = "php-lint"
+    executable: str = "php"
+    install: str = INSTALL
+
+    def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
+        def work() -> list[Finding]:
+            require_tool(self.executable, self.install)
+            run = run_tool([self.executable, *_ARGS, path.name], timeout, cwd=path.parent)
+            if run.returncode not in (0, 255):
+                raise ToolFailure(f"php -l exited with {run.returncode}: {tail(run.stderr + run.stdout)}")
+            findings = parse_php_lint(run.stderr, path.name)
+            if run.returncode == 255 and not any(f.severity == "error" for f in findings):
+                raise ToolFailure(f"php -l failed without a readable error: {tail(run.stderr + run.stdout)}")
+            return findings
+
+        return guarded(self.name, work)
