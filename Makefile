@@ -6,10 +6,12 @@ PY := $(VENV)/bin/python
 # there; elsewhere PyPI's build for the platform (CUDA on Linux) is used.
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
+# ESLint and its security plug-ins for JavaScript (core/analyzers/eslint.py), pinned by the lock file.
+ESLINT := tools/eslint/node_modules/.package-lock.json
 
 .PHONY: setup run test sample bench clean-venv
 
-setup: $(STAMP)
+setup: $(STAMP) $(ESLINT)
 
 $(STAMP): pyproject.toml scripts/install-system-deps.sh scripts/build-llama-wheel.sh
 	bash scripts/install-system-deps.sh
@@ -21,6 +23,15 @@ $(STAMP): pyproject.toml scripts/install-system-deps.sh scripts/build-llama-whee
 	# outside the repo, then reused; a failed build only warns (GGUF models then run on transformers).
 	bash scripts/build-llama-wheel.sh $(PY)
 	touch $(STAMP)
+
+# npm ci installs exactly the lock file's versions; without npm it only warns (JavaScript analysis is
+# then an analyzer error naming this step).
+$(ESLINT): tools/eslint/package.json tools/eslint/package-lock.json | $(STAMP)
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --omit=dev --no-audit --no-fund --prefix tools/eslint && touch $(ESLINT); \
+	else \
+		echo "warning: npm is not installed; ESLint (JavaScript analysis) is not set up" >&2; \
+	fi
 
 run: setup
 	$(VENV)/bin/patchloop

@@ -1,20 +1,44 @@
 #!/usr/bin/env bash
-# System packages patchloop uses when present: bubblewrap (the strongest sandbox for running
-# generated code). Without it the sandbox falls back to a network namespace plus rlimits and an
-# unprivileged uid (see core/sandbox.py), so a failure here is a warning, not an error.
+# System packages patchloop uses, one idempotent step each (skipped when the tool is already there):
+# bubblewrap (the strongest sandbox for running generated code) and the compilers and linters of
+# the languages other than Python (core/analyzers/). Installed with apt-get, as root or through
+# `sudo -n`; where that is impossible each step only warns: without bubblewrap the sandbox falls
+# back to a network namespace plus rlimits (core/sandbox.py), and a missing analyzer is an error
+# naming this install for that language's code, never a clean verdict (`patchloop doctor` lists them).
 set -u
-if command -v bwrap >/dev/null 2>&1; then
-  exit 0
-fi
-if command -v apt-get >/dev/null 2>&1; then
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
-  if $SUDO apt-get install -y -q bubblewrap >/dev/null 2>&1 \
-     || { $SUDO apt-get update -q >/dev/null 2>&1 && $SUDO apt-get install -y -q bubblewrap >/dev/null 2>&1; }; then
-    echo "installed bubblewrap"
-    exit 0
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
+UPDATED=""
+
+# apt_install COMMAND PACKAGE WHAT: install PACKAGE unless COMMAND is already on PATH.
+apt_install() {
+  local command=$1 package=$2 what=$3
+  if command -v "$command" >/dev/null 2>&1; then
+    return 0
   fi
-fi
-echo "warning: bubblewrap (bwrap) is not installed and could not be installed here;" >&2
-echo "         generated code will run in the weaker fallback sandbox (see docs/EVAL.md)." >&2
+  if command -v apt-get >/dev/null 2>&1; then
+    if $SUDO apt-get install -y -q --no-install-recommends "$package" >/dev/null 2>&1; then
+      echo "installed $package"
+      return 0
+    fi
+    # The package lists may be missing or stale on a fresh machine: update once, then retry.
+    if [ -z "$UPDATED" ] && $SUDO apt-get update -q >/dev/null 2>&1; then
+      UPDATED=1
+      if $SUDO apt-get install -y -q --no-install-recommends "$package" >/dev/null 2>&1; then
+        echo "installed $package"
+        return 0
+      fi
+    fi
+  fi
+  echo "warning: $command ($package) is not installed and could not be installed here;" >&2
+  echo "         $what" >&2
+  return 0
+}
+
+apt_install bwrap bubblewrap "generated code will run in the weaker fallback sandbox (see docs/EVAL.md)."
+apt_install javac default-jdk-headless "Java code cannot be analyzed (javac)."
+apt_install node nodejs "JavaScript code cannot be analyzed (node --check, ESLint)."
+apt_install npm npm "ESLint cannot be installed into tools/eslint."
+apt_install php php-cli "PHP code cannot be analyzed (php -l)."
 exit 0
