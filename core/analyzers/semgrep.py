@@ -166,13 +166,23 @@ def _combined_rules(keys: tuple[tuple[str, int, int], ...]) -> str:
 
 
 def _run_core(core: str, rules: Path, target: Path, language: str, timeout: float) -> list[SemgrepMatch]:
-    argv = [core, "-rules", str(rules), "-lang", language, "-json_nodots", "-timeout", f"{timeout:g}", str(target)]
+    absolute = target.absolute()  # the engine runs in the rules' folder
+    if not absolute.is_file():
+        raise ToolFailure(f"semgrep cannot scan {target}: not a file")
+    argv = [core, "-rules", str(rules), "-lang", language, "-json_nodots", "-timeout", f"{timeout:g}", str(absolute)]
     run = run_tool(argv, timeout, cwd=rules.parent)
     if run.returncode != 0:
-        raise ToolFailure(f"semgrep-core exited with {run.returncode}: {tail(run.stderr or run.stdout)}")
+        raise ToolFailure(f"semgrep-core exited with {run.returncode}: {_reason(run.stderr or run.stdout)}")
     report = _json_report(run.stdout, "semgrep-core")
-    _check_report(report, [target])
-    return _matches(report, {str(target): str(target)}, set())
+    _check_report(report, [absolute])
+    return _matches(report, {str(absolute): str(target)}, set())
+
+
+def _reason(output: str) -> str:
+    """The line of an OCaml backtrace that says what went wrong, not the call chain under it."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    said = [line for line in lines if not line.startswith(("Called from", "Raised at", "Re-raised at", "Raised by"))]
+    return tail(" ".join(said[:3]) if said else " ".join(lines[:3]), 300)
 
 
 def _run_wrapper(rules: Path, targets: list[Path], timeout: float) -> list[SemgrepMatch]:

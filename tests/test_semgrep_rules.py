@@ -1,0 +1,90 @@
+"""Every semgrep rule in assets/semgrep/python/ against its own test file, in semgrep's ``--test``
+annotation format: a ``# ruleid: ID`` comment marks the next code line as one the rule must flag, an
+``# ok: ID`` comment one it must not. Each rule must flag exactly its ``ruleid`` lines: a missed
+positive and a hit on any other line (a look-alike) both fail. The check runs through
+``run_semgrep``, the same call the analyzer makes, so the engine the project uses is the one tested.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from patchloop.core.analyzers.semgrep import run_semgrep, semgrep_core_path, shipped_rule_files
+from patchloop.core.hints import load_hints
+
+RULE_FILES = shipped_rule_files("python")
+ANNOTATION = re.compile(r"#\s*(ruleid|ok):\s*([\w.-]+)")
+
+pytestmark = pytest.mark.skipif(semgrep_core_path() is None, reason="semgrep is not installed")
+
+
+def annotated_lines(test_file: Path, rule_id: str) -> tuple[set[int], set[int]]:
+    """Lines the rule must flag and lines it must not, by semgrep's annotation convention."""
+    expected, ok = set(), set()
+    pending: list[str] = []
+    for number, line in enumerate(test_file.read_text(encoding="utf-8").splitlines(), start=1):
+        found = ANNOTATION.search(line)
+        if found and line.lstrip().startswith("#"):
+            if found.group(2) == rule_id:
+                pending.append(found.group(1))
+            continue
+        if pending and line.strip():
+            for kind in pending:
+                (expected if kind == "ruleid" else ok).add(number)
+            pending = []
+    return expected, ok
+
+
+def rules_of(path: Path) -> list[dict]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))["rules"]
+
+
+def test_the_rule_folder_holds_every_class_of_issue_11():
+    ids = {rule["id"] for path in RULE_FILES for rule in rules_of(path)}
+    assert len(RULE_FILES) >= 20
+    for needed in ("sql-injection", "command-injection-shell", "code-injection", "path-traversal",
+                   "open-redirect", "xss", "template-injection", "xml-injection", "ssrf", "ldap-injection",
+                   "xpath-injection", "regex-injection", "log-injection", "unsafe-deserialization",
+                   "jwt-unverified", "weak-crypto-key", "weak-cipher", "insecure-temp-file",
+                   "insecure-permissions", "cleartext-secret", "tls-verification-disabled", "debug-mode"):
+        assert needed in ids
+
+
+@pytest.mark.parametrize("rule_file", RULE_FILES, ids=lambda p: p.stem)
+def test_rule_metadata_and_hint(rule_file: Path):
+    hints = load_hints("python")
+    for rule in rules_of(rule_file):
+        assert rule["id"] == rule_file.stem, "one rule per file, named after it"
+        assert re.match(r"CWE-\d+", rule["metadata"]["cwe"])
+        assert rule["message"].strip()
+        assert rule["severity"] in ("ERROR", "WARNING", "INFO")
+        assert f"semgrep:{rule['id']}" in hints, "every rule needs a fix hint for the repair request"
+
+
+def test_user_input_taint_rules_share_one_source_list():
+    """The rules marked ``sources: user-input`` must agree on what user input is."""
+    sources = {path.stem: rules_of(path)[0]["pattern-sources"] for path in RULE_FILES
+               if rules_of(path)[0].get("metadata", {}).get("sources") == "user-input"}
+    assert len(sources) >= 12
+    first = next(iter(sources.values()))
+    assert all(value == first for value in sources.values()), sorted(
+        name for name, value in sources.items() if value != first
+    )
+
+
+@pytest.mark.parametrize("rule_file", RULE_FILES, ids=lambda p: p.stem)
+def test_rule_flags_exactly_its_positives(rule_file: Path):
+    test_file = rule_file.with_suffix(".py")
+    assert test_file.is_file(), f"{rule_file.name} has no test file {test_file.name}"
+    rule_id = rule_file.stem
+    expected, ok = annotated_lines(test_file, rule_id)
+    assert expected, "a test file needs at least one positive"
+    assert ok, "a test file needs at least one look-alike negative"
+    scan = run_semgrep([rule_file], [test_file])
+    flagged = {m.line for m in scan.matches if m.rule_id == rule_id}
+    assert sorted(expected - flagged) == [], "missed positives"
+    assert sorted(flagged - expected) == [], "flagged lines that are not annotated ruleid"
