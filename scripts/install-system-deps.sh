@@ -11,10 +11,11 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
 UPDATED=""
 
-# apt_install COMMAND PACKAGE WHAT: install PACKAGE unless COMMAND is already on PATH.
+# apt_install COMMAND PACKAGE WHAT: install PACKAGE unless COMMAND is already on PATH (or, for a
+# path such as a library's file, unless that file exists).
 apt_install() {
   local command=$1 package=$2 what=$3
-  if command -v "$command" >/dev/null 2>&1; then
+  if [ -e "$command" ] || command -v "$command" >/dev/null 2>&1; then
     return 0
   fi
   if command -v apt-get >/dev/null 2>&1; then
@@ -41,4 +42,17 @@ apt_install javac default-jdk-headless "Java code cannot be analyzed (javac)."
 apt_install node nodejs "JavaScript code cannot be analyzed (node --check, ESLint)."
 apt_install npm npm "ESLint cannot be installed into tools/eslint."
 apt_install php php-cli "PHP code cannot be analyzed (php -l)."
+apt_install gcc gcc "C code cannot be analyzed (gcc warnings, gcc -fanalyzer)."
+apt_install g++ g++ "C++ code cannot be analyzed (g++ warnings)."
+apt_install cppcheck cppcheck "C and C++ code cannot be analyzed by cppcheck."
+apt_install mcs mono-mcs "C# code cannot be analyzed (mcs)."
+# The framework assemblies the mcs analyzer references (core/analyzers/mcs.py: REFERENCES).
+for assembly in System.Data:data System.Xml.Linq:xml-linq System.Net.Http:net-http System.Web:web \
+                System.Runtime.Serialization:runtime-serialization; do
+  apt_install "/usr/lib/mono/4.5/${assembly%%:*}.dll" "libmono-system-${assembly#*:}4.0-cil" \
+    "C# code that uses ${assembly%%:*} will not compile in the mcs analyzer."
+done
+# Rust: rustup's toolchain in ~/.cargo/bin counts (core/analyzers/rustc.py looks there too).
+[ -x "$HOME/.cargo/bin/rustc" ] || apt_install rustc rustc "Rust code cannot be analyzed (rustc)."
+[ -x "$HOME/.cargo/bin/clippy-driver" ] || apt_install clippy-driver rust-clippy "Rust code gets no clippy lints."
 exit 0

@@ -37,8 +37,12 @@ from ..types import WRONG_LANGUAGE, Analysis, AnalyzerResult, Finding
 from .ast_checker import AstAnalyzer
 from .bandit import BanditAnalyzer
 from .base import Analyzer, ToolFailure, find_tool, run_tool
+from .cppcheck import cppcheck_defects, cppcheck_security
 from .eslint import EslintAnalyzer
+from .flawfinder import FlawfinderAnalyzer
+from .gcc import gcc_analyzer, gcc_warnings
 from .javac import JavacAnalyzer
+from .mcs import McsAnalyzer
 from .merge import merge_findings, partition_skip
 from .node_check import NodeCheckAnalyzer
 from .php_lint import PhpLintAnalyzer
@@ -46,6 +50,7 @@ from .pylint import PylintAnalyzer
 from .pyright import PyrightAnalyzer
 from .ruff import ruff_defects, ruff_security
 from .runner import run_analyzers
+from .rustc import clippy_lints, clippy_security, rustc_lints
 from .semgrep import SemgrepAnalyzer
 
 __all__ = [
@@ -73,15 +78,28 @@ ANALYZERS: dict[str, Callable[[], Analyzer]] = {
     "node-check": NodeCheckAnalyzer,
     "eslint": EslintAnalyzer,
     "php-lint": PhpLintAnalyzer,
+    "gcc": gcc_warnings,
+    "gcc-analyzer": gcc_analyzer,
+    "cppcheck": cppcheck_defects,
+    "cppcheck-security": cppcheck_security,
+    "flawfinder": FlawfinderAnalyzer,
+    "mcs": McsAnalyzer,
+    "rustc": rustc_lints,
+    "clippy": clippy_lints,
+    "clippy-security": clippy_security,
 }
 
 SUITES: dict[str, tuple[str, ...]] = {
     "defects": ("ruff", "pylint", "pyright", "patchloop-ast",
-                "javac", "node-check", "eslint", "php-lint"),
+                "javac", "node-check", "eslint", "php-lint",
+                "gcc", "gcc-analyzer", "cppcheck", "mcs", "rustc", "clippy"),
     "security": ("bandit", "ruff-security", "semgrep",
-                 "javac", "node-check", "eslint", "php-lint"),
+                 "javac", "node-check", "eslint", "php-lint",
+                 "flawfinder", "cppcheck-security", "gcc-analyzer", "clippy-security"),
     "all": ("ruff", "pylint", "pyright", "patchloop-ast", "bandit", "ruff-security", "semgrep",
-            "javac", "node-check", "eslint", "php-lint"),
+            "javac", "node-check", "eslint", "php-lint",
+            # cppcheck-security is not here: its findings are a subset of cppcheck's.
+            "gcc", "gcc-analyzer", "cppcheck", "flawfinder", "mcs", "rustc", "clippy", "clippy-security"),
     "fast": ("ruff", "ruff-security", "patchloop-ast"),
 }
 

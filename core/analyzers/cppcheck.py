@@ -1,0 +1,136 @@
+"""cppcheck for C and C++, read through its XML report (version 2).
+
+``cppcheck`` (``defects``): every check of the ``warning``, ``style``, ``performance`` and
+``portability`` groups (errors are always on), less ``NOISE``: checks that fire on idiomatic
+code and say nothing about correctness (a variable whose scope could be smaller, a parameter
+that could be const), checks that need the whole program (``unusedFunction``) and cppcheck's
+own remarks about its configuration (a system header it did not look for).
+
+``cppcheck-security`` (``security``): the same run, keeping only findings whose CWE is a
+memory-safety or injection weakness (``SECURITY_CWES``: buffer overruns, use after free,
+double free, NULL dereference, format strings, uninitialized memory, leaks, obsolete unsafe
+functions such as ``gets``). cppcheck is the one tool here that tracks buffer sizes through
+the code, so its overrun findings are the security suite's evidence for CWE-119/120/787.
+
+Severity: cppcheck's ``error`` -> error; ``warning`` and ``portability`` -> warning;
+``style``, ``performance`` and ``information`` -> note. ``inconclusive="true"`` -> confidence
+low, else high. CWE: cppcheck's own ``cwe`` attribute. The first ``<location>`` is where the
+problem is (later ones are the path to it).
+
+A file cppcheck cannot parse gives a ``syntaxError`` finding, so broken code is never clean;
+cppcheck's own failures (``internalError``, ``internalAstError``, a crash) are errors.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..types import AnalyzerResult, Finding
+from .base import ToolFailure, guarded, require_tool, run_tool, tail
+
+INSTALL = "apt-get install cppcheck"
+
+NOISE: tuple[str, ...] = (
+    "missingIncludeSystem", "missingInclude", "unusedFunction", "checkersReport", "unmatchedSuppression",
+    "variableScope", "constParameter", "constParameterPointer", "constParameterReference",
+    "constParameterCallback", "constVariable", "constVariablePointer", "constVariableReference",
+    "passedByValue", "useStlAlgorithm", "normalCheckLevelMaxBranches", "toomanyconfigs",
+    "unusedStructMember", "noExplicitConstructor", "funcArgNamesDifferent", "useInitializationList",
+)  # fmt: skip
+
+SEVERITY = {
+    "error": "error", "warning": "warning", "portability": "warning",
+    "style": "note", "performance": "note", "information": "note",
+}  # fmt: skip
+
+# CWE-119/120/121/122/125/786/787/788: out-of-bounds reads and writes; 134: format strings;
+# 401/772: leaks; 415: double free; 416/825: use after free, dangling; 457/908: uninitialized;
+# 476/690: NULL dereference; 477/676/242: obsolete or dangerous functions (gets); 562: a local's
+# address returned; 590: free of non-heap; 628/686/687: wrong arguments to printf-like calls;
+# 131/467: wrong size computations; 190: integer overflow; 758: undefined behaviour.
+SECURITY_CWES = frozenset(
+    f"CWE-{n}" for n in (
+        119, 120, 121, 122, 125, 131, 134, 190, 242, 401, 415, 416, 457, 467, 476, 477, 562, 590,
+        628, 676, 686, 687, 690, 758, 772, 786, 787, 788, 825, 908,
+    )
+)  # fmt: skip
+
+TOOL_FAILURES = ("internalError", "internalAstError", "cppcheckError")
+STANDARD = {"c": "--std=c11", "cpp": "--std=c++17"}
+
+
+def parse_cppcheck_xml(stderr: str, path: Path) -> list[Finding]:
+    start = stderr.find("<?xml")
+    if start < 0:
+        raise ValueError(f"no XML report in cppcheck's output: {tail(stderr)}")
+    root = ET.fromstring(stderr[start:])
+    errors = root.find("errors")
+    if errors is None:
+        raise ValueError("cppcheck's report has no <errors> element")
+    findings = []
+    for error in errors.iter("error"):
+        rule = error.get("id", "")
+        if rule == "internalAstError" and error.get("msg", "").startswith("Syntax Error"):
+            rule = "syntaxError"  # a broken expression is a verdict on the code, not a cppcheck failure
+        elif rule in TOOL_FAILURES:
+            raise ToolFailure(f"cppcheck could not analyze the file: {error.get('msg', '')}")
+        if rule in NOISE:
+            continue
+        locations = [loc for loc in error.iter("location") if Path(loc.get("file", "")).name == path.name]
+        line = int(locations[0].get("line", 1)) if locations else 1
+        column = int(locations[0].get("column", 0)) if locations else 0
+        cwe = error.get("cwe")
+        findings.append(
+            Finding(
+                tool="cppcheck",
+                rule_id=rule,
+                severity=SEVERITY.get(error.get("severity", ""), "warning"),
+                message=error.get("msg", rule),
+                line=line,
+                column=column,
+                confidence="low" if error.get("inconclusive") == "true" else "high",
+                cwe=f"CWE-{cwe}" if cwe and cwe != "0" else "",
+            )
+        )
+    return findings
+
+
+@dataclass(frozen=True)
+class CppcheckAnalyzer:
+    name: str = "cppcheck"
+    languages: tuple[str, ...] = ("c", "cpp")
+    tool: str = "cppcheck"
+    executable: str = "cppcheck"
+    install: str = INSTALL
+    security_only: bool = False
+
+    def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
+        def work() -> list[Finding]:
+            executable = require_tool(self.executable, self.install)
+            argv = [
+                executable, "--xml", "--xml-version=2", "--quiet", "--inconclusive",
+                "--enable=warning,style,performance,portability",
+                f"--language={'c++' if language == 'cpp' else 'c'}", STANDARD[language],
+                # One file of a model's answer: no project, no cache, no configuration search.
+                "--max-configs=1",
+                path.name,
+            ]  # fmt: skip
+            run = run_tool(argv, timeout, cwd=path.parent)
+            if run.returncode != 0:
+                raise ToolFailure(f"cppcheck exited with {run.returncode}: {tail(run.stderr)}")
+            findings = parse_cppcheck_xml(run.stderr, path)
+            if self.security_only:
+                findings = [f for f in findings if f.cwe in SECURITY_CWES or f.rule_id == "syntaxError"]
+            return findings
+
+        return guarded(self.name, work)
+
+
+def cppcheck_defects() -> CppcheckAnalyzer:
+    return CppcheckAnalyzer()
+
+
+def cppcheck_security() -> CppcheckAnalyzer:
+    return CppcheckAnalyzer(name="cppcheck-security", security_only=True)

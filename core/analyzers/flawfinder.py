@@ -1,0 +1,86 @@
+"""flawfinder, the lexical security scanner for C and C++ (``security``), read through its CSV.
+
+flawfinder matches calls against its database of risky functions (strcpy, sprintf, gets,
+system, rand, tmpnam, getenv, scanf("%s") ...) without parsing the program, so it also sees
+code that does not compile. It runs with ``--falsepositive`` (no hit on a function name that is
+not called, and none on a character array by itself: ``char buf[64]`` is how C is written) and
+``--minlevel=MIN_LEVEL``: below level 2 are hits such as ``strlen`` and ``read`` that fire on
+nearly every C file and ask only for review.
+
+Severity: flawfinder's risk level 4-5 -> error, 2-3 -> warning, 0-1 -> note (not reported at
+the default minimum). Rule id: flawfinder's own id (``FF1001`` ...), with the function name at
+the start of the message; CWE: the first CWE it lists (``CWE-119!/CWE-120``: 119).
+Confidence: medium throughout, as flawfinder does not know whether the input is attacker-controlled.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..types import AnalyzerResult, Finding
+from .base import ToolFailure, guarded, require_tool, run_tool, tail
+
+INSTALL = "pip install flawfinder"
+MIN_LEVEL = 2
+COLUMNS = ("File", "Line", "Column", "Level", "Name", "Warning", "Suggestion", "CWEs", "RuleId")
+
+
+def _severity(level: int) -> str:
+    if level >= 4:
+        return "error"
+    return "warning" if level >= 2 else "note"
+
+
+def parse_flawfinder_csv(stdout: str) -> list[Finding]:
+    reader = csv.DictReader(io.StringIO(stdout))
+    missing = [c for c in COLUMNS if c not in (reader.fieldnames or ())]
+    if missing:
+        raise ValueError(f"flawfinder's CSV lacks the columns {', '.join(missing)}: {tail(stdout)}")
+    findings = []
+    for row in reader:
+        cwe = re.search(r"CWE-\d+", row["CWEs"] or "")
+        suggestion = (row["Suggestion"] or "").strip()
+        message = f"{row['Name']}: {row['Warning'].strip()}" + (f" {suggestion}" if suggestion else "")
+        findings.append(
+            Finding(
+                tool="flawfinder",
+                rule_id=row["RuleId"] or row["Name"],
+                severity=_severity(int(row["Level"])),
+                message=message,
+                line=int(row["Line"]),
+                column=int(row["Column"] or 0),
+                confidence="medium",
+                cwe=cwe.group(0) if cwe else "",
+            )
+        )
+    return findings
+
+
+@dataclass(frozen=True)
+class FlawfinderAnalyzer:
+    name: str = "flawfinder"
+    languages: tuple[str, ...] = ("c", "cpp")
+    tool: str = "flawfinder"
+    executable: str = "flawfinder"
+    distribution: str = "flawfinder"
+    install: str = INSTALL
+
+    def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
+        def work() -> list[Finding]:
+            executable = require_tool(self.executable, self.install)
+            argv = [
+                executable, "--csv", "--quiet", "--dataonly", "--falsepositive",
+                f"--minlevel={MIN_LEVEL}", "--", path.name,
+            ]  # fmt: skip
+            run = run_tool(argv, timeout, cwd=path.parent)
+            if run.returncode != 0:
+                raise ToolFailure(f"flawfinder exited with {run.returncode}: {tail(run.stderr)}")
+            if not run.stdout.startswith("File,"):
+                raise ToolFailure(f"flawfinder printed no report: {tail(run.stderr or run.stdout)}")
+            return parse_flawfinder_csv(run.stdout)
+
+        return guarded(self.name, work)

@@ -1,0 +1,127 @@
+"""The Mono C# compiler (``mcs``) as the analyzer for C# (``defects``), read from its text output.
+
+The file is compiled as a library (``-target:library``: code without ``Main`` is not an error)
+at warning level 4 into nothing, never run. Level 4 adds, to the compile errors, the warnings
+that are bugs in C#: unreachable code (CS0162), variables assigned and never used (CS0219) or
+never used (CS0168), assignment to or comparison with the same variable (CS1717, CS1718),
+a possibly mistaken empty statement (``if (x);``, CS0642), reference comparison where a value
+comparison was meant (CS0252, CS0253), comparisons that are always true or false (CS0472,
+CS0652), a missing return value path caught as error CS0161, fields never assigned (CS0649),
+obsolete APIs (CS0612, CS0618) and more.
+
+``REFERENCES``: the framework assemblies a model's answer commonly uses (ADO.NET, XML, HTTP,
+ASP.NET, serialization) are referenced, so ``using System.Data.SqlClient`` compiles; a missing one
+(CS0006) is the set-up's fault, so it is an analyzer error naming the install command, not a
+finding about the code.
+
+mcs has no security checks; C# is in no ``security`` suite member, so the security suite on C#
+is the error "no analyzer for csharp" rather than a clean verdict it could not give.
+
+Severity: ``error`` -> error, ``warning`` -> warning. Rule id: the compiler's code (``CS0162``).
+Position: mcs's own, except CS0642, which mcs reports at the token after the empty statement: it
+is moved back to that statement's ``;``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..types import AnalyzerResult, Finding
+from .base import ToolFailure, guarded, require_tool, run_tool, tail
+
+INSTALL = (
+    "apt-get install mono-mcs libmono-system-data4.0-cil libmono-system-xml-linq4.0-cil "
+    "libmono-system-net-http4.0-cil libmono-system-web4.0-cil libmono-system-runtime-serialization4.0-cil"
+)
+REFERENCES: tuple[str, ...] = (
+    "System.Data", "System.Xml", "System.Xml.Linq", "System.Net.Http", "System.Web",
+    "System.Runtime.Serialization", "System.Numerics",
+)  # fmt: skip
+
+CWE_OF_CODE: dict[str, str] = {
+    "CS0162": "CWE-561", "CS0219": "CWE-563", "CS0168": "CWE-563", "CS1717": "CWE-480",
+    "CS1718": "CWE-570", "CS0642": "CWE-483", "CS0252": "CWE-597", "CS0253": "CWE-597",
+    "CS0472": "CWE-570", "CS0652": "CWE-570", "CS0665": "CWE-481", "CS0612": "CWE-477",
+    "CS0618": "CWE-477", "CS0649": "CWE-456", "CS0169": "CWE-563", "CS0414": "CWE-563",
+}  # fmt: skip
+
+_DIAGNOSTIC = re.compile(
+    r"^(?P<file>[^\s(][^(]*)\((?P<line>\d+),(?P<column>\d+)\): (?P<kind>error|warning) "
+    r"(?P<code>CS\d+): (?P<message>.*)$"
+)
+_GLOBAL = re.compile(r"^(?P<kind>error|warning) (?P<code>CS\d+): (?P<message>.*)$")
+
+
+def _empty_statement_position(code: str, line: int, column: int) -> tuple[int, int]:
+    """The last ``;`` before (line, column), 1-based; the position itself when there is none."""
+    lines = code.split("\n")
+    for number in range(min(line, len(lines)), 0, -1):
+        text = lines[number - 1] if number != line else lines[number - 1][: max(column - 1, 0)]
+        at = text.rfind(";")
+        if at >= 0:
+            return number, at + 1
+    return line, column
+
+
+def parse_mcs_output(output: str, path: Path, code: str) -> list[Finding]:
+    findings = []
+    for raw in output.splitlines():
+        text = raw.strip()
+        match = _DIAGNOSTIC.match(text)
+        if match is None:
+            loose = _GLOBAL.match(text)
+            if loose and loose.group("code") == "CS0006":
+                raise ToolFailure(f"mcs lacks an assembly ({loose.group('message')}); install it with: {INSTALL}")
+            if loose and loose.group("kind") == "error":
+                raise ToolFailure(f"mcs could not compile the file: {text}")
+            continue
+        if Path(match.group("file")).name != path.name:
+            continue
+        line, column = int(match.group("line")), int(match.group("column"))
+        rule = match.group("code")
+        if rule == "CS0642":
+            line, column = _empty_statement_position(code, line, column)
+        findings.append(
+            Finding(
+                tool="mcs",
+                rule_id=rule,
+                severity="error" if match.group("kind") == "error" else "warning",
+                message=match.group("message").strip(),
+                line=line,
+                column=column,
+                cwe=CWE_OF_CODE.get(rule, ""),
+            )
+        )
+    return findings
+
+
+@dataclass(frozen=True)
+class McsAnalyzer:
+    name: str = "mcs"
+    languages: tuple[str, ...] = ("csharp",)
+    tool: str = "mcs"
+    executable: str = "mcs"
+    install: str = INSTALL
+
+    def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
+        def work() -> list[Finding]:
+            executable = require_tool(self.executable, self.install)
+            argv = [
+                executable, "-target:library", "-warn:4", "-nologo", "-out:/dev/null",
+                *(f"-r:{name}" for name in REFERENCES), "--", path.name,
+            ]  # fmt: skip
+            run = run_tool(argv, timeout, cwd=path.parent)
+            output = run.stdout + "\n" + run.stderr
+            if run.returncode not in (0, 1):
+                raise ToolFailure(f"mcs exited with {run.returncode}: {tail(output)}")
+            code = path.read_text(encoding="utf-8", errors="replace")
+            findings = parse_mcs_output(output, path, code)
+            if run.returncode == 1 and not any(f.severity == "error" for f in findings):
+                raise ToolFailure(f"mcs failed without an error about the file: {tail(output)}")
+            if run.returncode == 0 and "Compilation succeeded" not in output:
+                raise ToolFailure(f"mcs did not say whether it compiled: {tail(output)}")
+            return findings
+
+        return guarded(self.name, work)
