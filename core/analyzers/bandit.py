@@ -44,6 +44,8 @@ def syntax_error_finding(path: Path, tool: str) -> Finding:
 
 def parse_bandit_json(stdout: str, path: Path) -> list[Finding]:
     report = json.loads(stdout)
+    if not report.get("errors") and not any(name != "_totals" for name in report["metrics"]):
+        raise ToolFailure("bandit scanned no file")  # e.g. excluded: an empty "results" is no verdict
     findings = []
     for error in report.get("errors", []):
         if error.get("reason") == _SYNTAX_ERROR_REASON:

@@ -147,6 +147,10 @@ class JavacAnalyzer:
                     source.name,
                 ]
                 run = run_tool(argv, timeout, cwd=Path(folder))
+                # javac is silent on success; the class files it wrote are the proof that it compiled.
+                compiled = any(classes.rglob("*.class"))
+            if run.returncode == 0 and not compiled and re.search(r"\b(class|interface|enum|record)\b", code):
+                raise ToolFailure(f"javac exited with 0 but wrote no class file: {tail(run.stderr + run.stdout)}")
             if run.returncode not in (0, 1):
                 raise ToolFailure(f"javac exited with {run.returncode}: {tail(run.stderr + run.stdout)}")
             findings = parse_javac(run.stderr + run.stdout, source.name)

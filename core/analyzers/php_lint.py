@@ -87,6 +87,8 @@ class PhpLintAnalyzer:
             if run.returncode not in (0, 255):
                 raise ToolFailure(f"php -l exited with {run.returncode}: {tail(run.stderr + run.stdout)}")
             findings = parse_php_lint(run.stderr, path.name)
+            if run.returncode == 0 and "No syntax errors detected" not in run.stdout:
+                raise ToolFailure(f"php -l did not say it checked the file: {tail(run.stderr + run.stdout)}")
             if run.returncode == 255 and not any(f.severity == "error" for f in findings):
                 raise ToolFailure(f"php -l failed without a readable error: {tail(run.stderr + run.stdout)}")
             return findings

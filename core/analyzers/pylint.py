@@ -60,8 +60,11 @@ _FATAL_BITS = 1 | 32
 
 
 def parse_pylint_json2(stdout: str) -> list[Finding]:
+    report = json.loads(stdout)
+    if report["statistics"]["modulesLinted"] < 1:
+        raise ToolFailure("pylint linted no module")  # an empty "messages" list is then no verdict
     findings = []
-    for item in json.loads(stdout)["messages"]:
+    for item in report["messages"]:
         if item["type"] == "fatal":
             raise ToolFailure(f"pylint could not analyze the file: {item['messageId']} {item['message']}")
         rule = item["messageId"]

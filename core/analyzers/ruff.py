@@ -47,6 +47,8 @@ SECURITY_IGNORED: tuple[str, ...] = ("S403", "S404", "S603", "S607")
 _ERROR_PREFIXES = ("E9", "F63", "F70", "F50", "F52", "PLE")
 _ERROR_CODES = {"invalid-syntax", "F821", "F822", "F823"}
 _NOTE_CODES = {"F401", "F541"}
+# ruff's warnings (stderr) when it linted nothing: an empty JSON list then is no verdict.
+_NOTHING_LINTED = ("No Python files found", "Failed to lint")
 
 # bandit's own level for the twin of each ruff S-rule (HIGH -> error, MEDIUM -> warning, LOW -> note).
 SECURITY_SEVERITY: dict[str, str] = {
@@ -136,7 +138,8 @@ class RuffAnalyzer:
             "--target-version",
             "py311",
             "--select",
-            ",".join(self.select),
+            # E902 (file unreadable) whatever the selection: it becomes an error below, never silence.
+            ",".join((*self.select, "E902")),
         ]
         if self.ignore:
             argv += ["--ignore", ",".join(self.ignore)]
@@ -147,7 +150,13 @@ class RuffAnalyzer:
             run = run_tool(self.argv(path), timeout, cwd=path.parent)
             if run.returncode != 0:
                 raise ToolFailure(f"ruff exited with {run.returncode}: {tail(run.stderr)}")
-            return parse_ruff_json(run.stdout)
+            if any(marker in run.stderr for marker in _NOTHING_LINTED):
+                raise ToolFailure(f"ruff checked no file: {tail(run.stderr)}")
+            findings = parse_ruff_json(run.stdout)
+            unreadable = [f for f in findings if f.rule_id == "E902"]
+            if unreadable:
+                raise ToolFailure(f"ruff could not read the file: {unreadable[0].message}")
+            return findings
 
         return guarded(self.name, work)
 
