@@ -10,6 +10,8 @@ matching of messages:
    (PLE0101 == E0101, PLW0120 == W0120...).
 3. ``EQUIVALENT`` below joins the rest across tools (F821 == E0602 == reportUndefinedVariable,
    W0101 == reportUnreachable, SIM115 == R1732, W0123 eval-used == B307...).
+4. ``JOINS``: a semgrep rule (one per problem class: command injection, deserialization...) joins
+   whichever of its bandit twins is reported on its line (B602 or B605 for a shell command).
 
 A merged group becomes one ``Finding``: the most severe member (ties: the tool earlier in
 ``TOOL_PRIORITY``, bandit first because it carries CWE and confidence) with the other members'
@@ -75,8 +77,6 @@ EQUIVALENT: dict[str, tuple[str, ...]] = {
     # pylint's eval-used / exec-used are bandit's B307 / B102.
     "bandit:B307": ("pylint:W0123",),
     "bandit:B102": ("pylint:W0122",),
-    # semgrep rules (assets/semgrep/) that flag the same line as a bandit test.
-    "bandit:B608": ("semgrep:sql-injection",),
 }  # fmt: skip
 
 # CWE for keys whose tool gives none (bandit's own CWE always wins; ruff S-rules carry theirs).
@@ -98,6 +98,27 @@ KEY_CWE: dict[str, str] = {
 
 _CLASS_OF_KEY = {key: name for name, keys in EQUIVALENT.items() for key in keys}
 
+# A semgrep rule covers a whole class of problem, bandit has one test per API: on a line where one
+# of these bandit classes is reported, the semgrep finding is that problem too and joins its group
+# (seen on the rules' own test files); elsewhere it stays a finding of its own.
+JOINS: dict[str, tuple[str, ...]] = {
+    "semgrep:sql-injection": ("bandit:B608", "bandit:B610", "bandit:B611"),
+    "semgrep:command-injection-shell": ("bandit:B602", "bandit:B605", "bandit:B604", "bandit:B609"),
+    "semgrep:command-injection-program": ("bandit:B606",),
+    "semgrep:code-injection": ("bandit:B307", "bandit:B102"),
+    "semgrep:unsafe-deserialization": ("bandit:B301", "bandit:B302", "bandit:B506"),
+    "semgrep:debug-mode": ("bandit:B201",),
+    "semgrep:insecure-permissions": ("bandit:B103",),
+    "semgrep:insecure-temp-file": ("bandit:B108", "bandit:B306"),
+    "semgrep:ssrf": ("bandit:B310",),
+    "semgrep:tls-verification-disabled": ("bandit:B501", "bandit:B323", "bandit:B502", "bandit:B503", "bandit:B504"),
+    "semgrep:weak-cipher": ("bandit:B304", "bandit:B305"),
+    "semgrep:weak-crypto-key": ("bandit:B505",),
+    "semgrep:xss": ("bandit:B704", "bandit:B308", "bandit:B703"),
+    "semgrep:template-injection": ("bandit:B701", "bandit:B702"),
+    "semgrep:xml-injection": tuple(f"bandit:B{n}" for n in range(313, 321)),
+}  # fmt: skip
+
 
 def canonical_key(key: str) -> str:
     """Apply the two renaming rules: ruff's bandit and pylint ports take their origin's key."""
@@ -118,8 +139,13 @@ def merge_findings(findings: Iterable[Finding]) -> list[Finding]:
     """One finding per problem per line; see the module docstring."""
     unique = {(f.tool, f.rule_id, f.line, f.column): f for f in findings}  # ruff runs twice in "all"
     groups: dict[tuple[int, str], dict[str, list[Finding]]] = defaultdict(lambda: defaultdict(list))
+    joining = [f for f in unique.values() if f.key in JOINS]
     for finding in unique.values():
-        groups[(finding.line, problem_class(finding.key))][finding.tool].append(finding)
+        if finding.key not in JOINS:
+            groups[(finding.line, problem_class(finding.key))][finding.tool].append(finding)
+    for finding in joining:
+        home = next((c for c in JOINS[finding.key] if (finding.line, c) in groups), problem_class(finding.key))
+        groups[(finding.line, home)][finding.tool].append(finding)
     merged = []
     for by_tool in groups.values():
         columns = [sorted(items, key=lambda f: (f.column, f.rule_id)) for items in by_tool.values()]

@@ -10,9 +10,9 @@ run offline: no registry rules, no login, no metrics.
 Fail closed (``ToolFailure``, so the analyzer reports an error, never "clean"): the engine is
 missing, times out, exits non-zero, prints no JSON, reports any entry in its ``errors`` list (a
 rule it could not read, a file it could not parse), or does not list a target among the files it
-scanned. semgrep-core says nothing when tree-sitter gives up on a broken file, so the analyzer
-checks the file with Python's own parser first: a file that does not parse gets a ``syntax-error``
-finding, as bandit's does, instead of semgrep's silence.
+scanned. semgrep-core says nothing when its parsers give up on a broken file, so the analyzer
+checks the file with Python's own parser too: a file that does not parse gets a ``syntax-error``
+finding (as bandit's does), beside whatever semgrep's error-tolerant parser still matched.
 
 Severity mapping: a rule's ERROR -> error, WARNING -> warning, INFO -> note. CWE: the first
 ``CWE-<n>`` in the rule's ``metadata.cwe`` (a string or a list); confidence: ``metadata.confidence``
@@ -307,9 +307,9 @@ class SemgrepAnalyzer:
             rules = shipped_rule_files(language)
             if not rules:
                 raise ToolFailure(f"no semgrep rules for {language} (assets/semgrep/{language}/ is empty)")
-            if language == "python" and not _parses(path):
-                return [syntax_error_finding(path, "semgrep")]
+            # semgrep-core says nothing of a file it cannot parse: Python's parser says it instead.
+            broken = [syntax_error_finding(path, "semgrep")] if language == "python" and not _parses(path) else []
             scan = run_semgrep(rules, [path], language=language, timeout=timeout)
-            return [finding_of(match) for match in scan.matches]
+            return broken + [finding_of(match) for match in scan.matches]
 
         return guarded(self.name, work)

@@ -1,0 +1,199 @@
+"""The semgrep analyzer and ``run_semgrep``: a planted taint flow is found at its line, clean code
+gives nothing, and every way semgrep can fail to give a verdict is an error, never clean."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from patchloop.core.analyzers import analyze_code
+from patchloop.core.analyzers import semgrep as sg
+from patchloop.core.analyzers.base import ToolFailure, ToolRun
+from patchloop.core.analyzers.merge import merge_findings
+from patchloop.core.hints import hint_for, load_hints
+from patchloop.core.types import Finding
+
+pytestmark = pytest.mark.skipif(sg.semgrep_core_path() is None, reason="semgrep is not installed")
+
+PLANTED = textwrap.dedent(
+    """\
+    import subprocess
+    import sys
+
+
+    def archive(folder):
+        return subprocess.run(["tar", "czf", "out.tgz", folder], check=True)
+
+
+    def main():
+        name = sys.argv[1]
+        target = "/srv/" + name
+        with open(target) as handle:  # line 12: argv reaches open()
+            return handle.read()
+    """
+)
+CLEAN = "import json\n\n\ndef load(text: str) -> dict:\n    return json.loads(text)\n"
+
+
+def analyze(tmp_path: Path, code: str, timeout: float = 60.0):
+    path = tmp_path / "solution.py"
+    path.write_text(code, encoding="utf-8")
+    return sg.SemgrepAnalyzer().analyze(path, "python", timeout)
+
+
+def test_planted_taint_flow_is_found_at_its_line(tmp_path):
+    result = analyze(tmp_path, PLANTED)
+    assert result.error is None
+    assert [(f.rule_id, f.line) for f in result.findings] == [("path-traversal", 12)]
+    finding = result.findings[0]
+    assert (finding.tool, finding.severity, finding.cwe, finding.confidence) == ("semgrep", "error", "CWE-22", "high")
+    assert finding.column == 15 and finding.end_line == 12 and finding.end_column == 21  # the `target` argument
+    assert "os.path.basename" in hint_for(finding, load_hints("python"))
+
+
+def test_clean_code_gives_no_finding(tmp_path):
+    result = analyze(tmp_path, CLEAN)
+    assert result.error is None and result.findings == []
+
+
+def test_security_suite_reports_the_flow_bandit_does_not_see():
+    analysis = analyze_code(PLANTED, "security")
+    assert analysis.errors == []
+    assert [(f.key, f.line) for f in analysis.findings if f.tool == "semgrep"] == [("semgrep:path-traversal", 12)]
+    assert analysis.is_clean("note") is False
+
+
+def test_semgrep_joins_its_bandit_twin_on_the_same_line():
+    code = "import os\nimport sys\n\nos.system('ls ' + sys.argv[1])\n"
+    analysis = analyze_code(code, "security")
+    on_line = [f for f in analysis.findings if f.line == 4]
+    assert len(on_line) == 1, analysis.findings
+    assert {on_line[0].key, *on_line[0].also} == {"bandit:B605", "ruff:S605", "semgrep:command-injection-shell"}
+    # skipping the bandit test drops the merged semgrep finding with it
+    assert not [f for f in analyze_code(code, "security", skip=["B605"]).findings if f.line == 4]
+
+
+def test_join_needs_the_twin_on_the_same_line():
+    alone = Finding("semgrep", "command-injection-shell", "error", "m", 3)
+    twin = Finding("bandit", "B605", "error", "m", 4)
+    assert len(merge_findings([alone, twin])) == 2
+    assert len(merge_findings([alone, Finding("bandit", "B605", "error", "m", 3)])) == 1
+
+
+def test_code_that_does_not_parse_is_a_syntax_error_not_clean(tmp_path):
+    result = analyze(tmp_path, "import os\nname = input()\nos.system(name)\ndef broken(:\n")
+    assert result.error is None
+    keys = [(f.rule_id, f.line) for f in result.findings]
+    assert ("syntax-error", 4) in keys
+    assert ("command-injection-shell", 3) in keys  # semgrep's tolerant parser still reads the rest
+
+
+# --- fail closed --------------------------------------------------------------------------------
+
+
+def test_missing_semgrep_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(sg, "semgrep_core_path", lambda: None)
+    monkeypatch.setattr(sg, "find_tool", lambda name: None)
+    result = analyze(tmp_path, PLANTED)
+    assert result.findings == [] and "not installed" in result.error
+
+
+def test_timeout_is_an_error(tmp_path):
+    result = analyze(tmp_path, PLANTED, timeout=0.01)
+    assert result.findings == [] and "timed out" in result.error
+
+
+def _fake_engine(monkeypatch, stdout: str, returncode: int = 0):
+    monkeypatch.setattr(sg, "run_tool", lambda argv, timeout, cwd=None: ToolRun(returncode, stdout, "boom"))
+
+
+def test_unparsable_output_is_an_error(tmp_path, monkeypatch):
+    _fake_engine(monkeypatch, "Segmentation fault")
+    result = analyze(tmp_path, CLEAN)
+    assert result.findings == [] and "no JSON" in result.error
+
+
+def test_non_zero_exit_is_an_error(tmp_path, monkeypatch):
+    _fake_engine(monkeypatch, "", returncode=2)
+    assert "exited with 2" in analyze(tmp_path, CLEAN).error
+
+
+def test_reported_errors_are_an_error(tmp_path, monkeypatch):
+    report = {"results": [], "errors": [{"message": "Rule parse error"}], "paths": {"scanned": []}}
+    _fake_engine(monkeypatch, json.dumps(report))
+    assert "Rule parse error" in analyze(tmp_path, CLEAN).error
+
+
+def test_zero_scanned_files_is_an_error(tmp_path, monkeypatch):
+    # codeshield 1.0.1's failure: semgrep ran, found nothing, because it looked at no file
+    _fake_engine(monkeypatch, json.dumps({"results": [], "errors": [], "paths": {"scanned": []}}))
+    result = analyze(tmp_path, CLEAN)
+    assert result.findings == [] and "scanned no file" in result.error
+
+
+def test_a_rule_the_engine_cannot_compile_is_an_error(tmp_path):
+    rules = tmp_path / "bad.yaml"
+    rules.write_text("rules:\n  - id: bad\n    languages: [python]\n    severity: ERROR\n"
+                     "    message: m\n    pattern: 'foo(('\n")
+    target = tmp_path / "a.py"
+    target.write_text("foo(1)\n")
+    with pytest.raises(ToolFailure, match="error"):
+        sg.run_semgrep([rules], [target])
+
+
+def test_rule_files_without_rules_are_refused(tmp_path):
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("not_rules: []\n")
+    with pytest.raises(ValueError, match="no 'rules' list"):
+        sg.run_semgrep([empty], [tmp_path / "a.py"])
+    with pytest.raises(ValueError, match="cannot read"):
+        sg.run_semgrep([tmp_path / "missing.yaml"], [tmp_path / "a.py"])
+
+
+# --- run_semgrep, the public function -----------------------------------------------------------
+
+RULE = textwrap.dedent(
+    """\
+    rules:
+      - id: no-eval
+        languages: [python]
+        severity: WARNING
+        message: eval of $X
+        metadata: {cwe: ["CWE-95: eval injection"]}
+        pattern: eval($X)
+    """
+)
+
+
+def test_run_semgrep_on_several_targets_keeps_paths_as_given(tmp_path, monkeypatch):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULE)
+    (tmp_path / "a.py").write_text("x = 1\neval(x)\n")
+    (tmp_path / "b.py").write_text("print('clean')\n")
+    monkeypatch.chdir(tmp_path)
+    scan = sg.run_semgrep([rules], ["a.py", "b.py"])
+    assert scan.scanned == ("a.py", "b.py") and scan.engine == "semgrep-core"
+    assert [(m.rule_id, m.path, m.line, m.column, m.severity) for m in scan.matches] == [
+        ("no-eval", "a.py", 2, 1, "WARNING")
+    ]
+    assert sg.cwe_of(scan.matches[0].metadata) == "CWE-95"
+    with pytest.raises(ToolFailure, match="not a file"):
+        sg.run_semgrep([rules], ["missing.py"])
+
+
+def test_the_semgrep_scan_fallback_gives_the_same_matches(tmp_path, monkeypatch):
+    """Without the bundled engine, the ``semgrep scan`` wrapper runs (offline, about 2 s)."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULE)
+    target = tmp_path / "a.py"
+    target.write_text("x = 1\neval(x)\n")
+    direct = sg.run_semgrep([rules], [target])
+    monkeypatch.setattr(sg, "semgrep_core_path", lambda: None)
+    wrapped = sg.run_semgrep([rules], [target])
+    assert wrapped.engine == "semgrep"
+    assert [(m.rule_id, m.path, m.line, m.column) for m in wrapped.matches] == [
+        (m.rule_id, m.path, m.line, m.column) for m in direct.matches
+    ]
