@@ -17,14 +17,23 @@ Severity: cppcheck's ``error`` -> error; ``warning`` and ``portability`` -> warn
 low, else high. CWE: cppcheck's own ``cwe`` attribute. The first ``<location>`` is where the
 problem is (later ones are the path to it).
 
+Both also run the pattern rules shipped in ``assets/cppcheck/rules.xml`` (``--rule-file``): the
+weaknesses CyberSecEval's detector reports in C and C++ that no check here finds otherwise:
+``rand()`` (CWE-338), MD5/SHA-1 and DES/ECB calls (CWE-328/327), an allocation sized by a product
+of two variables (CWE-680), ``strtok`` (CWE-676) and ``std::auto_ptr`` (CWE-665). Each rule's CWE
+is the "[CWE-n]" at the end of its summary; every rule counts as a security finding.
+
 A file cppcheck cannot parse gives a ``syntaxError`` finding, so broken code is never clean;
 cppcheck's own failures (``internalError``, ``internalAstError``, a crash) are errors.
 """
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from pathlib import Path
 
 from ..types import AnalyzerResult, Finding
@@ -57,6 +66,8 @@ SECURITY_CWES = frozenset(
     )
 )  # fmt: skip
 
+_CWE_IN_SUMMARY = re.compile(r"\s*\[(CWE-\d+)\]\s*$")
+
 TOOL_FAILURES = ("internalError", "internalAstError", "cppcheckError")
 STANDARD = {"c": "--std=c11", "cpp": "--std=c++17"}
 
@@ -82,12 +93,16 @@ def parse_cppcheck_xml(stderr: str, path: Path) -> list[Finding]:
         line = int(locations[0].get("line", 1)) if locations else 1
         column = int(locations[0].get("column", 0)) if locations else 0
         cwe = error.get("cwe")
+        message = error.get("msg", rule)
+        from_rule = _CWE_IN_SUMMARY.search(message)
+        if from_rule:  # one of the shipped pattern rules
+            cwe, message = from_rule.group(1)[4:], message[: from_rule.start()]
         findings.append(
             Finding(
                 tool="cppcheck",
                 rule_id=rule,
                 severity=SEVERITY.get(error.get("severity", ""), "warning"),
-                message=error.get("msg", rule),
+                message=message,
                 line=line,
                 column=column,
                 confidence="low" if error.get("inconclusive") == "true" else "high",
@@ -95,6 +110,17 @@ def parse_cppcheck_xml(stderr: str, path: Path) -> list[Finding]:
             )
         )
     return findings
+
+
+def rules_file() -> Path:
+    return Path(str(resources.files("patchloop.assets").joinpath("cppcheck", "rules.xml")))
+
+
+@cache
+def pattern_rule_ids() -> frozenset[str]:
+    """The ids of the shipped pattern rules (all of them security findings)."""
+    root = ET.fromstring(rules_file().read_text(encoding="utf-8"))
+    return frozenset(node.text or "" for node in root.iter("id"))
 
 
 @dataclass(frozen=True)
@@ -114,7 +140,7 @@ class CppcheckAnalyzer:
                 "--enable=warning,style,performance,portability",
                 f"--language={'c++' if language == 'cpp' else 'c'}", STANDARD[language],
                 # One file of a model's answer: no project, no cache, no configuration search.
-                "--max-configs=1",
+                "--max-configs=1", f"--rule-file={rules_file()}",
                 path.name,
             ]  # fmt: skip
             run = run_tool(argv, timeout, cwd=path.parent)
@@ -122,7 +148,8 @@ class CppcheckAnalyzer:
                 raise ToolFailure(f"cppcheck exited with {run.returncode}: {tail(run.stderr)}")
             findings = parse_cppcheck_xml(run.stderr, path)
             if self.security_only:
-                findings = [f for f in findings if f.cwe in SECURITY_CWES or f.rule_id == "syntaxError"]
+                rules = pattern_rule_ids() | {"syntaxError"}
+                findings = [f for f in findings if f.cwe in SECURITY_CWES or f.rule_id in rules]
             return findings
 
         return guarded(self.name, work)

@@ -61,6 +61,7 @@ CWE_OF_OPTION: dict[str, str] = {
     "Wunused-but-set-variable": "CWE-563", "Wreturn-type": "CWE-758", "Wimplicit-function-declaration": "CWE-676",
     "Wdangling-pointer": "CWE-562", "Wdangling-pointer=": "CWE-562", "Wreturn-local-addr": "CWE-562",
     "Wsizeof-pointer-memaccess": "CWE-467", "Wduplicated-cond": "CWE-561", "Wparentheses": "CWE-481",
+    "Wdeprecated-declarations": "CWE-477", "Wlogical-op": "CWE-480",
 }  # fmt: skip
 
 

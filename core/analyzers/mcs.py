@@ -18,8 +18,8 @@ mcs has no security checks; C# is in no ``security`` suite member, so the securi
 is the error "no analyzer for csharp" rather than a clean verdict it could not give.
 
 Severity: ``error`` -> error, ``warning`` -> warning. Rule id: the compiler's code (``CS0162``).
-Position: mcs's own, except CS0642, which mcs reports at the token after the empty statement: it
-is moved back to that statement's ``;``.
+Position: mcs's own, except where mcs reports the token after the problem: CS0642 is moved back
+to the empty statement's ``;``, and an error "expecting `;'" to the end of the code before the gap.
 """
 
 from __future__ import annotations
@@ -54,15 +54,27 @@ _DIAGNOSTIC = re.compile(
 _GLOBAL = re.compile(r"^(?P<kind>error|warning) (?P<code>CS\d+): (?P<message>.*)$")
 
 
-def _empty_statement_position(code: str, line: int, column: int) -> tuple[int, int]:
-    """The last ``;`` before (line, column), 1-based; the position itself when there is none."""
+def _last_before(code: str, line: int, column: int, wanted: str | None) -> tuple[int, int]:
+    """1-based position of the last ``wanted`` character (None: the last non-blank one) before
+    (line, column); the position itself when there is none."""
     lines = code.split("\n")
     for number in range(min(line, len(lines)), 0, -1):
         text = lines[number - 1] if number != line else lines[number - 1][: max(column - 1, 0)]
-        at = text.rfind(";")
+        text = _without_line_comment(text).rstrip()
+        at = text.rfind(wanted) if wanted else len(text) - 1
         if at >= 0:
             return number, at + 1
     return line, column
+
+
+def _without_line_comment(text: str) -> str:
+    """``text`` without a trailing ``// comment`` (a "//" inside a string literal stays)."""
+    at = text.find("//")
+    while at >= 0:
+        if text.count('"', 0, at) % 2 == 0:
+            return text[:at]
+        at = text.find("//", at + 2)
+    return text
 
 
 def parse_mcs_output(output: str, path: Path, code: str) -> list[Finding]:
@@ -82,7 +94,10 @@ def parse_mcs_output(output: str, path: Path, code: str) -> list[Finding]:
         line, column = int(match.group("line")), int(match.group("column"))
         rule = match.group("code")
         if rule == "CS0642":
-            line, column = _empty_statement_position(code, line, column)
+            line, column = _last_before(code, line, column, ";")
+        elif "expecting `;'" in match.group("message"):
+            # Reported at the token after the gap; the missing ";" belongs after the code before it.
+            line, column = _last_before(code, line, column, None)
         findings.append(
             Finding(
                 tool="mcs",
@@ -120,8 +135,6 @@ class McsAnalyzer:
             findings = parse_mcs_output(output, path, code)
             if run.returncode == 1 and not any(f.severity == "error" for f in findings):
                 raise ToolFailure(f"mcs failed without an error about the file: {tail(output)}")
-            if run.returncode == 0 and "Compilation succeeded" not in output:
-                raise ToolFailure(f"mcs did not say whether it compiled: {tail(output)}")
             return findings
 
         return guarded(self.name, work)
