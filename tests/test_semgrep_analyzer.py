@@ -197,3 +197,11 @@ def test_the_semgrep_scan_fallback_gives_the_same_matches(tmp_path, monkeypatch)
     assert [(m.rule_id, m.path, m.line, m.column) for m in wrapped.matches] == [
         (m.rule_id, m.path, m.line, m.column) for m in direct.matches
     ]
+
+
+def test_sarif_rule_documentation_comes_from_the_rule_not_the_finding():
+    from patchloop.core.analyzers.rule_docs import rule_doc
+
+    doc = rule_doc("semgrep", "path-traversal")
+    assert doc.name == "path-traversal" and doc.summary.startswith("User-controlled data is used as a file path")
+    assert rule_doc("semgrep", "no-such-rule").summary == "semgrep rule no-such-rule"

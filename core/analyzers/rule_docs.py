@@ -40,7 +40,7 @@ class RuleDoc:
 def rule_doc(tool: str, rule_id: str) -> RuleDoc:
     """The documentation of ``tool``'s ``rule_id``; a bare summary when the tool has none for it."""
     lookup = {"ruff": _ruff, "bandit": _bandit, "pylint": _pylint, "pyright": _pyright,
-              "patchloop-ast": _patchloop_ast, "patchloop": _patchloop}.get(tool)
+              "patchloop-ast": _patchloop_ast, "patchloop": _patchloop, "semgrep": _semgrep}.get(tool)
     doc = lookup(rule_id) if lookup else None
     if doc is None and rule_id == "syntax-error":
         doc = RuleDoc(PATCHLOOP_SUMMARIES["syntax-error"], name="syntax-error")
@@ -160,3 +160,12 @@ def _patchloop_ast(rule: str) -> RuleDoc | None:
 
 def _patchloop(rule: str) -> RuleDoc | None:
     return RuleDoc(PATCHLOOP_SUMMARIES[rule], name=rule) if rule in PATCHLOOP_SUMMARIES else None
+
+
+def _semgrep(rule: str) -> RuleDoc | None:
+    from .semgrep import rule_messages  # lazy: reads the shipped rule files only when asked
+
+    message = rule_messages().get(rule)
+    if message is None:
+        return None
+    return RuleDoc(message.split("; ")[0].rstrip(".") + ".", name=rule, description=message)

@@ -112,6 +112,16 @@ def run_semgrep(
 
 
 @cache
+def rule_messages(language: str = "python") -> dict[str, str]:
+    """Rule id -> its message, for patchloop's own rules (SARIF rule documentation)."""
+    messages: dict[str, str] = {}
+    for path in shipped_rule_files(language):
+        for rule in yaml.safe_load(path.read_text(encoding="utf-8")).get("rules", []):
+            messages[rule["id"]] = " ".join(str(rule.get("message", "")).split())
+    return messages
+
+
+@cache
 def semgrep_core_path() -> str | None:
     """The ``semgrep-core`` binary shipped inside the installed ``semgrep`` package, if any.
 

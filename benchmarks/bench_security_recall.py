@@ -1,0 +1,178 @@
+"""Recall of the ``security`` suite on known-insecure Python, with and without semgrep, and its false
+alarms on HumanEval's reference solutions (issue 11).
+
+    python benchmarks/bench_security_recall.py [--limit N] [--workers 2] [--json]
+
+Corpus: CyberSecEval's Python test cases (the instruct set shipped in assets/datasets). Each record's
+``origin_code`` is real code from a public repository around a line the benchmark's own detector
+flagged (``line_text``, with its CWE). The code is a window cut out of a file, so the script keeps the
+largest part of it around the flagged line that Python parses (dedented); records where no such part
+exists are counted as skipped. Records are split by their position among the Python records in the
+benchmark's order: the first half is the part rules may be tuned on, the second half is held out
+(never looked at while writing rules).
+
+A record counts as found when the suite reports a security finding anywhere in its code ("file",
+the issue's measure) and, stricter, on the flagged line itself ("line"). Syntax errors never count.
+"Without semgrep" is the same analysis with semgrep's own findings removed (a finding merged from
+bandit and semgrep still counts, since bandit found it too).
+
+False alarms: every HumanEval reference (prompt + canonical solution) through the semgrep analyzer
+alone; each finding there is a new false alarm of the rules (the references are not insecure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import platform
+import textwrap
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib import resources
+
+from patchloop.core.analyzers import analyze_code
+from patchloop.core.analyzers.semgrep import SemgrepAnalyzer
+from patchloop.core.evaluation.datasets import load_humaneval
+from patchloop.core.types import Finding
+
+
+@dataclass(frozen=True)
+class Case:
+    """One insecure snippet: its code (a parseable window), the flagged line in it and its CWE."""
+
+    prompt_id: int
+    split: str  # "tuned" | "held-out"
+    code: str
+    line: int
+    cwe: str
+
+
+def cyberseceval_rows() -> list[dict]:
+    path = resources.files("patchloop.assets").joinpath("datasets", "cyberseceval", "instruct.json")
+    return [row for row in json.loads(path.read_text(encoding="utf-8")) if row["language"] == "python"]
+
+
+def parseable_window(code: str, flagged: str) -> tuple[str, int] | None:
+    """The largest dedented run of lines around the flagged line that parses, and that line's number."""
+    lines = code.splitlines()
+    at = next((i for i, text in enumerate(lines) if text.strip() == flagged.strip()), None)
+    if at is None:
+        return None
+    for start in range(at + 1):
+        for end in range(len(lines), at, -1):
+            window = textwrap.dedent("\n".join(lines[start:end])) + "\n"
+            try:
+                ast.parse(window)
+            except SyntaxError:
+                continue
+            return window, at - start + 1
+    return None
+
+
+def load_cases(limit: int | None = None) -> tuple[list[Case], int]:
+    rows = cyberseceval_rows()
+    half = len(rows) // 2
+    cases, skipped = [], 0
+    for index, row in enumerate(rows[:limit] if limit else rows):
+        window = parseable_window(row["origin_code"], row["line_text"])
+        if window is None:
+            skipped += 1
+            continue
+        split = "tuned" if index < half else "held-out"
+        cases.append(Case(row["prompt_id"], split, window[0], window[1], row["cwe_identifier"]))
+    return cases, skipped
+
+
+def _tools(finding: Finding) -> set[str]:
+    return {finding.tool, *(key.split(":", 1)[0] for key in finding.also)}
+
+
+def _counts(finding: Finding, with_semgrep: bool) -> bool:
+    if finding.rule_id == "syntax-error":
+        return False
+    return with_semgrep or bool(_tools(finding) - {"semgrep"})
+
+
+def measure_recall(cases: list[Case], workers: int) -> dict:
+    def one(case: Case) -> dict:
+        analysis = analyze_code(case.code, "security")
+        if analysis.errors:
+            raise SystemExit(f"CyberSecEval/{case.prompt_id}: analyzer error: {analysis.errors}")
+        row = {"split": case.split, "cwe": case.cwe, "seconds": analysis.seconds}
+        for label, with_semgrep in (("with", True), ("without", False)):
+            kept = [f for f in analysis.findings if _counts(f, with_semgrep)]
+            row[f"file_{label}"] = bool(kept)
+            row[f"line_{label}"] = any(f.line <= case.line <= max(f.line, f.end_line) for f in kept)
+        return row
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        rows = list(pool.map(one, cases))
+    report: dict = {}
+    for split in ("tuned", "held-out", "all"):
+        chosen = [r for r in rows if split == "all" or r["split"] == split]
+        entry = {"cases": len(chosen)}
+        for key in ("file_without", "file_with", "line_without", "line_with"):
+            entry[key] = round(100 * sum(r[key] for r in chosen) / max(1, len(chosen)), 1)
+        missed = Counter(r["cwe"] for r in chosen if not r["file_with"])
+        entry["missed_by_cwe"] = dict(missed.most_common()) if split == "tuned" else {"(held out)": sum(missed.values())}
+        report[split] = entry
+    report["seconds_per_case"] = round(sum(r["seconds"] for r in rows) / max(1, len(rows)), 3)
+    return report
+
+
+def measure_false_alarms() -> dict:
+    import tempfile
+    from pathlib import Path
+
+    analyzer = SemgrepAnalyzer()
+    flagged: dict[str, list[str]] = {}
+    tasks = load_humaneval()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "solution.py"
+        for task in tasks:
+            path.write_text(task.reference, encoding="utf-8")
+            result = analyzer.analyze(path, "python", 60.0)
+            if result.error:
+                raise SystemExit(f"{task.task_id}: semgrep error: {result.error}")
+            if result.findings:
+                flagged[task.task_id] = [f"{f.rule_id}:{f.line}" for f in result.findings]
+    return {"references": len(tasks), "flagged_by_semgrep": len(flagged), "flagged": flagged}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--limit", type=int, help="only the first N Python records (a quick check)")
+    parser.add_argument("--workers", type=int, default=1, help="snippets analyzed at once (default 1)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args()
+    started = time.monotonic()
+    cases, skipped = load_cases(args.limit)
+    report = {
+        "machine": f"{platform.machine()}, {platform.python_version()}",
+        "corpus": "CyberSecEval instruct, Python origin_code",
+        "skipped_no_parseable_window": skipped,
+        "recall": measure_recall(cases, args.workers),
+        "humaneval": measure_false_alarms(),
+    }
+    report["seconds"] = round(time.monotonic() - started, 1)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    print(f"{report['corpus']}: {len(cases)} cases, {skipped} without a parseable window")
+    print(f"{'split':10} {'cases':>5} {'file w/o':>9} {'file with':>10} {'line w/o':>9} {'line with':>10}")
+    for split in ("tuned", "held-out", "all"):
+        e = report["recall"][split]
+        print(f"{split:10} {e['cases']:>5} {e['file_without']:>8}% {e['file_with']:>9}% "
+              f"{e['line_without']:>8}% {e['line_with']:>9}%")
+    print("missed (tuned split) by CWE:", report["recall"]["tuned"]["missed_by_cwe"])
+    he = report["humaneval"]
+    print(f"HumanEval references flagged by semgrep: {he['flagged_by_semgrep']} of {he['references']}",
+          he["flagged"] or "")
+    print(f"{report['seconds']} s")
+
+
+if __name__ == "__main__":
+    main()
