@@ -4,7 +4,8 @@ offers, and print held / failed / limit per case.
     python benchmarks/probe_sandbox.py [--mode bwrap] [--only NAME] [--disk-mb 64] [--memory-mb 128] [--json]
 
 The cases re-run the findings: a run that writes 10 GB into its work directory; 16 children that
-each hold a big block (7 times the memory cap together); wrong solutions that try to pass their tests
+each hold a big block (7 times the memory cap together); a run whose every process takes all the
+memory it can get (the peak must stay within the cap where the mode holds it hard); wrong solutions that try to pass their tests
 anyway (patched ``compile``, caller frames, the judge's memory, an early ``os._exit(0)``, a rigged
 ``__eq__``, a killed judge, shadowed built-ins); ``unshare(CLONE_NEWUSER)`` and friends; and
 ``kill -9`` of patchloop while a sandbox and an analyzer run. "held" means the run was stopped or
@@ -54,6 +55,32 @@ CHILDREN = textwrap.dedent("""
             time.sleep(30)
             os._exit(0)
     time.sleep(30)
+""")
+
+# Every child takes all the memory it can get, 1 MB at a time, and holds it: the most a run can hold.
+FILL_MEMORY = textwrap.dedent("""
+    import os, time
+    def fill():
+        blocks = []
+        try:
+            while True:
+                blocks.append(b"x" * (1 << 20))
+        except MemoryError:
+            pass
+        time.sleep(1.5)  # held across many of the monitor's polls
+        return len(blocks)
+    children = 0
+    for _ in range(16):
+        try:
+            if os.fork() == 0:
+                fill()
+                os._exit(0)
+            children += 1
+        except OSError:
+            break
+    print("children", children, "parent held", fill(), flush=True)
+    for _ in range(children):
+        os.wait()
 """)
 
 WRONG = "def add(a, b):\n    return a - b\n"
@@ -120,9 +147,27 @@ def _memory(mode: str, args) -> Case:
     result = run_python(CHILDREN.format(size=size), total_memory_mb=args.memory_mb, memory_mb=max(64, size * 2),
                         max_processes=64, timeout=60, mode=mode)
     held = not result.ok and result.killed_reason == MEMORY_REASON and time.monotonic() - started < 30
-    detail = (f"16 x {size} MB, cap {args.memory_mb} MB: reason {result.killed_reason!r}, "
-              f"peak seen {result.peak_memory / MiB:.0f} MB, stopped after {result.seconds:.1f} s")
+    if result.memory_mechanism != "poll":
+        held = held and result.peak_memory <= args.memory_mb * MiB
+    detail = (f"16 x {size} MB, cap {args.memory_mb} MB, by {result.memory_mechanism}: reason "
+              f"{result.killed_reason!r}, peak seen {result.peak_memory / MiB:.0f} MB, stopped after {result.seconds:.1f} s")
     return Case("memory: 16 children over the cap", "held" if held else "FAILED", detail)
+
+
+def _memory_fill(mode: str, args) -> Case:
+    """The most a run can hold: as many children as it may fork, each taking all it can get."""
+    result = run_python(FILL_MEMORY, total_memory_mb=args.memory_mb, memory_mb=args.memory_mb * 4,
+                        max_processes=64, timeout=60, mode=mode)
+    peak = result.peak_memory
+    detail = (f"cap {args.memory_mb} MB, by {result.memory_mechanism}: peak {peak / MiB:.0f} MB "
+              f"({peak / (args.memory_mb * MiB):.0%} of the cap), reason {result.killed_reason!r}, "
+              f"{result.stdout.strip() or 'no output'}")
+    within = peak <= args.memory_mb * MiB
+    if result.memory_mechanism == "poll":  # a polled cap can be overshot within one poll: documented
+        outcome = "limit" if within or result.killed_reason == MEMORY_REASON else "FAILED"
+    else:
+        outcome = "held" if within else "FAILED"
+    return Case("memory: every process takes all it can", outcome, detail)
 
 
 def _forgery(mode: str, args) -> list[Case]:
@@ -195,8 +240,8 @@ def _kill9(mode: str, args) -> Case:
     return Case("kill -9 of patchloop", "held" if gone and len(swept) == len(left_dirs) else "FAILED", detail)
 
 
-PROBES: dict[str, Callable] = {"disk": _disk, "memory": _memory, "forgery": _forgery, "seccomp": _seccomp,
-                               "kill9": _kill9}
+PROBES: dict[str, Callable] = {"disk": _disk, "memory": _memory, "memory-fill": _memory_fill, "forgery": _forgery,
+                               "seccomp": _seccomp, "kill9": _kill9}
 
 
 def main() -> int:
@@ -222,6 +267,7 @@ def main() -> int:
                 if not args.json:
                     print(f"{mode:8} {case.outcome:7} {case.name}: {case.detail}", flush=True)
         if not args.json:
+            print(f"{mode:8} memory cap held by: {info.memory_mechanism}")
             print(f"{mode:8} promises: {', '.join(sorted(info.guarantees))}")
     if args.json:
         print(json.dumps(report, indent=2))

@@ -26,8 +26,12 @@ solution does in its own process (patching ``compile``, reading frames, exiting 
 A run that breaks a limit is reported in ``SandboxResult`` (``ok`` false, ``killed_reason`` set);
 it never raises. ``SandboxError`` is raised only when no sandbox can run at all.
 
-Known limits: the memory cap is polled (it can overshoot by what the code allocates in one poll);
-under ``unshare`` and ``rlimits`` the disk cap is polled too and sees only the work directory.
+The memory cap is held by the kernel where it can be: a cgroup v2 per run where one is usable, else
+per-process address-space and process-count limits derived from the cap (``sandbox_limits``:
+``plan_memory``); ``SandboxInfo.memory_mechanism`` says which, and the monitor polls in every mode.
+Known limits: where the code keeps root's uid (without capabilities) the memory cap is only polled
+(it can overshoot by what the code allocates in one poll); under ``unshare`` and ``rlimits`` the disk
+cap is polled too and sees only the work directory.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import procguard, seccomp, tempdirs
+from . import procguard, sandbox_cgroup, seccomp, tempdirs
 from .sandbox_commands import (  # UID_SLOTS and UNPRIVILEGED_UID: part of this module's interface too
     INNER_IN,
     INNER_WORK,
@@ -64,9 +68,12 @@ from .sandbox_limits import (
     DEFAULT_MEMORY_MB,
     DISK_REASON,
     FULL_SLACK,
+    MEMORY_REASON,
+    MemoryPlan,
     MiB,
     RunMonitor,
     disk_layout,
+    plan_memory,
     process_table,
     tree,
 )
@@ -87,6 +94,7 @@ ALWAYS = frozenset({"separate_process", "clean_env", "cpu_limit", "wall_limit", 
 _MAX_OUTPUT = 1_000_000
 _TAIL = 4096
 _HARNESS = ("sandbox_judge.py", "sandbox_server.py", "sandbox_wire.py")  # check_tests' in-sandbox scripts
+_WRAPPERS = 4  # processes of the sandbox itself in a run's cgroup: its shell-then-guard, unshare, bwrap's two
 
 
 class SandboxError(RuntimeError):
@@ -106,8 +114,9 @@ class SandboxResult:
     killed_reason: str | None = None  # "wall time limit", "memory cap exceeded", "disk quota exceeded", ...
     seconds: float = 0.0
     mode: str = ""
-    peak_memory: int = 0  # bytes, the most the run's processes held together at one poll
+    peak_memory: int = 0  # bytes: the most the run's processes held together (the cgroup's peak, or at one poll)
     disk_used: int = 0  # bytes, the most the run had written at one poll
+    memory_mechanism: str = ""  # what held the memory cap: "cgroup", "rlimits" or "poll" (sandbox_limits)
 
 
 @dataclass(frozen=True)
@@ -120,6 +129,7 @@ class SandboxInfo:
     guarantees: frozenset[str] = field(default_factory=frozenset)
     warning: str | None = None
     seccomp: bool = False  # the syscall filter is installed
+    memory_mechanism: str = "poll"  # how the memory cap is held: "cgroup", "rlimits" or "poll" (sandbox_limits)
 
 
 @functools.cache
@@ -219,13 +229,14 @@ def _execute_once(info: SandboxInfo, uid: int | None, run: _Run) -> SandboxResul
         if uid is not None:
             os.chmod(top, 0o711)  # the sandbox uid may pass through to in/ and work/, not list top/
         env = code_env(work)
-        nproc = run.max_processes if "process_limit" in info.guarantees else None
+        plan, group = _memory_plan(info, run)
+        nproc = plan.processes if "process_limit" in info.guarantees else None
         if nproc is not None and info.mode == "rlimits" and not is_root():
             # The limit counts every process of the user; without /proc to count them, none is set.
             nproc = nproc + _processes_of(os.getuid()) if os.path.isdir("/proc") else None
         program = seccomp.build_filter() if info.seccomp else None
         config = {
-            "limits": resource_limits(run.timeout, run.memory_mb, layout.file_bytes, nproc),
+            "limits": resource_limits(run.timeout, plan.process_bytes, layout.file_bytes, nproc),
             "uid": uid,
             "busy_status": _UID_BUSY,
             "busy_mark": _UID_BUSY_MARK,
@@ -252,6 +263,8 @@ def _execute_once(info: SandboxInfo, uid: int | None, run: _Run) -> SandboxResul
             cmd = unshare_prefix() + cmd
         if not bwrap and procguard.available():  # bwrap dies with patchloop by itself (--die-with-parent)
             cmd = procguard.guarded(cmd, remove=[top])
+        if group is not None:  # first of all, so that every process of the run is born inside
+            cmd = group.enter_prefix() + cmd
         out_path, err_path = os.path.join(top, "stdout"), os.path.join(top, "stderr")
         with open(out_path, "wb") as out, open(err_path, "wb") as errf:  # write-only for the code
             proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out, stderr=errf, env=env, cwd=top,
@@ -261,7 +274,7 @@ def _execute_once(info: SandboxInfo, uid: int | None, run: _Run) -> SandboxResul
             os.close(seccomp_fd)
             seccomp_fd = None
         monitor = RunMonitor(proc.pid, memory_bytes=run.total_memory_mb * MiB, layout=layout,
-                             kill=lambda: _kill_tree(proc),
+                             kill=lambda: _kill_tree(proc, group),
                              tmpfs={"/tmp": layout.tmp_bytes, "/dev/shm": layout.shm_bytes} if bwrap else None,
                              work_dir=None if bwrap else work)
         if os.path.isdir("/proc"):
@@ -277,26 +290,52 @@ def _execute_once(info: SandboxInfo, uid: int | None, run: _Run) -> SandboxResul
             except subprocess.TimeoutExpired:
                 timed_out = True
         finally:
-            _kill_group(proc)
+            _kill_group(proc, group)
             if os.path.isdir("/proc"):
                 monitor.stop()
+        usage = group.usage() if group is not None else None
         with open(out_path, "rb") as out, open(err_path, "rb") as errf:
             stdout, stderr = _read_capped(out, run.max_output), _read_capped(errf, run.max_output)
         seconds = time.monotonic() - started
         returncode = proc.returncode
         reason = monitor.reason or _killed_reason(info.mode, returncode, stderr, timed_out, run.timeout)
+        over_cap = usage is not None and usage.oom_kills > 0
         if returncode == _DISK_FULL and _DISK_FULL_MARK in stderr:
             reason = DISK_REASON
+        elif over_cap or (plan.cut and reason == "memory limit"):
+            # the kernel killed the run over memory.max, or a process ran out of an address space
+            # that was cut to hold the cap: either way it is the cap
+            reason = MEMORY_REASON
         return SandboxResult(
-            ok=returncode == 0 and not timed_out and monitor.reason is None,
+            ok=returncode == 0 and not timed_out and monitor.reason is None and not over_cap,
             returncode=None if timed_out else returncode, stdout=stdout, stderr=stderr, timed_out=timed_out,
-            killed_reason=reason, seconds=seconds, mode=info.mode, peak_memory=monitor.peak_memory,
-            disk_used=monitor.peak_disk,
+            killed_reason=reason, seconds=seconds, mode=info.mode,
+            peak_memory=max(monitor.peak_memory, usage.peak_bytes if usage else 0), disk_used=monitor.peak_disk,
+            memory_mechanism=plan.mechanism,
         )
     finally:
         if seccomp_fd is not None:
             os.close(seccomp_fd)
+        if group is not None:
+            group.remove()
         shutil.rmtree(top, ignore_errors=True)
+
+
+def _memory_plan(info: SandboxInfo, run: _Run) -> tuple[MemoryPlan, sandbox_cgroup.RunCgroup | None]:
+    """The run's memory plan and, under the cgroup mechanism, its cgroup. A cgroup that cannot be made
+    for this run (say, the parent was removed) leaves the run to the next mechanism, logged."""
+    mechanism = info.memory_mechanism
+    if mechanism == "cgroup":
+        parent = sandbox_cgroup.availability().parent
+        try:
+            if parent is None:
+                raise OSError("no cgroup parent")
+            group = sandbox_cgroup.RunCgroup(parent, run.total_memory_mb * MiB, run.max_processes + _WRAPPERS)
+            return plan_memory("cgroup", run.total_memory_mb, run.memory_mb, run.max_processes), group
+        except OSError as exc:
+            mechanism = _fallback_mechanism(info.mode, info.guarantees)
+            log.warning("sandbox cgroup unavailable for this run (%s); memory cap by %s", exc, mechanism)
+    return plan_memory(mechanism, run.total_memory_mb, run.memory_mb, run.max_processes), None
 
 
 def _processes_of(uid: int) -> int:
@@ -313,9 +352,12 @@ def _processes_of(uid: int) -> int:
     return count
 
 
-def _kill_tree(proc: subprocess.Popen) -> None:
+def _kill_tree(proc: subprocess.Popen, group: sandbox_cgroup.RunCgroup | None = None) -> None:
     """SIGKILL to the run's process group and to every process still under it (a process that left
-    the group with ``setsid`` but is still a descendant, or re-parented to the guard)."""
+    the group with ``setsid`` but is still a descendant, or re-parented to the guard), and to its
+    whole cgroup where it has one."""
+    if group is not None:
+        group.kill()
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -328,9 +370,9 @@ def _kill_tree(proc: subprocess.Popen) -> None:
                 pass
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def _kill_group(proc: subprocess.Popen, group: sandbox_cgroup.RunCgroup | None = None) -> None:
     """Kill the sandbox's whole process tree (namespaced modes take their PID namespace with it)."""
-    _kill_tree(proc)
+    _kill_tree(proc, group)
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:  # pragma: no cover - a process that survives SIGKILL
@@ -424,7 +466,24 @@ def _guarantees(mode: str, drop_uid: bool, filtered: bool = False) -> frozenset[
             found |= {"dies_with_parent"}
     if filtered:
         found |= {"syscall_filter"}
+    if linux and _memory_mechanism(mode, found) != "poll":
+        found |= {"memory_cap_hard"}
     return frozenset(found)
+
+
+def _cgroup_usable() -> bool:
+    return sys.platform.startswith("linux") and sandbox_cgroup.availability().parent is not None
+
+
+def _fallback_mechanism(mode: str, guarantees: frozenset[str] | set[str]) -> str:
+    """How the memory cap is held without a cgroup: per-process limits derived from it, where the
+    process count is the sandbox's own (its uid or user namespace, not the user's other programs)."""
+    own_count = "process_limit" in guarantees and not (mode == "rlimits" and not is_root())
+    return "rlimits" if own_count else "poll"
+
+
+def _memory_mechanism(mode: str, guarantees: frozenset[str] | set[str]) -> str:
+    return "cgroup" if _cgroup_usable() else _fallback_mechanism(mode, guarantees)
 
 
 def _candidates(only: str | None) -> list[SandboxInfo]:
@@ -451,7 +510,7 @@ def _candidates(only: str | None) -> list[SandboxInfo]:
                    "reach was found, so the process-count limit does not hold")
         out.append(SandboxInfo(mode, python, False, _guarantees(mode, False, filtered),
                                "; ".join(filter(None, [weak, as_root])), filtered))
-    return out
+    return [replace(info, memory_mechanism=_memory_mechanism(info.mode, info.guarantees)) for info in out]
 
 
 def _without_filter(info: SandboxInfo) -> SandboxInfo:

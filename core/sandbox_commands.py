@@ -41,11 +41,11 @@ def python_prefixes(python: str) -> list[str]:
     return sorted(p for p in prefixes if p and p != "/")
 
 
-def resource_limits(timeout: float, memory_mb: int, file_bytes: int, max_processes: int | None) -> list:
+def resource_limits(timeout: float, address_bytes: int, file_bytes: int, max_processes: int | None) -> list:
     cpu = max(1, int(timeout + 0.999))
     limits = [
         ("RLIMIT_CPU", (cpu, cpu + 1)),
-        ("RLIMIT_AS", (memory_mb * MiB,) * 2),
+        ("RLIMIT_AS", (address_bytes,) * 2),
         ("RLIMIT_FSIZE", (file_bytes,) * 2),
         ("RLIMIT_CORE", (0, 0)),
         ("RLIMIT_NOFILE", (256, 256)),

@@ -14,11 +14,23 @@ the run ends, and stops or fails the run over the cap. That can overshoot by wha
 between two polls (each file stays within the per-file limit), and it does not see writes elsewhere
 (``/tmp``, ``/dev/shm``, under ``unshare`` and ``rlimits``).
 
-Memory (``RunMonitor``). Every ``POLL_SECONDS`` the monitor sums the resident memory of the run's
-process tree and kills the tree over the cap: "memory cap exceeded". A poll can miss what the code
-allocates within one interval (tens of MB on two cores), so the cap is soft by that much; RLIMIT_AS
-keeps any one process to its own limit in between. tmpfs pages are not process memory: under bwrap
-the disk cap bounds them apart, so a run holds at most the two caps in RAM.
+Memory (``plan_memory``, ``RunMonitor``), hard where the platform allows, by one of:
+
+- ``cgroup``: the run in a cgroup v2 of its own (``sandbox_cgroup``): ``memory.max`` is the cap on
+  everything the run's processes hold (page cache and tmpfs pages they write included), ``pids.max``
+  their number; over the cap the kernel kills the whole run.
+- ``rlimits``: where no cgroup is usable but RLIMIT_NPROC counts the sandbox's own processes (its own
+  uid or user namespace), the process count and each process's address space (RLIMIT_AS, which holds
+  RLIMIT_DATA's heap and every mapping) are derived from the cap so that count x limit <= cap: no
+  set of processes can hold more. It costs headroom: address space is more than resident memory,
+  and threads count as processes.
+- ``poll`` only: where neither holds (code left as root without capabilities, or the user's own
+  uid in ``rlimits`` mode), the cap is as soft as the monitor below.
+
+In every mechanism the monitor polls as a second line: every ``POLL_SECONDS`` it sums the resident
+memory of the run's process tree and kills the tree over the cap ("memory cap exceeded"). On its
+own a poll can miss what the code allocates within one interval (tens of MB on two cores). tmpfs
+pages are not process memory: under bwrap the disk cap bounds them apart.
 """
 
 from __future__ import annotations
@@ -71,6 +83,46 @@ def disk_layout(disk_mb: int, file_size_mb: int) -> DiskLayout:
     rest = cap - 2 * file_bytes
     shm = _pages(min(16 * MiB, rest // 8))
     return DiskLayout(cap, file_bytes, _pages(rest - shm), shm, max(64, cap // BYTES_PER_FILE))
+
+
+# -- memory -------------------------------------------------------------------------------------
+
+MEMORY_MECHANISMS = ("cgroup", "rlimits", "poll")
+PROCESS_SHARE = 128 * MiB  # the address space each process gets under the rlimits mechanism, where the cap allows
+MIN_PROCESS_BYTES = 32 * MiB  # an interpreter holds 16.5 MB of address space before the code allocates (measured)
+MIN_PROCESSES = 4  # launcher, judge, solution and one more
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """How one run's memory cap is held (see the module's docstring)."""
+
+    mechanism: str  # one of MEMORY_MECHANISMS
+    cap_bytes: int
+    process_bytes: int  # RLIMIT_AS of each process
+    processes: int  # RLIMIT_NPROC (rlimits) or pids.max (cgroup): how many processes (threads too) at once
+    cut: bool  # the per-process limit was lowered to hold the cap: running out of it is the cap
+
+    @property
+    def hard(self) -> bool:
+        return self.mechanism != "poll"
+
+
+def plan_memory(mechanism: str, cap_mb: int, memory_mb: int, max_processes: int) -> MemoryPlan:
+    """The per-process limits of one run: as asked under ``cgroup`` and ``poll``; under ``rlimits``
+    at most ``max_processes`` of at most ``memory_mb`` each, fewer and smaller as needed so that
+    processes x address space <= the cap (``PROCESS_SHARE`` each where the cap allows, never
+    fewer than ``MIN_PROCESSES`` unless that would leave each less than ``MIN_PROCESS_BYTES``)."""
+    if mechanism not in MEMORY_MECHANISMS:
+        raise ValueError(f"unknown memory mechanism {mechanism!r}")
+    cap, asked = cap_mb * MiB, memory_mb * MiB
+    if mechanism != "rlimits":
+        return MemoryPlan(mechanism, cap, asked, max_processes, False)
+    processes = min(max_processes, max(MIN_PROCESSES, cap // PROCESS_SHARE))
+    if cap // processes < MIN_PROCESS_BYTES:
+        processes = max(1, min(max_processes, cap // MIN_PROCESS_BYTES))
+    share = _pages(cap // processes)
+    return MemoryPlan(mechanism, cap, min(asked, share), processes, share < asked)
 
 
 # -- the process tree ---------------------------------------------------------------------------

@@ -15,20 +15,24 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from patchloop.core import procguard, seccomp, tempdirs
+from patchloop.core import procguard, sandbox, sandbox_cgroup, seccomp, tempdirs
 from patchloop.core.analyzers import base
 from patchloop.core.config import ConfigError, load_config
-from patchloop.core.sandbox import run_python
+from patchloop.core.sandbox import run_python, sandbox_info
 from patchloop.core.sandbox_limits import (
     DEFAULT_DISK_MB,
     DEFAULT_MEMORY_MB,
     DISK_REASON,
+    MEMORY_MECHANISMS,
     MEMORY_REASON,
+    MIN_PROCESS_BYTES,
     MiB,
     disk_layout,
+    plan_memory,
 )
 from sandbox_modes import MODES, needs
 
@@ -119,28 +123,98 @@ def test_a_run_under_the_disk_cap_passes(mode):
 # -- memory ----------------------------------------------------------------------------------------
 
 CHILDREN = textwrap.dedent("""
-    import os, time
+    import os, sys, time
     pids = []
     for _ in range(4):
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            break
         if pid == 0:
-            block = b"x" * (24 << 20)  # written, so resident
+            block = b"x" * (40 << 20)  # written, so resident
             time.sleep(20)
             os._exit(0)
         pids.append(pid)
+    statuses = [os.waitpid(pid, 0)[1] for pid in pids]
+    print("children done", statuses)
+    sys.exit(1 if any(statuses) else 0)
+""")
+
+# Every process takes all the memory it can get, 1 MB at a time, and holds it.
+GREEDY = textwrap.dedent("""
+    import os, time
+    def fill():
+        blocks = []
+        try:
+            while True:
+                blocks.append(b"x" * (1 << 20))
+        except MemoryError:
+            pass
+        time.sleep(0.5)  # held across several of the monitor's polls
+        return len(blocks)
+    pids = []
+    for _ in range(8):
+        try:
+            pid = os.fork()
+        except OSError:
+            break
+        if pid == 0:
+            fill()
+            os._exit(0)
+        pids.append(pid)
+    print("processes", len(pids) + 1, "parent held", fill())
     for pid in pids:
         os.waitpid(pid, 0)
-    print("all children done")
 """)
 
 
+@pytest.mark.parametrize("cap_mb", [64, 96, 128, 200, 256, 1024, 4096])
+def test_the_rlimits_plan_keeps_count_times_limit_within_the_cap(cap_mb):
+    plan = plan_memory("rlimits", cap_mb, 512, 32)
+    assert plan.hard and plan.processes >= 1
+    assert plan.processes * plan.process_bytes <= cap_mb * MiB
+    assert plan.process_bytes >= MIN_PROCESS_BYTES and plan.process_bytes % 4096 == 0
+    assert plan.processes <= 32 and plan.process_bytes <= 512 * MiB
+    assert plan.cut == (plan.process_bytes < 512 * MiB)
+
+
+def _limits(mechanism: str, cap_mb: int, memory_mb: int, max_processes: int) -> tuple[int, int, bool]:
+    plan = plan_memory(mechanism, cap_mb, memory_mb, max_processes)
+    return plan.process_bytes, plan.processes, plan.cut
+
+
+def test_the_rlimits_plan_at_the_default_cap_and_the_other_mechanisms():
+    assert _limits("rlimits", DEFAULT_MEMORY_MB, 512, 32) == (128 * MiB, 8, True)  # 8 x 128 MB = 1 GB
+    assert _limits("rlimits", 128, 512, 32) == (32 * MiB, 4, True)
+    assert _limits("rlimits", 64, 512, 32) == (32 * MiB, 2, True)  # never less than an interpreter needs
+    assert _limits("rlimits", 8192, 64, 4) == (64 * MiB, 4, False)  # the asked limits already hold it
+    for mechanism in ("cgroup", "poll"):  # the kernel's cgroup holds the total; poll cannot: limits as asked
+        assert _limits(mechanism, 128, 512, 32) == (512 * MiB, 32, False)
+    assert not plan_memory("poll", 128, 512, 32).hard
+    with pytest.raises(ValueError):
+        plan_memory("quota", 128, 512, 32)
+
+
+def test_every_mode_says_how_it_holds_the_memory_cap(mode):
+    info = sandbox_info(mode)
+    assert info.memory_mechanism in MEMORY_MECHANISMS
+    assert ("memory_cap_hard" in info.guarantees) == (info.memory_mechanism != "poll")
+    if sandbox_cgroup.availability().parent is not None:
+        assert info.memory_mechanism == "cgroup"
+    result = run_python("print('hi')", mode=mode)
+    assert result.ok and result.memory_mechanism == info.memory_mechanism
+
+
 def test_children_together_over_the_memory_cap_stop_the_run(mode):
-    needs(mode, "memory_cap")
+    info = needs(mode, "memory_cap")
     started = time.monotonic()
-    result = run_python(CHILDREN, total_memory_mb=64, memory_mb=256, timeout=30, mode=mode)
+    result = run_python(CHILDREN, total_memory_mb=128, memory_mb=256, timeout=30, mode=mode)
     assert not result.ok
     assert result.killed_reason == MEMORY_REASON, (result.killed_reason, result.stderr[-500:])
-    assert result.peak_memory > 64 * MiB
+    if info.memory_mechanism == "poll":
+        assert result.peak_memory > 128 * MiB  # seen over the cap, then stopped
+    else:
+        assert result.peak_memory <= 128 * MiB  # never over it
     assert time.monotonic() - started < 15  # stopped, not left to the wall clock
 
 
@@ -151,12 +225,91 @@ def test_one_process_under_its_own_limit_but_over_the_cap(mode):
     assert not result.ok and result.killed_reason == MEMORY_REASON
 
 
+def test_processes_that_take_all_they_can_stay_within_the_cap(mode):
+    info = needs(mode, "memory_cap_hard")
+    result = run_python(GREEDY, total_memory_mb=128, memory_mb=1024, max_processes=64, timeout=30, mode=mode)
+    assert result.memory_mechanism == info.memory_mechanism != "poll"
+    assert result.peak_memory <= 128 * MiB, result.peak_memory
+    if info.memory_mechanism == "rlimits":  # the processes ran, each up to its share of the cap
+        assert "parent held" in result.stdout, result.stderr[-500:]
+        assert result.peak_memory > 128 * MiB // 4  # and they did take memory: the probe is not empty
+    else:  # the kernel killed the whole run at memory.max
+        assert not result.ok and result.killed_reason == MEMORY_REASON
+
+
+def test_the_rlimits_fallback_holds_where_a_cgroup_would_be_used(mode, monkeypatch):
+    """On a machine with a usable cgroup the fallback is still what a user without one gets."""
+    info = needs(mode, "memory_cap_hard")
+    if info.memory_mechanism == "rlimits":
+        pytest.skip("this machine uses the fallback already (the tests above)")
+    if sandbox._fallback_mechanism(mode, info.guarantees) != "rlimits":
+        pytest.skip(f"mode {mode} has no process count of its own to derive limits from")
+    forced = replace(info, memory_mechanism="rlimits")
+    monkeypatch.setattr(sandbox, "sandbox_info", lambda mode=None: forced)
+    result = run_python(CHILDREN, total_memory_mb=128, memory_mb=256, timeout=30, mode=mode)
+    assert result.memory_mechanism == "rlimits" and result.killed_reason == MEMORY_REASON
+    assert result.peak_memory <= 128 * MiB
+
+
 def test_a_run_under_the_memory_cap_passes(mode):
     # The sleep holds the block across a few of the monitor's 50 ms polls, on a busy machine too.
     result = run_python("import time\nblock = b'x' * (8 << 20)\ntime.sleep(0.5)\nprint(len(block))\n",
                         total_memory_mb=96, mode=mode)
     assert result.ok, result.stderr[-500:]
     assert 0 < result.peak_memory < 96 * MiB
+
+
+def test_a_cgroup_gets_its_limits_and_the_prefix_moves_the_command_in(tmp_path):
+    """The cgroup files as the kernel lays them out, in a plain folder: what is written, what is read."""
+    parent = tmp_path / "cg"
+    parent.mkdir()
+    group = sandbox_cgroup.RunCgroup(parent, 96 * MiB, 36)
+    assert group.path.parent == parent and group.path.name.startswith(f"{sandbox_cgroup.PREFIX}{os.getpid()}-")
+    assert (group.path / "memory.max").read_text() == str(96 * MiB)
+    assert not (group.path / "memory.swap.max").exists()  # written only where the kernel has it
+    assert (group.path / "pids.max").read_text() == "36"
+    procs = group.path / "cgroup.procs"
+    run = subprocess.run([*group.enter_prefix(), "/bin/sh", "-c", "echo $$"], capture_output=True, text=True,
+                         check=False)
+    assert run.returncode == 0 and procs.read_text().split() == [run.stdout.strip()]  # the same process, moved
+    (group.path / "memory.peak").write_text("123456\n")
+    (group.path / "memory.events").write_text("low 0\nhigh 0\nmax 7\noom 1\noom_kill 2\n")
+    (group.path / "pids.events").write_text("max 3\n")
+    assert group.usage() == sandbox_cgroup.CgroupUsage(123456, 2, 3)
+
+
+def test_a_cgroup_that_cannot_be_entered_fails_the_run_never_passes_it(tmp_path):
+    group_dir = tmp_path / "missing" / "cgroup.procs"  # no such folder: the shell's echo fails
+    run = subprocess.run(["/bin/sh", "-c", sandbox_cgroup._ENTER, str(group_dir), "/bin/true"],
+                         capture_output=True, text=True, check=False)
+    assert run.returncode != 0
+
+
+def test_cgroup_availability_says_why_not(monkeypatch, tmp_path):
+    monkeypatch.setattr(sandbox_cgroup, "candidates", lambda: [tmp_path])
+    monkeypatch.setattr(sandbox_cgroup, "cgroup2_mount", lambda: tmp_path)
+    sandbox_cgroup.availability.cache_clear()
+    try:
+        assert sandbox_cgroup.availability() == sandbox_cgroup.Availability(None, f"{tmp_path} is not a cgroup v2 folder")
+        (tmp_path / "cgroup.procs").write_text("")
+        (tmp_path / "cgroup.controllers").write_text("cpu hugetlb\n")
+        (tmp_path / "cgroup.subtree_control").write_text("")
+        why = sandbox_cgroup.availability.__wrapped__().why
+        assert "offers cpu, hugetlb, not memory, pids" in why
+    finally:
+        sandbox_cgroup.availability.cache_clear()
+
+
+def test_stale_run_cgroups_are_swept(tmp_path):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = tmp_path / f"{sandbox_cgroup.PREFIX}{dead.pid}-abcd"
+    live = tmp_path / f"{sandbox_cgroup.PREFIX}{os.getpid()}-abcd"
+    other = tmp_path / "someone-else"
+    for folder in (stale, live, other):
+        folder.mkdir()
+    sandbox_cgroup.sweep(tmp_path)
+    assert not stale.exists() and live.exists() and other.exists()
 
 
 # -- seccomp ---------------------------------------------------------------------------------------
@@ -200,7 +353,7 @@ SYSCALLS = textwrap.dedent("""
 
 def test_the_seccomp_filter_refuses_namespaces_and_friends_but_not_normal_code(mode):
     needs(mode, "syscall_filter")
-    result = run_python(SYSCALLS, timeout=30, mode=mode, total_memory_mb=512)
+    result = run_python(SYSCALLS, timeout=30, mode=mode, total_memory_mb=2048)  # room for 16 processes
     assert result.ok, result.stderr[-2000:]
     lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
     for name in ("unshare_user", "unshare_net", "clone_newuser", "mount", "ptrace", "keyctl", "bpf",
