@@ -538,12 +538,14 @@ def doctor(as_json: bool) -> None:
 # The analyze, config, eval, pairs and train commands live beside this file; they import the helpers
 # above, so they are attached last.
 from patchloop.cli_analyze import analyze
+from patchloop.cli_cache import cache_group
 from patchloop.cli_config import config_group, defer_config_error
 from patchloop.cli_eval import eval_group
 from patchloop.cli_train import pairs_group, train_group
 
 cli.add_command(config_group)
 cli.add_command(analyze)
+cli.add_command(cache_group)
 cli.add_command(eval_group)
 cli.add_command(pairs_group)
 cli.add_command(train_group)
