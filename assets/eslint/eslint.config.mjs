@@ -30,6 +30,9 @@ export default [
       // constant conditions, duplicate keys, NaN compares, typeof typos ...).
       ...js.configs.recommended.rules,
       "no-unused-vars": ["warn", { vars: "local", args: "none", caughtErrors: "none" }],
+      // Browser globals such as `crypto` or `name` are declared again by Node code that requires a
+      // module of that name; only a second declaration in the code itself is a defect.
+      "no-redeclare": ["error", { builtinGlobals: false }],
       "no-eval": "error",
       "no-implied-eval": "error",
       "no-new-func": "error",

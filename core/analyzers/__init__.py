@@ -78,6 +78,8 @@ ANALYZERS: dict[str, Callable[[], Analyzer]] = {
     "node-check": NodeCheckAnalyzer,
     "eslint": EslintAnalyzer,
     "php-lint": PhpLintAnalyzer,
+    # semgrep with patchloop's rules for more languages (assets/semgrep/<language>/); "semgrep" runs the Python ones.
+    "semgrep-langs": lambda: SemgrepAnalyzer(name="semgrep-langs", languages=("java", "javascript", "php")),
     "gcc": gcc_warnings,
     "gcc-analyzer": gcc_analyzer,
     "cppcheck": cppcheck_defects,
@@ -94,10 +96,10 @@ SUITES: dict[str, tuple[str, ...]] = {
                 "javac", "node-check", "eslint", "php-lint",
                 "gcc", "gcc-analyzer", "cppcheck", "mcs", "rustc", "clippy"),
     "security": ("bandit", "ruff-security", "semgrep",
-                 "javac", "node-check", "eslint", "php-lint",
+                 "javac", "node-check", "eslint", "php-lint", "semgrep-langs",
                  "flawfinder", "cppcheck-security", "gcc-analyzer", "clippy-security"),
     "all": ("ruff", "pylint", "pyright", "patchloop-ast", "bandit", "ruff-security", "semgrep",
-            "javac", "node-check", "eslint", "php-lint",
+            "javac", "node-check", "eslint", "php-lint", "semgrep-langs",
             # cppcheck-security is not here: its findings are a subset of cppcheck's.
             "gcc", "gcc-analyzer", "cppcheck", "flawfinder", "mcs", "rustc", "clippy", "clippy-security"),
     "fast": ("ruff", "ruff-security", "patchloop-ast"),

@@ -1,0 +1,60 @@
+"""The planted-bug fixtures of tests/fixtures/languages/<language>/: each planted line carries a
+comment ``expect: <rule or class>``; files named ``clean_*`` must give no finding at all.
+
+Shared by the language tests and benchmarks/bench_language_recall.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from patchloop.core.languages import language_of
+from patchloop.core.types import Finding
+
+ROOT = Path(__file__).parent / "fixtures" / "languages"
+_EXPECT = re.compile(r"(?://|#|/\*)\s*expect:\s*([\w./#+-]+)")
+
+
+@dataclass(frozen=True)
+class Planted:
+    path: Path
+    line: int
+    expected: str  # a rule id (tuned fixtures) or a class such as "CWE-327" (held-out ones)
+
+
+def fixture_files(language: str, heldout: bool = False) -> list[Path]:
+    folder = ROOT / language / "heldout" if heldout else ROOT / language
+    return sorted(p for p in folder.iterdir() if p.is_file() and language_of(p) == language)
+
+
+def planted(path: Path) -> list[Planted]:
+    found = []
+    for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        match = _EXPECT.search(text)
+        if match:
+            found.append(Planted(path, number, match.group(1)))
+    return found
+
+
+def is_clean_file(path: Path) -> bool:
+    return path.name.startswith("clean_")
+
+
+def covers(finding: Finding, line: int) -> bool:
+    """True when the finding's span (a start line, and an end line where the tool gives one)
+    includes ``line``: semgrep reports a query built on one line and run on the next from the first."""
+    return finding.line <= line <= max(finding.line, finding.end_line)
+
+
+def caught(bug: Planted, findings: Iterable[Finding], *, by_rule: bool) -> bool:
+    """Whether a finding covers the planted line; ``by_rule``: one with the expected rule id (or
+    one merged into it) does."""
+    for finding in findings:
+        if not covers(finding, bug.line):
+            continue
+        if not by_rule or bug.expected in (finding.rule_id, *(k.split(":", 1)[-1] for k in finding.also)):
+            return True
+    return False
