@@ -53,6 +53,15 @@ NO_FILE_COUNT: dict[str, str] = {
     "javac": "a compiler: success is silent; the class file it must write is the proof (garbage/no-output cases)",
     "php-lint": "php -l says 'No syntax errors detected in FILE' when it checked one (garbage/no-output cases)",
     "node-check": "node --check: success is exit status 0 and no output (see SILENT_SUCCESS)",
+    "gcc": "gcc's JSON names no file read; a missing file is a fatal error about no place (an analyzer error)",
+    "gcc-analyzer": "as gcc",
+    "cppcheck": "cppcheck exits 1 when it could open none of the files it was given",
+    "cppcheck-security": "as cppcheck",
+    "flawfinder": "its CSV never names the files read: the analyzer checks the file is there first",
+    "mcs": "a compiler: success is silent; the assembly it must write is the proof (garbage/no-output cases)",
+    "rustc": "a compiler: success is silent; the MIR file it must emit is the proof (garbage/no-output cases)",
+    "clippy": "as rustc (the metadata file)",
+    "clippy-security": "as rustc (the metadata file)",
 }
 # Tools whose only success report is exit status 0 with no output: the fake's silent exit 0 is then
 # indistinguishable from a real clean run, so those two cases cannot apply. Every other case does.

@@ -66,9 +66,7 @@ def require_tool(executable: str, install: str, also_in: Sequence[Path] = ()) ->
     for folder in also_in:
         if found:
             break
-        candidate = Path(folder) / executable
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            found = str(candidate)
+        found = find_tool(str(Path(folder) / executable))  # an absolute path: that file or nothing
     if found is None:
         raise ToolFailure(f"{executable} is not installed; install it with: {install}")
     return found

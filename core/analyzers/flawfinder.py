@@ -72,6 +72,9 @@ class FlawfinderAnalyzer:
     def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
         def work() -> list[Finding]:
             executable = require_tool(self.executable, self.install)
+            # flawfinder's CSV never says which files it read, and it skips a missing one silently.
+            if not path.is_file():
+                raise ToolFailure(f"no file to scan: {path}")
             argv = [
                 executable, "--csv", "--quiet", "--dataonly", "--falsepositive",
                 f"--minlevel={MIN_LEVEL}", "--", path.name,

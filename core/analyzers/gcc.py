@@ -102,6 +102,9 @@ def parse_gcc_json(stderr: str, path: Path, tool: str, keep: str = "compiler") -
         is_analyzer = rule.startswith("Wanalyzer-")
         if kind == "warning" and is_analyzer != (keep == "analyzer"):
             continue
+        if kind != "warning" and not diagnostic.get("locations"):
+            # About no place at all: the file missing or unreadable, a bad flag. No verdict on code.
+            raise ToolFailure(f"{tool} could not compile the file: {diagnostic['message']}")
         line, column, end_line, end_column = _location(diagnostic, path)
         cwe = (diagnostic.get("metadata") or {}).get("cwe")
         severity = "error" if kind != "warning" or rule in CERTAIN_ANALYZER_WARNINGS else "warning"

@@ -1,7 +1,8 @@
 """The Mono C# compiler (``mcs``) as the analyzer for C# (``defects``), read from its text output.
 
 The file is compiled as a library (``-target:library``: code without ``Main`` is not an error)
-at warning level 4 into nothing, never run. Level 4 adds, to the compile errors, the warnings
+at warning level 4 into a private folder, never run; on exit 0 the assembly must be there (mcs
+prints nothing when there is no warning, so the file it wrote is the proof it compiled one). Level 4 adds, to the compile errors, the warnings
 that are bugs in C#: unreachable code (CS0162), variables assigned and never used (CS0219) or
 never used (CS0168), assignment to or comparison with the same variable (CS1717, CS1718),
 a possibly mistaken empty statement (``if (x);``, CS0642), reference comparison where a value
@@ -28,6 +29,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import tempdirs
 from ..types import AnalyzerResult, Finding
 from .base import ToolFailure, guarded, require_tool, run_tool, tail
 
@@ -123,11 +125,15 @@ class McsAnalyzer:
     def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
         def work() -> list[Finding]:
             executable = require_tool(self.executable, self.install)
-            argv = [
-                executable, "-target:library", "-warn:4", "-nologo", "-out:/dev/null",
-                *(f"-r:{name}" for name in REFERENCES), "--", path.name,
-            ]  # fmt: skip
-            run = run_tool(argv, timeout, cwd=path.parent)
+            with tempdirs.temporary_dir("mcs", ignore_cleanup_errors=True) as folder:
+                assembly = Path(folder) / "solution.dll"
+                argv = [
+                    executable, "-target:library", "-warn:4", "-nologo", f"-out:{assembly}",
+                    *(f"-r:{name}" for name in REFERENCES), "--", path.name,
+                ]  # fmt: skip
+                run = run_tool(argv, timeout, cwd=path.parent)
+                # Success is silent when there is no warning: the assembly is the proof it compiled.
+                compiled = assembly.is_file()
             output = run.stdout + "\n" + run.stderr
             if run.returncode not in (0, 1):
                 raise ToolFailure(f"mcs exited with {run.returncode}: {tail(output)}")
@@ -135,6 +141,8 @@ class McsAnalyzer:
             findings = parse_mcs_output(output, path, code)
             if run.returncode == 1 and not any(f.severity == "error" for f in findings):
                 raise ToolFailure(f"mcs failed without an error about the file: {tail(output)}")
+            if run.returncode == 0 and not compiled:
+                raise ToolFailure(f"mcs exited 0 without writing the assembly: {tail(output)}")
             return findings
 
         return guarded(self.name, work)

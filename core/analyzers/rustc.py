@@ -200,8 +200,12 @@ class RustAnalyzer:
                     *(flag for lint in self.lints for flag in ("-W", lint)), path.name,
                 ]  # fmt: skip
                 run = run_tool(argv, timeout, cwd=work_dir)
+                # Success is silent: the file it emitted is the proof it checked the code.
+                emitted = (work_dir / f"out.{self.emit}").is_file()
             if run.returncode not in (0, 1):
                 raise ToolFailure(f"{self.driver} exited with {run.returncode}: {tail(run.stderr)}")
+            if run.returncode == 0 and not emitted:
+                raise ToolFailure(f"{self.driver} exited 0 without emitting {self.emit}: {tail(run.stderr)}")
             findings = parse_rustc_json(run.stderr, path, self.tool)
             if run.returncode == 1 and not any(f.severity == "error" for f in findings):
                 raise ToolFailure(f"{self.driver} failed without an error about the file: {tail(run.stderr)}")
