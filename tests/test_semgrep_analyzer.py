@@ -205,3 +205,22 @@ def test_sarif_rule_documentation_comes_from_the_rule_not_the_finding():
     doc = rule_doc("semgrep", "path-traversal")
     assert doc.name == "path-traversal" and doc.summary.startswith("User-controlled data is used as a file path")
     assert rule_doc("semgrep", "no-such-rule").summary == "semgrep rule no-such-rule"
+
+
+def test_code_semgrep_cannot_parse_but_python_can_is_an_error(tmp_path, monkeypatch):
+    report = {"results": [], "paths": {"scanned": [str(tmp_path / "solution.py")]},
+              "errors": [{"error_type": ["PartialParsing", []], "message": "`x` was unexpected",
+                          "location": {"path": str(tmp_path / "solution.py")}}]}
+    _fake_engine(monkeypatch, json.dumps(report))
+    result = analyze(tmp_path, CLEAN)
+    assert result.findings == [] and "could not parse" in result.error
+
+
+def test_a_partly_parsed_target_is_listed_not_raised(tmp_path):
+    broken = tmp_path / "broken.py"
+    broken.write_text("import os\nimport sys\nos.system(sys.argv[1])\ndef total(values):\n"
+                      "    if values > 0\n        return 1\n")
+    scan = sg.run_semgrep(sg.shipped_rule_files(), [broken])
+    assert scan.unparsed == (str(broken),)
+    result = sg.SemgrepAnalyzer().analyze(broken, "python", 60.0)
+    assert result.error is None and result.findings[0].rule_id == "syntax-error"

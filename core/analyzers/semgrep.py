@@ -8,11 +8,12 @@ Without the bundled binary, ``semgrep scan --metrics=off --disable-version-check
 run offline: no registry rules, no login, no metrics.
 
 Fail closed (``ToolFailure``, so the analyzer reports an error, never "clean"): the engine is
-missing, times out, exits non-zero, prints no JSON, reports any entry in its ``errors`` list (a
-rule it could not read, a file it could not parse), or does not list a target among the files it
-scanned. semgrep-core says nothing when its parsers give up on a broken file, so the analyzer
-checks the file with Python's own parser too: a file that does not parse gets a ``syntax-error``
-finding (as bandit's does), beside whatever semgrep's error-tolerant parser still matched.
+missing, times out, exits non-zero, prints no JSON, reports an error (a rule it could not read, a
+rule that timed out, ...), or does not list a target among the files it scanned. A parse error is
+not a failure of the scan: semgrep's parser recovers and matches the rest. Python's own parser then
+decides: code that does not parse gets a ``syntax-error`` finding (as bandit's does) beside what
+semgrep still matched; code that parses but that semgrep could read only in part is an error (no
+verdict on all of it). semgrep does not always report broken code, hence Python's check.
 
 Severity mapping: a rule's ERROR -> error, WARNING -> warning, INFO -> note. CWE: the first
 ``CWE-<n>`` in the rule's ``metadata.cwe`` (a string or a list); confidence: ``metadata.confidence``
@@ -26,7 +27,7 @@ import ast
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -68,6 +69,8 @@ class SemgrepScan:
     matches: list[SemgrepMatch]
     scanned: tuple[str, ...]
     engine: str  # "semgrep-core" or "semgrep"
+    # Targets semgrep could parse only in part (broken code): their matches are from the parts it read.
+    unparsed: tuple[str, ...] = ()
 
 
 def shipped_rule_files(language: str = "python") -> list[Path]:
@@ -89,7 +92,9 @@ def run_semgrep(
     One engine call per target, all rules at once; ``timeout`` is per call. Raises ``ToolFailure``
     when the engine is missing, hangs, fails, prints unreadable output, reports an error (a rule it
     cannot compile, a target it cannot read) or leaves a target unscanned; ``ValueError`` for no
-    rules or a rule file without a ``rules`` list. Matches come in target order, then by position.
+    rules or a rule file without a ``rules`` list. A target that does not parse is not an error:
+    semgrep's parser recovers, the matches in what it read are returned and the target is listed in
+    ``unparsed`` (the caller decides; the analyzer reports a syntax error). Matches come in target order, then by position.
     Rules for other languages in the files are ignored by the engine. A stable interface: the
     analyzer and the CyberSecEval ICD evaluation both call it.
     """
@@ -100,15 +105,18 @@ def run_semgrep(
         rules_path = Path(folder) / "rules.json"
         rules_path.write_text(combined, encoding="utf-8")
         matches: list[SemgrepMatch] = []
+        unparsed: list[str] = []
         core = semgrep_core_path()
         if core is not None:
             for target in targets:
-                matches.extend(_run_core(core, rules_path, Path(target), language, timeout))
+                found, partly = _run_core(core, rules_path, Path(target), language, timeout)
+                matches.extend(found)
+                unparsed.extend(partly)
             engine = "semgrep-core"
         else:
-            matches = _run_wrapper(rules_path, [Path(t) for t in targets], timeout)
+            matches, unparsed = _run_wrapper(rules_path, [Path(t) for t in targets], timeout)
             engine = "semgrep"
-    return SemgrepScan(matches, tuple(str(t) for t in targets), engine)
+    return SemgrepScan(matches, tuple(str(t) for t in targets), engine, tuple(unparsed))
 
 
 @cache
@@ -175,7 +183,9 @@ def _combined_rules(keys: tuple[tuple[str, int, int], ...]) -> str:
     return json.dumps({"rules": rules})
 
 
-def _run_core(core: str, rules: Path, target: Path, language: str, timeout: float) -> list[SemgrepMatch]:
+def _run_core(
+    core: str, rules: Path, target: Path, language: str, timeout: float
+) -> tuple[list[SemgrepMatch], list[str]]:
     absolute = target.absolute()  # the engine runs in the rules' folder
     if not absolute.is_file():
         raise ToolFailure(f"semgrep cannot scan {target}: not a file")
@@ -184,8 +194,8 @@ def _run_core(core: str, rules: Path, target: Path, language: str, timeout: floa
     if run.returncode != 0:
         raise ToolFailure(f"semgrep-core exited with {run.returncode}: {_reason(run.stderr or run.stdout)}")
     report = _json_report(run.stdout, "semgrep-core")
-    _check_report(report, [absolute])
-    return _matches(report, {str(absolute): str(target)}, set())
+    paths = {str(absolute): str(target)}
+    return _matches(report, paths, set()), _check_report(report, paths)
 
 
 def _reason(output: str) -> str:
@@ -195,7 +205,7 @@ def _reason(output: str) -> str:
     return tail(" ".join(said[:3]) if said else " ".join(lines[:3]), 300)
 
 
-def _run_wrapper(rules: Path, targets: list[Path], timeout: float) -> list[SemgrepMatch]:
+def _run_wrapper(rules: Path, targets: list[Path], timeout: float) -> tuple[list[SemgrepMatch], list[str]]:
     argv = [
         "semgrep", "scan", "--config", str(rules), "--json", "--metrics=off", "--disable-version-check",
         "--no-git-ignore", "--quiet", "--timeout", f"{timeout:g}", "--", *(str(t) for t in targets),
@@ -205,9 +215,9 @@ def _run_wrapper(rules: Path, targets: list[Path], timeout: float) -> list[Semgr
     if run.returncode not in (0, 1):
         raise ToolFailure(f"semgrep exited with {run.returncode}: {tail(run.stderr or run.stdout)}")
     report = _json_report(run.stdout, "semgrep")
-    _check_report(report, targets)
     rule_ids = {rule["id"] for rule in json.loads(rules.read_text(encoding="utf-8"))["rules"]}
-    return _matches(report, {str(t.resolve()): str(t) for t in targets} | {str(t): str(t) for t in targets}, rule_ids)
+    paths = {str(t.absolute()): str(t) for t in targets}
+    return _matches(report, paths, rule_ids), _check_report(report, paths)
 
 
 def _json_report(stdout: str, engine: str) -> dict:
@@ -223,17 +233,33 @@ def _json_report(stdout: str, engine: str) -> dict:
     return report
 
 
-def _check_report(report: dict, targets: Iterable[Path]) -> None:
-    errors = report.get("errors") or []
-    if errors:
-        first = errors[0]
-        text = first.get("message") or first.get("type") or str(first)
-        raise ToolFailure(f"semgrep reported {len(errors)} error(s): {tail(str(text), 300)}")
-    scanned = {os.path.normpath(p) for p in (report.get("paths") or {}).get("scanned", [])}
-    scanned |= {os.path.realpath(p) for p in scanned}
-    missing = [str(t) for t in targets if os.path.normpath(t) not in scanned and os.path.realpath(t) not in scanned]
+# semgrep's error types for a target it could not parse (whole or in part); any other error is a failure.
+_PARSE_ERRORS = {"PartialParsing", "Syntax error", "Lexical error", "Other syntax error", "AST builder error"}
+
+
+def _check_report(report: dict, paths: dict[str, str]) -> list[str]:
+    """Fail on any error but a parse error and on an unscanned target; return the unparsed targets.
+
+    ``paths``: absolute target path -> the path as the caller gave it."""
+    unparsed = []
+    for error in report.get("errors") or []:
+        kind = error.get("error_type", error.get("type"))
+        kind = kind[0] if isinstance(kind, list) and kind else kind
+        where = _real((error.get("location") or {}).get("path") or error.get("path") or "")
+        if kind in _PARSE_ERRORS and where in {_real(p) for p in paths}:
+            unparsed.append(next(shown for p, shown in paths.items() if _real(p) == where))
+            continue
+        text = error.get("message") or kind or str(error)
+        raise ToolFailure(f"semgrep reported an error: {tail(str(text), 300)}")
+    scanned = {_real(p) for p in (report.get("paths") or {}).get("scanned", [])}
+    missing = [shown for path, shown in paths.items() if _real(path) not in scanned]
     if missing:
         raise ToolFailure(f"semgrep scanned no file of {', '.join(missing)}")
+    return sorted(set(unparsed), key=list(paths.values()).index)
+
+
+def _real(path: str) -> str:
+    return os.path.realpath(path) if path else ""
 
 
 def _matches(report: dict, paths: dict[str, str], rule_ids: set[str]) -> list[SemgrepMatch]:
@@ -245,7 +271,7 @@ def _matches(report: dict, paths: dict[str, str], rule_ids: set[str]) -> list[Se
         matches.append(
             SemgrepMatch(
                 rule_id=rule_id,
-                path=paths.get(path, paths.get(os.path.realpath(path), path)),
+                path=paths.get(path) or next((shown for p, shown in paths.items() if _real(p) == _real(path)), path),
                 line=int(item["start"]["line"]),
                 column=int(item["start"]["col"]),
                 end_line=int(item["end"]["line"]),
@@ -317,9 +343,13 @@ class SemgrepAnalyzer:
             rules = shipped_rule_files(language)
             if not rules:
                 raise ToolFailure(f"no semgrep rules for {language} (assets/semgrep/{language}/ is empty)")
-            # semgrep-core says nothing of a file it cannot parse: Python's parser says it instead.
-            broken = [syntax_error_finding(path, "semgrep")] if language == "python" and not _parses(path) else []
             scan = run_semgrep(rules, [path], language=language, timeout=timeout)
-            return broken + [finding_of(match) for match in scan.matches]
+            # semgrep does not always notice broken code, and may fail to parse code that is fine:
+            # Python's own parser decides which it is.
+            broken = language == "python" and not _parses(path)
+            if scan.unparsed and not broken:
+                raise ToolFailure("semgrep could not parse the file (Python can): no verdict on all of it")
+            found = [finding_of(match) for match in scan.matches]
+            return [syntax_error_finding(path, "semgrep"), *found] if broken else found
 
         return guarded(self.name, work)
