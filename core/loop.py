@@ -22,12 +22,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 
 from . import times
 from .analyzers import analyze_code
-from .backends.base import Backend, ModelError
+from .backends.base import Backend, ModelError, generate_each
 from .config import Config
 from .extract import extract_code
 from .feedback import first_messages, rewrite_messages
@@ -203,6 +203,8 @@ class _State:
     # The answer being streamed sits in run.iterations (live views show it) until it is
     # recorded or dropped (a repeat, or a candidate that won instead).
     streaming: Iteration | None = None
+    checking: Future[None] | None = None  # the answer's check, started as soon as it was generated
+    position: int = 0  # in run_loops' task list
 
     def drop_streaming(self) -> None:
         if self.streaming is not None:
@@ -215,9 +217,10 @@ class _Driver:
     streamed) and ``run_loops`` (many, batched) differ only in how the greedy answers are made."""
 
     def __init__(self, backend: Backend, settings: LoopSettings, log: Log | None, emit: EventFn,
-                 cancel: threading.Event, analyze: AnalyzeFn, pool: ThreadPoolExecutor):
+                 cancel: threading.Event, analyze: AnalyzeFn, pool: ThreadPoolExecutor,
+                 on_finished: Callable[[int, Run], None] | None = None):
         self.backend, self.settings, self.log, self.emit = backend, settings, log, emit
-        self.cancel, self.analyze, self.pool = cancel, analyze, pool
+        self.cancel, self.analyze, self.pool, self.on_finished = cancel, analyze, pool, on_finished
 
     # -- recording
 
@@ -232,12 +235,31 @@ class _Driver:
     def finish(self, state: _State, reason: str) -> None:
         state.drop_streaming()
         _finish(state.run, reason, self.log, self.emit)
+        if self.on_finished is not None:
+            self.on_finished(state.position, state.run)
 
     # -- steps
 
     def check(self, state: _State, it: Iteration) -> None:
         it.analysis_seconds = check_code(it, self.analyze, state.tests, self.settings.language,
                                          self.settings.gen.max_new_tokens)
+
+    def start_check(self, state: _State) -> None:
+        """Check ``state.answer`` in the pool now (the batch's other answers may still be decoding)."""
+        if not state.answer.error:
+            state.checking = self.pool.submit(self.check, state, state.answer)
+
+    def checked(self, states: list[_State]) -> None:
+        """Every answer of ``states`` checked: those whose check started as they were generated are
+        waited for, the rest (a streamed answer) are checked now."""
+        for state in states:
+            if state.checking is None:
+                self.start_check(state)
+        wait([st.checking for st in states if st.checking is not None])
+        for state in states:
+            future, state.checking = state.checking, None
+            if future is not None:
+                future.result()  # an exception in a check is a bug: let it surface
 
     def stop_on_error(self, state: _State, it: Iteration) -> bool:
         """Record a failed answer (model error or cancel) and end its run; False if it did not fail."""
@@ -251,7 +273,7 @@ class _Driver:
 
     def after_first(self, states: list[_State]) -> list[_State]:
         """Check and record the first attempts; return the runs still going."""
-        list(self.pool.map(lambda st: self.check(st, st.answer), [st for st in states if not st.answer.error]))
+        self.checked(states)
         going = []
         for state in states:
             if not self.stop_on_error(state, state.answer):
@@ -305,7 +327,7 @@ class _Driver:
         """Check the greedy answers (already in ``state.answer``), sample candidates where they
         bring nothing new, record the chosen iterations; return the runs still going."""
         s = self.settings
-        list(self.pool.map(lambda st: self.check(st, st.answer), [st for st in states if not st.answer.error]))
+        self.checked(states)
         wanting = [st for st in states
                    if needs_candidates(st.run, st.base, st.answer, s.threshold, s.candidates, exclude=st.answer)]
         pools = self.sample_candidates(wanting) if wanting else {}
@@ -358,28 +380,32 @@ class _Driver:
                 conversations.append(rewrite if candidate_request(k) == "rewrite" else state.messages)
                 item_params.append(p)
                 owners.append((state, k))
-        started = time.monotonic()
-        try:
-            answers = self.backend.generate_batch(conversations, item_params, self.cancel, errors="return")
-        except (Cancelled, KeyboardInterrupt):
-            self.cancel.set()
-            answers = [ModelError("cancelled")] * len(conversations)
-        except ModelError as exc:
-            answers = [exc] * len(conversations)
-        seconds = (time.monotonic() - started) / max(1, len(states))
         pools = {
             id(st): [as_candidate(st.answer, 0, s.candidates, _params_for(s.gen, st.rounds))] for st in states
         }
-        checks = []
-        for (state, k), answer in zip(owners, answers, strict=True):
+        checks: dict[int, tuple[Candidate, Future[float]]] = {}
+
+        def arrived(n: int, answer: tuple[str, GenStats] | Exception) -> None:
             if isinstance(answer, Exception):
-                continue  # a failed candidate is no candidate; the greedy answer still stands
-            text, stats = answer
+                return  # a failed candidate is no candidate; the greedy answer still stands
+            (state, k), (text, stats) = owners[n], answer
             candidate = new_candidate(text, stats, k, s.candidates, params[id(state)][k - 1], candidate_request(k))
-            pools[id(state)].append(candidate)
-            checks.append((state, candidate))
-        list(self.pool.map(lambda pair: check_code(pair[1], self.analyze, pair[0].tests, s.language,
-                                                   s.gen.max_new_tokens), checks))
+            checks[n] = candidate, self.pool.submit(check_code, candidate, self.analyze, state.tests, s.language,
+                                                    s.gen.max_new_tokens)
+
+        started = time.monotonic()
+        try:
+            generate_each(self.backend, conversations, item_params, self.cancel, arrived)
+        except (Cancelled, KeyboardInterrupt):
+            self.cancel.set()
+        except ModelError:
+            pass  # every candidate failed: the greedy answers stand
+        seconds = (time.monotonic() - started) / max(1, len(states))
+        wait([future for _, future in checks.values()])
+        for n in sorted(checks):  # in request order, whatever order they ended in
+            candidate, future = checks[n]
+            future.result()
+            pools[id(owners[n][0])].append(candidate)
         return {key: (pool, seconds) for key, pool in pools.items()}
 
 
@@ -467,10 +493,11 @@ def run_loops(
     adapter: str = "",
     eval_run_id: int | None = None,
     analysis_workers: int = 2,
+    on_finished: Callable[[int, Run], None] | None = None,
 ) -> list[Run]:
     """Run the loop for many prompts at once: one batched generation per step for all of them
     (and one for all their candidates). Returns the runs in task order; each is logged as it
-    progresses, like ``run_loop``."""
+    progresses, like ``run_loop``, and ``on_finished(i, run)`` is called as task i's run ends."""
     settings = settings or LoopSettings()
     emit = on_event or (lambda event: None)
     cancel = cancel or threading.Event()
@@ -481,46 +508,54 @@ def run_loops(
         if log is not None:
             log.start_run(run, adapter=adapter, task_id=task.task_id, eval_run_id=eval_run_id)
         first = first_messages(run.prompt, language=settings.language, prompts_dir=settings.prompts_dir)
-        states.append(_State(run, first, task.tests, messages=first))
+        states.append(_State(run, first, task.tests, messages=first, position=len(states)))
     with ThreadPoolExecutor(max_workers=max(1, analysis_workers)) as pool:
-        driver = _Driver(backend, settings, log, emit, cancel, analyze, pool)
+        driver = _Driver(backend, settings, log, emit, cancel, analyze, pool, on_finished)
         pending = list(states)
         first_round = True
         while pending:
-            _generate_batch(backend, pending, settings, emit, cancel)
+            _generate_batch(driver, pending)
             pending = driver.after_first(pending) if first_round else driver.after_greedy(pending)
             first_round = False
             pending = driver.after_answer(pending)
     return [state.run for state in states]
 
 
-def _generate_batch(backend: Backend, states: list[_State], settings: LoopSettings, emit: EventFn,
-                    cancel: threading.Event) -> None:
-    """Every state's greedy answer to its pending request, in one batched generation; a failure
-    of the whole batch becomes each answer's error."""
+def _generate_batch(driver: _Driver, states: list[_State]) -> None:
+    """Every state's greedy answer to its pending request, in one batched generation; each answer
+    is checked as soon as it ends, while the others decode. A failure of the whole batch becomes
+    each answer's error."""
+    settings, emit, cancel = driver.settings, driver.emit, driver.cancel
     index = {id(st): len(st.run.iterations) for st in states}
     for state in states:
+        state.answer = None
         emit(IterationStarted(state.run, index[id(state)]))
     started = time.monotonic()
     # Runs of one batch can be at different rounds (a resumed eval); all share the settings of
     # the lowest, so a batch is one generation call.
     params = _params_for(settings.gen, min(st.rounds for st in states))
-    try:
-        answers = backend.generate_batch([st.messages for st in states], params, cancel, errors="return")
-        failure: str | None = None
-    except (Cancelled, KeyboardInterrupt):
-        cancel.set()
-        answers, failure = [], "cancelled"
-    except ModelError as exc:
-        answers, failure = [], str(exc) or "model_error"
-    elapsed = (time.monotonic() - started) / max(1, len(states))
-    for n, state in enumerate(states):
-        it = Iteration(index=index[id(state)], prompt=state.messages, gen_seconds=elapsed)
-        if failure is not None:
-            it.error = failure
-        elif isinstance(answers[n], Exception):  # a backend that reports per-item errors
-            it.error = str(answers[n]) or "model_error"
+
+    def arrived(n: int, answer: tuple[str, GenStats] | Exception) -> None:
+        state = states[n]
+        it = Iteration(index=index[id(state)], prompt=state.messages)
+        if isinstance(answer, Exception):  # a backend that reports per-item errors
+            it.error = str(answer) or "model_error"
         else:
-            it.response, stats = answers[n]
+            it.response, stats = answer
             it.prompt_tokens, it.completion_tokens = stats.prompt_tokens, stats.completion_tokens
         state.answer = it
+        driver.start_check(state)
+
+    failure: str | None = None
+    try:
+        generate_each(driver.backend, [st.messages for st in states], params, cancel, arrived)
+    except (Cancelled, KeyboardInterrupt):
+        cancel.set()
+        failure = "cancelled"
+    except ModelError as exc:
+        failure = str(exc) or "model_error"
+    elapsed = (time.monotonic() - started) / max(1, len(states))
+    for state in states:
+        if state.answer is None:  # it never ended: the batch failed or was cancelled first
+            state.answer = Iteration(index=index[id(state)], prompt=state.messages, error=failure or "model_error")
+        state.answer.gen_seconds = elapsed

@@ -354,6 +354,29 @@ def test_a_batch_answers_like_one_at_a_time_in_input_order(llama):
 
 @pytest.mark.e2e
 @needs_llama
+def test_more_jobs_than_slots_flow_through_as_slots_free_up(llama, monkeypatch):
+    # 4 slots, 7 answers of different lengths: a slot that ends takes the next job at once, so
+    # some decode holds a new prompt beside answers still going, and each result is reported as it ends.
+    tasks = [[{"role": "user", "content": f"Write a Python function that returns {n} times its argument."}]
+             for n in ("two", "three", "four", "five", "six", "seven", "ten")]
+    limits = [3, 14, 5, 9, 4, 12, 6]
+    alone = ["".join(llama.generate(t, greedy(n))) for t, n in zip(tasks, limits)]
+    decodes = []
+    real = llama.engine._decode
+    monkeypatch.setattr(llama.engine, "_decode", lambda entries, cancel: (decodes.append(list(entries)),
+                                                                          real(entries, cancel))[1])
+    reported = []
+    batch = llama.generate_batch(tasks, [greedy(n) for n in limits],
+                                 on_result=lambda i, result: reported.append((i, result[0])))
+    assert [text for text, _ in batch] == alone
+    assert sorted(reported) == sorted(enumerate(alone)) and len(reported) == 7
+    assert max(len({seq for _, _, seq, _ in entries}) for entries in decodes) <= 4
+    mixed = [e for e in decodes if any(not logits for *_, logits in e) and sum(logits for *_, logits in e) > 1]
+    assert mixed, "no decode packed a new prompt beside running answers"
+
+
+@pytest.mark.e2e
+@needs_llama
 def test_a_batch_mixes_greedy_and_seeded_samples(llama):
     params = [greedy(10), greedy(10, temperature=0.9, seed=5), greedy(10, temperature=0.9, seed=6), greedy(6)]
     answers = [text for text, _ in llama.generate_batch([TASK] * 4, params)]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
-from collections.abc import Iterator, Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 from ..types import BackendInfo, GenParams, GenStats, Message
 
@@ -48,8 +49,27 @@ class Backend(Protocol):
 
         ``errors="return"`` asks for a failed item's ``ModelError`` in its slot instead of raising,
         where the backend can tell items apart (a server can; one process's batch fails as a whole).
+
+        Backends that finish answers at different times may take ``on_result=fn`` too and call
+        ``fn(i, answer)`` as answer i ends; callers go through ``generate_each``.
         """
         ...
+
+
+ResultFn = Callable[[int, Any], None]  # (index, (text, stats) or ModelError)
+
+
+def generate_each(backend: Backend, conversations: Sequence[Sequence[Message]],
+                  params: GenParams | Sequence[GenParams], cancel: threading.Event | None, on_result: ResultFn,
+                  *, errors: str = "return") -> list[Any]:
+    """``generate_batch`` with ``on_result(i, answer)`` called as each answer ends (so the caller can
+    analyze it while the rest decode), or right after the batch for a backend that cannot say."""
+    if "on_result" in inspect.signature(backend.generate_batch).parameters:
+        return backend.generate_batch(conversations, params, cancel, errors=errors, on_result=on_result)
+    answers = backend.generate_batch(conversations, params, cancel, errors=errors)
+    for index, answer in enumerate(answers):
+        on_result(index, answer)
+    return answers
 
 
 def per_item_params(params: GenParams | Sequence[GenParams], count: int) -> list[GenParams]:

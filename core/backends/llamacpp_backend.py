@@ -21,7 +21,7 @@ from typing import Any
 
 from ..types import BackendInfo, Cancelled, GenParams, GenStats, Message
 from . import chat_template, embedded
-from .base import ModelError
+from .base import ModelError, ResultFn
 from .llamacpp_engine import Job, LlamaEngine, Sampling
 
 Progress = Callable[[str], None]
@@ -146,17 +146,19 @@ class LlamaCppBackend:
         cancel: threading.Event | None = None,
         batch_size: int | None = None,
         errors: str = "raise",
+        on_result: ResultFn | None = None,
     ) -> list[tuple[str, GenStats]]:
         """Answer many conversations as parallel sequences of one context, in input order.
 
         ``params`` is one setting for all (item i then samples with seed + i, so candidates differ)
         or one per conversation (each with its own sampler: greedy and sampled items, different
-        temperatures and seeds mix freely in one batch).
+        temperatures and seeds mix freely in one batch). ``on_result(i, (text, stats))`` is called
+        as each answer ends, so the caller can check it while the others are still decoding.
 
         ``errors`` is accepted for the protocol's sake: one context fails as a whole, so a failure
         is raised as one ``ModelError``. Prompts are sorted by their tokens so that those sharing a
-        prefix (the candidates of one task, the system prompt of an eval) land in the same group
-        and compute it once; a group is as many sequences as fit the context.
+        prefix (the candidates of one task, the system prompt of an eval) decode side by side and
+        compute it once; ``batch_size`` caps the sequences decoding at once (at most the context's).
         """
         started = time.perf_counter()
         if cancel is not None and cancel.is_set():
@@ -167,26 +169,20 @@ class LlamaCppBackend:
             settings = [(p, 0) for p in params]
             if len(settings) != len(conversations):
                 raise ModelError(f"{len(settings)} generation settings for {len(conversations)} conversations.")
-        size = max(1, min(batch_size or self.batch_size, self.engine.n_seq_max))
         jobs = [Job(self._prompt_tokens(m), p.max_new_tokens, self._sampling(p, offset))
                 for m, (p, offset) in zip(conversations, settings)]
         order = sorted(range(len(jobs)), key=lambda i: jobs[i].prompt)
-        for group in self._groups([jobs[i] for i in order], size):
-            for _ in self.engine.run(group, cancel, started=started):
-                pass
-        return [(job.text, GenStats(prompt_tokens=len(job.prompt), completion_tokens=job.completion_tokens,
-                                    first_token_seconds=job.first_token_seconds)) for job in jobs]
 
-    def _groups(self, jobs: Sequence[Job], size: int) -> Iterator[list[Job]]:
-        group: list[Job] = []
-        for job in jobs:
-            wanted = group + [job]
-            fits = self.engine.cells_needed([j.prompt for j in wanted],
-                                            [j.max_new_tokens for j in wanted]) <= self.engine.n_ctx
-            if group and (len(group) >= size or not fits):
-                yield group
-                group = [job]
-            else:
-                group = wanted
-        if group:
-            yield group
+        def finished(position: int) -> None:
+            if on_result is not None:
+                on_result(order[position], _result(jobs[order[position]]))
+
+        for _ in self.engine.run([jobs[i] for i in order], cancel, started=started, on_finish=finished,
+                                 max_live=batch_size or self.batch_size):
+            pass
+        return [_result(job) for job in jobs]
+
+
+def _result(job: Job) -> tuple[str, GenStats]:
+    return job.text, GenStats(prompt_tokens=len(job.prompt), completion_tokens=job.completion_tokens,
+                              first_token_seconds=job.first_token_seconds)

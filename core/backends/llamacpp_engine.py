@@ -5,6 +5,8 @@ the C API itself (``llama_decode`` on multi-sequence batches) to get what patchl
 
 - parallel sequences: every live sequence contributes one token to each ``llama_decode``, so a
   batch of N answers costs little more per step than one (the weights are read once per step);
+- continuous batching: a call may hold more jobs than slots; when an answer ends, its slot takes
+  the next job at once, its prompt packed into the same decode as the others' next tokens;
 - prefix reuse: the KV cache is unified (all sequences share one pool of cells), the tokens held
   for every sequence slot are remembered, and a new call keeps the longest common token prefix
   (the system prompt and task of a run's iterations and candidates) instead of recomputing it.
@@ -24,7 +26,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -266,19 +268,6 @@ class LlamaEngine:
 
     # -- the KV cache
 
-    def cells_needed(self, prompts: Sequence[Sequence[int]], max_new: Sequence[int]) -> int:
-        """KV cells a batch takes: the common prefix once, the rest and the answers per sequence."""
-        shared = self._shared_length(prompts)
-        return shared + sum(len(p) - shared + m for p, m in zip(prompts, max_new))
-
-    @staticmethod
-    def _shared_length(prompts: Sequence[Sequence[int]]) -> int:
-        shared = min(len(p) for p in prompts)
-        for prompt in prompts[1:]:
-            shared = common_prefix(prompts[0][:shared], prompt)
-        # Each sequence decodes at least its own last prompt token: its logits pick the first answer token.
-        return max(0, min(shared, min(len(p) for p in prompts) - 1))
-
     def _forget(self, seq: int, keep: int = 0) -> None:
         self._llama.llama_memory_seq_rm(self._memory, seq, keep, -1)
         del self._slots[seq][keep:]
@@ -313,24 +302,6 @@ class LlamaEngine:
                 raise ModelError("llama.cpp cache bookkeeping went out of step; the cache was cleared.")
             slot.append(token)
 
-    def _load_prefix(self, shared: list[int], cancel: threading.Event | None) -> None:
-        """Make sequence 0 hold ``shared``, starting from the slot that caches the longest part of it,
-        and empty every other slot (a stale slot would hold cells the new batch needs)."""
-        best = max(range(self.n_seq_max), key=lambda s: common_prefix(self._slots[s], shared))
-        keep = common_prefix(self._slots[best], shared)
-        if best != 0:
-            self._forget(0)
-            if keep:
-                self._llama.llama_memory_seq_cp(self._memory, best, 0, 0, keep)
-                self._slots[0] = self._slots[best][:keep]
-        else:
-            self._forget(0, keep)
-        for seq in range(1, self.n_seq_max):
-            self._forget(seq)
-        for start in range(keep, len(shared), self.n_batch):
-            chunk = shared[start : start + self.n_batch]
-            self._decode([(t, start + i, 0, False) for i, t in enumerate(chunk)], cancel)
-
     def _adapt_threads(self) -> None:
         if self._share is None:
             return
@@ -359,83 +330,181 @@ class LlamaEngine:
 
     # -- generation
 
-    def run(self, seqs: Sequence[Job], cancel: threading.Event | None = None,
-            started: float | None = None) -> Iterator[tuple[int, str]]:
-        """Answer every sequence together, yielding (index, text piece) as tokens arrive.
+    def run(self, jobs: Sequence[Job], cancel: threading.Event | None = None, started: float | None = None,
+            on_finish: Callable[[int], None] | None = None, max_live: int | None = None,
+            ) -> Iterator[tuple[int, str]]:
+        """Answer every job, yielding (index, text piece) as tokens arrive.
 
-        The caller keeps the batch within ``n_seq_max`` sequences and ``n_ctx`` cells
-        (``cells_needed``). Stops each sequence at an end-of-generation token or its token limit;
-        raises Cancelled once ``cancel`` is set (checked before every llama_decode).
+        Up to ``n_seq_max`` (or ``max_live``) jobs decode together; the moment one ends (an end-of-generation token or
+        its token limit) its slot takes the next waiting job, whose prompt is packed into the same
+        ``llama_decode`` as the others' next tokens (continuous batching: a batch never waits for its
+        longest answer). ``on_finish(index)`` is called as each job ends, in the order they end.
+        Raises Cancelled once ``cancel`` is set (checked before every llama_decode).
         """
-        if not 0 < len(seqs) <= self.n_seq_max:
-            raise ModelError(f"A llama.cpp batch holds 1 to {self.n_seq_max} sequences, not {len(seqs)}.")
-        for seq in seqs:
-            if len(seq.prompt) + 1 > self.n_ctx:
-                raise ModelError(f"The prompt is {len(seq.prompt)} tokens, more than the llama.cpp context "
+        if not jobs:
+            return
+        for job in jobs:
+            if len(job.prompt) + 1 > self.n_ctx:
+                raise ModelError(f"The prompt is {len(job.prompt)} tokens, more than the llama.cpp context "
                                  f"({self.n_ctx} tokens) holds.")
-            seq.max_new_tokens = max(0, min(seq.max_new_tokens, self.n_ctx - len(seq.prompt)))
+            job.max_new_tokens = max(0, min(job.max_new_tokens, self.n_ctx - len(job.prompt)))
         with self._lock:
-            yield from self._run_locked(seqs, cancel, time.perf_counter() if started is None else started)
+            batch = _Batch(self, jobs, cancel, time.perf_counter() if started is None else started, on_finish,
+                           max(1, min(max_live or self.n_seq_max, self.n_seq_max)))
+            try:
+                yield from batch.steps()
+            finally:
+                batch.free()
 
-    def _run_locked(self, seqs: Sequence[Job], cancel: threading.Event | None,
-                    started: float) -> Iterator[tuple[int, str]]:
-        self._adapt_threads()
-        prompts = [seq.prompt for seq in seqs]
-        shared_len = self._shared_length(prompts)
-        self._load_prefix(list(prompts[0][:shared_len]), cancel)
-        for index in range(1, len(seqs)):
-            if shared_len:
-                self._llama.llama_memory_seq_cp(self._memory, 0, index, 0, shared_len)
-            self._slots[index] = list(prompts[0][:shared_len])
-        samplers = [self._sampler(seq.sampling) for seq in seqs]
-        decoders = [codecs.getincrementaldecoder("utf-8")("replace") for _ in seqs]
-        try:
-            # The rest of every prompt, packed across sequences; a sequence's first token is drawn
-            # from the logits of its last prompt token, right after the decode that held it.
-            pending = [(t, pos, index, pos == len(seq.prompt) - 1)
-                       for index, seq in enumerate(seqs) for pos, t in enumerate(seq.prompt) if pos >= shared_len]
-            nxt: dict[int, int] = {}
-            for start in range(0, len(pending), self.n_batch):
-                chunk = pending[start : start + self.n_batch]
-                self._decode(chunk, cancel)
-                for i, (_, _, index, wants) in enumerate(chunk):
-                    if wants:
-                        nxt[index] = self._llama.llama_sampler_sample(samplers[index], self._ctx, i)
-            while True:
-                self._adapt_threads()
-                live = []
-                for index, seq in enumerate(seqs):
-                    if seq.done:
-                        continue
-                    token = nxt.pop(index, None)
-                    if token is None or seq.max_new_tokens == 0:
-                        seq.done = True
-                        continue
-                    if seq.first_token_seconds is None:
-                        seq.first_token_seconds = time.perf_counter() - started
-                    seq.tokens.append(token)
-                    if self.is_end(token):
-                        seq.done = True
-                    else:
-                        piece = decoders[index].decode(self._piece(token))
-                        if piece:
-                            seq.pieces.append(piece)
-                            yield index, piece
-                        if len(seq.tokens) >= seq.max_new_tokens:
-                            seq.done = True
-                        else:
-                            live.append(index)
-                if not live:
-                    break
-                entries = [(seqs[i].tokens[-1], len(self._slots[i]), i, True) for i in live]
-                self._decode(entries, cancel)
-                for i, index in enumerate(live):
-                    nxt[index] = self._llama.llama_sampler_sample(samplers[index], self._ctx, i)
-            for index, seq in enumerate(seqs):
-                tail = decoders[index].decode(b"", final=True)
-                if tail:
-                    seq.pieces.append(tail)
-                    yield index, tail
-        finally:
-            for chain in samplers:
-                self._llama.llama_sampler_free(chain)
+
+@dataclass
+class _Live:
+    """A job decoding in a sequence slot."""
+
+    index: int
+    seq: int
+    sampler: Any
+    decoder: codecs.IncrementalDecoder
+    todo: list[int]  # prompt tokens not yet in the cache
+    next_token: int | None = None  # drawn, to be fed at the next decode
+
+
+class _Batch:
+    """One ``LlamaEngine.run``: jobs waiting, jobs live in slots, one ``llama_decode`` per step.
+
+    Prefix reuse: an admitted job starts from the slot whose cached tokens share the longest prefix
+    with its prompt (a free slot is trimmed to it; a live one's prefix is shared through
+    ``llama_memory_seq_cp``, which in a unified cache tags the same cells: computed once, stored
+    once). A job whose prompt shares more with a prompt still being computed waits one step for it.
+    """
+
+    _WAIT_FOR_SHARED = 16  # tokens: below this, computing the shared part again beats waiting a step
+
+    def __init__(self, engine: LlamaEngine, jobs: Sequence[Job], cancel: threading.Event | None,
+                 started: float, on_finish: Callable[[int], None] | None, max_live: int):
+        self.engine, self.jobs, self.cancel, self.started = engine, jobs, cancel, started
+        self.max_live = max_live
+        self.on_finish = on_finish or (lambda index: None)
+        self.waiting = collections.deque(range(len(jobs)))
+        self.live: dict[int, _Live] = {}  # seq -> job
+
+    def free(self) -> None:
+        for live in self.live.values():
+            self.engine._llama.llama_sampler_free(live.sampler)
+        self.live.clear()
+
+    # -- admission
+
+    def _cells_in_use(self) -> int:
+        """An upper bound on the KV cells taken now and by the live jobs' future tokens (a shared
+        prefix is counted once per sequence that holds it)."""
+        engine = self.engine
+        stale = sum(len(engine._slots[s]) for s in range(engine.n_seq_max) if s not in self.live)
+        reserved = sum(len(self.jobs[lv.index].prompt) + self.jobs[lv.index].max_new_tokens
+                       for lv in self.live.values())
+        return stale + reserved
+
+    def _admit(self) -> None:
+        engine = self.engine
+        while self.waiting and len(self.live) < self.max_live:
+            index = self.waiting[0]
+            job = self.jobs[index]
+            if job.max_new_tokens == 0:
+                self.waiting.popleft()
+                job.done = True
+                self.on_finish(index)
+                continue
+            prompt = job.prompt
+            # Each job decodes at least its last prompt token: its logits pick the first answer token.
+            best = max(range(engine.n_seq_max), key=lambda s: common_prefix(engine._slots[s], prompt))
+            keep = min(common_prefix(engine._slots[best], prompt), len(prompt) - 1)
+            pending = max((common_prefix(self.jobs[lv.index].prompt, prompt) for lv in self.live.values()
+                           if lv.todo), default=0)
+            if min(pending, len(prompt) - 1) > keep + self._WAIT_FOR_SHARED:
+                break  # its prefix is being computed for another job: share it next step
+            free = [s for s in range(engine.n_seq_max) if s not in self.live]
+            seq = best if best in free else max(free, key=lambda s: common_prefix(engine._slots[s], prompt))
+            if not self._fits(job, seq, best):
+                if self.live:
+                    break  # wait for a live job to end and free its cells
+                raise ModelError(f"The llama.cpp context ({engine.n_ctx} tokens) is too small for a prompt "
+                                 f"of {len(prompt)} tokens and {job.max_new_tokens} new ones.")
+            self.waiting.popleft()
+            if seq == best:
+                engine._forget(seq, keep)
+            else:
+                engine._forget(seq)
+                if keep:
+                    engine._llama.llama_memory_seq_cp(engine._memory, best, seq, 0, keep)
+                    engine._slots[seq] = engine._slots[best][:keep]
+            self.live[seq] = _Live(index, seq, engine._sampler(job.sampling),
+                                   codecs.getincrementaldecoder("utf-8")("replace"), list(prompt[keep:]))
+
+    def _fits(self, job: Job, seq: int, best: int) -> bool:
+        """Whether the job's cells fit beside the others', after dropping stale caches if need be."""
+        engine = self.engine
+        wanted = len(job.prompt) + job.max_new_tokens
+        if self._cells_in_use() - len(engine._slots[seq]) + wanted <= engine.n_ctx:
+            return True
+        for s in range(engine.n_seq_max):  # caches of ended jobs: worth less than a live job
+            if s not in self.live and s not in (seq, best):
+                engine._forget(s)
+        return self._cells_in_use() - len(engine._slots[seq]) + wanted <= engine.n_ctx
+
+    # -- decoding
+
+    def steps(self) -> Iterator[tuple[int, str]]:
+        engine = self.engine
+        while self.waiting or self.live:
+            engine._adapt_threads()
+            self._admit()
+            entries: list[tuple[int, int, int, bool]] = []
+            wants: list[_Live] = []  # in the order of their logits in the batch
+            for live in self.live.values():  # the next token of every answering job, one each
+                if live.next_token is not None:
+                    entries.append((live.next_token, len(engine._slots[live.seq]), live.seq, True))
+                    wants.append(live)
+            for live in self.live.values():  # then prompts, packed into the rest of the batch
+                room = engine.n_batch - len(entries)
+                if not live.todo or room <= 0:
+                    continue
+                chunk, live.todo = live.todo[:room], live.todo[room:]
+                start = len(engine._slots[live.seq])
+                for i, token in enumerate(chunk):
+                    last = not live.todo and i == len(chunk) - 1
+                    entries.append((token, start + i, live.seq, last))
+                    if last:
+                        wants.append(live)
+            if not entries:
+                continue  # only jobs without new tokens were admitted; they ended already
+            engine._decode(entries, self.cancel)
+            logits_at = [i for i, entry in enumerate(entries) if entry[3]]
+            for live, position in zip(wants, logits_at, strict=True):
+                token = engine._llama.llama_sampler_sample(live.sampler, engine._ctx, position)
+                yield from self._take(live, token)
+
+    def _take(self, live: _Live, token: int) -> Iterator[tuple[int, str]]:
+        """Record a drawn token; end the job at its end token or its limit."""
+        engine, job = self.engine, self.jobs[live.index]
+        if job.first_token_seconds is None:
+            job.first_token_seconds = time.perf_counter() - self.started
+        job.tokens.append(token)
+        live.next_token = None
+        ended = engine.is_end(token)
+        if not ended:
+            piece = live.decoder.decode(engine._piece(token))
+            if piece:
+                job.pieces.append(piece)
+                yield live.index, piece
+            ended = len(job.tokens) >= job.max_new_tokens
+        if not ended:
+            live.next_token = token
+            return
+        tail = live.decoder.decode(b"", final=True)
+        if tail:
+            job.pieces.append(tail)
+            yield live.index, tail
+        job.done = True
+        engine._llama.llama_sampler_free(live.sampler)
+        del self.live[live.seq]  # its cells stay cached for the next prompt that shares them
+        self.on_finish(live.index)

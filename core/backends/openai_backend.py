@@ -34,7 +34,7 @@ from typing import Any, Literal, Protocol, Self
 import httpx
 
 from ..types import BackendInfo, Cancelled, GenParams, GenStats, Message
-from .base import ModelError, per_item_params
+from .base import ModelError, ResultFn, per_item_params
 
 __all__ = ["DEFAULT_BASE_URL", "OpenAIBackend"]
 
@@ -198,8 +198,10 @@ class OpenAIBackend:
         cancel: threading.Event | None = None,
         *,
         errors: Literal["raise", "return"] = "raise",
+        on_result: ResultFn | None = None,
     ) -> list[Any]:
         """Answer many conversations with up to ``concurrency`` requests in flight; results in input order.
+        ``on_result(i, answer)`` is called as each request ends.
 
         ``errors="raise"`` (the Backend protocol's behaviour): the first failed request stops the
         others and raises a ModelError naming it ("request 3 of 10 failed: ..."). ``errors="return"``:
@@ -242,6 +244,8 @@ class OpenAIBackend:
                             results[index] = exc
                         else:
                             raise ModelError(f"request {index + 1} of {total} failed: {exc}") from exc
+                    if on_result is not None:
+                        on_result(index, results[index])
         finally:
             stop.set()
             pool.shutdown(wait=True, cancel_futures=True)

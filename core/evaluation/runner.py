@@ -1,9 +1,10 @@
 """Running a model over benchmark tasks: batched loops, sandboxed tests, scored and stored as
 they finish.
 
-Tasks go through ``run_loops`` in chunks (``chunk_size`` prompts per batched generation), grouped
-by language. Each finished task is scored and written to ``eval_tasks`` at once, so Ctrl-C or a
-crash loses at most the chunk in flight and ``--resume`` starts after the last recorded task.
+Tasks go through ``run_loops`` in chunks (``chunk_size`` prompts per batched generation; the
+backend decodes as many at once as it has slots and refills a slot as an answer ends), grouped by
+language. Each task is scored and written to ``eval_tasks`` as its run ends, so Ctrl-C or a crash
+loses at most the runs still going and ``--resume`` starts after the last recorded task.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ..analyzers import get_analyzers
 from ..backends.base import Backend
 from ..log import Log
 from ..loop import AnalyzeFn, EventFn, LoopSettings, LoopTask, run_loops
+from ..types import Run
 from .checks import TaskTester
 from .datasets import Task
 from .metrics import TaskResult, task_result
@@ -68,6 +70,15 @@ def run_eval(
     cancel = cancel or threading.Event()
     todo = [task for task in tasks if task.task_id not in done]
     benchmark = tasks[0].benchmark if tasks else ""
+
+    def record(task: Task, run: Run, covered: bool) -> None:
+        result = task_result(task, run, tests=recorder, has_analyzer=covered)
+        if store is not None:
+            store.record(eval_run_id, position[task.task_id], result)
+        results[task.task_id] = result
+        if on_task is not None:
+            on_task(result)
+
     for language, group in _by_language(todo):
         covered = suite_covers(settings.analyzers, language)
         language_settings = replace(settings, language=language)
@@ -78,21 +89,29 @@ def run_eval(
             loop_tasks = [
                 LoopTask(task.prompt, task.task_id, recorder.for_task(task) if recorder else None) for task in chunk
             ]
+
+            held: list[tuple[Task, Run]] = []  # model errors: recorded unless the whole batch failed
+
+            def finished(i: int, run: Run, chunk: list[Task] = chunk, covered: bool = covered,
+                         held: list[tuple[Task, Run]] = held) -> None:
+                # Scored and stored the moment its run ends, not when the chunk does: the progress
+                # moves per task, and a crash loses only the runs still going.
+                if run.stop_reason == "cancelled":
+                    return  # not recorded: a resume runs it again
+                if run.stop_reason == "model_error":
+                    held.append((chunk[i], run))
+                else:
+                    record(chunk[i], run, covered)
+
             runs = run_loops(
                 loop_tasks, backend, language_settings, log=log, on_event=on_event, cancel=cancel,
                 analyze=analyze, source=f"eval:{benchmark}", adapter=adapter, eval_run_id=eval_run_id,
+                on_finished=finished,
             )
             errors = [run.error for run in runs if run.stop_reason == "model_error"]
             if errors and len(errors) == len(runs) and len(runs) > 1:
                 raise EvalAborted(f"the model failed on every task of a batch: {errors[0]}")
-            for task, run in zip(chunk, runs):
-                if run.stop_reason == "cancelled":
-                    continue  # not recorded: a resume runs it again
-                result = task_result(task, run, tests=recorder, has_analyzer=covered)
-                if store is not None:
-                    store.record(eval_run_id, position[task.task_id], result)
-                results[task.task_id] = result
-                if on_task is not None:
-                    on_task(result)
+            for task, run in held:
+                record(task, run, covered)
     return [results[task.task_id] for task in tasks if task.task_id in results]
 
