@@ -145,3 +145,24 @@ def test_eslint_without_its_npm_folder_is_an_error_naming_make_setup(monkeypatch
     source.write_text("eval(x);\n", encoding="utf-8")
     result = ANALYZERS["eslint"]().analyze(source, "javascript", 30)
     assert result.findings == [] and "make setup" in (result.error or "")
+
+
+def test_semgrep_on_broken_php_keeps_its_matches_and_php_lint_reports_the_syntax_error():
+    needs_tools("php")
+    code = '<?php\nfunction f() {\n    return md5($_GET["p"])\n}\n'
+    analysis = analyze_code(code, "security", language="php", filename="solution.php")
+    assert not analysis.errors
+    assert {(f.tool, f.rule_id) for f in analysis.findings} >= {("php-lint", "parse-error")}
+
+
+def test_semgrep_that_cannot_parse_code_the_language_accepts_is_an_error(monkeypatch, tmp_path):
+    needs_tools("php")
+    from patchloop.core.analyzers import semgrep_langs
+    from patchloop.core.analyzers.semgrep import SemgrepScan
+
+    source = tmp_path / "solution.php"
+    source.write_text("<?php\necho 'fine';\n", encoding="utf-8")
+    monkeypatch.setattr(semgrep_langs, "run_semgrep",
+                        lambda rules, targets, **kw: SemgrepScan([], (str(source),), "semgrep-core", (str(source),)))
+    result = semgrep_langs.SemgrepLangsAnalyzer().analyze(source, "php", 30)
+    assert result.findings == [] and "could not parse" in (result.error or "")

@@ -52,6 +52,7 @@ from .ruff import ruff_defects, ruff_security
 from .runner import run_analyzers
 from .rustc import clippy_lints, clippy_security, rustc_lints
 from .semgrep import SemgrepAnalyzer
+from .semgrep_langs import SemgrepLangsAnalyzer
 
 __all__ = [
     "ANALYZERS",
@@ -78,8 +79,7 @@ ANALYZERS: dict[str, Callable[[], Analyzer]] = {
     "node-check": NodeCheckAnalyzer,
     "eslint": EslintAnalyzer,
     "php-lint": PhpLintAnalyzer,
-    # semgrep with patchloop's rules for more languages (assets/semgrep/<language>/); "semgrep" runs the Python ones.
-    "semgrep-langs": lambda: SemgrepAnalyzer(name="semgrep-langs", languages=("java", "javascript", "php")),
+    "semgrep-langs": SemgrepLangsAnalyzer,
     "gcc": gcc_warnings,
     "gcc-analyzer": gcc_analyzer,
     "cppcheck": cppcheck_defects,

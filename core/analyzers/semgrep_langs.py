@@ -1,0 +1,68 @@
+"""semgrep with patchloop's pattern rules for Java, JavaScript and PHP (assets/semgrep/<language>/),
+the security role for languages whose compilers and linters find defects but few vulnerabilities:
+weak random numbers, hashes and ciphers, command and SQL injection, unsafe deserialization, SSRF,
+XXE, XSS, open redirects, file inclusion, hard-coded secrets, spoofable client addresses.
+
+The run itself is ``semgrep.run_semgrep`` (fail closed: missing engine, timeout, rule errors and an
+unscanned file are errors). When semgrep can parse the file only in part, the language's own parser
+(the suite's defects analyzer: javac, node --check, php -l) decides: broken code keeps the matches
+from the part semgrep read (the parser's analyzer reports the syntax error itself); code the
+parser accepts is an error, since semgrep gave no verdict on all of it.
+
+Mapping: as ``semgrep.finding_of`` (ERROR -> error, WARNING -> warning, INFO -> note; the rule's
+``metadata.cwe``); findings report under the tool "semgrep".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..types import AnalyzerResult, Finding
+from .base import Analyzer, ToolFailure, find_tool, guarded
+from .javac import JavacAnalyzer
+from .node_check import NodeCheckAnalyzer
+from .php_lint import PhpLintAnalyzer
+from .semgrep import finding_of, run_semgrep, semgrep_core_path, shipped_rule_files
+
+# The analyzer whose verdict says whether a file of the language parses at all.
+PARSERS: dict[str, Callable[[], Analyzer]] = {
+    "java": JavacAnalyzer, "javascript": NodeCheckAnalyzer, "php": PhpLintAnalyzer,
+}  # fmt: skip
+
+
+def parses(path: Path, language: str, timeout: float) -> bool:
+    """True when the language's own parser accepts the file; a ToolFailure when it cannot say."""
+    result = PARSERS[language]().analyze(path, language, timeout)
+    if result.error:
+        raise ToolFailure(
+            f"semgrep could not parse the file, and its parser could not check it: {result.error}"
+        )
+    return not any(f.severity == "error" for f in result.findings)
+
+
+@dataclass(frozen=True)
+class SemgrepLangsAnalyzer:
+    name: str = "semgrep-langs"
+    languages: tuple[str, ...] = tuple(PARSERS)
+    tool: str = "semgrep"
+    executable: str = "semgrep"
+    distribution: str = "semgrep"
+    install: str = "pip install semgrep"
+
+    def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
+        def work() -> list[Finding]:
+            if semgrep_core_path() is None and find_tool("semgrep") is None:
+                raise ToolFailure(f"semgrep is not installed; install it with: {self.install}")
+            rules = shipped_rule_files(language)
+            if not rules:
+                raise ToolFailure(f"no semgrep rules for {language} (assets/semgrep/{language}/ is empty)")
+            scan = run_semgrep(rules, [path], language=language, timeout=timeout)
+            if scan.unparsed and parses(path, language, timeout):
+                raise ToolFailure(
+                    f"semgrep could not parse the file ({language} can): no verdict on all of it"
+                )
+            return [finding_of(match) for match in scan.matches]
+
+        return guarded(self.name, work)
