@@ -2,23 +2,26 @@
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
-# Installed first so the resolver keeps it: on machines with a local CPU wheel it is taken from
-# there; elsewhere PyPI's build for the platform (CUDA on Linux) is used.
+# Installed first so the resolver keeps it. scripts/torch-spec.sh picks the build: the CPU one
+# (PyTorch's CPU index) on Linux without a GPU unless pip's own sources already hold one, else
+# PyPI's (CUDA on Linux); TORCH_BUILD=cpu|gpu overrides the detection.
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 # ESLint and its security plug-ins for JavaScript (core/analyzers/eslint.py), pinned by the lock file.
 ESLINT := tools/eslint/node_modules/.package-lock.json
 
-.PHONY: setup run test sample bench clean-venv
+.PHONY: setup run test test-fast sample bench clean-venv
 
 setup: $(STAMP) $(ESLINT)
 
-$(STAMP): pyproject.toml scripts/install-system-deps.sh scripts/build-llama-wheel.sh
+$(STAMP): pyproject.toml scripts/check-python.sh scripts/torch-spec.sh scripts/install-system-deps.sh scripts/build-llama-wheel.sh
+	sh scripts/check-python.sh $(PYTHON)
 	bash scripts/install-system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install "$(TORCH)"
-	$(PY) -m pip install -e '.[dev]'
+	$(PY) -m pip install $$(bash scripts/torch-spec.sh $(PY) "$(TORCH)")
+	$(PY) -m pip install -e .
 	# The llama.cpp engine (GGUF on the CPU): compiled once (10-25 min on 2 cores) into a wheel cache
 	# outside the repo, then reused; a failed build only warns (GGUF models then run on transformers).
 	bash scripts/build-llama-wheel.sh $(PY)
@@ -39,8 +42,17 @@ run: setup
 sample: setup
 	$(VENV)/bin/patchloop run "Write a function that returns the sum of the positive numbers in a list"
 
-test: setup
+# The test-only extras (pytest, a model server, the SARIF schema) only for the test targets.
+$(DEV_STAMP): $(STAMP)
+	$(PY) -m pip install -e '.[dev]'
+	touch $(DEV_STAMP)
+
+test: setup $(DEV_STAMP)
 	$(PY) -m pytest
+
+# For development: everything but the end-to-end tests on the real model (marker e2e).
+test-fast: setup $(DEV_STAMP)
+	$(PY) -m pytest -m "not e2e"
 
 bench: setup
 	$(PY) benchmarks/bench_model.py
