@@ -317,7 +317,7 @@ def test_crashing_plugin_is_an_error(monkeypatch):
 
 
 def test_real_tool_past_its_timeout_is_an_error(monkeypatch):
-    suite = _only(monkeypatch, PyrightAnalyzer)
+    suite = _only(monkeypatch, lambda: PyrightAnalyzer(warm=False))  # the command line, started per call
     analysis = analyze_code(CLEAN_CODE, suite, timeout=0.05)
     assert analysis.errors == ["pyright: timed out after 0.05 s"]
     assert not analysis.is_clean()

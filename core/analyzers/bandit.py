@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..types import AnalyzerResult, Finding
 from .base import ToolFailure, guarded, run_tool, tail
+from .workers import interpreter_tool, tool_worker
 
 SKIPPED_TESTS: tuple[str, ...] = ("B403", "B404", "B603", "B607")
 
@@ -79,6 +80,7 @@ class BanditAnalyzer:
     tool: str = "bandit"
     executable: str = "bandit"
     distribution: str = "bandit"
+    warm: bool = True  # a long-lived worker process (workers.py), where the tool is this interpreter's
 
     def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
         def work() -> list[Finding]:
@@ -92,7 +94,8 @@ class BanditAnalyzer:
                 "--",
                 str(path),
             ]
-            run = run_tool(argv, timeout, cwd=path.parent)
+            warm = self.warm and interpreter_tool(self.executable)
+            run = (tool_worker("bandit").run if warm else run_tool)(argv, timeout, cwd=path.parent)
             # 0: no issues, 1: issues found; anything else is bandit failing.
             if run.returncode not in (0, 1):
                 raise ToolFailure(f"bandit exited with {run.returncode}: {tail(run.stderr)}")

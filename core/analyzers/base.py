@@ -79,6 +79,13 @@ class ToolRun:
     stderr: str
 
 
+def tool_env() -> dict[str, str]:
+    """The environment every tool process gets (``run_tool``'s and the warm workers')."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"}
+    env.pop("PYTHONPATH", None)  # the user's import path must not change what a tool loads
+    return env
+
+
 def run_tool(argv: Sequence[str], timeout: float, cwd: Path | None = None) -> ToolRun:
     """Run ``argv`` (argv[0] is looked up with ``find_tool``) and capture its output.
 
@@ -91,8 +98,7 @@ def run_tool(argv: Sequence[str], timeout: float, cwd: Path | None = None) -> To
     executable = find_tool(argv[0])
     if executable is None:
         raise ToolFailure(f"executable {argv[0]!r} not found (install it into this environment)")
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"}
-    env.pop("PYTHONPATH", None)  # the user's import path must not change what a tool loads
+    env = tool_env()
     command = [executable, *argv[1:]]
     try:
         proc = subprocess.Popen(

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ..types import AnalyzerResult, Finding
 from .base import ToolFailure, guarded, run_tool, tail
+from .workers import interpreter_tool, tool_worker
 
 ENABLED: tuple[str, ...] = (
     "E",
@@ -91,6 +92,7 @@ class PylintAnalyzer:
     tool: str = "pylint"
     executable: str = "pylint"
     distribution: str = "pylint"
+    warm: bool = True  # a long-lived worker process (workers.py), where the tool is this interpreter's
 
     def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
         def work() -> list[Finding]:
@@ -107,7 +109,8 @@ class PylintAnalyzer:
                 "--",
                 str(path),
             ]
-            run = run_tool(argv, timeout, cwd=path.parent)
+            warm = self.warm and interpreter_tool(self.executable)
+            run = (tool_worker("pylint").run if warm else run_tool)(argv, timeout, cwd=path.parent)
             if run.returncode & _FATAL_BITS and not run.stdout.strip():
                 raise ToolFailure(f"pylint exited with {run.returncode}: {tail(run.stderr)}")
             return parse_pylint_json2(run.stdout)

@@ -27,6 +27,8 @@ from pathlib import Path
 from .. import tempdirs
 from ..types import AnalyzerResult, Finding
 from .base import ToolFailure, guarded, run_tool, tail
+from .lsp import PyrightServer
+from .workers import interpreter_tool, shared
 
 RULES: dict[str, str] = {
     "reportUndefinedVariable": "error",
@@ -100,8 +102,14 @@ def parse_pyright_json(stdout: str) -> list[Finding]:
     report = json.loads(stdout)
     if report["summary"]["filesAnalyzed"] < 1:  # e.g. the file was excluded: no verdict, not clean
         raise ToolFailure("basedpyright analyzed no file")
+    return pyright_findings(report["generalDiagnostics"])
+
+
+def pyright_findings(diagnostics: list[dict]) -> list[Finding]:
+    """Findings from diagnostics in the command line's shape (the language server's are converted
+    to it by ``lsp.lsp_to_cli``)."""
     findings = []
-    for item in report["generalDiagnostics"]:
+    for item in diagnostics:
         if item["severity"] not in SEVERITY:
             continue  # "hint"/"unreachable"/"unused" tags are editor decorations, not diagnostics
         start, end = item["range"]["start"], item["range"]["end"]
@@ -127,9 +135,12 @@ class PyrightAnalyzer:
     tool: str = "pyright"
     executable: str = "basedpyright"
     distribution: str = "basedpyright"
+    warm: bool = True  # the language server kept running (lsp.py), where it is this interpreter's
 
     def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
         def work() -> list[Finding]:
+            if self.warm and interpreter_tool(self.executable):
+                return pyright_findings(pyright_server().diagnostics(path, timeout))
             with tempdirs.temporary_dir("pyright") as config_dir:
                 config = Path(config_dir) / "pyrightconfig.json"
                 config.write_text(json.dumps(pyright_config()), encoding="utf-8")
@@ -153,3 +164,8 @@ class PyrightAnalyzer:
             return parse_pyright_json(run.stdout)
 
         return guarded(self.name, work)
+
+
+def pyright_server() -> PyrightServer:
+    """The process-wide language server for ``pyright_config()``."""
+    return shared("pyright", lambda: PyrightServer(pyright_config()))

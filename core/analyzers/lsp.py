@@ -1,0 +1,206 @@
+"""basedpyright's language server kept running, driven over the Language Server Protocol.
+
+The command line (``basedpyright --outputjson``) spends 1-1.5 s a call starting node and parsing
+typeshed's builtins; the language server (``basedpyright-langserver --stdio``, same package, same
+checker) does that once. ``PyrightServer.diagnostics(path, timeout)`` opens the file's text
+(``textDocument/didOpen``), asks for its diagnostics (``textDocument/diagnostic``, pull
+diagnostics: the answer comes after the file is checked) and closes it again. It returns them in
+the shape of the command line's ``generalDiagnostics``, so ``pyright.py`` reads both the same way.
+
+Same verdict as the command line: the server's workspace is a private folder holding the same
+generated ``pyrightconfig.json`` the command line gets (``--project``), and it answers the
+server's ``workspace/configuration`` request for "python" with this interpreter as
+``pythonPath`` (the command line's ``--pythonpath``). One file is open at a time besides an
+anchor document in a folder no import can name, which keeps builtins, typing and a few common
+standard modules parsed between files (without it the server drops them with the last open file
+and re-parses them for the next: 60 ms a file).
+
+Failure handling is ``workers.ToolWorker``'s: one call at a time, a server still starting or
+answering at the deadline is killed ("timed out after N s"), one that dies is restarted and the
+call retried once while time remains.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from .. import tempdirs
+from . import base
+from .base import ToolFailure
+from .workers import ProcessWorker, WorkerDied
+
+# Imported by the anchor document: what generated code imports most, parsed once per server.
+ANCHOR_SOURCE = "import collections, dataclasses, functools, itertools, math, re, typing\n"
+LSP_SEVERITY = {1: "error", 2: "warning", 3: "information", 4: "hint"}
+MAX_FILES = 2000  # the server is replaced after this many files, so its memory stays bounded
+
+
+def read_lsp_message(stream: IO[bytes]) -> dict | None:
+    """One ``Content-Length``-framed JSON-RPC message; None at end of stream."""
+    length = None
+    while True:
+        line = stream.readline()
+        if not line:
+            return None
+        line = line.strip()
+        if not line:
+            break
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    if length is None:
+        raise ValueError("a message without Content-Length")
+    body = stream.read(length)
+    if len(body) < length:
+        return None
+    return json.loads(body)
+
+
+def frame(message: dict) -> bytes:
+    body = json.dumps(message).encode("utf-8")
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+def lsp_to_cli(item: dict) -> dict:
+    """An LSP diagnostic in the command line's ``generalDiagnostics`` shape."""
+    code = item.get("code")
+    return {
+        "severity": LSP_SEVERITY.get(item.get("severity", 1), "error"),
+        "message": item["message"],
+        "range": item["range"],
+        **({"rule": str(code)} if code else {}),
+    }
+
+
+class PyrightServer:
+    """One basedpyright language server for one generated configuration, shared by all threads."""
+
+    def __init__(self, config: dict, executable: str = "basedpyright-langserver"):
+        self.config = config
+        self.executable = executable
+        self._lock = threading.Lock()
+        self._process: ProcessWorker | None = None
+        self._workspace: Path | None = None
+        self._ids = itertools.count(1)
+        self._served = 0
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None and self._process.alive() else None
+
+    def diagnostics(self, path: Path, timeout: float) -> list[dict]:
+        deadline = time.monotonic() + max(timeout, 0.001)
+        if not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise ToolFailure(f"timed out after {timeout:g} s (waiting for the basedpyright server)")
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            for attempt in (1, 2):
+                try:
+                    return self._check(path, text, deadline)
+                except WorkerDied as exc:
+                    self._discard()
+                    if attempt == 2 or time.monotonic() >= deadline:
+                        raise ToolFailure(str(exc)) from None
+                except TimeoutError:
+                    self._discard()
+                    raise ToolFailure(f"timed out after {timeout:g} s") from None
+            raise AssertionError("unreachable")  # the loop always returns or raises
+        finally:
+            self._lock.release()
+
+    def _check(self, path: Path, text: str, deadline: float) -> list[dict]:
+        self._ready(deadline)
+        uri = path.absolute().as_uri()
+        self._notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1,
+                                                               "text": text}})
+        try:
+            report = self._request("textDocument/diagnostic", {"textDocument": {"uri": uri}}, deadline)
+        finally:
+            if self._process is not None and self._process.alive():
+                self._notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+        if not isinstance(report, dict) or report.get("kind") != "full":
+            raise ToolFailure(f"basedpyright server gave no diagnostics for the file: {str(report)[:200]}")
+        self._served += 1
+        if self._served >= MAX_FILES:
+            self._discard()
+        return [lsp_to_cli(item) for item in report["items"]]
+
+    def _ready(self, deadline: float) -> None:
+        if self._process is not None and self._process.alive():
+            return
+        self._discard()
+        executable = base.find_tool(self.executable)
+        if executable is None:
+            raise ToolFailure(f"executable {self.executable!r} not found (install it into this environment)")
+        workspace = Path(tempdirs.make_dir("pyright"))
+        (workspace / "pyrightconfig.json").write_text(json.dumps(self.config), encoding="utf-8")
+        anchor = workspace / ".anchor" / "anchor.py"  # ".anchor" is no importable name
+        anchor.parent.mkdir()
+        anchor.write_text(ANCHOR_SOURCE, encoding="utf-8")
+        self._workspace = workspace
+        self._process = ProcessWorker([executable, "--stdio"], read_lsp_message, cwd=workspace,
+                                      name="basedpyright language server")
+        self._served = 0
+        root = workspace.as_uri()
+        self._request("initialize", {
+            "processId": None,  # the guard, not the server, watches patchloop's life
+            "rootUri": root,
+            "workspaceFolders": [{"uri": root, "name": "patchloop"}],
+            "capabilities": {
+                "workspace": {"configuration": True, "workspaceFolders": True},
+                "textDocument": {"diagnostic": {"dynamicRegistration": False},
+                                 "publishDiagnostics": {"versionSupport": True}},
+            },
+        }, deadline)
+        self._notify("initialized", {})
+        self._notify("textDocument/didOpen", {"textDocument": {"uri": anchor.as_uri(), "languageId": "python",
+                                                               "version": 1, "text": ANCHOR_SOURCE}})
+        self._request("textDocument/diagnostic", {"textDocument": {"uri": anchor.as_uri()}}, deadline)
+
+    def _notify(self, method: str, params: Any) -> None:
+        self._process.send(frame({"jsonrpc": "2.0", "method": method, "params": params}))
+
+    def _request(self, method: str, params: Any, deadline: float) -> Any:
+        request_id = next(self._ids)
+        self._process.send(frame({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}))
+        while True:
+            message = self._process.receive(deadline)
+            if "method" in message and "id" in message:
+                self._answer(message)
+            elif message.get("id") == request_id and "method" not in message:
+                if "error" in message:
+                    raise ToolFailure(f"basedpyright server refused {method}: {message['error'].get('message')}")
+                return message.get("result")
+            # anything else: log messages, progress, pushed diagnostics (the pull answer is the verdict)
+
+    def _answer(self, request: dict) -> None:
+        """The server's own requests: its settings (this interpreter for imports), capability
+        registrations and progress tokens (acknowledged)."""
+        result: Any = None
+        if request["method"] == "workspace/configuration":
+            result = [{"pythonPath": sys.executable} if item.get("section") == "python" else {}
+                      for item in request["params"].get("items", [])]
+        self._process.send(frame({"jsonrpc": "2.0", "id": request["id"], "result": result}))
+
+    def _discard(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process = None
+        if self._workspace is not None:
+            shutil.rmtree(self._workspace, ignore_errors=True)
+            self._workspace = None
+
+    def close(self) -> None:
+        acquired = self._lock.acquire(timeout=0.5)  # at exit a given-up thread may hold it
+        try:
+            self._discard()
+        finally:
+            if acquired:
+                self._lock.release()

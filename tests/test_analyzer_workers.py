@@ -1,0 +1,159 @@
+"""Warm analyzer workers (core/analyzers/workers.py, tool_worker.py, lsp.py): the same verdicts as
+the cold command lines, restarted after a kill, killed at a hang's deadline, gone with patchloop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from patchloop.core.analyzers import analyze_code, workers
+from patchloop.core.analyzers.bandit import BanditAnalyzer
+from patchloop.core.analyzers.base import ToolFailure
+from patchloop.core.analyzers.pylint import PylintAnalyzer
+from patchloop.core.analyzers.pyright import PyrightAnalyzer, pyright_server
+
+FIXTURES = Path(__file__).parent / "fixtures" / "analyzers"
+FILES = sorted(p.name for p in FIXTURES.glob("*.py"))
+KINDS = {"pylint": PylintAnalyzer, "bandit": BanditAnalyzer, "pyright": PyrightAnalyzer}
+
+
+def worker_of(name: str):
+    return pyright_server() if name == "pyright" else workers.tool_worker(name)
+
+
+def verdict(result) -> tuple:
+    """Everything a finding says, in order, plus the error: what must not differ warm vs cold."""
+    return result.error, [(f.rule_id, f.severity, f.line, f.column, f.end_line, f.end_column, f.message,
+                           f.confidence, f.cwe) for f in result.findings]
+
+
+def check(name: str, path: Path, *, warm: bool = True, timeout: float = 60.0):
+    return KINDS[name](warm=warm).analyze(path, "python", timeout)
+
+
+@pytest.mark.parametrize("fixture", FILES)
+def test_warm_workers_give_the_cold_command_lines_verdict_on_every_fixture(fixture):
+    path = FIXTURES / fixture
+    for name in KINDS:
+        warm, cold = check(name, path), check(name, path, warm=False)
+        assert cold.error is None, cold.error
+        assert verdict(warm) == verdict(cold), f"{name} on {fixture}"
+        assert worker_of(name).pid is not None  # the warm path really ran in a worker
+
+
+def test_a_file_checked_after_another_of_the_same_name_is_checked_afresh(tmp_path):
+    # pylint's astroid caches modules by name: the second solution.py must not see the first one.
+    first, second = tmp_path / "a" / "solution.py", tmp_path / "b" / "solution.py"
+    first.parent.mkdir(), second.parent.mkdir()
+    first.write_text("def total(items):\n    unused = 1\n    return sum(items)\n", encoding="utf-8")
+    second.write_text("import os\n\n\ndef total(items):\n    return sum(items)\n", encoding="utf-8")
+    for name in KINDS:
+        for path in (first, second, first):
+            assert verdict(check(name, path)) == verdict(check(name, path, warm=False)), (name, path)
+
+
+@pytest.mark.parametrize("name", sorted(KINDS))
+def test_a_killed_worker_is_replaced_and_the_next_call_gets_a_verdict(name):
+    path = FIXTURES / "defects_unused_variable.py"
+    expected = verdict(check(name, path))
+    before = worker_of(name).pid
+    os.killpg(before, signal.SIGKILL)
+    _wait_gone(before, reap=lambda: worker_of(name).pid)
+    after = check(name, path)
+    assert verdict(after) == expected
+    assert worker_of(name).pid not in (None, before)
+
+
+@pytest.mark.parametrize("name", sorted(KINDS))
+def test_a_hung_worker_is_killed_at_the_deadline_and_replaced(name):
+    path = FIXTURES / "defects_unreachable.py"
+    expected = verdict(check(name, path))
+    hung = worker_of(name).pid
+    os.killpg(hung, signal.SIGSTOP)  # alive, reading nothing, answering nothing
+    try:
+        started = time.monotonic()
+        result = check(name, path, timeout=1.5)
+        assert result.error == "timed out after 1.5 s" and result.findings == []
+        assert time.monotonic() - started < 5
+    finally:
+        try:
+            os.killpg(hung, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+    _wait_gone(hung)
+    assert verdict(check(name, path)) == expected
+
+
+def test_a_worker_started_from_a_thread_outlives_the_thread():
+    # The guard's death signal follows the thread that started it; workers are started from one
+    # long-lived thread, so the runner's short-lived threads do not take them down when they end.
+    workers.close_all()
+    thread = threading.Thread(target=check, args=("pylint", FIXTURES / "clean_algorithms.py"))
+    thread.start()
+    thread.join()
+    pid = workers.tool_worker("pylint").pid
+    time.sleep(0.5)
+    assert workers.tool_worker("pylint").pid == pid is not None
+    os.killpg(pid, 0)  # still there
+
+
+def test_concurrent_calls_share_the_workers_and_get_their_own_verdicts():
+    names = ["defects_unused_variable.py", "defects_unreachable.py", "security_shell_true.py", "clean_algorithms.py"]
+    codes = [(FIXTURES / n).read_text(encoding="utf-8") for n in names]
+    alone = [analyze_code(code, "all") for code in codes]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(lambda code: analyze_code(code, "all"), codes * 2))
+    for expected, got in zip(alone * 2, together, strict=True):
+        assert got.errors == [] and got.findings == expected.findings
+
+
+def test_a_worker_that_cannot_start_is_an_error():
+    worker = workers.ToolWorker("no-such-tool")
+    with pytest.raises(ToolFailure, match="could not start: no-such-tool"):
+        worker.run(["no-such-tool", "--", "x.py"], timeout=30)
+    worker.close()
+
+
+def test_workers_die_with_patchloop(tmp_path):
+    script = textwrap.dedent("""
+        import sys
+        from patchloop.core.analyzers import analyze_code, workers
+        from patchloop.core.analyzers.pyright import pyright_server
+        analysis = analyze_code("def f(x):\\n    return x\\n", "all")
+        assert analysis.errors == [], analysis.errors
+        print(workers.tool_worker("pylint").pid, workers.tool_worker("bandit").pid, pyright_server().pid, flush=True)
+        sys.stdin.read()
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        groups = [int(pid) for pid in proc.stdout.readline().split()]
+        assert len(groups) == 3
+        for group in groups:
+            os.killpg(group, 0)
+    finally:
+        proc.kill()
+        proc.wait()
+    for group in groups:
+        _wait_gone(group)
+
+
+def _wait_gone(group: int, limit: float = 10.0, reap=lambda: None) -> None:
+    """Wait until no process of ``group`` is left; ``reap``: collects our own dead child (a
+    zombie still counts as a group member until its parent waits for it)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        reap()
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"process group {group} is still there after {limit:g} s")
