@@ -37,6 +37,7 @@ def eval_group() -> None:
 # After eval_group on purpose: cli.py imports this module at its end, and whichever of the two is
 # imported first, the other then finds every name it needs (the commands attach to the group below).
 from patchloop import cli as base
+from patchloop.progress import TaskProgress
 
 _REPEATABLE_HELP = {
     "model": "Model to evaluate (repeatable: one row per model): embedded, embedded-1.5b, a HF id or folder, openai:NAME.",
@@ -152,22 +153,6 @@ def _subject_config(root, subject: Subject, opts: dict[str, Any]):
     return config
 
 
-def _progress(quiet: bool):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TextColumn("ETA"), TimeRemainingColumn(), console=base.err, disable=quiet, transient=False,
-    )
-
-
 def _write_outputs(reports, out_path: Path | None, as_json: bool) -> None:
     from patchloop.core.evaluation import render_json, render_markdown
 
@@ -277,7 +262,7 @@ def run_benchmark(ctx: click.Context, benchmark: str, extra: dict[str, Any], opt
     cancel = threading.Event()
     loaded: tuple[tuple[str, str], Any] | None = None
     backend = None
-    with _progress(quiet) as progress:
+    with TaskProgress(base.err, quiet=quiet) as progress:
         for subject, spec in plans:
             config = _subject_config(root, subject, {} if subject.resume_id else dict(opts))
             if subject.resume_id:
@@ -302,22 +287,25 @@ def run_benchmark(ctx: click.Context, benchmark: str, extra: dict[str, Any], opt
                     store.set_status(eval_id, "running")
             except LogError as exc:
                 base.fail(str(exc), base.EXIT_LOG)
-            label = f"{subject.model}{' + ' + subject.adapter if subject.adapter else ''} · {spec.analyzers}"
-            bar = progress.add_task(label, total=len(tasks), completed=len(store.done_ids(eval_id)))
+            label = (f"eval {eval_id} {benchmark} · {subject.model}"
+                     f"{' + ' + subject.adapter if subject.adapter else ''} · {spec.analyzers}")
+            bar = progress.add(label, total=len(tasks), done=len(store.done_ids(eval_id)))
 
-            def on_event(event, bar=bar, label=label) -> None:
+            def on_event(event, bar=bar) -> None:
                 if isinstance(event, IterationStarted) and event.index > 0:
-                    progress.update(bar, description=f"{label} · repair v{event.index}")
+                    progress.note(bar, f"repair v{event.index}")
 
-            def on_task(result, bar=bar, label=label) -> None:
-                progress.update(bar, advance=1, description=label)
+            def on_task(result, bar=bar) -> None:
+                progress.advance(bar, f"{result.task_id} {result.outcome}")
 
             started = time.monotonic()
             status = "finished"
             try:
                 results = run_eval(
                     tasks, backend, settings, log=log, eval_run_id=eval_id,
-                    chunk_size=batch_size or getattr(backend, "batch_size", None) or 8,
+                    # By default several times the backend's slots: a continuous-batching backend refills
+                    # a slot as an answer ends, so a chunk's tail (last answers decoding alone) comes rarely.
+                    chunk_size=batch_size or 4 * (getattr(backend, "batch_size", None) or 8),
                     tests=spec.tests, test_timeout=test_timeout, cancel=cancel, on_event=on_event,
                     on_task=on_task, adapter=spec.adapter,
                 )

@@ -422,3 +422,18 @@ def test_cli_canonical_with_real_analyzers(env, tmp_path):
 def test_task_result_round_trips_through_json():
     result = TaskResult(task_id="T/1", benchmark="mbpp", passed_first=True, rules_first=["ruff:F841"])
     assert TaskResult.from_dict(json.loads(json.dumps(result.to_dict()))) == result
+
+
+def test_cli_progress_without_a_terminal_is_a_line_per_task_with_an_eta(env, monkeypatch, fast_analysis):
+    tasks = load_tasks("humaneval", limit=3)
+    monkeypatch.setattr(cli_module, "load_model",
+                        lambda config, quiet=False: ScriptedBackend([block(t.reference) for t in tasks]))
+    result = env("humaneval", "--limit", "3", "--t-max", "0", "--no-tests")
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if " tasks" in line and "ETA" in line]
+    assert [line.split(": ", 1)[1].split(" tasks")[0] for line in lines] == ["1/3", "2/3", "3/3"]
+    assert lines[0].startswith("eval 1 humaneval") and "HumanEval/0 clean" in lines[0]
+    assert "ETA -:--" not in lines[0]  # an estimate from the first finished task on
+    assert "ETA 0:00" in lines[-1]
+    quiet = env("humaneval", "--limit", "3", "--t-max", "0", "--no-tests", "--quiet")
+    assert " tasks" not in quiet.stderr
