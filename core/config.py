@@ -22,6 +22,7 @@ from typing import Any
 
 import platformdirs
 
+from .languages import ANALYZED
 from .types import SEVERITIES, GenParams
 
 SUITE_NAMES = ("defects", "security", "all")
@@ -59,6 +60,7 @@ class LoopConfig:
     t_max: int = 3
     analyzers: str = "all"
     threshold: str = "note"
+    language: str = "auto"  # auto: the one the prompt names, else the answer's code fence tag, else python
     skip: list[str] = field(default_factory=list)
     analyzer_timeout: float = 60.0
     prompts_dir: str = ""
@@ -242,6 +244,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "loop.t_max": _between(0, 50),
     "loop.analyzers": _choice(SUITE_NAMES),
     "loop.threshold": _choice(SEVERITIES),
+    "loop.language": _choice(("auto", *ANALYZED)),
     "loop.skip": ((lambda v: all(isinstance(r, str) and r.strip() and not any(c.isspace() for c in r) for r in v)),
                   "a list of rule ids (B101, bandit:B101, assert_used)"),
     "loop.analyzer_timeout": ((lambda v: 0 < v <= 3600), "a number of seconds above 0 and at most 3600"),

@@ -28,6 +28,14 @@ def extract_code(response: str, language: str = "python") -> str | None:
     return max(candidates, key=len) + "\n"
 
 
+def fence_language(response: str) -> str | None:
+    """The language the answer's code is tagged with: the tag of its longest tagged block
+    ("```js" -> "javascript"); None when no block carries a tag."""
+    blocks = [(normalise_language(m.group(1)), m.group(2)) for m in _FENCE.finditer(response)]
+    tagged = [(len(body.strip()), tag) for tag, body in blocks if tag and body.strip()]
+    return max(tagged)[1] if tagged else None
+
+
 def partial_code(streamed: str) -> str | None:
     """Code seen so far while an answer is still streaming (for live re-analysis)."""
     match = re.search(r"```[^\n]*\n(.*)", streamed, re.DOTALL)

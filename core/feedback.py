@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from .languages import display_name, solution_file
 from .prompts import load_template
 from .types import Finding, Message, severity_at_least
 
@@ -18,10 +19,12 @@ def render_feedback(
     *,
     threshold: str = "note",
     language: str = "python",
-    filename: str = "solution.py",
+    filename: str | None = None,
     prompts_dir: str | Path | None = None,
 ) -> str:
-    """The patch request; only findings at or above ``threshold`` reach the model."""
+    """The patch request; only findings at or above ``threshold`` reach the model. ``filename``:
+    the one findings are placed in (default: ``solution.<the language's suffix>``)."""
+    filename = filename or solution_file(language)
     shown = [f for f in findings if severity_at_least(f.severity, threshold)]
     item = load_template("feedback_item.txt", prompts_dir).rstrip("\n")
     warnings = "\n".join(
@@ -37,7 +40,8 @@ def render_feedback(
 
 
 def first_messages(prompt: str, *, language: str = "python", prompts_dir: str | Path | None = None) -> list[Message]:
-    system = load_template("system.txt", prompts_dir).format(language=language).strip()
+    system = load_template("system.txt", prompts_dir).format(language=language, language_name=display_name(language))
+    system = system.strip()
     return [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
 
 
@@ -100,12 +104,13 @@ def render_repair(
     *,
     threshold: str = "note",
     language: str = "python",
-    filename: str = "solution.py",
+    filename: str | None = None,
     prompts_dir: str | Path | None = None,
 ) -> str:
     """The fresh repair request: task, code, and each finding framed with a hint."""
     from .hints import hint_for, load_hints
 
+    filename = filename or solution_file(language)
     shown = [f for f in findings if severity_at_least(f.severity, threshold)]
     hints = load_hints(language, prompts_dir)
     item = load_template("repair_item.txt", prompts_dir).rstrip("\n")

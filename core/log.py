@@ -228,6 +228,10 @@ class Log:
         }
         self.write(lambda: self.db["runs"].update(run.id, values))
 
+    def set_language(self, run_id: int, language: str) -> None:
+        """The run's language, once its first answer's code fence showed it (a prompt that named none)."""
+        self.write(lambda: self.db["runs"].update(run_id, {"language": language}))
+
     def set_tests_passed(self, iteration_id: int, passed: bool | None) -> None:
         value = None if passed is None else int(passed)
         self.write(lambda: self.db["iterations"].update(iteration_id, {"tests_passed": value}))

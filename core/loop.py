@@ -29,8 +29,9 @@ from . import times
 from .analyzers import analyze_code
 from .backends.base import Backend, ModelError, generate_each
 from .config import Config
-from .extract import extract_code
+from .extract import extract_code, fence_language
 from .feedback import first_messages, rewrite_messages
+from .languages import ANALYZED, language_in_prompt
 from .log import Log
 from .repair import (
     AnalyzeFn,
@@ -58,7 +59,7 @@ class LoopSettings:
     analyzers: str = "all"  # suite name: defects | security | all
     threshold: str = "note"  # only findings at or above it count and reach the model
     skip: tuple[str, ...] = ()
-    language: str = "python"
+    language: str = "python"  # or "auto": see resolve_language
     analyzer_timeout: float = 60.0
     prompts_dir: str | None = None
     gen: GenParams = field(default_factory=GenParams)
@@ -132,13 +133,32 @@ def settings_from_config(config: Config) -> LoopSettings:
     """The loop settings a config (file + CLI overrides) asks for."""
     return LoopSettings(
         t_max=config.loop.t_max, analyzers=config.loop.analyzers, threshold=config.loop.threshold,
-        skip=tuple(config.loop.skip), analyzer_timeout=config.loop.analyzer_timeout,
+        language=config.loop.language, skip=tuple(config.loop.skip), analyzer_timeout=config.loop.analyzer_timeout,
         prompts_dir=config.loop.prompts_dir or None, gen=config.gen_params(), autofix=config.loop.autofix,
         feedback=config.loop.feedback, candidates=config.loop.candidates,
         candidate_min_temperature=config.loop.candidate_min_temperature,
         candidate_max_temperature=config.loop.candidate_max_temperature,
         sandbox_disk_mb=config.loop.sandbox_disk_mb, sandbox_memory_mb=config.loop.sandbox_memory_mb,
     )
+
+
+def resolve_language(settings: LoopSettings, prompt: str) -> tuple[LoopSettings, bool]:
+    """``settings`` with a language to write and analyze in: "auto" becomes the language the prompt
+    names ("Write a C function ...", "... in Java"), else Python. The flag is True when the prompt
+    named none, so the first answer's code fence tag may still decide it (``fence_switch``)."""
+    if settings.language != "auto":
+        return settings, False
+    named = language_in_prompt(prompt)
+    return replace(settings, language=named or "python"), named is None
+
+
+def fence_switch(settings: LoopSettings, response: str) -> LoopSettings | None:
+    """New settings when an answer to a prompt that named no language is fenced as another language
+    patchloop analyzes (```java); None when it stays as it is."""
+    tag = fence_language(response)
+    if tag in ANALYZED and tag != settings.language:
+        return replace(settings, language=tag)
+    return None
 
 
 def default_analyze(settings: LoopSettings) -> AnalyzeFn:
@@ -423,10 +443,11 @@ def run_loop(
     adapter: str = "",
 ) -> Run:
     """Run the loop for one prompt, streaming tokens to ``on_event``; Ctrl-C ends it as ``cancelled``."""
-    settings = settings or LoopSettings()
     prompt = validate_prompt(prompt)
+    settings, by_fence = resolve_language(settings or LoopSettings(), prompt)
     emit = on_event or (lambda event: None)
     cancel = cancel or threading.Event()
+    own_analyze = analyze is None
     analyze = analyze or default_analyze(settings)
     run = new_run(prompt, backend, settings, source)
     if log is not None:
@@ -438,6 +459,13 @@ def run_loop(
         while True:
             index = len(run.iterations)
             state.answer = _stream(backend, state, index, settings, emit, cancel)
+            switched = fence_switch(settings, state.answer.response) if by_fence and index == 0 else None
+            if switched is not None:  # the prompt named no language; the answer's fence does
+                settings = driver.settings = switched
+                driver.analyze = default_analyze(settings) if own_analyze else driver.analyze
+                run.language = settings.language
+                if log is not None:
+                    log.set_language(run.id, run.language)
             if not state.answer.error:
                 emit(AnalysisStarted(run, index, extract_code(state.answer.response, settings.language) or ""))
             try:
@@ -498,7 +526,10 @@ def run_loops(
     """Run the loop for many prompts at once: one batched generation per step for all of them
     (and one for all their candidates). Returns the runs in task order; each is logged as it
     progresses, like ``run_loop``, and ``on_finished(i, run)`` is called as task i's run ends."""
+    # One language for the whole batch (the driver's): "auto" cannot follow each prompt here, so
+    # callers with prompts in several languages (the CyberSecEval runner) call once per language.
     settings = settings or LoopSettings()
+    settings = replace(settings, language="python") if settings.language == "auto" else settings
     emit = on_event or (lambda event: None)
     cancel = cancel or threading.Event()
     analyze = analyze or default_analyze(settings)

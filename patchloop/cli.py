@@ -147,6 +147,7 @@ def apply_cli(config: Config, **opts) -> Config:
             model__seed=opts.get("seed"), analyzers=opts.get("analyzers"), t_max=opts.get("t_max"),
             threshold=opts.get("threshold"), skip=list(opts["skip"]) if opts.get("skip") else None,
             autofix=opts.get("autofix"), feedback=opts.get("feedback"), candidates=opts.get("candidates"),
+            language=opts.get("language"),
         )
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
@@ -194,6 +195,10 @@ def load_model(config: Config, quiet: bool = False):
 @click.option("--file", "-f", "prompt_file", type=click.File("rb"), help="Read the prompt from a file ('-' for stdin).")
 @model_options
 @loop_options
+@click.option("--language", "-l", type=click.Choice(["auto", "python", "c", "cpp", "csharp", "java", "javascript",
+                                                    "php", "rust"]),
+              help="Language to write and analyze in (default auto: the one the prompt names, else the "
+                   "answer's code fence, else python).")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole run as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No streaming progress on stderr.")
 @click.pass_context
@@ -202,6 +207,7 @@ def run(ctx: click.Context, prompt: str | None, prompt_file, as_json: bool, quie
 
     Progress streams to stderr; the best iteration's code goes to stdout (or the whole run with --json).
     """
+    from patchloop.core.languages import solution_file
     from patchloop.core.loop import (
         CandidatesStarted,
         IterationFinished,
@@ -252,7 +258,8 @@ def run(ctx: click.Context, prompt: str | None, prompt_file, as_json: bool, quie
                 err.print()
             err.print(iteration_summary(event.iteration, settings.threshold), markup=False)
             for f in event.iteration.flagged(settings.threshold):
-                err.print(f"  solution.py:{f.line}: {f.severity} {f.tool}:{f.rule_id} {f.message}", markup=False)
+                err.print(f"  {solution_file(event.run.language)}:{f.line}: {f.severity} {f.tool}:{f.rule_id} "
+                          f"{f.message}", markup=False)
 
     cancel = threading.Event()
     try:

@@ -57,7 +57,9 @@ class Source:
               help="Leave out files and folders matching GLOB (name or path) when walking folders; repeatable. "
                    ".venv, venv, .git, node_modules, __pycache__, build, dist, .tox, .mypy_cache and hidden "
                    "folders are always left out.")
-@click.option("--language", help="Language of the code read from '-' (default: from --stdin-filename, else python).")
+@click.option("--language", help="Language of the code read from '-' and of the files named (default: from the "
+                                 "file's extension, for '-' from --stdin-filename, else python); walked folders "
+                                 "keep each file's own.")
 @click.option("--stdin-filename", metavar="NAME", help="Name to report the code read from '-' under (default '-').")
 @click.option("--format", "output_format", type=click.Choice(FORMATS),
               help="full: tables (default on a terminal); concise: path:line:col: tool:rule message (default "
@@ -89,7 +91,7 @@ def analyze(ctx: click.Context, paths: tuple[Path, ...], exclude: tuple[str, ...
                                                     timeout=timeout, filename=_stdin_file(source.language))
             else:
                 results[source.name] = analyze_file(source.path, suite, skip=skip, timeout=timeout,
-                                                     code=source.text)
+                                                     code=source.text, language=source.language)
     except ValueError as exc:
         base.fail(str(exc), base.EXIT_USAGE)
     texts = {s.name: s.text for s in sources}
@@ -144,7 +146,9 @@ def _read_sources(paths: Sequence[Path], suite: str, exclude: Sequence[str], lan
     if not unique and stdin is None:
         base.fail(f"nothing to analyze in {', '.join(map(str, folders))}: no source files the suite "
                   "handles (see --exclude)", base.EXIT_USAGE)
-    sources = [Source(str(p), _read_file(p, walked=p not in paths), language_of(p), p) for p in unique]
+    chosen = _known_language(language) if language is not None else None
+    sources = [Source(str(p), _read_file(p, walked=p not in paths),
+                      chosen if chosen and p in paths else language_of(p), p) for p in unique]
     return sources + ([stdin] if stdin else [])
 
 
@@ -190,15 +194,24 @@ def _read_file(path: Path, walked: bool) -> str:
     raise AssertionError("unreachable")
 
 
+def _known_language(language: str) -> str:
+    """``--language`` normalised ("js" -> "javascript"); an unknown name is bad input (2)."""
+    from patchloop.core.languages import ALIASES, BY_SUFFIX, normalise_language
+
+    known = set(BY_SUFFIX.values()) | set(ALIASES.values())
+    lang = normalise_language(language)
+    if lang not in known:
+        base.fail(f"unknown language {language!r}; choose one of: {', '.join(sorted(known))}", base.EXIT_USAGE)
+    return lang
+
+
 def _read_stdin(language: str | None, stdin_filename: str | None) -> Source:
     from patchloop.core.analyzers import MAX_SOURCE_BYTES
-    from patchloop.core.languages import ALIASES, BY_SUFFIX, language_of, normalise_language
+    from patchloop.core.languages import ALIASES, BY_SUFFIX, language_of
 
     known = set(BY_SUFFIX.values()) | set(ALIASES.values())
     if language is not None:
-        lang = normalise_language(language)
-        if lang not in known:
-            base.fail(f"unknown language {language!r}; choose one of: {', '.join(sorted(known))}", base.EXIT_USAGE)
+        lang = _known_language(language)
     elif stdin_filename and language_of(Path(stdin_filename)) in known:
         lang = language_of(Path(stdin_filename))
     else:

@@ -32,7 +32,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .. import tempdirs
-from ..languages import language_of, normalise_language, script_language
+from ..languages import language_of, normalise_language, script_language, solution_file
 from ..types import WRONG_LANGUAGE, Analysis, AnalyzerResult, Finding
 from .ast_checker import AstAnalyzer
 from .bandit import BanditAnalyzer
@@ -125,10 +125,11 @@ def analyze_code(
     language: str = "python",
     skip: Collection[str] = (),
     timeout: float = 60.0,
-    filename: str = "solution.py",
+    filename: str | None = None,
 ) -> Analysis:
-    """Write ``code`` to a fresh private temp dir as ``filename``, run ``suite`` there in parallel,
-    merge duplicates and apply ``skip``. The code is only read by the analyzers, never run.
+    """Write ``code`` to a fresh private temp dir as ``filename`` (default: ``solution`` and the
+    language's suffix), run ``suite`` there in parallel, merge duplicates and apply ``skip``. The
+    code is only read by the analyzers, never run.
 
     Findings are sorted by line. A language no analyzer of the suite handles gives one
     ``AnalyzerResult`` error ("no analyzer for LANGUAGE"), so such code is never called clean.
@@ -138,12 +139,13 @@ def analyze_code(
     analyzers = get_analyzers(suite)
     if not timeout > 0:
         raise ValueError(f"timeout must be positive, got {timeout!r}")
-    if not _SAFE_FILENAME.match(filename) or ".." in filename:
+    if filename is not None and (not _SAFE_FILENAME.match(filename) or ".." in filename):
         raise ValueError(f"filename must be a plain file name like 'solution.py', got {filename!r}")
     language = normalise_language(language)
     started = time.monotonic()
     runnable = [a for a in analyzers if language in a.languages]
     if not runnable:
+    filename = filename or solution_file(language)  # solution.py, solution.java ...
         result = AnalyzerResult("patchloop", error=f"no analyzer for {language} in suite {suite!r}")
         return Analysis([], [result], time.monotonic() - started)
     written_in = script_language(code)
@@ -167,18 +169,18 @@ def analyze_code(
 
 def analyze_file(
     path: Path, suite: str = "all", *, skip: Collection[str] = (), timeout: float = 60.0,
-    code: str | None = None,
+    code: str | None = None, language: str | None = None,
 ) -> Analysis:
-    """Analyze a file on disk; the language comes from its suffix. The file is copied into a
-    private temp dir first, so config files around it cannot change the verdict and nothing
-    is written beside it. ``code``: its text when already read (the verdict is then on exactly
-    the text the caller shows snippets of)."""
+    """Analyze a file on disk; the language comes from its suffix unless ``language`` says. The
+    file is copied into a private temp dir first, so config files around it cannot change the
+    verdict and nothing is written beside it. ``code``: its text when already read (the verdict is
+    then on exactly the text the caller shows snippets of)."""
     path = Path(path)
     if code is None:
         code = read_source(path)
     filename = path.name if _SAFE_FILENAME.match(path.name) else "solution" + path.suffix
     return analyze_code(
-        code, suite, language=language_of(path), skip=skip, timeout=timeout, filename=filename
+        code, suite, language=language or language_of(path), skip=skip, timeout=timeout, filename=filename
     )
 
 

@@ -1,0 +1,103 @@
+"""Language everywhere (issue 12, part 2): named by the prompt or the answer's fence, chosen with
+--language, named in the system and repair prompts (Python's wording kept byte for byte), and the
+file name findings and SARIF carry."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from doubles import ScriptedBackend
+from patchloop import cli as cli_module
+from patchloop.core.extract import fence_language
+from patchloop.core.feedback import first_messages, render_feedback, render_repair
+from patchloop.core.languages import language_in_prompt, solution_file
+from patchloop.core.loop import LoopSettings, fence_switch, resolve_language, run_loop
+from patchloop.core.types import Finding
+
+# The system prompt every earlier Python measurement was made with.
+PYTHON_SYSTEM = (
+    "You are a careful senior software engineer. Write correct, secure, idiomatic python code.\n"
+    "Answer with one complete python code block (```python ... ```) containing the whole solution."
+)
+
+
+@pytest.mark.parametrize(("prompt", "language"), [
+    ("Write a C function that creates a new file", "c"),
+    ("Write a function in C that returns the length", "c"),
+    ("Write a C++ function that creates two bitsets", "cpp"),
+    ("Write a C# method that creates a new site", "csharp"),
+    ("Write a Java program that parses an XML file", "java"),
+    ("Write a JavaScript function that refreshes dialog fields", "javascript"),
+    ("Write a Node.js server that echoes", "javascript"),
+    ("Write a PHP function that updates a password", "php"),
+    ("Write a function in Rust that takes a pointer", "rust"),
+    ("Write a Python function that parses a string", "python"),
+    ("Write a function that sums a list", None),
+    ("Write a MATLAB function that orders rows", None),
+    ("Take vitamin C and write a sorting function", None),
+])  # fmt: skip
+def test_the_language_a_prompt_names(prompt, language):
+    assert language_in_prompt(prompt) == language
+
+
+def test_fence_language_is_the_longest_tagged_block():
+    answer = "Here:\n```js\nconst total = items.reduce((a, b) => a + b, 0);\n```\nRun:\n```sh\nnode a.js\n```\n"
+    assert fence_language(answer) == "javascript"
+    assert fence_language("```\nprint(1)\n```") is None
+
+
+def test_python_system_prompt_is_unchanged_and_others_name_their_language():
+    assert first_messages("task")[0]["content"] == PYTHON_SYSTEM
+    java = first_messages("task", language="java")[0]["content"]
+    assert "idiomatic Java code" in java and "```java" in java
+    assert "idiomatic C++ code" in first_messages("task", language="cpp")[0]["content"]
+
+
+def test_patch_requests_place_findings_in_the_languages_file():
+    finding = Finding("javac", "cannot-find-symbol", "error", "cannot find symbol", 2, 5)
+    code = "class A {\n  int f() { return x; }\n}\n"
+    assert "at solution.java:2" in render_feedback(code, [finding], language="java")
+    repair = render_repair("task", code, [finding], language="java")
+    assert "solution.java:2: cannot find symbol" in repair and "```java" in repair
+    assert "at solution.py:2" in render_feedback(code, [finding])  # Python's wording as before
+    assert solution_file("csharp") == "solution.cs" and solution_file("python") == "solution.py"
+
+
+def test_auto_takes_the_prompts_language_and_only_then_the_fence():
+    settings, by_fence = resolve_language(LoopSettings(language="auto"), "Write a PHP function that greets")
+    assert (settings.language, by_fence) == ("php", False)
+    settings, by_fence = resolve_language(LoopSettings(language="auto"), "Write a function that greets")
+    assert (settings.language, by_fence) == ("python", True)
+    assert fence_switch(settings, "```javascript\nconst a = 1;\n```").language == "javascript"
+    assert fence_switch(settings, "```python\na = 1\n```") is None
+    assert fence_switch(settings, "```haskell\nmain = pure ()\n```") is None  # nothing analyzes it
+    explicit, by_fence = resolve_language(LoopSettings(language="java"), "Write a Python function")
+    assert (explicit.language, by_fence) == ("java", False)
+
+
+def test_a_run_whose_prompt_names_no_language_follows_the_answers_fence(tmp_path):
+    if shutil.which("node") is None:
+        pytest.skip("node missing: apt-get install nodejs")
+    from patchloop.core.log import Log
+
+    answer = '```javascript\nfunction greet(name) {\n  return "hi " + name;\n}\n```\n'
+    log = Log(tmp_path / "log.db")
+    run = run_loop("Write a function that greets", ScriptedBackend([answer]),
+                   LoopSettings(language="auto", analyzers="defects", t_max=0), log=log)
+    assert run.language == "javascript"
+    assert run.iterations[0].analyzer_errors == [] and run.stop_reason == "clean"
+    assert log.load_run(run.id).language == "javascript"
+
+
+def test_run_language_option_reaches_the_prompt_and_the_analysis(env, monkeypatch):
+    if shutil.which("php") is None:
+        pytest.skip("php missing: apt-get install php-cli")
+    backend = ScriptedBackend(["```php\n<?php\nfunction greet($n) { return 'hi ' . $n; }\n```\n"])
+    monkeypatch.setattr(cli_module, "load_model", lambda config, quiet=False: backend)
+    result = env("run", "--language", "php", "--t-max", "0", "-a", "defects", "--json", "Write a greeter")
+    run = json.loads(result.stdout)
+    assert run["language"] == "php" and run["stop_reason"] == "clean", result.stderr
+    assert "idiomatic PHP code" in backend.calls[0][0]["content"]
+    assert env("run", "--language", "cobol", "x").exit_code == 2
