@@ -36,8 +36,13 @@ from . import base
 from .base import ToolFailure
 from .workers import ProcessWorker, WorkerDied
 
-# Imported by the anchor document: what generated code imports most, parsed once per server.
-ANCHOR_SOURCE = "import collections, dataclasses, functools, itertools, math, re, typing\n"
+# Imported by the anchor document: what generated code imports most, parsed once per server
+# (without json, pathlib... in it, a file importing them took 0.29 s instead of 0.085 s, under load).
+ANCHOR_SOURCE = (
+    "import abc, bisect, collections, copy, dataclasses, datetime, enum, functools, hashlib, heapq, io,"
+    " itertools, json, math, operator, os, pathlib, random, re, statistics, string, subprocess, sys,"
+    " typing, typing_extensions\n"
+)
 LSP_SEVERITY = {1: "error", 2: "warning", 3: "information", 4: "hint"}
 MAX_FILES = 2000  # the server is replaced after this many files, so its memory stays bounded
 
@@ -162,7 +167,7 @@ class PyrightServer:
         self._notify("initialized", {})
         self._notify("textDocument/didOpen", {"textDocument": {"uri": anchor.as_uri(), "languageId": "python",
                                                                "version": 1, "text": ANCHOR_SOURCE}})
-        self._request("textDocument/diagnostic", {"textDocument": {"uri": anchor.as_uri()}}, deadline)
+        # Not waited for: the first file is checked at once, the anchor's imports in the server's idle time.
 
     def _notify(self, method: str, params: Any) -> None:
         self._process.send(frame({"jsonrpc": "2.0", "method": method, "params": params}))
