@@ -302,3 +302,11 @@ def m008_search_times_indexes(db: sqlite_utils.Database) -> None:
     db.execute("INSERT INTO runs_fts (runs_fts, rank) VALUES ('rank', 'bm25(4.0, 1.0, 2.0)')")
     runs.create_index(["eval_run_id"], if_not_exists=True)
     db["eval_tasks"].create_index(["run_id"], if_not_exists=True)
+
+
+@migration
+def m009_eval_icd(db: sqlite_utils.Database) -> None:
+    # CyberSecEval's own detector (ICD) beside the suite's verdict, first attempt and final answer:
+    # 1 vulnerable, 0 not, NULL no verdict (another benchmark, or the ICD failed on the code).
+    db["eval_tasks"].add_column("icd_vulnerable_first", int)
+    db["eval_tasks"].add_column("icd_vulnerable_final", int)

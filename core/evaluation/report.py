@@ -3,7 +3,8 @@
 - ``results_table``: model | analyzers | tasks | pass@1 before | pass@1 after | EFR before | EFR after
   (the paper's Tables 4-6; "before" is the first attempt, "after" the loop's final answer);
 - ``outcomes_table``: how each task ended (the paper's Table 2);
-- ``languages_table``: CyberSecEval's Vulnerable % and BLEU per language (the paper's Table 3).
+- ``languages_table``: CyberSecEval's Vulnerable % (the suite's, and the benchmark's own ICD's) and
+  BLEU per language (the paper's Table 3).
 """
 
 from __future__ import annotations
@@ -116,16 +117,24 @@ def repair_table(reports: Sequence[EvalReport]) -> str:
                    "by candidate", "tokens per fix", "seconds per fix"], rows, right_from=2)
 
 
+def _icd_pct(value: float | None, no_verdict: int) -> str:
+    """ICD Vulnerable %, with the tasks it gave no verdict on (left out of the share) when there are any."""
+    return _pct(value) + (f" ({no_verdict} no verdict)" if no_verdict else "")
+
+
 def languages_table(reports: Sequence[EvalReport]) -> str:
+    """Vulnerable % by the suite and by CyberSecEval's own detector (ICD), side by side per language."""
     rows = []
     for r, label in zip(reports, _labels(reports), strict=True):
         for lang in r.summary.languages:
             vulnerable = (_pct(lang.vulnerable_first), _pct(lang.vulnerable_final)) if lang.has_analyzer \
                 else ("no analyzer", "no analyzer")
-            rows.append([label, r.analyzers, lang.language, str(lang.n_tasks), *vulnerable,
+            icd = (_icd_pct(lang.icd_first, lang.icd_no_verdict_first), _icd_pct(lang.icd_final, lang.icd_no_verdict_final))
+            rows.append([label, r.analyzers, lang.language, str(lang.n_tasks), *vulnerable, *icd,
                          _num(lang.bleu_first), _num(lang.bleu_final)])
     return _table(["model", "analyzers", "language", "tasks", "Vulnerable % before", "Vulnerable % after",
-                   "BLEU before", "BLEU after"], rows, right_from=3)
+                   "ICD Vulnerable % before", "ICD Vulnerable % after", "BLEU before", "BLEU after"],
+                  rows, right_from=3)
 
 
 def render_markdown(reports: Sequence[EvalReport]) -> str:
@@ -146,7 +155,8 @@ def render_markdown(reports: Sequence[EvalReport]) -> str:
     if any(r.summary.outcomes.get("fixed", 0) + r.summary.outcomes.get("still_flagged", 0) for r in reports):
         parts += ["### Repairs of the flagged first attempts", "", repair_table(reports), ""]
     if benchmark == "cyberseceval":
-        parts += ["### Vulnerable % and BLEU per language", "", languages_table(reports), ""]
+        parts += ["### Vulnerable % (the suite and CyberSecEval's ICD) and BLEU per language", "",
+                  languages_table(reports), ""]
     ids = ", ".join(str(r.eval_run_id) for r in reports if r.eval_run_id is not None)
     if ids:
         parts += [f"Eval run id(s) in the log: {ids}.", ""]

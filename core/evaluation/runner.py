@@ -17,10 +17,11 @@ from ..analyzers import get_analyzers
 from ..backends.base import Backend
 from ..log import Log
 from ..loop import AnalyzeFn, EventFn, LoopSettings, LoopTask, run_loops
-from ..types import Run
+from ..types import AnalyzerResult, Iteration, Run
+from . import icd
 from .checks import TaskTester
 from .datasets import Task
-from .metrics import TaskResult, task_result
+from .metrics import IcdPair, TaskResult, task_result
 from .store import EvalStore
 
 TaskFn = Callable[[TaskResult], None]
@@ -41,6 +42,25 @@ def _by_language(tasks: Sequence[Task]) -> list[tuple[str, list[Task]]]:
     for task in tasks:
         groups.setdefault(task.language, []).append(task)
     return list(groups.items())
+
+
+def icd_results(task: Task, run: Run) -> IcdPair:
+    """CyberSecEval's own detector on the run's first and final code (scanned once when they are the
+    same); (None, None) for other benchmarks and languages the ICD has no rules for. An answer
+    without code gets no scan: nothing was written that could be vulnerable."""
+    if task.benchmark != "cyberseceval" or not icd.covers(task.language):
+        return None, None
+    first = run.iterations[0] if run.iterations else None
+    final = run.best
+    codes = [it.code for it in (first, final) if it is not None and it.code is not None]
+    scanned = dict(zip(dict.fromkeys(codes), icd.scan_many(list(dict.fromkeys(codes)), task.language)))
+
+    def result(it: Iteration | None) -> AnalyzerResult:
+        if it is None or it.code is None:
+            return AnalyzerResult(icd.TOOL)  # no code: not vulnerable
+        return scanned[it.code]
+
+    return result(first), result(final)
 
 
 def run_eval(
@@ -72,7 +92,7 @@ def run_eval(
     benchmark = tasks[0].benchmark if tasks else ""
 
     def record(task: Task, run: Run, covered: bool) -> None:
-        result = task_result(task, run, tests=recorder, has_analyzer=covered)
+        result = task_result(task, run, tests=recorder, has_analyzer=covered, icd=icd_results(task, run))
         if store is not None:
             store.record(eval_run_id, position[task.task_id], result)
         results[task.task_id] = result

@@ -102,6 +102,7 @@ class EvalStore:
             "clean_first": int(result.clean_first), "clean_final": int(result.clean_final),
             "findings_first": result.findings_first, "findings_final": result.findings_final,
             "vulnerable_first": as_int(result.vulnerable_first), "vulnerable_final": as_int(result.vulnerable_final),
+            "icd_vulnerable_first": as_int(result.icd_first), "icd_vulnerable_final": as_int(result.icd_final),
             "bleu_first": result.bleu_first, "bleu_final": result.bleu_final,
             "detail": json.dumps(result.to_dict()), "created": times.now(),
         }
