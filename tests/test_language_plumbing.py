@@ -9,12 +9,13 @@ import shutil
 
 import pytest
 from doubles import ScriptedBackend
-from patchloop import cli as cli_module
 from patchloop.core.extract import fence_language
 from patchloop.core.feedback import first_messages, render_feedback, render_repair
 from patchloop.core.languages import language_in_prompt, solution_file
 from patchloop.core.loop import LoopSettings, fence_switch, resolve_language, run_loop
 from patchloop.core.types import Finding
+
+from patchloop import cli as cli_module
 
 # The system prompt every earlier Python measurement was made with.
 PYTHON_SYSTEM = (
@@ -101,3 +102,17 @@ def test_run_language_option_reaches_the_prompt_and_the_analysis(env, monkeypatc
     assert run["language"] == "php" and run["stop_reason"] == "clean", result.stderr
     assert "idiomatic PHP code" in backend.calls[0][0]["content"]
     assert env("run", "--language", "cobol", "x").exit_code == 2
+
+
+def test_autofix_is_skipped_for_other_languages_without_analyzing_again():
+    from patchloop.core.repair import autofix_iteration
+    from patchloop.core.types import Iteration, Run
+
+    finding = Finding("semgrep", "js-weak-random", "warning", "Math.random", 1, 10)
+    base = Iteration(index=0, prompt=[], response="", code="const x = Math.random();\n", findings=[finding])
+    run = Run(prompt="Write a JavaScript token", model="m", analyzers="all", t_max=3, threshold="note",
+              language="javascript")
+    calls = []
+    assert autofix_iteration(run, base, lambda code: calls.append(code), None, language="javascript",
+                             threshold="note") is None
+    assert calls == []

@@ -15,6 +15,7 @@ from patchloop.core.analyzers.eslint import eslint_script
 from patchloop.core.analyzers.javac import java_file_name, parse_javac
 from patchloop.core.analyzers.php_lint import parse_php_lint
 from patchloop.core.analyzers.semgrep import semgrep_core_path
+from patchloop.core.hints import hint_for, load_hints
 
 LANGUAGES = ("java", "javascript", "php")
 TOOLS = {  # language -> (is it there, the install command a skip names)
@@ -53,6 +54,9 @@ def test_planted_bugs_are_caught_at_their_line_and_clean_files_are_clean(languag
     assert bugs, f"{path.name} plants nothing"
     missed = [(b.line, b.expected) for b in bugs if not caught(b, analysis.findings, by_rule=True)]
     assert not missed, (missed, [(f.line, f.rule_id) for f in analysis.findings])
+    # every finding the model is shown comes with a concrete fix hint for the language
+    hints = load_hints(language)
+    assert [f.key for f in analysis.findings if not hint_for(f, hints)] == []
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
