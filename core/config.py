@@ -253,7 +253,9 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "loop.candidate_min_temperature": ((lambda v: 0 < v <= 2), "above 0 and at most 2"),
     "loop.candidate_max_temperature": ((lambda v: 0 < v <= 2), "above 0 and at most 2"),
     "loop.sandbox_disk_mb": _between(16, 65_536),
-    "loop.sandbox_memory_mb": _between(64, 262_144),
+    # Below 128 MB the limits derived from the cap (sandbox_limits.plan_memory) leave no room for a
+    # test run's launcher, judge and solution (3 processes of at least 32 MB).
+    "loop.sandbox_memory_mb": _between(128, 262_144),
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ import pytest
 from patchloop.core import procguard, sandbox, sandbox_cgroup, seccomp, tempdirs
 from patchloop.core.analyzers import base
 from patchloop.core.config import ConfigError, load_config
-from patchloop.core.sandbox import run_python, sandbox_info
+from patchloop.core.sandbox import check_tests, run_python, sandbox_info
 from patchloop.core.sandbox_limits import (
     DEFAULT_DISK_MB,
     DEFAULT_MEMORY_MB,
@@ -251,6 +252,17 @@ def test_the_rlimits_fallback_holds_where_a_cgroup_would_be_used(mode, monkeypat
     assert result.peak_memory <= 128 * MiB
 
 
+def test_tests_run_at_the_smallest_cap_the_config_allows(mode):
+    # launcher, judge and solution: 3 processes, each with room for an interpreter, at 128 MB
+    from patchloop.core.config import RULES
+
+    check, _ = RULES["loop.sandbox_memory_mb"]
+    assert check(128) and not check(127)
+    result = check_tests("def add(a, b):\n    return a + b\n", "assert add(2, 3) == 5\n", total_memory_mb=128,
+                         mode=mode)
+    assert result.ok, (result.killed_reason, result.stderr[-500:])
+
+
 def test_a_run_under_the_memory_cap_passes(mode):
     # The sleep holds the block across a few of the monitor's 50 ms polls, on a busy machine too.
     result = run_python("import time\nblock = b'x' * (8 << 20)\ntime.sleep(0.5)\nprint(len(block))\n",
@@ -276,6 +288,48 @@ def test_a_cgroup_gets_its_limits_and_the_prefix_moves_the_command_in(tmp_path):
     (group.path / "memory.events").write_text("low 0\nhigh 0\nmax 7\noom 1\noom_kill 2\n")
     (group.path / "pids.events").write_text("max 3\n")
     assert group.usage() == sandbox_cgroup.CgroupUsage(123456, 2, 3)
+
+
+def test_a_run_in_a_cgroup_enters_it_first_and_is_judged_by_its_events(mode, monkeypatch, tmp_path):
+    """The plumbing of the cgroup mechanism in every mode, the kernel's files played by plain files
+    (what memory.max itself does is the kernel's: the tests above, where a cgroup is usable): the
+    run's first process writes itself into cgroup.procs, the limits are written, the kernel's
+    oom_kill count makes the run "memory cap exceeded" and memory.peak is its peak."""
+    info = sandbox_info(mode)
+    parent = tmp_path / "cg"
+    parent.mkdir()
+    monkeypatch.setattr(sandbox_cgroup, "availability", lambda: sandbox_cgroup.Availability(parent, "a test folder"))
+    monkeypatch.setattr(sandbox, "sandbox_info", lambda mode=None: replace(info, memory_mechanism="cgroup"))
+    seen = {}
+    real_init = sandbox_cgroup.RunCgroup.__init__
+
+    def init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        (self.path / "memory.events").write_text("low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n")
+        (self.path / "memory.peak").write_text(str(120 * MiB))
+
+    def remove(self, wait=5.0):  # a plain folder is not emptied by the kernel: read it, then delete it
+        seen.update({name: (self.path / name).read_text() for name in ("cgroup.procs", "memory.max", "pids.max")})
+        shutil.rmtree(self.path)
+
+    monkeypatch.setattr(sandbox_cgroup.RunCgroup, "__init__", init)
+    monkeypatch.setattr(sandbox_cgroup.RunCgroup, "remove", remove)
+    result = run_python("print('hi')", total_memory_mb=128, max_processes=20, mode=mode)
+    assert result.stdout.strip() == "hi"  # the command ran, behind the shell that entered the cgroup
+    assert len(seen["cgroup.procs"].split()) == 1 and seen["cgroup.procs"].strip().isdigit()
+    assert seen["memory.max"] == str(128 * MiB) and seen["pids.max"] == str(20 + sandbox._WRAPPERS)
+    assert result.memory_mechanism == "cgroup"
+    assert not result.ok and result.killed_reason == MEMORY_REASON and result.peak_memory == 120 * MiB
+    assert not list(parent.iterdir())  # removed after the run
+
+
+def test_a_run_whose_cgroup_cannot_be_made_falls_back(mode, monkeypatch, tmp_path):
+    info = sandbox_info(mode)
+    gone = tmp_path / "removed-parent"
+    monkeypatch.setattr(sandbox_cgroup, "availability", lambda: sandbox_cgroup.Availability(gone, "gone since"))
+    monkeypatch.setattr(sandbox, "sandbox_info", lambda mode=None: replace(info, memory_mechanism="cgroup"))
+    result = run_python("print('hi')", mode=mode)
+    assert result.ok and result.memory_mechanism == sandbox._fallback_mechanism(mode, info.guarantees)
 
 
 def test_a_cgroup_that_cannot_be_entered_fails_the_run_never_passes_it(tmp_path):
@@ -535,7 +589,8 @@ def test_the_caps_are_config_keys_with_range_checks(tmp_path):
     assert (LoopConfig().sandbox_disk_mb, LoopConfig().sandbox_memory_mb) == (DEFAULT_DISK_MB, DEFAULT_MEMORY_MB)
     assert LoopSettings().sandbox_disk_mb == DEFAULT_DISK_MB
     assert settings_from_config(config).sandbox_memory_mb == 512
-    for text in ("sandbox_disk_mb = 8", "sandbox_disk_mb = 10_000_000", "sandbox_memory_mb = 16"):
+    for text in ("sandbox_disk_mb = 8", "sandbox_disk_mb = 10_000_000", "sandbox_memory_mb = 16",
+                 "sandbox_memory_mb = 96"):
         config_file.write_text(f"[loop]\n{text}\n")
         with pytest.raises(ConfigError, match="sandbox_"):
             load_config(config_file)
