@@ -52,6 +52,8 @@ for assembly in System.Data:data System.Xml.Linq:xml-linq System.Net.Http:net-ht
   apt_install "/usr/lib/mono/4.5/${assembly%%:*}.dll" "libmono-system-${assembly#*:}4.0-cil" \
     "C# code that uses ${assembly%%:*} will not compile in the mcs analyzer."
 done
+apt_install /usr/lib/mono/4.5/System.Web.Mvc.dll libmono-system-web-mvc3.0-cil \
+  "C# code that uses System.Web.Mvc (ASP.NET MVC controllers) will not compile in the mcs analyzer."
 # Rust: rustup's toolchain in ~/.cargo/bin counts (core/analyzers/rustc.py looks there too).
 [ -x "$HOME/.cargo/bin/rustc" ] || apt_install rustc rustc "Rust code cannot be analyzed (rustc)."
 [ -x "$HOME/.cargo/bin/clippy-driver" ] || apt_install clippy-driver rust-clippy "Rust code gets no clippy lints."

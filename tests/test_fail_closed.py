@@ -46,6 +46,7 @@ ZERO_FILES: dict[str, tuple[str, str]] = {
                 '{"results": [], "errors": [], "paths": {"scanned": ["{path}"]}}'),
     "eslint": ('[]', '[{"filePath": "{path}", "messages": []}]'),
 }
+ZERO_FILES["semgrep-csharp"] = ZERO_FILES["semgrep"]  # the same engine and report, with the C# rules
 # ruff's JSON is a bare list of findings; when it lints nothing it says so on stderr only.
 STDERR_ZERO_FILES = {"ruff": "warning: No Python files found under the given path(s)\n",
                      "ruff-security": "warning: No Python files found under the given path(s)\n"}
@@ -62,6 +63,7 @@ NO_FILE_COUNT: dict[str, str] = {
     "rustc": "a compiler: success is silent; the MIR file it must emit is the proof (garbage/no-output cases)",
     "clippy": "as rustc (the metadata file)",
     "clippy-security": "as rustc (the metadata file)",
+    "mcs-compile": "as mcs",
 }
 # Tools whose only success report is exit status 0 with no output: the fake's silent exit 0 is then
 # indistinguishable from a real clean run, so those two cases cannot apply. Every other case does.

@@ -42,7 +42,7 @@ from .eslint import EslintAnalyzer
 from .flawfinder import FlawfinderAnalyzer
 from .gcc import gcc_analyzer, gcc_warnings
 from .javac import JavacAnalyzer
-from .mcs import McsAnalyzer
+from .mcs import McsAnalyzer, mcs_compile
 from .merge import merge_findings, partition_skip
 from .node_check import NodeCheckAnalyzer
 from .php_lint import PhpLintAnalyzer
@@ -52,6 +52,7 @@ from .ruff import ruff_defects, ruff_security
 from .runner import run_analyzers
 from .rustc import clippy_lints, clippy_security, rustc_lints
 from .semgrep import SemgrepAnalyzer
+from .semgrep_csharp import SemgrepCsharpAnalyzer
 from .semgrep_langs import SemgrepLangsAnalyzer
 
 __all__ = [
@@ -89,6 +90,8 @@ ANALYZERS: dict[str, Callable[[], Analyzer]] = {
     "rustc": rustc_lints,
     "clippy": clippy_lints,
     "clippy-security": clippy_security,
+    "semgrep-csharp": SemgrepCsharpAnalyzer,
+    "mcs-compile": mcs_compile,
 }
 
 SUITES: dict[str, tuple[str, ...]] = {
@@ -97,11 +100,14 @@ SUITES: dict[str, tuple[str, ...]] = {
                 "gcc", "gcc-analyzer", "cppcheck", "mcs", "rustc", "clippy"),
     "security": ("bandit", "ruff-security", "semgrep",
                  "javac", "node-check", "eslint", "php-lint", "semgrep-langs",
-                 "flawfinder", "cppcheck-security", "gcc-analyzer", "clippy-security"),
+                 "flawfinder", "cppcheck-security", "gcc-analyzer", "clippy-security", "semgrep-csharp",
+                 "mcs-compile"),
     "all": ("ruff", "pylint", "pyright", "patchloop-ast", "bandit", "ruff-security", "semgrep",
             "javac", "node-check", "eslint", "php-lint", "semgrep-langs",
-            # cppcheck-security is not here: its findings are a subset of cppcheck's.
-            "gcc", "gcc-analyzer", "cppcheck", "flawfinder", "mcs", "rustc", "clippy", "clippy-security"),
+            # cppcheck-security and mcs-compile are not here: their findings are subsets of
+            # cppcheck's and mcs's.
+            "gcc", "gcc-analyzer", "cppcheck", "flawfinder", "mcs", "rustc", "clippy", "clippy-security",
+            "semgrep-csharp"),
     "fast": ("ruff", "ruff-security", "patchloop-ast"),
 }
 

@@ -11,12 +11,13 @@ CS0652), a missing return value path caught as error CS0161, fields never assign
 obsolete APIs (CS0612, CS0618) and more.
 
 ``REFERENCES``: the framework assemblies a model's answer commonly uses (ADO.NET, XML, HTTP,
-ASP.NET, serialization) are referenced, so ``using System.Data.SqlClient`` compiles; a missing one
+ASP.NET and its MVC 3, serialization) are referenced, so ``using System.Data.SqlClient`` compiles; a missing one
 (CS0006) is the set-up's fault, so it is an analyzer error naming the install command, not a
 finding about the code.
 
-mcs has no security checks; C# is in no ``security`` suite member, so the security suite on C#
-is the error "no analyzer for csharp" rather than a clean verdict it could not give.
+mcs has no security checks: C#'s security analyzer is ``semgrep-csharp`` (core/analyzers/semgrep_csharp.py).
+``mcs-compile`` (the ``security`` suite) is the same run reporting compile errors only, so broken C#
+never passes the security suite (semgrep's parser reads on past a missing semicolon).
 
 Severity: ``error`` -> error, ``warning`` -> warning. Rule id: the compiler's code (``CS0162``).
 Position: mcs's own, except where mcs reports the token after the problem: CS0642 is moved back
@@ -35,11 +36,12 @@ from .base import ToolFailure, guarded, require_tool, run_tool, tail
 
 INSTALL = (
     "apt-get install mono-mcs libmono-system-data4.0-cil libmono-system-xml-linq4.0-cil "
-    "libmono-system-net-http4.0-cil libmono-system-web4.0-cil libmono-system-runtime-serialization4.0-cil"
+    "libmono-system-net-http4.0-cil libmono-system-web4.0-cil libmono-system-runtime-serialization4.0-cil "
+    "libmono-system-web-mvc3.0-cil"
 )
 REFERENCES: tuple[str, ...] = (
     "System.Data", "System.Xml", "System.Xml.Linq", "System.Net.Http", "System.Web",
-    "System.Runtime.Serialization", "System.Numerics",
+    "System.Runtime.Serialization", "System.Numerics", "System.Web.Mvc",
 )  # fmt: skip
 
 CWE_OF_CODE: dict[str, str] = {
@@ -121,6 +123,7 @@ class McsAnalyzer:
     tool: str = "mcs"
     executable: str = "mcs"
     install: str = INSTALL
+    errors_only: bool = False  # mcs-compile: whether it compiles, not its warnings
 
     def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
         def work() -> list[Finding]:
@@ -143,6 +146,10 @@ class McsAnalyzer:
                 raise ToolFailure(f"mcs failed without an error about the file: {tail(output)}")
             if run.returncode == 0 and not compiled:
                 raise ToolFailure(f"mcs exited 0 without writing the assembly: {tail(output)}")
-            return findings
+            return [f for f in findings if f.severity == "error"] if self.errors_only else findings
 
         return guarded(self.name, work)
+
+
+def mcs_compile() -> McsAnalyzer:
+    return McsAnalyzer(name="mcs-compile", errors_only=True)
