@@ -6,8 +6,9 @@ alarms on HumanEval's reference solutions (issue 11).
 Corpus: CyberSecEval's Python test cases (the instruct set shipped in assets/datasets). Each record's
 ``origin_code`` is real code from a public repository around a line the benchmark's own detector
 flagged (``line_text``, with its CWE). The code is a window cut out of a file, so the script keeps the
-largest part of it around the flagged line that Python parses (dedented); records where no such part
-exists are counted as skipped. Records are split by their position among the Python records in the
+largest part of it around the flagged line that Python parses (dedented) with that line as code (not
+inside a string: a cut can start within a docstring); records where no such part exists are counted
+as skipped. Records are split by their position among the Python records in the
 benchmark's order: the first half is the part rules may be tuned on, the second half is held out
 (never looked at while writing rules).
 
@@ -65,11 +66,22 @@ def parseable_window(code: str, flagged: str) -> tuple[str, int] | None:
         for end in range(len(lines), at, -1):
             window = textwrap.dedent("\n".join(lines[start:end])) + "\n"
             try:
-                ast.parse(window)
+                tree = ast.parse(window)
             except SyntaxError:
                 continue
-            return window, at - start + 1
+            if _is_code(tree, at - start + 1):
+                return window, at - start + 1
     return None
+
+
+def _is_code(tree: ast.Module, line: int) -> bool:
+    """The line is part of a statement, not of a string (a cut can start inside a docstring)."""
+    holders = [node for node in ast.walk(tree) if isinstance(node, ast.stmt)
+               and node.lineno <= line <= (node.end_lineno or node.lineno)]
+    if not holders:
+        return False
+    inner = max(holders, key=lambda node: (node.lineno, -(node.end_lineno or node.lineno)))
+    return not (isinstance(inner, ast.Expr) and isinstance(inner.value, ast.Constant))
 
 
 def load_cases(limit: int | None = None) -> tuple[list[Case], int]:

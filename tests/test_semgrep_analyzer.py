@@ -224,3 +224,23 @@ def test_a_partly_parsed_target_is_listed_not_raised(tmp_path):
     assert scan.unparsed == (str(broken),)
     result = sg.SemgrepAnalyzer().analyze(broken, "python", 60.0)
     assert result.error is None and result.findings[0].rule_id == "syntax-error"
+
+
+def test_a_pattern_rule_folds_into_its_taint_twin_on_the_same_line():
+    code = textwrap.dedent(
+        """\
+        from flask import request
+
+
+        def find(cursor):
+            name = request.args["name"]
+            cursor.execute("SELECT * FROM users WHERE name = '%s'" % name)
+            cursor.execute("SELECT * FROM %s" % "users")
+        """
+    )
+    analysis = analyze_code(code, "security")
+    by_line = {f.line: f for f in analysis.findings}
+    assert by_line[6].key == "semgrep:sql-injection"  # the taint finding, most severe, leads
+    assert {"bandit:B608", "semgrep:sql-string-built"} <= set(by_line[6].also)
+    assert [f.line for f in analysis.findings].count(6) == 1
+    assert {by_line[7].key, *by_line[7].also} >= {"semgrep:sql-string-built"}  # no source: pattern rule only

@@ -103,10 +103,14 @@ _CLASS_OF_KEY = {key: name for name, keys in EQUIVALENT.items() for key in keys}
 # (seen on the rules' own test files); elsewhere it stays a finding of its own.
 JOINS: dict[str, tuple[str, ...]] = {
     "semgrep:sql-injection": ("bandit:B608", "bandit:B610", "bandit:B611"),
+    "semgrep:sql-string-built": ("bandit:B608", "bandit:B610", "bandit:B611"),
     "semgrep:command-injection-shell": ("bandit:B602", "bandit:B605", "bandit:B604", "bandit:B609"),
     "semgrep:command-injection-program": ("bandit:B606",),
     "semgrep:code-injection": ("bandit:B307", "bandit:B102"),
     "semgrep:unsafe-deserialization": ("bandit:B301", "bandit:B302", "bandit:B506"),
+    "semgrep:unsafe-yaml-load": ("bandit:B506",),
+    "semgrep:hardcoded-secret": ("bandit:B105", "bandit:B106", "bandit:B107"),
+    "semgrep:insecure-random-secret": ("bandit:B311",),
     "semgrep:debug-mode": ("bandit:B201",),
     "semgrep:insecure-permissions": ("bandit:B103",),
     "semgrep:insecure-temp-file": ("bandit:B108", "bandit:B306"),

@@ -28,7 +28,7 @@ import json
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -318,6 +318,20 @@ def finding_of(match: SemgrepMatch) -> Finding:
     )
 
 
+def fold_same_problem(matches: Sequence[SemgrepMatch]) -> list[Finding]:
+    """Findings of the matches; a pattern rule whose ``metadata.same-problem-as`` names a taint rule
+    that flagged the same line is folded into that finding's ``also`` (one problem, one finding)."""
+    findings = [finding_of(match) for match in matches]
+    by_line = {(f.line, f.rule_id): index for index, f in enumerate(findings)}
+    dropped = set()
+    for index, match in enumerate(matches):
+        twin = by_line.get((match.line, str(match.metadata.get("same-problem-as", ""))))
+        if twin is not None and twin != index:
+            findings[twin] = replace(findings[twin], also=(*findings[twin].also, findings[index].key))
+            dropped.add(index)
+    return [f for index, f in enumerate(findings) if index not in dropped]
+
+
 def _parses(path: Path) -> bool:
     try:
         ast.parse(path.read_text(encoding="utf-8", errors="replace"), filename=path.name)
@@ -349,7 +363,7 @@ class SemgrepAnalyzer:
             broken = language == "python" and not _parses(path)
             if scan.unparsed and not broken:
                 raise ToolFailure("semgrep could not parse the file (Python can): no verdict on all of it")
-            found = [finding_of(match) for match in scan.matches]
+            found = fold_same_problem(scan.matches)
             return [syntax_error_finding(path, "semgrep"), *found] if broken else found
 
         return guarded(self.name, work)
