@@ -18,15 +18,13 @@ One adaptation: Java's ``ssrf_insecure_patterns`` writes imports without their "
 1.185 refuses to compile; it runs with the ";" added (``semgrep_rules_file``). The files stay as shipped.
 
 Fail closed: a rule file that cannot be read, semgrep failing, timing out, printing what cannot be
-read, reporting an error (a file it could only partly parse included) or not scanning the file, and
-Python code that does not parse (semgrep-core is silent on such a file), are an
-``AnalyzerResult.error``, never a clean verdict. Findings made before the failure are kept: code
-they flag is known vulnerable.
+read, reporting an error or not scanning the file, and code semgrep could parse only in part with
+nothing found in what it read, are an ``AnalyzerResult.error``, never a clean verdict. Findings
+made before a failure are kept: code they flag is known vulnerable.
 """
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,7 +35,7 @@ from pathlib import Path
 import yaml
 
 from .. import tempdirs
-from ..analyzers.base import guarded
+from ..analyzers.base import ToolFailure, guarded
 from ..analyzers.semgrep import run_semgrep
 from ..types import AnalyzerResult, Finding
 
@@ -184,22 +182,20 @@ def semgrep_rules_file(language: str, folder: Path) -> Path:
 
 
 def _semgrep_findings(path: Path, rules: Path, language: str, timeout: float) -> list[Finding]:
-    """semgrep's findings in one file (``run_semgrep``: fail closed, the file must be scanned)."""
+    """semgrep's findings in one file (``run_semgrep``: fail closed, the file must be scanned).
+
+    Code semgrep could parse only in part with nothing found in the part it read is no verdict
+    (``ToolFailure``); what it did find there stands."""
     scan = run_semgrep([rules], [path], language=language, timeout=timeout)
-    return [
+    findings = [
         Finding(TOOL, match.rule_id, SEVERITY.get(match.severity.lower(), "warning"), " ".join(match.message.split()),
                 line=match.line, column=match.column, cwe=str(match.metadata.get("cwe_id") or ""),
                 end_line=match.end_line, end_column=match.end_column)
         for match in scan.matches
     ]
-
-
-def _parses(code: str) -> bool:
-    try:
-        ast.parse(code)
-    except (SyntaxError, ValueError):
-        return False
-    return True
+    if scan.unparsed and not findings:
+        raise ToolFailure("semgrep could parse the code only in part and found nothing there: no verdict")
+    return findings
 
 
 def scan_many(codes: Sequence[str], language: str, *, timeout: float = 60.0) -> list[AnalyzerResult]:
@@ -224,9 +220,6 @@ def scan_many(codes: Sequence[str], language: str, *, timeout: float = 60.0) -> 
             path.write_text(code, encoding="utf-8")
             semgrep = guarded(TOOL, lambda path=path: _semgrep_findings(path, rules, language, timeout))
             path.unlink()
-            if language == "python" and not semgrep.error and not semgrep.findings and not _parses(code):
-                # semgrep-core is silent on a file tree-sitter gives up on: that silence is no verdict.
-                semgrep.error = "the code does not parse; semgrep's silence on it is no verdict"
             findings = sorted([*own.findings, *semgrep.findings], key=lambda f: (f.line, f.column, f.rule_id))
             error = own.error or (f"semgrep: {semgrep.error}" if semgrep.error else None)
             results[index] = AnalyzerResult(TOOL, findings, error, own.seconds + semgrep.seconds)
