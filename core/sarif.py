@@ -58,17 +58,25 @@ _CWE_TAXONOMY = {
 }
 
 
+# patchloop's language names -> SARIF's sourceLanguage values (the spec's lower-case names).
+SARIF_LANGUAGES = {"cpp": "cplusplus"}
+
+
 def to_sarif(
-    results: Mapping[str, Analysis], *, threshold: str = "note", sources: Mapping[str, str] | None = None
+    results: Mapping[str, Analysis], *, threshold: str = "note", sources: Mapping[str, str] | None = None,
+    languages: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """SARIF log for ``results``: file name or URI (as shown to the user) -> its analysis.
 
     ``threshold``: the lowest severity reported, as for the other output formats. ``sources``: file
     name -> the analyzed text, for snippets and line-based fingerprints (without it, fingerprints
-    hash the message instead of the line)."""
+    hash the message instead of the line). ``languages``: file name -> the language it was analyzed
+    as; each run then lists its files as ``artifacts`` with their ``sourceLanguage``, and each result
+    points at its file's artifact."""
     from .analyzers import analyzer_tool, tool_version
 
     sources = sources or {}
+    languages = languages or {}
     runs: dict[str, _Run] = {}
 
     def run_for(tool: str) -> _Run:
@@ -92,7 +100,7 @@ def to_sarif(
             if not severity_at_least(finding.severity, threshold):
                 continue
             fingerprint = f"{digest}:{occurrences[digest]}"
-            run_for(finding.tool).add(uri, finding, lines, fingerprint, skip_entry)
+            run_for(finding.tool).add(uri, finding, lines, fingerprint, skip_entry, languages.get(uri))
 
     log_runs = []
     for tool in sorted(runs):
@@ -110,8 +118,11 @@ class _Run:
     results: list[dict[str, Any]] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
     cwes: list[str] = field(default_factory=list)  # taxon ids ("78") in order of first use
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
+    artifact_index: dict[str, int] = field(default_factory=dict)
 
-    def add(self, uri: str, finding: Finding, lines: list[str] | None, fingerprint: str, skip_entry: str) -> None:
+    def add(self, uri: str, finding: Finding, lines: list[str] | None, fingerprint: str, skip_entry: str,
+            language: str | None = None) -> None:
         index = self._rule(finding)
         properties: dict[str, Any] = {"severity": finding.severity}
         if finding.confidence:
@@ -125,7 +136,7 @@ class _Run:
             "ruleIndex": index,
             "level": finding.severity,  # error | warning | note are SARIF levels as they are
             "message": {"text": finding.message or finding.rule_id},
-            "locations": [_location(uri, finding, lines)],
+            "locations": [self._located(uri, finding, lines, language)],
             "partialFingerprints": {FINGERPRINT_KEY: fingerprint},
             "properties": properties,
         }
@@ -135,6 +146,16 @@ class _Run:
                 "justification": f"skipped by the skip list entry {skip_entry!r} (--skip or loop.skip)",
             }]
         self.results.append(result)
+
+    def _located(self, uri: str, finding: Finding, lines: list[str] | None, language: str | None) -> dict[str, Any]:
+        location = _location(uri, finding, lines)
+        if language:
+            if uri not in self.artifact_index:
+                self.artifact_index[uri] = len(self.artifacts)
+                self.artifacts.append({"location": {"uri": _uri(uri)},
+                                       "sourceLanguage": SARIF_LANGUAGES.get(language, language)})
+            location["physicalLocation"]["artifactLocation"]["index"] = self.artifact_index[uri]
+        return location
 
     def _rule(self, finding: Finding) -> int:
         if finding.rule_id not in self.rule_index:
@@ -178,6 +199,8 @@ class _Run:
             "columnKind": "unicodeCodePoints",
             "results": self.results,
         }
+        if self.artifacts:
+            run["artifacts"] = self.artifacts
         if self.cwes:
             driver["supportedTaxonomies"] = [{"name": "CWE", "index": 0}]
             taxa = [{"id": n, "name": f"CWE-{n}", "helpUri": f"https://cwe.mitre.org/data/definitions/{n}.html"}

@@ -95,7 +95,7 @@ def analyze(ctx: click.Context, paths: tuple[Path, ...], exclude: tuple[str, ...
     except ValueError as exc:
         base.fail(str(exc), base.EXIT_USAGE)
     texts = {s.name: s.text for s in sources}
-    _print(output_format, results, texts, threshold)
+    _print(output_format, results, texts, threshold, {s.name: s.language for s in sources})
     if any(a.errors for a in results.values()):
         sys.exit(base.EXIT_ANALYZER)
     sys.exit(base.EXIT_FINDINGS if any(a.flagged(threshold) for a in results.values()) else base.EXIT_OK)
@@ -239,13 +239,14 @@ def _stdin_file(language: str) -> str:
 
 # -- outputs -------------------------------------------------------------------------------------
 
-def _print(output_format: str, results: dict[str, Analysis], texts: dict[str, str], threshold: str) -> None:
+def _print(output_format: str, results: dict[str, Analysis], texts: dict[str, str], threshold: str,
+           languages: dict[str, str]) -> None:
     from patchloop.output import concise_line, github_annotation, github_error
 
     if output_format == "sarif":
         from patchloop.core.sarif import to_sarif
 
-        click.echo(json.dumps(to_sarif(results, threshold=threshold, sources=texts), indent=2))
+        click.echo(json.dumps(to_sarif(results, threshold=threshold, sources=texts, languages=languages), indent=2))
     elif output_format == "json":
         click.echo(json.dumps({
             path: {"findings": [f.to_dict() for f in a.flagged(threshold)], "errors": a.errors,

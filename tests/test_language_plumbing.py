@@ -116,3 +116,19 @@ def test_autofix_is_skipped_for_other_languages_without_analyzing_again():
     assert autofix_iteration(run, base, lambda code: calls.append(code), None, language="javascript",
                              threshold="note") is None
     assert calls == []
+
+
+def test_sarif_names_each_files_language(sarif_validator):
+    from patchloop.core.sarif import to_sarif
+    from patchloop.core.types import Analysis, AnalyzerResult
+
+    finding = Finding("javac", "divzero", "warning", "division by zero", 3, 20, cwe="CWE-369")
+    analysis = Analysis([finding], [AnalyzerResult("javac", [finding])], 0.1)
+    log = to_sarif({"src/Ratio.java": analysis, "web/app.cpp": Analysis([], [], 0.0)},
+                   sources={"src/Ratio.java": "class Ratio {\n  int f() {\n    return 1 / 0;\n  }\n}\n"},
+                   languages={"src/Ratio.java": "java", "web/app.cpp": "cpp"})
+    sarif_validator.validate(log)
+    (run,) = log["runs"]
+    assert run["artifacts"] == [{"location": {"uri": "src/Ratio.java"}, "sourceLanguage": "java"}]
+    assert run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"] == {
+        "uri": "src/Ratio.java", "index": 0}  # fmt: skip
