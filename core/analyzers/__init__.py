@@ -148,10 +148,10 @@ def analyze_code(
     if filename is not None and (not _SAFE_FILENAME.match(filename) or ".." in filename):
         raise ValueError(f"filename must be a plain file name like 'solution.py', got {filename!r}")
     language = normalise_language(language)
+    filename = filename or solution_file(language)  # solution.py, solution.java ...
     started = time.monotonic()
     runnable = [a for a in analyzers if language in a.languages]
     if not runnable:
-    filename = filename or solution_file(language)  # solution.py, solution.java ...
         result = AnalyzerResult("patchloop", error=f"no analyzer for {language} in suite {suite!r}")
         return Analysis([], [result], time.monotonic() - started)
     written_in = script_language(code)
