@@ -6,13 +6,14 @@ the file can switch style checks back on, and with ``--persistent=n`` so it writ
 Enabled: every error (E) message except import-resolution ones (E0401 import-error, E0611
 no-name-in-module) and E1101 no-member, which misfire on code that imports packages this
 environment lacks or that are C extensions (pyright checks attributes from stubs instead);
-plus the warnings in ``ENABLED`` that point at real defects: unreachable code, unused variables
-and imports, loop-variable closures, lost exceptions, constant conditions, bad format strings,
+plus the warnings in ``ENABLED`` that point at real defects: unreachable code, unused variables,
+loop-variable closures, lost exceptions, constant conditions, bad format strings,
 files and locks opened without ``with`` (R1732)...
 
 Severity mapping: pylint's message type fatal/error -> error, warning -> warning,
 refactor/convention/info -> note, except R1732 consider-using-with (a resource leak), which is
-a warning, and W0611 unused-import, a note (harmless clutter; ruff's F401 agrees). Confidence: HIGH -> high, CONTROL_FLOW/INFERENCE -> medium, INFERENCE_FAILURE -> low,
+a warning. Not enabled: W0611 unused-import; ruff's F401 reports the same imports and, unlike
+pylint, can exempt ``typing`` (docs/EVAL.md, "False alarms on HumanEval references"). Confidence: HIGH -> high, CONTROL_FLOW/INFERENCE -> medium, INFERENCE_FAILURE -> low,
 UNDEFINED -> "". A fatal message (F0001 file unreadable, F0002 astroid crash) means pylint gave
 no verdict, so it is an analyzer error.
 """
@@ -32,7 +33,7 @@ ENABLED: tuple[str, ...] = (
     "E",
     "W0101", "W0102", "W0104", "W0106", "W0109", "W0120", "W0124", "W0125", "W0126", "W0127",
     "W0128", "W0129", "W0130", "W0133", "W0134", "W0143", "W0150", "W0177", "W0199", "W0601",
-    "W0611", "W0612", "W0631", "W0632", "W0640", "W0642", "W0644", "W0705", "W0711", "W0716",
+    "W0612", "W0631", "W0632", "W0640", "W0642", "W0644", "W0705", "W0711", "W0716",
     "W1114", "W1116", "W1300", "W1301", "W1302", "W1303", "W1304", "W1305", "W1306", "W1307",
     "W1308", "W1501", "W1506", "W1508", "W2101", "W3601", "W4701",
     "R0124", "R0133", "R1708", "R1727", "R1732", "R1739",
@@ -47,7 +48,7 @@ SEVERITY = {
     "convention": "note",
     "info": "note",
 }
-SEVERITY_OVERRIDES = {"R1732": "warning", "W0611": "note"}
+SEVERITY_OVERRIDES = {"R1732": "warning"}
 CONFIDENCE = {
     "HIGH": "high",
     "CONTROL_FLOW": "medium",
