@@ -530,16 +530,22 @@ def model_path(model: str) -> None:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True)
 def doctor(as_json: bool) -> None:
-    """Check which analyzers are installed (each missing one makes every run 'analyzer_error')."""
-    from patchloop.core.analyzers import available_analyzers
+    """Check which analyzers are installed, per language: each with its version, or the command that
+    installs it (a missing one makes every run in that language an 'analyzer_error')."""
+    from patchloop.core.analyzers import tools_by_language
 
-    found = available_analyzers()
+    by_language = tools_by_language()
     if as_json:
-        click.echo(json.dumps(found, indent=2))
+        click.echo(json.dumps({lang: [{"analyzer": t.analyzer, "tool": t.tool, "version": t.version,
+                                       "install": None if t.version else t.install} for t in tools]
+                               for lang, tools in by_language.items()}, indent=2))
     else:
-        for name, version in found.items():
-            click.echo(f"{name:16} {version or 'MISSING'}")
-    sys.exit(EXIT_OK if all(found.values()) else EXIT_ANALYZER)
+        for lang, tools in by_language.items():
+            click.echo(lang)
+            for t in tools:
+                click.echo(f"  {t.analyzer:18} {t.version or 'MISSING, install: ' + t.install}")
+    missing = any(t.version is None for tools in by_language.values() for t in tools)
+    sys.exit(EXIT_ANALYZER if missing else EXIT_OK)
 
 
 # The analyze, config, eval, pairs and train commands live beside this file; they import the helpers

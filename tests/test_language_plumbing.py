@@ -132,3 +132,27 @@ def test_sarif_names_each_files_language(sarif_validator):
     assert run["artifacts"] == [{"location": {"uri": "src/Ratio.java"}, "sourceLanguage": "java"}]
     assert run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"] == {
         "uri": "src/Ratio.java", "index": 0}  # fmt: skip
+
+
+def test_doctor_lists_each_languages_tools_with_a_version_or_the_install_command(env, monkeypatch):
+    from dataclasses import dataclass
+
+    from patchloop.core import analyzers
+
+    @dataclass(frozen=True)
+    class Missing:
+        name: str = "cobc"
+        languages: tuple[str, ...] = ("cobol", "java")
+        executable: str = "patchloop-test-no-such-compiler"
+        install: str = "apt-get install gnucobol"
+
+    monkeypatch.setitem(analyzers.ANALYZERS, "cobc", Missing)
+    result = env("doctor")
+    assert result.exit_code == 4
+    lines = result.stdout.splitlines()
+    assert lines[lines.index("cobol") + 1].split() == ["cobc", "MISSING,", "install:", "apt-get", "install", "gnucobol"]
+    java = lines[lines.index("java") + 1:]
+    assert any(line.split()[0] == "javac" for line in java[:3])
+    report = json.loads(env("doctor", "--json").stdout)
+    assert {"analyzer": "cobc", "tool": "cobc", "version": None, "install": "apt-get install gnucobol"} in report["java"]
+    assert all(t["version"] for t in report["python"] if t["analyzer"] == "ruff")

@@ -27,12 +27,13 @@ import re
 import stat
 import time
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
 from pathlib import Path
 
 from .. import tempdirs
-from ..languages import language_of, normalise_language, script_language, solution_file
+from ..languages import ANALYZED, language_of, normalise_language, script_language, solution_file
 from ..types import WRONG_LANGUAGE, Analysis, AnalyzerResult, Finding
 from .ast_checker import AstAnalyzer
 from .bandit import BanditAnalyzer
@@ -66,6 +67,7 @@ __all__ = [
     "get_analyzers",
     "language_of",
     "tool_version",
+    "tools_by_language",
 ]
 
 ANALYZERS: dict[str, Callable[[], Analyzer]] = {
@@ -227,6 +229,34 @@ def available_analyzers() -> dict[str, str | None]:
     return {name: _analyzer_version(factory()) for name, factory in ANALYZERS.items()}
 
 
+# What installs an analyzer that says nothing itself: the Python tools come with patchloop's own package.
+DEFAULT_INSTALL = "make setup (pip install -e .)"
+
+
+@dataclass(frozen=True)
+class ToolStatus:
+    """One analyzer as ``patchloop doctor`` shows it."""
+
+    analyzer: str
+    tool: str
+    version: str | None  # None: its executable is missing
+    install: str  # the command that installs it
+
+
+def tools_by_language() -> dict[str, list[ToolStatus]]:
+    """Every language a registered analyzer handles -> its analyzers, each with its version or the
+    command that installs it (languages in ``ANALYZED`` order, then any other)."""
+    statuses: dict[str, list[ToolStatus]] = {}
+    for name, factory in ANALYZERS.items():
+        analyzer = factory()
+        status = ToolStatus(name, getattr(analyzer, "tool", name), _analyzer_version(analyzer),
+                            getattr(analyzer, "install", DEFAULT_INSTALL))
+        for language in analyzer.languages:
+            statuses.setdefault(language, []).append(status)
+    order = {language: n for n, language in enumerate(ANALYZED)}
+    return dict(sorted(statuses.items(), key=lambda item: (order.get(item[0], len(order)), item[0])))
+
+
 def analyzer_tool(analyzer: str) -> str:
     """The tool behind an analyzer name ("ruff-security" -> "ruff"); unknown names stay as they are."""
     factory = ANALYZERS.get(analyzer)
@@ -243,6 +273,9 @@ def tool_version(tool: str) -> str | None:
 
 
 def _analyzer_version(analyzer: Analyzer) -> str | None:
+    own = getattr(analyzer, "version", None)  # a tool run through another program (ESLint on node) says its own
+    if callable(own):
+        return own()
     executable = getattr(analyzer, "executable", None)
     distribution = getattr(analyzer, "distribution", None)
     return _version(executable, distribution)

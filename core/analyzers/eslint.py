@@ -111,6 +111,10 @@ class EslintAnalyzer:
     executable: str = "node"
     install: str = INSTALL
 
+    def version(self) -> str | None:
+        """ESLint's version (from its package), not node's; None when node or ESLint is missing."""
+        return eslint_version()
+
     def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
         def work() -> list[Finding]:
             require_tool(self.executable, NODE_INSTALL)
