@@ -156,3 +156,13 @@ def test_doctor_lists_each_languages_tools_with_a_version_or_the_install_command
     report = json.loads(env("doctor", "--json").stdout)
     assert {"analyzer": "cobc", "tool": "cobc", "version": None, "install": "apt-get install gnucobol"} in report["java"]
     assert all(t["version"] for t in report["python"] if t["analyzer"] == "ruff")
+
+
+def test_the_configs_language_reaches_the_loop():
+    from patchloop.core.config import Config, ConfigError, apply_overrides
+    from patchloop.core.loop import settings_from_config
+
+    assert settings_from_config(Config()).language == "auto"
+    assert settings_from_config(apply_overrides(Config(), language="rust")).language == "rust"
+    with pytest.raises(ConfigError):
+        apply_overrides(Config(), language="cobol")

@@ -628,6 +628,20 @@ async def test_settings_screen_saves_to_the_config_file(config, log):
         assert (run.analyzers, run.threshold, run.t_max, len(run.iterations)) == ("security", "warning", 1, 2)
 
 
+async def test_settings_screen_sets_the_language_of_the_next_run(config, log):
+    app = make_app(config, log)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+o")
+        screen = app.screen
+        language = screen.query_one("#settings-language", Select)
+        assert language.value == "auto"
+        language.value = "java"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        assert load_config(config.path).loop.language == "java" and config.loop.language == "java"
+
+
 async def test_command_palette_changes_a_setting(config, log):
     app = make_app(config, log)
     async with app.run_test(size=(120, 40)) as pilot:

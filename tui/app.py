@@ -451,6 +451,10 @@ class PatchloopApp(App[int]):
     def _fast_analyze(self, code: str) -> Analysis:
         from patchloop.core.analyzers import analyze_code
 
+        run = self.session.run
+        if run is not None and run.language != "python":
+            # The fast suite is Python's; other languages wait for the full suite's verdict.
+            return Analysis([], [], 0.0)
         return analyze_code(code, "fast", language="python", skip=tuple(self.config.loop.skip),
                             timeout=self.config.loop.analyzer_timeout)
 
@@ -624,7 +628,7 @@ class PatchloopApp(App[int]):
 
     def apply_settings(self, *, model: str | None = None, engine: str | None = None, **loop: object) -> bool:
         """Change settings for the next run and save them to the config file. ``loop`` holds
-        ``[loop]`` keys (analyzers, t_max, threshold, autofix, feedback, candidates); None leaves
+        ``[loop]`` keys (analyzers, language, t_max, threshold, autofix, feedback, candidates); None leaves
         a setting as it is."""
         config = self.config
         model_fields = {k: v for k, v in (("name", model), ("engine", engine)) if v is not None}

@@ -1,4 +1,4 @@
-"""Settings for the next run: model and engine, analyzer suite, t_max, severity threshold, and how
+"""Settings for the next run: model and engine, analyzer suite, language, t_max, severity threshold, and how
 flagged code is repaired (autofix, request style, candidates); saved to the config file."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from patchloop.core.config import ENGINES, SUITE_NAMES, Config
 from patchloop.core.feedback import FEEDBACK_STYLES
+from patchloop.core.languages import ANALYZED, display_name
 from patchloop.core.types import SEVERITIES
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -18,6 +19,8 @@ SUITE_HELP = {"defects": "defects (the Svace role: pylint, pyright, ruff, AST ch
               "security": "security (the Bandit role: bandit, ruff S rules)",
               "all": "all (defects and security)"}
 ENGINE_HELP = {"auto": "auto (llama.cpp for GGUF on a CPU)", "llama.cpp": "llama.cpp", "transformers": "transformers"}
+LANGUAGE_CHOICES = [("auto (the prompt's, else the answer's fence, else Python)", "auto"),
+                    *((display_name(lang) if lang != "python" else "Python", lang) for lang in ANALYZED)]
 FEEDBACK_HELP = {"fresh": "fresh request: task, code, framed findings, hints", "chat": "chat: appended (the paper's)"}
 
 
@@ -67,6 +70,9 @@ class SettingsScreen(ModalScreen[bool]):
                 yield Label("Analyzer suite")
                 yield Select([(SUITE_HELP[s], s) for s in SUITE_NAMES], value=config.loop.analyzers,
                              allow_blank=False, id="settings-suite", compact=True)
+                yield Label("Language")
+                yield Select(LANGUAGE_CHOICES, value=config.loop.language, allow_blank=False, id="settings-language",
+                             compact=True)
                 yield Label("Patch rounds t_max")
                 yield Input(str(config.loop.t_max), type="integer", id="settings-tmax", compact=True)
                 yield Label("Severity threshold")
@@ -122,6 +128,7 @@ class SettingsScreen(ModalScreen[bool]):
             model=model,
             engine=str(self.query_one("#settings-engine", Select).value),
             analyzers=str(self.query_one("#settings-suite", Select).value),
+            language=str(self.query_one("#settings-language", Select).value),
             t_max=t_max,
             threshold=str(self.query_one("#settings-threshold", Select).value),
             autofix=bool(self.query_one("#settings-autofix", Select).value),
