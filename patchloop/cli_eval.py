@@ -57,7 +57,7 @@ def _repeatable(fn, name: str):
 
 def eval_options(fn):
     for decorator in reversed([
-        click.option("--limit", "-n", type=click.IntRange(1), help="Only the first N tasks."),
+        click.option("--limit", "-n", type=click.IntRange(1), help="Only the first N tasks (CyberSecEval: of each language)."),
         click.option("--tasks", "tasks_spec", metavar="IDS",
                      help="Task ids, comma separated (0,5,HumanEval/7), or @FILE.json from `eval select`."),
         click.option("--resume", "resume_ids", type=int, multiple=True, metavar="ID",

@@ -126,6 +126,17 @@ def _order(task: Task) -> tuple[str, int]:
     return prefix, int(number) if number.isdigit() else 0
 
 
+def _first_per_language(tasks: Sequence[Task], limit: int) -> list[Task]:
+    """The first ``limit`` tasks of each language, in the tasks' order."""
+    kept: list[Task] = []
+    counts: dict[str, int] = {}
+    for task in tasks:
+        counts[task.language] = counts.get(task.language, 0) + 1
+        if counts[task.language] <= limit:
+            kept.append(task)
+    return kept
+
+
 def load_tasks(
     benchmark: str,
     *,
@@ -135,7 +146,8 @@ def load_tasks(
     split: str = "test",
 ) -> list[Task]:
     """The tasks of ``benchmark``; ``task_ids`` picks (in the given order), ``limit`` keeps the
-    first N. Unknown ids are an error, never silently dropped."""
+    first N (for CyberSecEval the first N of each language, so every language asked for has its
+    row). Unknown ids are an error, never silently dropped."""
     if benchmark == "humaneval":
         tasks = load_humaneval()
     elif benchmark == "mbpp":
@@ -155,7 +167,7 @@ def load_tasks(
     if limit is not None:
         if limit < 1:
             raise DatasetError("--limit must be at least 1")
-        tasks = tasks[:limit]
+        tasks = _first_per_language(tasks, limit) if benchmark == "cyberseceval" else tasks[:limit]
     return tasks
 
 
