@@ -106,10 +106,9 @@ SUITES: dict[str, tuple[str, ...]] = {
                  "mcs-compile"),
     "all": ("ruff", "pylint", "pyright", "patchloop-ast", "bandit", "ruff-security", "semgrep",
             "javac", "node-check", "eslint", "php-lint", "semgrep-langs",
-            # cppcheck-security and mcs-compile are not here: their findings are subsets of
-            # cppcheck's and mcs's.
-            "gcc", "gcc-analyzer", "cppcheck", "flawfinder", "mcs", "rustc", "clippy", "clippy-security",
-            "semgrep-csharp"),
+            # cppcheck-security and mcs-compile repeat findings of cppcheck and mcs: the copies merge.
+            "gcc", "gcc-analyzer", "cppcheck", "cppcheck-security", "flawfinder", "mcs", "mcs-compile",
+            "rustc", "clippy", "clippy-security", "semgrep-csharp"),
     "fast": ("ruff", "ruff-security", "patchloop-ast"),
 }
 

@@ -25,7 +25,9 @@ path shown (double free, use after free, NULL dereference) -> error, the other a
 warnings -> warning; compiler warnings -> warning; ``note`` lines are GCC's explanations of a
 warning and are not findings. Rule id: the option without its dash (``Wformat-security``,
 ``Wanalyzer-double-free``); an error without an option is ``compile-error``. CWE: the
-analyzer's own metadata, else ``CWE_OF_OPTION``.
+analyzer's own metadata, else ``CWE_OF_OPTION``. The analyzer's findings report under the tool
+"gcc-analyzer", so its use after free and the compiler's on the same line merge as two tools' view
+of one problem (``merge.EQUIVALENT``).
 """
 
 from __future__ import annotations
@@ -174,4 +176,4 @@ def gcc_warnings() -> GccAnalyzer:
 
 
 def gcc_analyzer() -> GccAnalyzer:
-    return GccAnalyzer(name="gcc-analyzer", languages=("c", "cpp"), analyzer=True)
+    return GccAnalyzer(name="gcc-analyzer", languages=("c", "cpp"), tool="gcc-analyzer", analyzer=True)

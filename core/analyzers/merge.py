@@ -77,6 +77,41 @@ EQUIVALENT: dict[str, tuple[str, ...]] = {
     # pylint's eval-used / exec-used are bandit's B307 / B102.
     "bandit:B307": ("pylint:W0123",),
     "bandit:B102": ("pylint:W0122",),
+    # C and C++: gcc's warnings and analyzer, cppcheck and flawfinder on the same line (seen on
+    # tests/fixtures/languages/c and cpp); C#'s and Rust's unused variables join Python's class.
+    "compile-error": ("gcc:compile-error", "gcc-analyzer:compile-error", "cppcheck:syntaxError"),
+    "double-free": ("gcc-analyzer:Wanalyzer-double-free", "cppcheck:doubleFree"),
+    "use-after-free": ("gcc-analyzer:Wanalyzer-use-after-free", "gcc:Wuse-after-free", "cppcheck:deallocuse"),
+    "uninitialized-value": (
+        "gcc:Wuninitialized", "gcc:Wmaybe-uninitialized", "gcc-analyzer:Wanalyzer-use-of-uninitialized-value",
+        "cppcheck:uninitvar", "cppcheck:legacyUninitvar", "cppcheck:uninitdata",
+    ),
+    "memory-leak": ("gcc-analyzer:Wanalyzer-malloc-leak", "cppcheck:memleak", "cppcheck:memleakOnRealloc"),
+    "file-leak": ("gcc-analyzer:Wanalyzer-file-leak", "cppcheck:resourceLeak"),
+    "null-dereference": (
+        "gcc-analyzer:Wanalyzer-null-dereference", "gcc-analyzer:Wanalyzer-possible-null-dereference", "gcc:Wnull-dereference",
+        "cppcheck:nullPointer", "cppcheck:nullPointerRedundantCheck",
+    ),
+    "out-of-bounds": (
+        "gcc:Warray-bounds", "gcc-analyzer:Wanalyzer-out-of-bounds", "cppcheck:arrayIndexOutOfBounds",
+        "cppcheck:arrayIndexOutOfBoundsCond", "rustc:unconditional_panic", "clippy:clippy::out_of_bounds_indexing",
+    ),
+    "format-string": (
+        "gcc:Wformat-security", "gcc:Wformat-nonliteral",
+        "flawfinder:FF1016", "flawfinder:FF1017", "flawfinder:FF1018", "flawfinder:FF1019",
+    ),
+    "gets": ("flawfinder:FF1014", "cppcheck:getsCalled"),
+    "unbounded-scanf": ("flawfinder:FF1020", "cppcheck:invalidscanf"),
+    "dangling-return": (
+        "gcc:Wreturn-local-addr", "gcc:Wdangling-pointer", "cppcheck:returnDanglingLifetime",
+        "cppcheck:returnReference", "cppcheck:returnLocalVariable",
+    ),
+    "auto-ptr": ("cppcheck:autoPtrUsed", "gcc:Wdeprecated-declarations"),
+    "same-operands": ("gcc:Wlogical-op", "cppcheck:duplicateExpression", "clippy:clippy::eq_op"),
+    "unused-local": (
+        "gcc:Wunused-variable", "gcc:Wunused-but-set-variable", "cppcheck:unusedVariable",
+        "cppcheck:unreadVariable",
+    ),
 }  # fmt: skip
 
 # CWE for keys whose tool gives none (bandit's own CWE always wins; ruff S-rules carry theirs).
