@@ -68,6 +68,18 @@ SECURITY_CWES = frozenset(
 
 _CWE_IN_SUMMARY = re.compile(r"\s*\[(CWE-\d+)\]\s*$")
 
+# The ids of cppcheck's own checks whose CWE is in SECURITY_CWES (as cppcheck 2.10 reports them),
+# for telling a security finding by its rule alone (``security_rule``).
+SECURITY_RULES = frozenset({
+    "arrayIndexOutOfBounds", "arrayIndexOutOfBoundsCond", "bufferAccessOutOfBounds", "containerOutOfBounds",
+    "negativeIndex", "pointerOutOfBounds", "insecureCmdLineArgs", "invalidscanf", "getsCalled",
+    "doubleFree", "deallocuse", "deallocret", "memleak", "memleakOnRealloc", "leakReturnValNotUsed",
+    "nullPointer", "nullPointerRedundantCheck", "nullPointerArithmetic", "uninitvar", "legacyUninitvar",
+    "uninitdata", "uninitStructMember", "returnDanglingLifetime", "returnReference", "returnLocalVariable",
+    "danglingLifetime", "invalidLifetime", "autoVariables", "mismatchAllocDealloc", "wrongPrintfScanfArgNum",
+    "invalidPrintfArgType_s", "invalidScanfArgType_s", "integerOverflow", "sizeofwithnumericparameter",
+})  # fmt: skip
+
 TOOL_FAILURES = ("internalError", "internalAstError", "cppcheckError")
 STANDARD = {"c": "--std=c11", "cpp": "--std=c++17"}
 
@@ -131,6 +143,10 @@ class CppcheckAnalyzer:
     executable: str = "cppcheck"
     install: str = INSTALL
     security_only: bool = False
+
+    def security_rule(self, rule_id: str) -> bool:
+        """cppcheck's memory-safety checks and the shipped pattern rules are the security role."""
+        return rule_id in SECURITY_RULES or rule_id in pattern_rule_ids()
 
     def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
         def work() -> list[Finding]:

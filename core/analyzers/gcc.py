@@ -146,6 +146,10 @@ class GccAnalyzer:
     def executable(self) -> str:
         return "gcc"
 
+    def security_rule(self, rule_id: str) -> bool:
+        """The analyzer's memory-safety findings are the security role; compile errors are not."""
+        return self.analyzer and rule_id.startswith("Wanalyzer-")
+
     def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
         def work() -> list[Finding]:
             compiler = compiler_for(language)

@@ -125,6 +125,11 @@ class McsAnalyzer:
     install: str = INSTALL
     errors_only: bool = False  # mcs-compile: whether it compiles, not its warnings
 
+    def security_rule(self, rule_id: str) -> bool:
+        """Nothing mcs reports is a vulnerability (mcs-compile is in the security suite only so that
+        broken code is not called secure)."""
+        return False
+
     def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
         def work() -> list[Finding]:
             executable = require_tool(self.executable, self.install)

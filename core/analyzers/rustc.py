@@ -173,6 +173,10 @@ class RustAnalyzer:
     def install(self) -> str:
         return INSTALL[self.driver]
 
+    def security_rule(self, rule_id: str) -> bool:
+        """``unsafe`` code and the disallowed methods are the security role; other lints are defects."""
+        return rule_id in SECURITY_LINTS
+
     @property
     def executable(self) -> str:
         """The driver's path where it is found (rustup's ~/.cargo/bin is often not on PATH)."""
