@@ -9,6 +9,9 @@ All on the same GGUF (the embedded model unless --model names another), greedy, 
                 "decode" is tokens/s after the first token, "e2e" counts the prompt too
   batch N       aggregate tokens/s of generate_batch with N different prompts (1, 4, 8), both engines
   warm start    a fresh process (files in the OS cache): import, load, first streamed token
+  cold start    (--cold) the first start after set-up: a fresh process with an empty patchloop cache,
+                so the embedded GGUF is assembled from its installed chunks and verified first; with
+                --drop-caches (root) the OS page cache is dropped before it, as on a rebooted machine
   peak RSS      of a fresh process that loads one engine and answers one prompt and one batch of 8
 
 Prints a JSON record (machine, command, date, every figure) on stdout and a summary on stderr.
@@ -158,10 +161,10 @@ def child_main(kind: str, spec: str, new_tokens: int) -> None:
     print("RSS", round(_rss_mb()), flush=True)
 
 
-def run_child(kind: str, spec: str, new_tokens: int) -> dict:
+def run_child(kind: str, spec: str, new_tokens: int, env: dict[str, str] | None = None) -> dict:
     started = time.perf_counter()
     cmd = [sys.executable, __file__, "--child", kind, "--model", spec, "--new-tokens", str(new_tokens)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
     first, rss = None, None
     for line in proc.stdout:
         if line.startswith("FIRST"):
@@ -171,6 +174,24 @@ def run_child(kind: str, spec: str, new_tokens: int) -> dict:
     if proc.wait() != 0 or first is None:
         raise SystemExit(f"the {kind} child process failed (exit {proc.returncode})")
     return {"start_to_first_token_s": round(first, 2), "peak_rss_mb": rss}
+
+
+def cold_start(spec: str, new_tokens: int, drop_caches: bool) -> dict:
+    """A first start after set-up: an empty cache folder (XDG_CACHE_HOME), so the GGUF is built."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="bench-cold-") as cache:
+        dropped = False
+        if drop_caches:
+            subprocess.run(["sync"], check=False)
+            try:
+                with open("/proc/sys/vm/drop_caches", "w", encoding="ascii") as handle:
+                    handle.write("3\n")
+                dropped = True
+            except OSError as exc:
+                print(f"warning: cannot drop the page cache ({exc}); the cold start reads cached files",
+                      file=sys.stderr)
+        return run_child("llama", spec, new_tokens, env={"XDG_CACHE_HOME": cache}) | {"page_cache_dropped": dropped}
 
 
 # ----------------------------------------------------------------------------- main
@@ -186,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-transformers", action="store_true", help="only llama.cpp (ours and bare)")
     parser.add_argument("--threads", type=int, help="fixed llama.cpp threads for ours and bare (default: ours "
                         "follows the free CPU, bare uses every core)")
+    parser.add_argument("--cold", action="store_true", help="also time a first start with an empty model cache")
+    parser.add_argument("--drop-caches", action="store_true", help="with --cold: drop the OS page cache first (root)")
     parser.add_argument("--child", choices=["llama", "transformers"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -200,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     record: dict = {"date": date.today().isoformat(), "command": " ".join([os.path.basename(__file__)] + sys.argv[1:]),
                     "machine": _machine(), "model": args.model, "new_tokens": args.new_tokens}
     try:
+        if args.cold:
+            record["cold_start"] = cold_start(args.model, args.new_tokens, args.drop_caches)
         # Fresh processes first, while nothing else holds memory: warm starts, then peak RSS.
         ensure = run_child("llama", args.model, 4)  # also puts the files in the OS cache (warm)
         record["warm_start"] = [run_child("llama", args.model, args.new_tokens) for _ in range(args.starts)]
@@ -236,6 +261,10 @@ def _summary(record: dict) -> None:
               f"e2e {', '.join(str(r['e2e_tps']) for r in runs)}", file=out)
     for name, rates in record["batch_tps"].items():
         print(f"  {name:24s} aggregate " + ", ".join(f"{n}: {v}" for n, v in rates.items()) + " tok/s", file=out)
+    if "cold_start" in record:
+        c = record["cold_start"]
+        print(f"  llama.cpp first start (empty cache{', page cache dropped' if c['page_cache_dropped'] else ''})"
+              f" -> first token {c['start_to_first_token_s']} s, peak RSS {c['peak_rss_mb']} MB", file=out)
     for start in record["warm_start"]:
         print(f"  llama.cpp start->first token {start['start_to_first_token_s']} s, peak RSS {start['peak_rss_mb']} MB",
               file=out)

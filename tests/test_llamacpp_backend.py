@@ -377,6 +377,37 @@ def test_more_jobs_than_slots_flow_through_as_slots_free_up(llama, monkeypatch):
 
 @pytest.mark.e2e
 @needs_llama
+def test_prompt_lookup_keeps_the_answers_and_saves_decodes(llama, monkeypatch):
+    # The answer restates the task's signature: guesses copied from the prompt are taken, so fewer
+    # llama_decode calls give the same greedy text and the same seeded draws (up to float rounding:
+    # llama.cpp's sums for a token can differ in the last bit with the number of tokens decoded
+    # beside it, which may flip a near-tie later in a long answer; these answers are short).
+    task = [{"role": "user", "content": "Complete this function and return the whole code:\n```python\n"
+             "def count_vowels(text: str) -> int:\n    \"\"\"Return how many of the characters of text "
+             "are vowels (a, e, i, o, u), upper or lower case.\"\"\"\n```"}]
+    decodes = []
+    real = llama.engine._decode
+    monkeypatch.setattr(llama.engine, "_decode", lambda entries, cancel: (decodes.append(len(entries)),
+                                                                          real(entries, cancel))[1])
+
+    def answer(lookup, **kw):
+        monkeypatch.setattr(llama.engine, "lookup", lookup)
+        llama.engine._reset_cache()
+        decodes.clear()
+        return "".join(llama.generate(task, greedy(60, **kw))), len(decodes)
+
+    plain, plain_steps = answer(0)
+    looked, looked_steps = answer(16)
+    assert looked == plain and "def count_vowels(text: str) -> int:" in plain
+    assert looked_steps < 0.8 * plain_steps, (looked_steps, plain_steps)
+    assert answer(16, temperature=0.8, seed=3)[0] == answer(0, temperature=0.8, seed=3)[0]
+    batch = llama.generate_batch([task, TASK], greedy(24))
+    monkeypatch.setattr(llama.engine, "lookup", 0)
+    assert [t for t, _ in batch] == [t for t, _ in llama.generate_batch([task, TASK], greedy(24))]
+
+
+@pytest.mark.e2e
+@needs_llama
 def test_a_batch_mixes_greedy_and_seeded_samples(llama):
     params = [greedy(10), greedy(10, temperature=0.9, seed=5), greedy(10, temperature=0.9, seed=6), greedy(6)]
     answers = [text for text, _ in llama.generate_batch([TASK] * 4, params)]

@@ -7,6 +7,10 @@ the C API itself (``llama_decode`` on multi-sequence batches) to get what patchl
   batch of N answers costs little more per step than one (the weights are read once per step);
 - continuous batching: a call may hold more jobs than slots; when an answer ends, its slot takes
   the next job at once, its prompt packed into the same decode as the others' next tokens;
+- prompt lookup: beside its next token each answer feeds a guess of the tokens after it, copied
+  from where its latest tokens occurred before (code restates the task's signature and docstring);
+  the guesses the model's own draws agree with are kept, so answers are what one-token steps give
+  (up to float rounding, which in llama.cpp depends a little on how many tokens share a decode);
 - prefix reuse: the KV cache is unified (all sequences share one pool of cells), the tokens held
   for every sequence slot are remembered, and a new call keeps the longest common token prefix
   (the system prompt and task of a run's iterations and candidates) instead of recomputing it.
@@ -125,8 +129,9 @@ class LlamaEngine:
     """A GGUF loaded into llama.cpp, with a context of ``n_seq_max`` parallel sequences."""
 
     def __init__(self, path: Path, *, n_ctx: int = 16384, n_seq_max: int = 8, n_threads: int | None = None,
-                 n_batch: int = 512, lora_path: Path | None = None):
+                 n_batch: int = 512, lora_path: Path | None = None, lookup: int = 16):
         llama = self._llama = _lib()
+        self.lookup = lookup  # most draft tokens of prompt lookup per sequence and step (0: off)
         self.path = Path(path)
         share = None if n_threads else CpuShare(default_threads())  # its first window spans the load
         model_params = llama.llama_model_default_params()
@@ -367,6 +372,7 @@ class _Live:
     decoder: codecs.IncrementalDecoder
     todo: list[int]  # prompt tokens not yet in the cache
     next_token: int | None = None  # drawn, to be fed at the next decode
+    draft_len: int = 4  # tokens of prompt lookup to try next (grows while drafts are taken)
 
 
 class _Batch:
@@ -383,7 +389,7 @@ class _Batch:
     def __init__(self, engine: LlamaEngine, jobs: Sequence[Job], cancel: threading.Event | None,
                  started: float, on_finish: Callable[[int], None] | None, max_live: int):
         self.engine, self.jobs, self.cancel, self.started = engine, jobs, cancel, started
-        self.max_live = max_live
+        self.max_live, self.lookup = max_live, engine.lookup
         self.on_finish = on_finish or (lambda index: None)
         self.waiting = collections.deque(range(len(jobs)))
         self.live: dict[int, _Live] = {}  # seq -> job
@@ -459,11 +465,14 @@ class _Batch:
             engine._adapt_threads()
             self._admit()
             entries: list[tuple[int, int, int, bool]] = []
-            wants: list[_Live] = []  # in the order of their logits in the batch
-            for live in self.live.values():  # the next token of every answering job, one each
+            wants: list[tuple[_Live, int, list[int]]] = []  # (job, index of its first logits, its draft)
+            for live in self.live.values():  # the next token of every answering job, and its draft
                 if live.next_token is not None:
-                    entries.append((live.next_token, len(engine._slots[live.seq]), live.seq, True))
-                    wants.append(live)
+                    draft = self._draft(live)
+                    start = len(engine._slots[live.seq])
+                    wants.append((live, len(entries), draft))
+                    entries.extend((token, start + i, live.seq, True)
+                                   for i, token in enumerate([live.next_token, *draft]))
             for live in self.live.values():  # then prompts, packed into the rest of the batch
                 room = engine.n_batch - len(entries)
                 if not live.todo or room <= 0:
@@ -472,16 +481,48 @@ class _Batch:
                 start = len(engine._slots[live.seq])
                 for i, token in enumerate(chunk):
                     last = not live.todo and i == len(chunk) - 1
-                    entries.append((token, start + i, live.seq, last))
                     if last:
-                        wants.append(live)
+                        wants.append((live, len(entries), []))
+                    entries.append((token, start + i, live.seq, last))
             if not entries:
                 continue  # only jobs without new tokens were admitted; they ended already
             engine._decode(entries, self.cancel)
-            logits_at = [i for i, entry in enumerate(entries) if entry[3]]
-            for live, position in zip(wants, logits_at, strict=True):
-                token = engine._llama.llama_sampler_sample(live.sampler, engine._ctx, position)
-                yield from self._take(live, token)
+            for live, first, draft in wants:
+                yield from self._accept(live, first, draft, entries)
+
+    def _draft(self, live: _Live) -> list[int]:
+        """Prompt lookup: the tokens that followed the last place the answer's latest 3 (or 2) tokens
+        occur in the prompt or the answer so far. Code answers restate the task's signature and
+        docstring, and repeat their own names, so these guesses often hold; each one the model agrees
+        with costs no decode step of its own."""
+        job = self.jobs[live.index]
+        room = min(live.draft_len, self.lookup, job.max_new_tokens - len(job.tokens) - 1)
+        if room <= 0:
+            return []
+        history = job.prompt + job.tokens
+        for n in (3, 2):
+            key = history[-n:]
+            for i in range(len(history) - n - 1, -1, -1):
+                if history[i : i + n] == key:
+                    return history[i + n : i + n + room]
+        return []
+
+    def _accept(self, live: _Live, first: int, draft: list[int], entries) -> Iterator[tuple[int, str]]:
+        """Draw from the logits of the job's fed token, then of each draft token while the draw agrees
+        with the draft (the same draws as one token per decode, so greedy and seeded answers do not
+        change, float rounding aside); the cells of the draft tokens it did not take are dropped."""
+        engine = self.engine
+        for j in range(len(draft) + 1):
+            token = engine._llama.llama_sampler_sample(live.sampler, engine._ctx, first + j)
+            yield from self._take(live, token)
+            if live.next_token is None or j == len(draft) or token != draft[j]:
+                break
+            live.next_token = None  # the draft already put this token in the cache
+        if draft:
+            taken = j  # draft tokens whose cells hold the answer's tokens
+            if taken < len(draft):
+                engine._forget(live.seq, entries[first][1] + 1 + taken)
+            live.draft_len = min(self.lookup, 2 * live.draft_len) if taken == len(draft) else max(2, taken + 1)
 
     def _take(self, live: _Live, token: int) -> Iterator[tuple[int, str]]:
         """Record a drawn token; end the job at its end token or its limit."""
