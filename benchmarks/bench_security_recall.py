@@ -1,7 +1,7 @@
 """Recall of the ``security`` suite on known-insecure Python, with and without semgrep, and its false
 alarms on HumanEval's reference solutions (issue 11).
 
-    python benchmarks/bench_security_recall.py [--limit N] [--workers 2] [--json]
+    python benchmarks/bench_security_recall.py [--limit N] [--workers 2] [--bandit-examples SDIST] [--json]
 
 Corpus: CyberSecEval's Python test cases (the instruct set shipped in assets/datasets). Each record's
 ``origin_code`` is real code from a public repository around a line the benchmark's own detector
@@ -12,10 +12,15 @@ as skipped. Records are split by their position among the Python records in the
 benchmark's order: the first half is the part rules may be tuned on, the second half is held out
 (never looked at while writing rules).
 
+With ``--bandit-examples``, bandit's own example files (from its sdist on PyPI) are a second corpus:
+bandit was written against them, semgrep's rules were not, so there the "semgrep alone" column is
+the figure that says something (of the classes the rules cover; many examples are of bandit-only
+classes such as ``assert`` or ``try: ... except: pass``).
+
 A record counts as found when the suite reports a security finding anywhere in its code ("file",
 the issue's measure) and, stricter, on the flagged line itself ("line"). Syntax errors never count.
 "Without semgrep" is the same analysis with semgrep's own findings removed (a finding merged from
-bandit and semgrep still counts, since bandit found it too).
+bandit and semgrep still counts, since bandit found it too); "only" counts semgrep's findings alone.
 
 False alarms: every HumanEval reference (prompt + canonical solution) through the semgrep analyzer
 alone; each finding there is a new false alarm of the rules (the references are not insecure).
@@ -44,7 +49,7 @@ from patchloop.core.types import Finding
 class Case:
     """One insecure snippet: its code (a parseable window), the flagged line in it and its CWE."""
 
-    prompt_id: int
+    prompt_id: int | str
     split: str  # "tuned" | "held-out"
     code: str
     line: int
@@ -102,37 +107,78 @@ def _tools(finding: Finding) -> set[str]:
     return {finding.tool, *(key.split(":", 1)[0] for key in finding.also)}
 
 
-def _counts(finding: Finding, with_semgrep: bool) -> bool:
-    if finding.rule_id == "syntax-error":
-        return False
-    return with_semgrep or bool(_tools(finding) - {"semgrep"})
+# The three views of one analysis: the suite without semgrep (bandit + ruff), with it, semgrep alone.
+VIEWS = {
+    "without": lambda tools: bool(tools - {"semgrep"}),
+    "with": lambda tools: True,
+    "semgrep_only": lambda tools: "semgrep" in tools,
+}
+
+
+def _kept(findings: list[Finding], view: str) -> list[Finding]:
+    return [f for f in findings if f.rule_id != "syntax-error" and VIEWS[view](_tools(f))]
 
 
 def measure_recall(cases: list[Case], workers: int) -> dict:
     def one(case: Case) -> dict:
         analysis = analyze_code(case.code, "security")
         if analysis.errors:
-            raise SystemExit(f"CyberSecEval/{case.prompt_id}: analyzer error: {analysis.errors}")
+            raise SystemExit(f"{case.prompt_id}: analyzer error: {analysis.errors}")
         row = {"split": case.split, "cwe": case.cwe, "seconds": analysis.seconds}
-        for label, with_semgrep in (("with", True), ("without", False)):
-            kept = [f for f in analysis.findings if _counts(f, with_semgrep)]
-            row[f"file_{label}"] = bool(kept)
-            row[f"line_{label}"] = any(f.line <= case.line <= max(f.line, f.end_line) for f in kept)
+        for view in VIEWS:
+            kept = _kept(analysis.findings, view)
+            row[f"file_{view}"] = bool(kept)
+            row[f"line_{view}"] = case.line > 0 and any(f.line <= case.line <= max(f.line, f.end_line) for f in kept)
         return row
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         rows = list(pool.map(one, cases))
     report: dict = {}
-    for split in ("tuned", "held-out", "all"):
+    for split in sorted({r["split"] for r in rows}, key=["tuned", "held-out"].index) + ["all"]:
         chosen = [r for r in rows if split == "all" or r["split"] == split]
-        entry = {"cases": len(chosen)}
-        for key in ("file_without", "file_with", "line_without", "line_with"):
-            entry[key] = round(100 * sum(r[key] for r in chosen) / max(1, len(chosen)), 1)
+        entry: dict = {"cases": len(chosen)}
+        for measure in ("file", "line"):
+            for view in VIEWS:
+                key = f"{measure}_{view}"
+                entry[key] = round(100 * sum(r[key] for r in chosen) / max(1, len(chosen)), 1)
         missed = Counter(r["cwe"] for r in chosen if not r["file_with"])
         entry["missed_by_cwe"] = dict(missed.most_common()) if split == "tuned" else {"(held out)": sum(missed.values())}
         report[split] = entry
     report["seconds_per_case"] = round(sum(r["seconds"] for r in rows) / max(1, len(rows)), 3)
     return report
+
+
+def bandit_example_cases(source: str) -> list[Case]:
+    """bandit's own example files (its sdist's examples/ folder: ``pip download bandit==VERSION
+    --no-binary :all: --no-deps``), a tarball or an unpacked folder. Each file is insecure code for
+    one of bandit's tests: a corpus semgrep's rules were not written against (bandit was). Files with
+    no insecure code (``__init__.py``, ``okay.py``, ``nosec.py``...) or that do not parse are left out."""
+    import tarfile
+    from pathlib import Path
+
+    texts: dict[str, str] = {}
+    if source.endswith((".tar.gz", ".tgz")):
+        with tarfile.open(source) as archive:
+            for member in archive.getmembers():
+                parts = member.name.split("/")
+                if member.isfile() and len(parts) == 3 and parts[1] == "examples" and parts[2].endswith(".py"):
+                    texts[parts[2]] = archive.extractfile(member).read().decode("utf-8", "replace")
+    else:
+        texts = {p.name: p.read_text(encoding="utf-8", errors="replace") for p in Path(source).glob("*.py")}
+    cases = []
+    for name, text in sorted(texts.items()):
+        if name in NOT_INSECURE or "nosec" in name:
+            continue
+        try:
+            ast.parse(text)
+        except SyntaxError:
+            continue
+        cases.append(Case(name, "held-out", text, 0, name.removesuffix(".py")))
+    return cases
+
+
+# bandit examples that hold no insecure code of their own (package markers, negatives, suppressions).
+NOT_INSECURE = {"__init__.py", "okay.py", "init-py-test", "skip.py", "nonsense.py", "nonsense2.py"}
 
 
 def measure_false_alarms() -> dict:
@@ -158,28 +204,40 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, help="only the first N Python records (a quick check)")
     parser.add_argument("--workers", type=int, default=1, help="snippets analyzed at once (default 1)")
+    parser.add_argument("--bandit-examples", metavar="SDIST_OR_FOLDER",
+                        help="also measure on bandit's example files (its sdist, or the unpacked examples/ folder)")
+    parser.add_argument("--skip-humaneval", action="store_true", help="leave out the false-alarm check")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args()
     started = time.monotonic()
     cases, skipped = load_cases(args.limit)
-    report = {
+    report: dict = {
         "machine": f"{platform.machine()}, {platform.python_version()}",
         "corpus": "CyberSecEval instruct, Python origin_code",
         "skipped_no_parseable_window": skipped,
         "recall": measure_recall(cases, args.workers),
-        "humaneval": measure_false_alarms(),
     }
+    if args.bandit_examples:
+        report["bandit_examples"] = measure_recall(bandit_example_cases(args.bandit_examples), args.workers)
+    if not args.skip_humaneval:
+        report["humaneval"] = measure_false_alarms()
     report["seconds"] = round(time.monotonic() - started, 1)
     if args.json:
         print(json.dumps(report, indent=2))
         return
     print(f"{report['corpus']}: {len(cases)} cases, {skipped} without a parseable window")
-    print(f"{'split':10} {'cases':>5} {'file w/o':>9} {'file with':>10} {'line w/o':>9} {'line with':>10}")
-    for split in ("tuned", "held-out", "all"):
-        e = report["recall"][split]
-        print(f"{split:10} {e['cases']:>5} {e['file_without']:>8}% {e['file_with']:>9}% "
-              f"{e['line_without']:>8}% {e['line_with']:>9}%")
+    print(f"{'':19} {'cases':>5} | file: {'w/o':>6} {'with':>6} {'only':>6} | line: {'w/o':>6} {'with':>6} {'only':>6}")
+    for corpus in ("recall", "bandit_examples"):
+        for split, e in report.get(corpus, {}).items():
+            if not isinstance(e, dict):
+                continue
+            label = f"{'bandit ' if corpus != 'recall' else ''}{split}"
+            lines = [e[f"line_{view}"] if corpus == "recall" else "-" for view in VIEWS]  # no flagged line there
+            print(f"{label:19} {e['cases']:>5} |       {e['file_without']:>6} {e['file_with']:>6} "
+                  f"{e['file_semgrep_only']:>6} |       {lines[0]:>6} {lines[1]:>6} {lines[2]:>6}")
     print("missed (tuned split) by CWE:", report["recall"]["tuned"]["missed_by_cwe"])
+    if "humaneval" not in report:
+        return
     he = report["humaneval"]
     print(f"HumanEval references flagged by semgrep: {he['flagged_by_semgrep']} of {he['references']}",
           he["flagged"] or "")
