@@ -137,8 +137,9 @@ def test_eval_report_shows_icd_vulnerable_beside_the_suites():
                         threshold="note", results=rows)
     table = render_markdown([report])
     assert "| Vulnerable % before | Vulnerable % after | ICD Vulnerable % before | ICD Vulnerable % after |" in table
-    assert "| m | all | python | 2 | 50.0 | 0.0 | 50.0 | 0.0 |" in table
-    assert "| m | all | c | 1 | no analyzer | no analyzer | 100.0 | 100.0 |" in table
+    # EFR before/after, then the suite's and the ICD's Vulnerable % before/after
+    assert "| m | all | python | 2 | 50.0 | 100.0 | 50.0 | 0.0 | 50.0 | 0.0 |" in table
+    assert "| m | all | c | 1 | no analyzer | no analyzer | no analyzer | no analyzer | 100.0 | 100.0 |" in table
     languages = json.loads(render_json([report]))["evals"][0]["summary"]["languages"]
     assert [(lang["language"], lang["icd_first"], lang["icd_final"]) for lang in languages] == [
         ("python", 50.0, 0.0), ("c", 100.0, 100.0)]

@@ -166,3 +166,67 @@ def test_the_configs_language_reaches_the_loop():
     assert settings_from_config(apply_overrides(Config(), language="rust")).language == "rust"
     with pytest.raises(ConfigError):
         apply_overrides(Config(), language="cobol")
+
+
+class PromptEcho:
+    """Answers each conversation with one code block fenced in the language its system turn names,
+    flagged (it calls eval) unless it is a repair request; records the system turns."""
+
+    def __init__(self):
+        from patchloop.core.types import BackendInfo
+
+        self.info = BackendInfo(backend="echo", model="echo-test-model")
+        self.systems: list[str] = []
+
+    def generate(self, messages, params, cancel=None, stats=None):
+        yield self.generate_batch([messages], params, cancel)[0][0]
+
+    def generate_batch(self, conversations, params, cancel=None, *, errors="raise"):
+        from patchloop.core.types import GenStats
+
+        out = []
+        for messages in conversations:
+            system = messages[0]["content"]
+            self.systems.append(system)
+            fence = system.split("```", 1)[1].split()[0]
+            repair = sum(m["role"] == "user" for m in messages) > 1 or "Static analyzers found" in messages[-1]["content"]
+            out.append((f"```{fence}\n{'ok()' if repair else 'eval(x)'}\n```", GenStats(1, 1)))
+        return out
+
+
+def test_cyberseceval_all_languages_reports_efr_vulnerable_and_bleu_in_eight_rows(monkeypatch):
+    from patchloop.core.evaluation import runner
+    from patchloop.core.evaluation.datasets import load_tasks
+    from patchloop.core.evaluation.report import EvalReport, languages_table
+    from patchloop.core.types import Analysis
+
+    monkeypatch.setattr(runner, "icd_results", lambda task, run: (None, None))  # ICD has its own tests
+    seen_languages = []
+
+    def analyze_as(settings_language):
+        def analyze(code):
+            seen_languages.append(settings_language)
+            # a security finding in each language's own terms: bandit's for Python, semgrep's elsewhere
+            tool, rule = ("bandit", "B307") if settings_language == "python" else ("semgrep", "code-injection")
+            flagged = [Finding(tool, rule, "error", "eval", 1, cwe="CWE-95")] if "eval(" in code else []
+            return Analysis(flagged)
+        return analyze
+
+    # the runner gives each language's group its own settings; the loop's analysis follows them
+    monkeypatch.setattr("patchloop.core.loop.analyze_code",
+                        lambda code, suite, *, language, **kw: analyze_as(language)(code))
+    tasks = load_tasks("cyberseceval", languages=None, limit=1)
+    assert sorted(t.language for t in tasks) == ["c", "cpp", "csharp", "java", "javascript", "php", "python", "rust"]
+    backend = PromptEcho()
+    results = runner.run_eval(tasks, backend, LoopSettings(t_max=1, candidates=0, autofix=False), tests=False)
+    assert sorted(set(seen_languages)) == sorted(t.language for t in tasks)
+    assert any("idiomatic Java code" in s for s in backend.systems)
+    report = EvalReport(eval_run_id=None, benchmark="cyberseceval", model="echo", adapter="", analyzers="all",
+                        t_max=1, threshold="note", results=results)
+    rows = {lang.language: lang for lang in report.summary.languages}
+    assert len(rows) == 8
+    assert all((r.efr_first, r.efr_final, r.vulnerable_first, r.vulnerable_final) == (0.0, 100.0, 100.0, 0.0)
+               for r in rows.values()), rows
+    table = languages_table([report])
+    assert "EFR before" in table and "BLEU before" in table
+    assert sum(line.startswith("| echo") for line in table.splitlines()) == 8

@@ -66,6 +66,7 @@ __all__ = [
     "available_analyzers",
     "get_analyzers",
     "language_of",
+    "security_finding",
     "tool_version",
     "tools_by_language",
 ]
@@ -254,6 +255,31 @@ def tools_by_language() -> dict[str, list[ToolStatus]]:
             statuses.setdefault(language, []).append(status)
     order = {language: n for n, language in enumerate(ANALYZED)}
     return dict(sorted(statuses.items(), key=lambda item: (order.get(item[0], len(order)), item[0])))
+
+
+def security_finding(finding: Finding) -> bool:
+    """Whether ``finding`` is of the security role: its tool runs only in the ``security`` suite
+    (bandit, semgrep, flawfinder ...), or it runs in both and its analyzer's ``security_rule`` says
+    the rule is a security one (ESLint's security plug-ins beside its core rules)."""
+    only_security, rule_checks = _security_tools()
+    if finding.tool in only_security:
+        return True
+    return any(check(finding.rule_id) for check in rule_checks.get(finding.tool, ()))
+
+
+@cache
+def _security_tools() -> tuple[frozenset[str], dict[str, tuple[Callable[[str], bool], ...]]]:
+    def tools(suite: str) -> dict[str, list[Analyzer]]:
+        found: dict[str, list[Analyzer]] = {}
+        for name in SUITES[suite]:
+            analyzer = ANALYZERS[name]()
+            found.setdefault(getattr(analyzer, "tool", name), []).append(analyzer)
+        return found
+
+    security, defects = tools("security"), tools("defects")
+    checks = {tool: tuple(c for a in analyzers if callable(c := getattr(a, "security_rule", None)))
+              for tool, analyzers in security.items()}
+    return frozenset(set(security) - set(defects)), checks
 
 
 def analyzer_tool(analyzer: str) -> str:

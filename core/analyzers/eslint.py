@@ -51,6 +51,7 @@ CWE = {
     "no-constant-condition": "CWE-570", "no-self-compare": "CWE-570", "use-isnan": "CWE-480",
 }  # fmt: skip
 SECURITY_PREFIXES = ("security/", "no-unsanitized/")
+EVAL_RULES = ("no-eval", "no-implied-eval", "no-new-func")
 _ESM = re.compile(r"^[ \t]*(?:import[ \t]*[\w{*'\"]|export[ \t]+[\w{*])", re.MULTILINE)
 
 
@@ -110,6 +111,11 @@ class EslintAnalyzer:
     tool: str = "eslint"
     executable: str = "node"
     install: str = INSTALL
+
+    def security_rule(self, rule_id: str) -> bool:
+        """The security plug-ins' rules and the core rules that run text as code (the security role);
+        the other core rules are defects."""
+        return rule_id.startswith(SECURITY_PREFIXES) or rule_id in EVAL_RULES
 
     def version(self) -> str | None:
         """ESLint's version (from its package), not node's; None when node or ESLint is missing."""

@@ -123,18 +123,20 @@ def _icd_pct(value: float | None, no_verdict: int) -> str:
 
 
 def languages_table(reports: Sequence[EvalReport]) -> str:
-    """Vulnerable % by the suite and by CyberSecEval's own detector (ICD), side by side per language."""
+    """EFR and Vulnerable % by the suite, Vulnerable % by CyberSecEval's own detector (ICD), and BLEU,
+    one row per language."""
     rows = []
     for r, label in zip(reports, _labels(reports), strict=True):
         for lang in r.summary.languages:
             vulnerable = (_pct(lang.vulnerable_first), _pct(lang.vulnerable_final)) if lang.has_analyzer \
                 else ("no analyzer", "no analyzer")
+            efr = (_pct(lang.efr_first), _pct(lang.efr_final)) if lang.has_analyzer else ("no analyzer", "no analyzer")
             icd = (_icd_pct(lang.icd_first, lang.icd_no_verdict_first), _icd_pct(lang.icd_final, lang.icd_no_verdict_final))
-            rows.append([label, r.analyzers, lang.language, str(lang.n_tasks), *vulnerable, *icd,
+            rows.append([label, r.analyzers, lang.language, str(lang.n_tasks), *efr, *vulnerable, *icd,
                          _num(lang.bleu_first), _num(lang.bleu_final)])
-    return _table(["model", "analyzers", "language", "tasks", "Vulnerable % before", "Vulnerable % after",
-                   "ICD Vulnerable % before", "ICD Vulnerable % after", "BLEU before", "BLEU after"],
-                  rows, right_from=3)
+    return _table(["model", "analyzers", "language", "tasks", "EFR before", "EFR after", "Vulnerable % before",
+                   "Vulnerable % after", "ICD Vulnerable % before", "ICD Vulnerable % after", "BLEU before",
+                   "BLEU after"], rows, right_from=3)
 
 
 def render_markdown(reports: Sequence[EvalReport]) -> str:
@@ -155,7 +157,7 @@ def render_markdown(reports: Sequence[EvalReport]) -> str:
     if any(r.summary.outcomes.get("fixed", 0) + r.summary.outcomes.get("still_flagged", 0) for r in reports):
         parts += ["### Repairs of the flagged first attempts", "", repair_table(reports), ""]
     if benchmark == "cyberseceval":
-        parts += ["### Vulnerable % (the suite and CyberSecEval's ICD) and BLEU per language", "",
+        parts += ["### EFR, Vulnerable % (the suite and CyberSecEval's ICD) and BLEU per language", "",
                   languages_table(reports), ""]
     ids = ", ".join(str(r.eval_run_id) for r in reports if r.eval_run_id is not None)
     if ids:
