@@ -46,7 +46,10 @@ ZERO_FILES: dict[str, tuple[str, str]] = {
                 '{"results": [], "errors": [], "paths": {"scanned": ["{path}"]}}'),
     "eslint": ('[]', '[{"filePath": "{path}", "messages": []}]'),
 }
-ZERO_FILES["semgrep-csharp"] = ZERO_FILES["semgrep"]  # the same engine and report, with the C# rules
+# Every analyzer on the semgrep engine (semgrep-csharp, semgrep-langs, ...) reports the same way.
+for _name in EXTERNAL:
+    if ANALYZERS[_name]().executable == "semgrep":
+        ZERO_FILES.setdefault(_name, ZERO_FILES["semgrep"])
 # ruff's JSON is a bare list of findings; when it lints nothing it says so on stderr only.
 STDERR_ZERO_FILES = {"ruff": "warning: No Python files found under the given path(s)\n",
                      "ruff-security": "warning: No Python files found under the given path(s)\n"}
