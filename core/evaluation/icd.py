@@ -25,6 +25,7 @@ made before a failure are kept: code they flag is known vulnerable.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -170,8 +171,6 @@ def semgrep_rules_file(language: str, folder: Path) -> Path:
     path = semgrep_config(language)
     if language != "java":
         return path
-    import json
-
     try:
         rules = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
