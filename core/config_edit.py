@@ -8,7 +8,6 @@ atomic (a crash never leaves half a file).
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from .config import (
     default_config_path,
     unknown_key_message,
 )
+from .files import write_atomic
 
 _MISSING = object()
 
@@ -45,15 +45,9 @@ def read_document(path: Path) -> tomlkit.TOMLDocument:
 
 def write_document(path: Path, doc: tomlkit.TOMLDocument) -> None:
     """Replace the file atomically, keeping its permissions (it may be private)."""
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
-        if path.exists():
-            shutil.copymode(path, tmp)
-        tmp.replace(path)
+        write_atomic(path, tomlkit.dumps(doc), keep_mode=True)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ConfigError(f"cannot write the config file {path}: {exc.strerror or exc}") from None
 
 

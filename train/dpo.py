@@ -19,13 +19,13 @@ import datetime
 import hashlib
 import json
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from patchloop.core.files import write_atomic
 from patchloop.core.types import Message
 
 if TYPE_CHECKING:
@@ -391,10 +391,7 @@ def _versions(transformers_version: str) -> dict[str, str]:
 
 def write_record(out_dir: Path, record: dict[str, Any]) -> Path:
     path = out_dir / RECORD_NAME
-    tmp = path.with_suffix(".json.partial")
-    tmp.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, json.dumps(record, indent=2, default=str) + "\n")
 
 
 def read_record(adapter_dir: str | Path) -> dict[str, Any] | None:

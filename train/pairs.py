@@ -26,8 +26,6 @@ patch-request talk ("here is the fixed version") that does not belong after a fi
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from patchloop.core.feedback import first_messages
+from patchloop.core.files import write_atomic
 from patchloop.core.types import SEVERITY_RANK, Message
 
 if TYPE_CHECKING:
@@ -359,18 +358,11 @@ def write_jsonl(pairs: Sequence[Pair], path: str | Path) -> Path:
     path = Path(path).expanduser()
     if path.is_dir():
         raise PairsError(f"{path} is a folder; give a file name such as pairs.jsonl")
+    text = "".join(json.dumps(pair.to_record(), ensure_ascii=False) + "\n" for pair in pairs)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        write_atomic(path, text)
     except OSError as exc:
         raise PairsError(f"cannot write {path}: {exc}") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            for pair in pairs:
-                out.write(json.dumps(pair.to_record(), ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return path
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from patchloop.core.evaluation import (
     run_eval,
     summarize,
 )
+from patchloop.core.files import write_atomic
 from patchloop.core.log import Log
 from patchloop.core.loop import LoopSettings
 
@@ -238,7 +238,4 @@ def write_summary(config: RoundsConfig, tag: str, results: Sequence[RoundResult]
         "min_gap": config.min_gap,
         "results": [dataclasses.asdict(r) for r in results],
     }
-    tmp = path.with_suffix(".json.partial")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, json.dumps(data, indent=2, default=str) + "\n")

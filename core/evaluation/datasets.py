@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..files import write_atomic
 from .prompts import build_prompt
 
 BENCHMARKS = ("humaneval", "mbpp", "cyberseceval")
@@ -188,11 +189,7 @@ def normalise_task_id(benchmark: str, task_id: str) -> str:
 def write_task_set(path: str | Path, benchmark: str, task_ids: Sequence[str], **about: Any) -> Path:
     path = Path(path)
     data = {"benchmark": benchmark, "task_ids": list(task_ids), **about}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 def read_task_set(path: str | Path, benchmark: str | None = None) -> list[str]:
