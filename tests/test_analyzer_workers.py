@@ -1,8 +1,9 @@
-"""Warm analyzer workers (core/analyzers/workers.py, tool_worker.py, lsp.py): the same verdicts as
-the cold command lines, restarted after a kill, killed at a hang's deadline, gone with patchloop."""
+"""Warm analyzer workers (core/analyzers/workers.py, tool_worker.py, lsp.py: pylint, bandit, basedpyright
+and ruff): the same verdicts as the cold command lines, restarted after a kill, killed at a hang's deadline, gone with patchloop."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -19,14 +20,20 @@ from patchloop.core.analyzers.bandit import BanditAnalyzer
 from patchloop.core.analyzers.base import ToolFailure
 from patchloop.core.analyzers.pylint import PylintAnalyzer
 from patchloop.core.analyzers.pyright import PyrightAnalyzer, pyright_server
+from patchloop.core.analyzers.ruff import ruff_defects, ruff_security, ruff_server
 
 FIXTURES = Path(__file__).parent / "fixtures" / "analyzers"
 FILES = sorted(p.name for p in FIXTURES.glob("*.py"))
-KINDS = {"pylint": PylintAnalyzer, "bandit": BanditAnalyzer, "pyright": PyrightAnalyzer}
+KINDS = {"pylint": PylintAnalyzer, "bandit": BanditAnalyzer, "pyright": PyrightAnalyzer, "ruff": ruff_defects,
+         "ruff-security": ruff_security}
 
 
 def worker_of(name: str):
-    return pyright_server() if name == "pyright" else workers.tool_worker(name)
+    if name == "pyright":
+        return pyright_server()
+    if name.startswith("ruff"):
+        return ruff_server(KINDS[name]().settings())
+    return workers.tool_worker(name)
 
 
 def verdict(result) -> tuple:
@@ -36,7 +43,7 @@ def verdict(result) -> tuple:
 
 
 def check(name: str, path: Path, *, warm: bool = True, timeout: float = 60.0):
-    return KINDS[name](warm=warm).analyze(path, "python", timeout)
+    return dataclasses.replace(KINDS[name](), warm=warm).analyze(path, "python", timeout)
 
 
 @pytest.mark.parametrize("fixture", FILES)
@@ -129,13 +136,15 @@ def test_workers_die_with_patchloop(tmp_path):
         from patchloop.core.analyzers.pyright import pyright_server
         analysis = analyze_code("def f(x):\\n    return x\\n", "all")
         assert analysis.errors == [], analysis.errors
-        print(workers.tool_worker("pylint").pid, workers.tool_worker("bandit").pid, pyright_server().pid, flush=True)
+        from patchloop.core.analyzers.ruff import ruff_defects, ruff_server
+        print(workers.tool_worker("pylint").pid, workers.tool_worker("bandit").pid, pyright_server().pid,
+              ruff_server(ruff_defects().settings()).pid, flush=True)
         sys.stdin.read()
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         groups = [int(pid) for pid in proc.stdout.readline().split()]
-        assert len(groups) == 3
+        assert len(groups) == 4
         for group in groups:
             os.killpg(group, 0)
     finally:

@@ -1,19 +1,26 @@
-"""basedpyright's language server kept running, driven over the Language Server Protocol.
+"""Language servers kept running, driven over the Language Server Protocol: basedpyright's and ruff's.
 
-The command line (``basedpyright --outputjson``) spends 1-1.5 s a call starting node and parsing
-typeshed's builtins; the language server (``basedpyright-langserver --stdio``, same package, same
-checker) does that once. ``PyrightServer.diagnostics(path, timeout)`` opens the file's text
-(``textDocument/didOpen``), asks for its diagnostics (``textDocument/diagnostic``, pull
-diagnostics: the answer comes after the file is checked) and closes it again. It returns them in
-the shape of the command line's ``generalDiagnostics``, so ``pyright.py`` reads both the same way.
+A command line run of basedpyright spends 1-1.5 s starting node and parsing typeshed's builtins, and
+one of ruff (behind the process guard) 20-40 ms of CPU starting two processes; their language servers
+(``basedpyright-langserver --stdio``, ``ruff server``: same packages, same checkers) start once.
+``LanguageServer.diagnostics(path, timeout)`` opens the file's text (``textDocument/didOpen``), asks
+for its diagnostics (``textDocument/diagnostic``, pull diagnostics: the answer comes once the file is
+checked) and closes it again. The analyzers turn the LSP diagnostics into their command line's JSON
+shape (``lsp_to_cli`` here for basedpyright, ``ruff.ruff_item_from_lsp`` for ruff) and read both
+with one parser.
 
-Same verdict as the command line: the server's workspace is a private folder holding the same
+basedpyright, same verdict as the command line: the server's workspace is a private folder holding the same
 generated ``pyrightconfig.json`` the command line gets (``--project``), and it answers the
 server's ``workspace/configuration`` request for "python" with this interpreter as
 ``pythonPath`` (the command line's ``--pythonpath``). One file is open at a time besides an
 anchor document in a folder no import can name, which keeps builtins, typing and a few common
 standard modules parsed between files (without it the server drops them with the last open file
 and re-parses them for the next: 60 ms a file).
+
+ruff, same verdict as ``ruff check --isolated``: the rule selection, target version and
+``allowed-unused-imports`` go in as inline settings with ``configurationPreference: editorOnly`` (no
+configuration file anywhere is read), and positions are negotiated in UTF-32 (characters, as the
+command line counts columns).
 
 Failure handling is ``workers.ToolWorker``'s: one call at a time, a server still starting or
 answering at the deadline is killed ("timed out after N s"), one that dies is restarted and the
@@ -29,7 +36,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 from .. import tempdirs
 from . import base
@@ -84,26 +91,50 @@ def lsp_to_cli(item: dict) -> dict:
     }
 
 
-class PyrightServer:
-    """One basedpyright language server for one generated configuration, shared by all threads."""
+class LanguageServer:
+    """One language server process, shared by all threads: one file at a time, restarted when it
+    dies, killed when it hangs. Subclasses say how to start and configure it."""
 
-    def __init__(self, config: dict, executable: str = "basedpyright-langserver"):
-        self.config = config
-        self.executable = executable
+    name = "language server"
+    executable = ""
+    capabilities: ClassVar[dict] = {}
+
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._process: ProcessWorker | None = None
         self._workspace: Path | None = None
         self._ids = itertools.count(1)
         self._served = 0
 
+    # --- what a subclass provides ------------------------------------------------------------------
+
+    def command(self, executable: str) -> list[str]:
+        raise NotImplementedError
+
+    def prepare(self, workspace: Path) -> None:
+        """Write what the server reads from its workspace folder before it starts."""
+
+    def initialization_options(self) -> dict | None:
+        return None
+
+    def started(self, workspace: Path, capabilities: dict) -> None:
+        """After ``initialized``: check what the server agreed to, open anchor documents..."""
+
+    def configuration(self, section: str | None) -> Any:
+        """The answer to one item of the server's ``workspace/configuration`` request."""
+        return {}
+
+    # --- the protocol ------------------------------------------------------------------------------
+
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None and self._process.alive() else None
 
     def diagnostics(self, path: Path, timeout: float) -> list[dict]:
+        """The LSP diagnostics of the file at ``path`` (its text as it is now)."""
         deadline = time.monotonic() + max(timeout, 0.001)
         if not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            raise ToolFailure(f"timed out after {timeout:g} s (waiting for the basedpyright server)")
+            raise ToolFailure(f"timed out after {timeout:g} s (waiting for the {self.name})")
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
             for attempt in (1, 2):
@@ -123,19 +154,19 @@ class PyrightServer:
     def _check(self, path: Path, text: str, deadline: float) -> list[dict]:
         self._ready(deadline)
         uri = path.absolute().as_uri()
-        self._notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1,
-                                                               "text": text}})
+        self.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1,
+                                                              "text": text}})
         try:
             report = self._request("textDocument/diagnostic", {"textDocument": {"uri": uri}}, deadline)
         finally:
             if self._process is not None and self._process.alive():
-                self._notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+                self.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
         if not isinstance(report, dict) or report.get("kind") != "full":
-            raise ToolFailure(f"basedpyright server gave no diagnostics for the file: {str(report)[:200]}")
+            raise ToolFailure(f"{self.name} gave no diagnostics for the file: {str(report)[:200]}")
         self._served += 1
         if self._served >= MAX_FILES:
             self._discard()
-        return [lsp_to_cli(item) for item in report["items"]]
+        return list(report["items"])
 
     def _ready(self, deadline: float) -> None:
         if self._process is not None and self._process.alive():
@@ -144,32 +175,30 @@ class PyrightServer:
         executable = base.find_tool(self.executable)
         if executable is None:
             raise ToolFailure(f"executable {self.executable!r} not found (install it into this environment)")
-        workspace = Path(tempdirs.make_dir("pyright"))
-        (workspace / "pyrightconfig.json").write_text(json.dumps(self.config), encoding="utf-8")
-        anchor = workspace / ".anchor" / "anchor.py"  # ".anchor" is no importable name
-        anchor.parent.mkdir()
-        anchor.write_text(ANCHOR_SOURCE, encoding="utf-8")
+        workspace = Path(tempdirs.make_dir("lsp"))
         self._workspace = workspace
-        self._process = ProcessWorker([executable, "--stdio"], read_lsp_message, cwd=workspace,
-                                      name="basedpyright language server")
+        self.prepare(workspace)
+        self._process = ProcessWorker(self.command(executable), read_lsp_message, cwd=workspace, name=self.name)
         self._served = 0
         root = workspace.as_uri()
-        self._request("initialize", {
+        params = {
             "processId": None,  # the guard, not the server, watches patchloop's life
             "rootUri": root,
             "workspaceFolders": [{"uri": root, "name": "patchloop"}],
-            "capabilities": {
-                "workspace": {"configuration": True, "workspaceFolders": True},
-                "textDocument": {"diagnostic": {"dynamicRegistration": False},
-                                 "publishDiagnostics": {"versionSupport": True}},
-            },
-        }, deadline)
-        self._notify("initialized", {})
-        self._notify("textDocument/didOpen", {"textDocument": {"uri": anchor.as_uri(), "languageId": "python",
-                                                               "version": 1, "text": ANCHOR_SOURCE}})
-        # Not waited for: the first file is checked at once, the anchor's imports in the server's idle time.
+            "capabilities": self.capabilities,
+        }
+        options = self.initialization_options()
+        if options is not None:
+            params["initializationOptions"] = options
+        try:
+            result = self._request("initialize", params, deadline) or {}
+            self.notify("initialized", {})
+            self.started(workspace, result.get("capabilities") or {})
+        except ToolFailure:  # refused or unfit: no half-started server for the next call
+            self._discard()
+            raise
 
-    def _notify(self, method: str, params: Any) -> None:
+    def notify(self, method: str, params: Any) -> None:
         self._process.send(frame({"jsonrpc": "2.0", "method": method, "params": params}))
 
     def _request(self, method: str, params: Any, deadline: float) -> Any:
@@ -181,17 +210,16 @@ class PyrightServer:
                 self._answer(message)
             elif message.get("id") == request_id and "method" not in message:
                 if "error" in message:
-                    raise ToolFailure(f"basedpyright server refused {method}: {message['error'].get('message')}")
+                    raise ToolFailure(f"{self.name} refused {method}: {message['error'].get('message')}")
                 return message.get("result")
             # anything else: log messages, progress, pushed diagnostics (the pull answer is the verdict)
 
     def _answer(self, request: dict) -> None:
-        """The server's own requests: its settings (this interpreter for imports), capability
-        registrations and progress tokens (acknowledged)."""
+        """The server's own requests: its settings, capability registrations and progress tokens
+        (acknowledged)."""
         result: Any = None
         if request["method"] == "workspace/configuration":
-            result = [{"pythonPath": sys.executable} if item.get("section") == "python" else {}
-                      for item in request["params"].get("items", [])]
+            result = [self.configuration(item.get("section")) for item in request["params"].get("items", [])]
         self._process.send(frame({"jsonrpc": "2.0", "id": request["id"], "result": result}))
 
     def _discard(self) -> None:
@@ -209,3 +237,65 @@ class PyrightServer:
         finally:
             if acquired:
                 self._lock.release()
+
+
+class PyrightServer(LanguageServer):
+    """basedpyright's language server for one generated configuration."""
+
+    name = "basedpyright language server"
+    executable = "basedpyright-langserver"
+    capabilities: ClassVar[dict] = {
+        "workspace": {"configuration": True, "workspaceFolders": True},
+        "textDocument": {"diagnostic": {"dynamicRegistration": False},
+                         "publishDiagnostics": {"versionSupport": True}},
+    }
+
+    def __init__(self, config: dict):
+        super().__init__()
+        self.config = config
+
+    def command(self, executable: str) -> list[str]:
+        return [executable, "--stdio"]
+
+    def prepare(self, workspace: Path) -> None:
+        (workspace / "pyrightconfig.json").write_text(json.dumps(self.config), encoding="utf-8")
+        anchor = workspace / ".anchor" / "anchor.py"  # ".anchor" is no importable name
+        anchor.parent.mkdir()
+        anchor.write_text(ANCHOR_SOURCE, encoding="utf-8")
+
+    def started(self, workspace: Path, capabilities: dict) -> None:
+        # Not waited for: the first file is checked at once, the anchor's imports in the server's idle time.
+        anchor = workspace / ".anchor" / "anchor.py"
+        self.notify("textDocument/didOpen", {"textDocument": {"uri": anchor.as_uri(), "languageId": "python",
+                                                              "version": 1, "text": ANCHOR_SOURCE}})
+
+    def configuration(self, section: str | None) -> Any:
+        # The command line's --pythonpath: imports resolve against this interpreter's packages.
+        return {"pythonPath": sys.executable} if section == "python" else {}
+
+
+class RuffServer(LanguageServer):
+    """``ruff server`` with one inline configuration (``settings``: ruff's own TOML keys)."""
+
+    name = "ruff server"
+    executable = "ruff"
+    capabilities: ClassVar[dict] = {
+        "general": {"positionEncodings": ["utf-32"]},
+        "textDocument": {"diagnostic": {"dynamicRegistration": False}},
+    }
+
+    def __init__(self, settings: dict):
+        super().__init__()
+        self.settings = settings
+
+    def command(self, executable: str) -> list[str]:
+        return [executable, "server"]
+
+    def initialization_options(self) -> dict:
+        return {"settings": {"configurationPreference": "editorOnly", "configuration": self.settings,
+                             "showSyntaxErrors": True, "fixAll": False, "organizeImports": False}}
+
+    def started(self, workspace: Path, capabilities: dict) -> None:
+        encoding = capabilities.get("positionEncoding", "utf-16")
+        if encoding != "utf-32":  # columns would be UTF-16 units, not the command line's characters
+            raise ToolFailure(f"ruff server does not count columns in characters (it offers {encoding})")

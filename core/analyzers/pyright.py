@@ -27,7 +27,7 @@ from pathlib import Path
 from .. import tempdirs
 from ..types import AnalyzerResult, Finding
 from .base import ToolFailure, guarded, run_tool, tail
-from .lsp import PyrightServer
+from .lsp import PyrightServer, lsp_to_cli
 from .workers import interpreter_tool, shared
 
 RULES: dict[str, str] = {
@@ -140,7 +140,7 @@ class PyrightAnalyzer:
     def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
         def work() -> list[Finding]:
             if self.warm and interpreter_tool(self.executable):
-                return pyright_findings(pyright_server().diagnostics(path, timeout))
+                return pyright_findings([lsp_to_cli(item) for item in pyright_server().diagnostics(path, timeout)])
             with tempdirs.temporary_dir("pyright") as config_dir:
                 config = Path(config_dir) / "pyrightconfig.json"
                 config.write_text(json.dumps(pyright_config()), encoding="utf-8")

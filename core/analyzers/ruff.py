@@ -2,6 +2,9 @@
 
 ruff runs with ``--isolated`` so a ``pyproject.toml`` or ``ruff.toml`` near the file cannot change
 the verdict, and with ``--exit-zero`` so that any non-zero exit means ruff itself failed.
+Where ruff is this interpreter's, a ``ruff server`` per analyzer is kept running instead (lsp.py:
+the same options as inline settings, no configuration file read; a file in 1 ms instead of two
+process starts), with the same findings (tests/test_analyzer_workers.py).
 
 Severity mapping (ruff reports no level of its own except for syntax errors):
 
@@ -25,6 +28,8 @@ from pathlib import Path
 
 from ..types import AnalyzerResult, Finding
 from .base import ToolFailure, guarded, run_tool, tail
+from .lsp import RuffServer
+from .workers import interpreter_tool, shared
 
 # Rules that find bugs rather than style. F: pyflakes (undefined/unused names, bad format
 # strings...); E9: unreadable file; PLE: pylint's error class; SIM115: open() outside ``with``;
@@ -100,8 +105,24 @@ def ruff_severity(code: str) -> str:
 
 
 def parse_ruff_json(stdout: str) -> list[Finding]:
+    return ruff_findings(json.loads(stdout))
+
+
+def ruff_item_from_lsp(item: dict) -> dict:
+    """A ``ruff server`` diagnostic (0-based, UTF-32 positions) in ``ruff check``'s JSON shape
+    (1-based rows and columns); the server appends the fix's title to the message as "help"."""
+    start, end = item["range"]["start"], item["range"]["end"]
+    return {
+        "code": item.get("code"),
+        "message": item["message"].partition("\n\nhelp: ")[0],
+        "location": {"row": start["line"] + 1, "column": start["character"] + 1},
+        "end_location": {"row": end["line"] + 1, "column": end["character"] + 1},
+    }
+
+
+def ruff_findings(items: list[dict]) -> list[Finding]:
     findings = []
-    for item in json.loads(stdout):
+    for item in items:
         code = item.get("code") or "invalid-syntax"  # older ruff: syntax errors have code null
         location, end = item["location"], item.get("end_location") or {}
         findings.append(
@@ -131,6 +152,15 @@ class RuffAnalyzer:
     tool: str = "ruff"
     executable: str = "ruff"
     distribution: str = "ruff"
+    warm: bool = True  # ``ruff server`` kept running (lsp.py), where ruff is this interpreter's
+
+    def settings(self) -> dict:
+        """The command line's options as ruff's own settings, for the server."""
+        lint: dict = {"select": [*self.select, "E902"],
+                      "pyflakes": {"allowed-unused-imports": list(ALLOWED_UNUSED_IMPORTS)}}
+        if self.ignore:
+            lint["ignore"] = list(self.ignore)
+        return {"target-version": "py311", "lint": lint}
 
     def argv(self, path: Path) -> list[str]:
         argv = [
@@ -155,12 +185,16 @@ class RuffAnalyzer:
 
     def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
         def work() -> list[Finding]:
-            run = run_tool(self.argv(path), timeout, cwd=path.parent)
-            if run.returncode != 0:
-                raise ToolFailure(f"ruff exited with {run.returncode}: {tail(run.stderr)}")
-            if any(marker in run.stderr for marker in _NOTHING_LINTED):
-                raise ToolFailure(f"ruff checked no file: {tail(run.stderr)}")
-            findings = parse_ruff_json(run.stdout)
+            if self.warm and interpreter_tool(self.executable):
+                items = ruff_server(self.settings()).diagnostics(path, timeout)
+                findings = ruff_findings([ruff_item_from_lsp(item) for item in items])
+            else:
+                run = run_tool(self.argv(path), timeout, cwd=path.parent)
+                if run.returncode != 0:
+                    raise ToolFailure(f"ruff exited with {run.returncode}: {tail(run.stderr)}")
+                if any(marker in run.stderr for marker in _NOTHING_LINTED):
+                    raise ToolFailure(f"ruff checked no file: {tail(run.stderr)}")
+                findings = parse_ruff_json(run.stdout)
             unreadable = [f for f in findings if f.rule_id == "E902"]
             if unreadable:
                 raise ToolFailure(f"ruff could not read the file: {unreadable[0].message}")
@@ -175,3 +209,9 @@ def ruff_defects() -> RuffAnalyzer:
 
 def ruff_security() -> RuffAnalyzer:
     return RuffAnalyzer("ruff-security", SECURITY_RULES, SECURITY_IGNORED)
+
+
+def ruff_server(settings: dict) -> RuffServer:
+    """The process-wide ``ruff server`` for one set of settings (one per analyzer's selection)."""
+    key = json.dumps(settings, sort_keys=True)
+    return shared(f"ruff:{key}", lambda: RuffServer(settings))
