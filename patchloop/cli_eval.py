@@ -107,11 +107,13 @@ def _load_tasks(benchmark: str, task_ids, limit, extra: dict[str, Any]):
         raise
 
 
-def _check_analyzers(suites: set[str]) -> None:
-    from patchloop.core.analyzers import SUITES, available_analyzers
+def _check_analyzers(suites: set[str], languages: set[str]) -> None:
+    """Stop before any model loads when a tool the tasks' languages need is missing."""
+    from patchloop.core.analyzers import ANALYZERS, SUITES, available_analyzers
 
     found = available_analyzers()
-    missing = sorted({name for suite in suites for name in SUITES[suite] if not found.get(name)})
+    needed = {name for suite in suites for name in SUITES[suite] if set(ANALYZERS[name]().languages) & languages}
+    missing = sorted(name for name in needed if not found.get(name))
     if missing:
         base.fail(f"analyzer(s) missing: {', '.join(missing)}; every task would end in an analyzer error "
                   "(run `patchloop doctor`)", base.EXIT_ANALYZER)
@@ -254,7 +256,8 @@ def run_benchmark(ctx: click.Context, benchmark: str, extra: dict[str, Any], opt
                                **({"select": True} if select else {})},
                     )))
 
-    _check_analyzers({spec.analyzers for _, spec in plans})
+    _check_analyzers({spec.analyzers for _, spec in plans},
+                     {t.language for _, spec in plans for t in _load_tasks(benchmark, spec.task_ids, None, spec.extra)})
     if any(spec.tests for _, spec in plans):
         _check_sandbox()
 

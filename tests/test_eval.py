@@ -339,7 +339,7 @@ def env(tmp_path, monkeypatch):
 @pytest.fixture
 def fast_analysis(monkeypatch):
     monkeypatch.setattr(loop_module, "analyze_code", lambda code, *a, **k: fake_analysis(code))
-    monkeypatch.setattr("patchloop.cli_eval._check_analyzers", lambda suites: None)
+    monkeypatch.setattr("patchloop.cli_eval._check_analyzers", lambda *args: None)
 
 
 def test_cli_compares_two_models_in_one_table(env, monkeypatch, fast_analysis):
@@ -437,3 +437,15 @@ def test_cli_progress_without_a_terminal_is_a_line_per_task_with_an_eta(env, mon
     assert "ETA 0:00" in lines[-1]
     quiet = env("humaneval", "--limit", "3", "--t-max", "0", "--no-tests", "--quiet")
     assert " tasks" not in quiet.stderr
+
+
+def test_only_the_tools_of_the_tasks_languages_must_be_installed(monkeypatch):
+    from patchloop.core import analyzers
+    from patchloop.cli_eval import _check_analyzers
+
+    everything = {name: "1.0" for name in analyzers.ANALYZERS}
+    monkeypatch.setattr(analyzers, "available_analyzers", lambda: {**everything, "eslint": None})
+    _check_analyzers({"all"}, {"python"})  # HumanEval does not need ESLint
+    with pytest.raises(SystemExit) as stop:
+        _check_analyzers({"all"}, {"python", "javascript"})
+    assert stop.value.code == 4

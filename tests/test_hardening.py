@@ -267,7 +267,7 @@ def test_the_app_refuses_clashing_key_bindings_before_it_opens(env, monkeypatch)
 
 def test_eval_out_to_an_unwritable_path_keeps_the_results(env, tmp_path, monkeypatch):
     monkeypatch.setattr(loop_module, "analyze_code", lambda code, *a, **k: Analysis())
-    monkeypatch.setattr("patchloop.cli_eval._check_analyzers", lambda suites: None)
+    monkeypatch.setattr("patchloop.cli_eval._check_analyzers", lambda *args: None)
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     result = env("eval", "humaneval", "--canonical", "--tasks", "0", "--no-tests", "--out", str(blocker / "r.md"))
