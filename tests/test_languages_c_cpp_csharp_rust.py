@@ -17,6 +17,7 @@ from patchloop.core.analyzers.flawfinder import parse_flawfinder_csv
 from patchloop.core.analyzers.gcc import parse_gcc_json
 from patchloop.core.analyzers.mcs import parse_mcs_output
 from patchloop.core.analyzers.rustc import CARGO_BIN, crate_type, parse_rustc_json
+from patchloop.core.hints import hint_for, load_hints
 
 LANGUAGES = ("c", "cpp", "csharp", "rust")
 SUFFIX = {"c": ".c", "cpp": ".cpp", "csharp": ".cs", "rust": ".rs"}
@@ -70,6 +71,17 @@ def test_planted_bugs_are_caught_at_their_line_and_clean_files_are_clean(languag
 def _all_rules(path: Path, line: int) -> list[str]:
     text = path.read_text(encoding="utf-8").splitlines()[line - 1]
     return [r for r in text.split("expect:", 1)[1].split(",") if r.strip()]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_finding_on_the_fixtures_has_a_fix_hint(language):
+    needs_tools(language)
+    hints = load_hints(language)
+    unhinted = set()
+    for path in fixture_files(language) + fixture_files(language, heldout=True):
+        analysis = analyze_fixture(path, language)
+        unhinted |= {f.key for f in analysis.findings if not hint_for(f, hints)}
+    assert not unhinted, sorted(unhinted)
 
 
 HELDOUT = [(lang, p) for lang in LANGUAGES for p in fixture_files(lang, heldout=True) if is_clean_file(p)]
