@@ -31,6 +31,7 @@ from patchloop.core.config import (
     default_config_path,
     load_config,
 )
+from patchloop.core.languages import ANALYZED
 from patchloop.core.log import Log, LogError, LogNotFound
 from patchloop.core.types import SEVERITIES, Analysis
 
@@ -195,8 +196,7 @@ def load_model(config: Config, quiet: bool = False):
 @click.option("--file", "-f", "prompt_file", type=click.File("rb"), help="Read the prompt from a file ('-' for stdin).")
 @model_options
 @loop_options
-@click.option("--language", "-l", type=click.Choice(["auto", "python", "c", "cpp", "csharp", "java", "javascript",
-                                                    "php", "rust"]),
+@click.option("--language", "-l", type=click.Choice(["auto", *ANALYZED]),
               help="Language to write and analyze in (default auto: the one the prompt names, else the "
                    "answer's code fence, else python).")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole run as JSON on stdout.")
