@@ -153,10 +153,11 @@ def test_duplicates_from_several_tools_merge_into_one_finding():
 
     eval_used = analysis_of("security_eval_input.py", "security")
     [hit] = eval_used.findings
-    assert hit.key == "bandit:B307" and hit.also == ("ruff:S307",)
+    assert hit.key == "bandit:B307" and hit.also == ("ruff:S307", "semgrep:code-injection")
     assert hit.confidence == "high"  # bandit's, kept because bandit is the primary
+    assert hit.severity == "error"  # semgrep's: it saw input() reach eval, bandit only the call
     raw = {f.key for r in eval_used.results for f in r.findings}
-    assert raw == {"bandit:B307", "ruff:S307"}  # the per-analyzer results keep both
+    assert raw == {"bandit:B307", "ruff:S307", "semgrep:code-injection"}  # the per-analyzer results keep all
 
 
 def test_merge_keeps_the_most_severe_and_lists_the_others():
@@ -532,13 +533,13 @@ def test_sarif_structure():
     log = to_sarif(_sample_results())
     assert log["version"] == "2.1.0" and "sarif-schema-2.1.0" in log["$schema"]
     runs = {run["tool"]["driver"]["name"]: run for run in log["runs"]}
-    assert set(runs) == {"ruff", "bandit", "pylint", "pyright", "patchloop-ast"}
+    assert set(runs) == {"ruff", "bandit", "pylint", "pyright", "patchloop-ast", "semgrep"}
     assert runs["ruff"]["tool"]["driver"]["version"] == metadata.version("ruff")
 
     bandit = runs["bandit"]
     [result] = bandit["results"]
-    assert result["ruleId"] == "B307" and result["level"] == "warning"
-    assert result["properties"]["also"] == ["ruff:S307"]
+    assert result["ruleId"] == "B307" and result["level"] == "error"  # semgrep's taint level
+    assert result["properties"]["also"] == ["ruff:S307", "semgrep:code-injection"]
     location = result["locations"][0]["physicalLocation"]
     assert location["artifactLocation"]["uri"] == "src/eval%20me.py"
     assert location["region"] == {"startLine": 4, "startColumn": 12, "endLine": 4, "endColumn": 28}

@@ -11,7 +11,8 @@ matching of messages:
 3. ``EQUIVALENT`` below joins the rest across tools (F821 == E0602 == reportUndefinedVariable,
    W0101 == reportUnreachable, SIM115 == R1732, W0123 eval-used == B307...).
 4. ``JOINS``: a semgrep rule (one per problem class: command injection, deserialization...) joins
-   whichever of its bandit twins is reported on its line (B602 or B605 for a shell command).
+   whichever of its bandit twins is reported on its line (B602 or B605 for a shell command); the
+   twin leads the merged finding, at the more severe of the two levels.
 
 A merged group becomes one ``Finding``: the most severe member (ties: the tool earlier in
 ``TOOL_PRIORITY``, bandit first because it carries CWE and confidence) with the other members'
@@ -195,13 +196,19 @@ def merge_findings(findings: Iterable[Finding]) -> list[Finding]:
 
 def _merge_group(group: list[Finding]) -> Finding:
     group = sorted(group, key=_precedence)
-    primary, others = group[0], group[1:]
+    # A finding that joined its twin's group (JOINS) lends its severity, not its identity: the
+    # twin's rule id, CWE and confidence lead, as they would without semgrep.
+    hosts = [f for f in group if f.key not in JOINS] or group
+    primary = hosts[0]
+    others = [f for f in group if f is not primary]
+    group = [primary, *others]
     cwe = next((f.cwe for f in group if f.cwe), "") or next(
         (KEY_CWE[f.key] for f in group if f.key in KEY_CWE), ""
     )
     confidence = next((f.confidence for f in group if f.confidence), "")
     also = tuple(sorted({*primary.also, *(f.key for f in others), *(k for f in others for k in f.also)}))
-    return replace(primary, cwe=cwe, confidence=confidence, also=also)
+    severity = max((f.severity for f in group), key=lambda level: SEVERITY_RANK.get(level, 0))
+    return replace(primary, severity=severity, cwe=cwe, confidence=confidence, also=also)
 
 
 def _precedence(finding: Finding) -> tuple[int, int, str]:
