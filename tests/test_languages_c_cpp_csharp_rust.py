@@ -274,3 +274,16 @@ def test_a_missing_tool_is_an_error_naming_its_install_command(language, install
     assert analysis.findings == []
     assert any(install in error for error in analysis.errors), analysis.errors
 
+
+
+def test_a_disallowed_method_carries_its_reason_and_cwe_from_clippy_toml(tmp_path):
+    children = [{"message": "the shared temporary folder is predictable [CWE-377]", "level": "note"},
+                {"message": "for further information visit https://rust-lang.github.io/...", "level": "help"},
+                {"message": "requested on the command line with `-W clippy::disallowed-methods`", "level": "note"}]
+    diagnostic = {"message": "use of a disallowed method `std::env::temp_dir`",
+                  "code": {"code": "clippy::disallowed_methods"}, "level": "warning", "children": children,
+                  "spans": [{"file_name": "solution.rs", "line_start": 4, "line_end": 4, "column_start": 15,
+                             "column_end": 28, "is_primary": True, "expansion": None}]}
+    [finding] = parse_rustc_json(json.dumps(diagnostic), tmp_path / "solution.rs", "clippy")
+    assert (finding.rule_id, finding.line, finding.cwe) == ("clippy::disallowed_methods", 4, "CWE-377")
+    assert finding.message == "use of a disallowed method `std::env::temp_dir`: the shared temporary folder is predictable"

@@ -115,8 +115,10 @@ def parse_rustc_json(stderr: str, path: Path, tool: str) -> list[Finding]:
         message = diagnostic["message"]
         cwe = CWE_OF_LINT.get(code, "")
         if code.startswith("clippy::disallowed"):
-            # The reason from clippy.toml is in a child note; it carries the CWE.
-            notes = " ".join(child.get("message", "") for child in diagnostic.get("children") or [])
+            # The reason from clippy.toml is the child note that carries the CWE (the others are
+            # "for further information visit ..." and "requested on the command line ...").
+            notes = " ".join(m for child in diagnostic.get("children") or []
+                             if _CWE_IN_REASON.search(m := child.get("message", "")))
             found = _CWE_IN_REASON.search(notes)
             cwe = found.group(1) if found else cwe
             message = f"{message}: {_CWE_IN_REASON.sub('', notes).strip()}" if notes else message
