@@ -287,3 +287,13 @@ def test_a_disallowed_method_carries_its_reason_and_cwe_from_clippy_toml(tmp_pat
     [finding] = parse_rustc_json(json.dumps(diagnostic), tmp_path / "solution.rs", "clippy")
     assert (finding.rule_id, finding.line, finding.cwe) == ("clippy::disallowed_methods", 4, "CWE-377")
     assert finding.message == "use of a disallowed method `std::env::temp_dir`: the shared temporary folder is predictable"
+
+
+def test_a_rust_syntax_error_without_an_error_code_is_kept_by_every_rust_analyzer():
+    needs_tools("rust")
+    code = "/// a doc comment that documents nothing\n"
+    for suite in ("defects", "security"):
+        analysis = analyze_code(code, suite, language="rust", filename="solution.rs")
+        assert not analysis.errors
+        assert [(f.tool, f.rule_id, f.severity, f.line) for f in analysis.findings] == [
+            ("rustc", "compile-error", "error", 1)], suite

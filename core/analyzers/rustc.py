@@ -141,8 +141,9 @@ def parse_rustc_json(stderr: str, path: Path, tool: str) -> list[Finding]:
 
 
 def is_lint(code: str) -> bool:
-    """A lint ("unused_variables", "clippy::eq_op", deny-level ones included), not an error code."""
-    return bool(code) and not re.fullmatch(r"E\d+", code)
+    """A lint ("unused_variables", "clippy::eq_op", deny-level ones included), not an error code
+    ("E0308") or an error without one ("" in rustc's JSON, "compile-error" as a finding's rule)."""
+    return bool(code) and code != "compile-error" and not re.fullmatch(r"E\d+", code)
 
 
 def kept(finding: Finding, keep: tuple[str, ...] | None) -> bool:
