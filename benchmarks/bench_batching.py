@@ -29,7 +29,7 @@ LOOKUP = 16  # the engine's default
 
 
 def _jobs(backend, conversations, max_new: int):
-    from patchloop.core.backends.llamacpp_engine import Job
+    from patchloop.core.backends.llamacpp_batch import Job
 
     return [Job(backend._prompt_tokens(m), max_new) for m in conversations]
 

@@ -22,7 +22,8 @@ from typing import Any
 from ..types import BackendInfo, Cancelled, GenParams, GenStats, Message
 from . import chat_template, embedded
 from .base import ModelError, ResultFn
-from .llamacpp_engine import Job, LlamaEngine, Sampling
+from .llamacpp_batch import Job, Sampling
+from .llamacpp_engine import LlamaEngine
 
 Progress = Callable[[str], None]
 

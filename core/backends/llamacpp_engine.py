@@ -22,7 +22,6 @@ Everything here runs under one lock: a llama.cpp context is not safe for concurr
 
 from __future__ import annotations
 
-import codecs
 import collections
 import contextlib
 import ctypes
@@ -31,13 +30,13 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..types import Cancelled
 from .base import ModelError
 from .cpu_share import CpuShare
+from .llamacpp_batch import Batch, Job, Sampling
 
 _log = logging.getLogger("patchloop.llama.cpp")
 
@@ -84,45 +83,6 @@ def default_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
-
-
-def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
-
-
-@dataclass
-class Sampling:
-    """How one sequence picks its tokens: greedy when temperature is 0."""
-
-    temperature: float = 0.0
-    top_p: float = 1.0
-    top_k: int = 0
-    seed: int | None = None
-
-
-@dataclass
-class Job:
-    """One prompt being answered, and what it produced (read after ``LlamaEngine.run``)."""
-
-    prompt: list[int]
-    max_new_tokens: int
-    sampling: Sampling = field(default_factory=Sampling)
-    tokens: list[int] = field(default_factory=list)  # generated, the end token included when sampled
-    pieces: list[str] = field(default_factory=list)
-    first_token_seconds: float | None = None
-    done: bool = False
-
-    @property
-    def text(self) -> str:
-        return "".join(self.pieces)
-
-    @property
-    def completion_tokens(self) -> int:
-        return len(self.tokens)
 
 
 class LlamaEngine:
@@ -354,198 +314,9 @@ class LlamaEngine:
                                  f"({self.n_ctx} tokens) holds.")
             job.max_new_tokens = max(0, min(job.max_new_tokens, self.n_ctx - len(job.prompt)))
         with self._lock:
-            batch = _Batch(self, jobs, cancel, time.perf_counter() if started is None else started, on_finish,
+            batch = Batch(self, jobs, cancel, time.perf_counter() if started is None else started, on_finish,
                            max(1, min(max_live or self.n_seq_max, self.n_seq_max)))
             try:
                 yield from batch.steps()
             finally:
                 batch.free()
-
-
-@dataclass
-class _Live:
-    """A job decoding in a sequence slot."""
-
-    index: int
-    seq: int
-    sampler: Any
-    decoder: codecs.IncrementalDecoder
-    todo: list[int]  # prompt tokens not yet in the cache
-    next_token: int | None = None  # drawn, to be fed at the next decode
-    draft_len: int = 4  # tokens of prompt lookup to try next (grows while drafts are taken)
-
-
-class _Batch:
-    """One ``LlamaEngine.run``: jobs waiting, jobs live in slots, one ``llama_decode`` per step.
-
-    Prefix reuse: an admitted job starts from the slot whose cached tokens share the longest prefix
-    with its prompt (a free slot is trimmed to it; a live one's prefix is shared through
-    ``llama_memory_seq_cp``, which in a unified cache tags the same cells: computed once, stored
-    once). A job whose prompt shares more with a prompt still being computed waits one step for it.
-    """
-
-    _WAIT_FOR_SHARED = 16  # tokens: below this, computing the shared part again beats waiting a step
-
-    def __init__(self, engine: LlamaEngine, jobs: Sequence[Job], cancel: threading.Event | None,
-                 started: float, on_finish: Callable[[int], None] | None, max_live: int):
-        self.engine, self.jobs, self.cancel, self.started = engine, jobs, cancel, started
-        self.max_live, self.lookup = max_live, engine.lookup
-        self.on_finish = on_finish or (lambda index: None)
-        self.waiting = collections.deque(range(len(jobs)))
-        self.live: dict[int, _Live] = {}  # seq -> job
-
-    def free(self) -> None:
-        for live in self.live.values():
-            self.engine._llama.llama_sampler_free(live.sampler)
-        self.live.clear()
-
-    # -- admission
-
-    def _cells_in_use(self) -> int:
-        """An upper bound on the KV cells taken now and by the live jobs' future tokens (a shared
-        prefix is counted once per sequence that holds it)."""
-        engine = self.engine
-        stale = sum(len(engine._slots[s]) for s in range(engine.n_seq_max) if s not in self.live)
-        reserved = sum(len(self.jobs[lv.index].prompt) + self.jobs[lv.index].max_new_tokens
-                       for lv in self.live.values())
-        return stale + reserved
-
-    def _admit(self) -> None:
-        engine = self.engine
-        while self.waiting and len(self.live) < self.max_live:
-            index = self.waiting[0]
-            job = self.jobs[index]
-            if job.max_new_tokens == 0:
-                self.waiting.popleft()
-                job.done = True
-                self.on_finish(index)
-                continue
-            prompt = job.prompt
-            # Each job decodes at least its last prompt token: its logits pick the first answer token.
-            best = max(range(engine.n_seq_max), key=lambda s: common_prefix(engine._slots[s], prompt))
-            keep = min(common_prefix(engine._slots[best], prompt), len(prompt) - 1)
-            pending = max((common_prefix(self.jobs[lv.index].prompt, prompt) for lv in self.live.values()
-                           if lv.todo), default=0)
-            if min(pending, len(prompt) - 1) > keep + self._WAIT_FOR_SHARED:
-                break  # its prefix is being computed for another job: share it next step
-            free = [s for s in range(engine.n_seq_max) if s not in self.live]
-            seq = best if best in free else max(free, key=lambda s: common_prefix(engine._slots[s], prompt))
-            if not self._fits(job, seq, best):
-                if self.live:
-                    break  # wait for a live job to end and free its cells
-                raise ModelError(f"The llama.cpp context ({engine.n_ctx} tokens) is too small for a prompt "
-                                 f"of {len(prompt)} tokens and {job.max_new_tokens} new ones.")
-            self.waiting.popleft()
-            if seq == best:
-                engine._forget(seq, keep)
-            else:
-                engine._forget(seq)
-                if keep:
-                    engine._llama.llama_memory_seq_cp(engine._memory, best, seq, 0, keep)
-                    engine._slots[seq] = engine._slots[best][:keep]
-            self.live[seq] = _Live(index, seq, engine._sampler(job.sampling),
-                                   codecs.getincrementaldecoder("utf-8")("replace"), list(prompt[keep:]))
-
-    def _fits(self, job: Job, seq: int, best: int) -> bool:
-        """Whether the job's cells fit beside the others', after dropping stale caches if need be."""
-        engine = self.engine
-        wanted = len(job.prompt) + job.max_new_tokens
-        if self._cells_in_use() - len(engine._slots[seq]) + wanted <= engine.n_ctx:
-            return True
-        for s in range(engine.n_seq_max):  # caches of ended jobs: worth less than a live job
-            if s not in self.live and s not in (seq, best):
-                engine._forget(s)
-        return self._cells_in_use() - len(engine._slots[seq]) + wanted <= engine.n_ctx
-
-    # -- decoding
-
-    def steps(self) -> Iterator[tuple[int, str]]:
-        engine = self.engine
-        while self.waiting or self.live:
-            engine._adapt_threads()
-            self._admit()
-            entries: list[tuple[int, int, int, bool]] = []
-            wants: list[tuple[_Live, int, list[int]]] = []  # (job, index of its first logits, its draft)
-            for live in self.live.values():  # the next token of every answering job, and its draft
-                if live.next_token is not None:
-                    draft = self._draft(live)
-                    start = len(engine._slots[live.seq])
-                    wants.append((live, len(entries), draft))
-                    entries.extend((token, start + i, live.seq, True)
-                                   for i, token in enumerate([live.next_token, *draft]))
-            for live in self.live.values():  # then prompts, packed into the rest of the batch
-                room = engine.n_batch - len(entries)
-                if not live.todo or room <= 0:
-                    continue
-                chunk, live.todo = live.todo[:room], live.todo[room:]
-                start = len(engine._slots[live.seq])
-                for i, token in enumerate(chunk):
-                    last = not live.todo and i == len(chunk) - 1
-                    if last:
-                        wants.append((live, len(entries), []))
-                    entries.append((token, start + i, live.seq, last))
-            if not entries:
-                continue  # only jobs without new tokens were admitted; they ended already
-            engine._decode(entries, self.cancel)
-            for live, first, draft in wants:
-                yield from self._accept(live, first, draft, entries)
-
-    def _draft(self, live: _Live) -> list[int]:
-        """Prompt lookup: the tokens that followed the last place the answer's latest 3 (or 2) tokens
-        occur in the prompt or the answer so far. Code answers restate the task's signature and
-        docstring, and repeat their own names, so these guesses often hold; each one the model agrees
-        with costs no decode step of its own."""
-        job = self.jobs[live.index]
-        room = min(live.draft_len, self.lookup, job.max_new_tokens - len(job.tokens) - 1)
-        if room <= 0:
-            return []
-        history = job.prompt + job.tokens
-        for n in (3, 2):
-            key = history[-n:]
-            for i in range(len(history) - n - 1, -1, -1):
-                if history[i : i + n] == key:
-                    return history[i + n : i + n + room]
-        return []
-
-    def _accept(self, live: _Live, first: int, draft: list[int], entries) -> Iterator[tuple[int, str]]:
-        """Draw from the logits of the job's fed token, then of each draft token while the draw agrees
-        with the draft (the same draws as one token per decode, so greedy and seeded answers do not
-        change, float rounding aside); the cells of the draft tokens it did not take are dropped."""
-        engine = self.engine
-        for j in range(len(draft) + 1):
-            token = engine._llama.llama_sampler_sample(live.sampler, engine._ctx, first + j)
-            yield from self._take(live, token)
-            if live.next_token is None or j == len(draft) or token != draft[j]:
-                break
-            live.next_token = None  # the draft already put this token in the cache
-        if draft:
-            taken = j  # draft tokens whose cells hold the answer's tokens
-            if taken < len(draft):
-                engine._forget(live.seq, entries[first][1] + 1 + taken)
-            live.draft_len = min(self.lookup, 2 * live.draft_len) if taken == len(draft) else max(2, taken + 1)
-
-    def _take(self, live: _Live, token: int) -> Iterator[tuple[int, str]]:
-        """Record a drawn token; end the job at its end token or its limit."""
-        engine, job = self.engine, self.jobs[live.index]
-        if job.first_token_seconds is None:
-            job.first_token_seconds = time.perf_counter() - self.started
-        job.tokens.append(token)
-        live.next_token = None
-        ended = engine.is_end(token)
-        if not ended:
-            piece = live.decoder.decode(engine._piece(token))
-            if piece:
-                job.pieces.append(piece)
-                yield live.index, piece
-            ended = len(job.tokens) >= job.max_new_tokens
-        if not ended:
-            live.next_token = token
-            return
-        tail = live.decoder.decode(b"", final=True)
-        if tail:
-            job.pieces.append(tail)
-            yield live.index, tail
-        job.done = True
-        engine._llama.llama_sampler_free(live.sampler)
-        del self.live[live.seq]  # its cells stay cached for the next prompt that shares them
-        self.on_finish(live.index)
