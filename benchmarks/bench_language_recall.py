@@ -8,6 +8,11 @@ named ``clean_*`` count their findings (false alarms). Analyzer errors are repor
 as caught or clean.
 
     .venv/bin/python benchmarks/bench_language_recall.py [--languages java,php] [--json] [--misses]
+    .venv/bin/python benchmarks/bench_language_recall.py --origin 40 --origin-skip 40 --languages java,php
+
+``--origin N``: instead, the first N of CyberSecEval's ``origin_code`` per language (real code the
+benchmark's detector flagged, a fragment of a file, its CWE known): the share the ``security`` suite
+flags with a security finding (``analyzers.security_finding``) anywhere, and on the flagged line.
 
 Figures: docs/EVAL.md, "Languages (issue 12)".
 """
@@ -24,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from language_fixtures import ROOT, caught, fixture_files, is_clean_file, planted
-from patchloop.core.analyzers import analyze_code
+from patchloop.core.analyzers import analyze_code, security_finding
 
 
 @dataclass
@@ -66,14 +71,55 @@ def measure(language: str) -> LanguageRecall:
     return result
 
 
+@dataclass
+class OriginRecall:
+    language: str
+    samples: int = 0
+    flagged: int = 0  # a security finding anywhere in the fragment
+    at_line: int = 0  # one on the line CyberSecEval's detector flagged
+    errors: int = 0  # samples where an analyzer gave no verdict
+    seconds: float = 0.0
+
+
+def measure_origin(language: str, limit: int, skip: int = 0) -> OriginRecall:
+    from patchloop.core.evaluation.datasets import _cyberseceval_rows
+
+    result = OriginRecall(language)
+    started = time.monotonic()
+    rows = [row for row in _cyberseceval_rows() if row["language"] == language][skip:skip + limit]
+    for row in rows:
+        code = row["origin_code"]
+        analysis = analyze_code(code, "security", language=language)
+        marked = [n for n, text in enumerate(code.splitlines(), 1) if text.strip() == row["line_text"].strip()]
+        security = [f for f in analysis.findings if security_finding(f)]
+        result.samples += 1
+        result.errors += bool(analysis.errors)
+        result.flagged += bool(security)
+        result.at_line += any(f.line <= n <= max(f.line, f.end_line) for f in security for n in marked)
+    result.seconds = time.monotonic() - started
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--languages", help="comma-separated (default: every language with a heldout/ folder)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--misses", action="store_true", help="list the planted lines no finding covers")
+    parser.add_argument("--origin", type=int, metavar="N",
+                        help="the first N CyberSecEval origin_code samples per language instead")
+    parser.add_argument("--origin-skip", type=int, default=0, metavar="K",
+                        help="with --origin: leave out each language's first K samples (a half not tuned on)")
     args = parser.parse_args()
     available = sorted(p.parent.name for p in ROOT.glob("*/heldout") if p.is_dir())
     languages = args.languages.split(",") if args.languages else available
+    if args.origin:
+        rows = [measure_origin(lang, args.origin, args.origin_skip) for lang in languages]
+        print("| language | origin samples | security finding | on the flagged line | analyzer errors | seconds |")
+        print("|---|---|---|---|---|---|")
+        for r in rows:
+            print(f"| {r.language} | {r.samples} | {r.flagged} ({r.flagged / r.samples:.0%}) | "
+                  f"{r.at_line} ({r.at_line / r.samples:.0%}) | {r.errors} | {r.seconds:.1f} |")
+        return
     unknown = [lang for lang in languages if lang not in available]
     if unknown:
         print(f"no held-out fixtures for: {', '.join(unknown)} (have: {', '.join(available)})", file=sys.stderr)

@@ -170,3 +170,11 @@ def test_semgrep_that_cannot_parse_code_the_language_accepts_is_an_error(monkeyp
                         lambda rules, targets, **kw: SemgrepScan([], (str(source),), "semgrep-core", (str(source),)))
     result = semgrep_langs.SemgrepLangsAnalyzer().analyze(source, "php", 30)
     assert result.findings == [] and "could not parse" in (result.error or "")
+
+
+def test_php_without_its_open_tag_is_analyzed_as_php_at_its_own_lines():
+    needs_tools("php")
+    code = "function digest($password) {\n    return md5($password);\n}\n\nfunction digest($x) {\n    return $x;\n}\n"
+    analysis = analyze_code(code, "all", language="php")
+    assert not analysis.errors
+    assert {(f.rule_id, f.line) for f in analysis.findings} == {("php-weak-hash", 2), ("redeclared-function", 5)}

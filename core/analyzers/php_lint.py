@@ -4,7 +4,8 @@ never run.
 PHP stops at the first parse or compile error, so a file gets at most one ``error`` finding
 (``parse-error``, or a compile error such as ``redeclared-function``, ``duplicate-parameter``,
 ``break-outside-loop``) plus every compile-time deprecation (``deprecated``, warning) and warning
-before it. Positions are PHP's line (PHP gives no column). Every error class is switched on and
+before it. Positions are PHP's line (PHP gives no column). Code without a PHP open tag is analyzed
+as PHP code (``as_php_source``), not as a template with nothing in it. Every error class is switched on and
 shown on stderr (``-d`` settings, so a php.ini cannot hide them). Exit status 0 (no errors) or
 255 (errors) with output parsed; anything else, or 255 without an error parsed, is the tool
 failing.
@@ -13,9 +14,12 @@ failing.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .. import tempdirs
 from ..types import AnalyzerResult, Finding
 from .base import ToolFailure, guarded, require_tool, run_tool, tail
 
@@ -42,6 +46,36 @@ _CWE = {"redeclared-function": "CWE-694", "duplicate-parameter": "CWE-694"}
 
 _ARGS = ["-n", "-l", "-d", "display_errors=stderr", "-d", "error_reporting=-1", "-d", "log_errors=0",
          "-d", "display_startup_errors=0"]  # fmt: skip
+
+
+_OPEN_TAG = re.compile(r"<\?(?:php\b|=)", re.IGNORECASE)
+OPEN_TAG_LINE = "<?php\n"
+
+
+@contextmanager
+def as_php_source(path: Path) -> Iterator[tuple[Path, int]]:
+    """The file to analyze for ``path`` and how many lines were added before its code. PHP code
+    without an open tag (``function f() {...}`` fenced as php, as models often answer) would be read
+    as an HTML template, in which nothing is PHP and nothing can be found; it is analyzed as PHP, a
+    copy with ``<?php`` on a line of its own in a private folder (so findings move up one line)."""
+    code = path.read_text(encoding="utf-8", errors="replace")
+    if _OPEN_TAG.search(code):
+        yield path, 0
+        return
+    with tempdirs.temporary_dir("php", ignore_cleanup_errors=True) as folder:
+        source = Path(folder) / path.name
+        source.write_text(OPEN_TAG_LINE + code, encoding="utf-8")
+        yield source, 1
+
+
+def shift_lines(findings: list[Finding], added: int) -> list[Finding]:
+    """Findings on the analyzed copy, placed back in the original code (lines it did not have: 1)."""
+    if not added:
+        return findings
+    return [
+        replace(f, line=max(1, f.line - added), end_line=max(0, f.end_line - added) if f.end_line else 0)
+        for f in findings
+    ]
 
 
 def php_rule(kind: str, message: str) -> str:
@@ -83,10 +117,11 @@ class PhpLintAnalyzer:
     def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
         def work() -> list[Finding]:
             require_tool(self.executable, self.install)
-            run = run_tool([self.executable, *_ARGS, path.name], timeout, cwd=path.parent)
+            with as_php_source(path) as (source, added):
+                run = run_tool([self.executable, *_ARGS, source.name], timeout, cwd=source.parent)
             if run.returncode not in (0, 255):
                 raise ToolFailure(f"php -l exited with {run.returncode}: {tail(run.stderr + run.stdout)}")
-            findings = parse_php_lint(run.stderr, path.name)
+            findings = shift_lines(parse_php_lint(run.stderr, source.name), added)
             if run.returncode == 0 and "No syntax errors detected" not in run.stdout:
                 raise ToolFailure(f"php -l did not say it checked the file: {tail(run.stderr + run.stdout)}")
             if run.returncode == 255 and not any(f.severity == "error" for f in findings):

@@ -16,6 +16,7 @@ Mapping: as ``semgrep.finding_of`` (ERROR -> error, WARNING -> warning, INFO -> 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from ..types import AnalyzerResult, Finding
 from .base import Analyzer, ToolFailure, find_tool, guarded
 from .javac import JavacAnalyzer
 from .node_check import NodeCheckAnalyzer
-from .php_lint import PhpLintAnalyzer
+from .php_lint import PhpLintAnalyzer, as_php_source, shift_lines
 from .semgrep import finding_of, run_semgrep, semgrep_core_path, shipped_rule_files
 
 # The analyzer whose verdict says whether a file of the language parses at all.
@@ -58,11 +59,13 @@ class SemgrepLangsAnalyzer:
             rules = shipped_rule_files(language)
             if not rules:
                 raise ToolFailure(f"no semgrep rules for {language} (assets/semgrep/{language}/ is empty)")
-            scan = run_semgrep(rules, [path], language=language, timeout=timeout)
+            php = language == "php"
+            with as_php_source(path) if php else nullcontext((path, 0)) as (source, added):
+                scan = run_semgrep(rules, [source], language=language, timeout=timeout)
             if scan.unparsed and parses(path, language, timeout):
                 raise ToolFailure(
                     f"semgrep could not parse the file ({language} can): no verdict on all of it"
                 )
-            return [finding_of(match) for match in scan.matches]
+            return shift_lines([finding_of(match) for match in scan.matches], added)
 
         return guarded(self.name, work)
