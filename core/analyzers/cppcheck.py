@@ -47,6 +47,8 @@ NOISE: tuple[str, ...] = (
     "constParameterCallback", "constVariable", "constVariablePointer", "constVariableReference",
     "passedByValue", "useStlAlgorithm", "normalCheckLevelMaxBranches", "toomanyconfigs",
     "unusedStructMember", "noExplicitConstructor", "funcArgNamesDifferent", "useInitializationList",
+    # "Technically the member function can be static/const": every LeetCode-style class method.
+    "functionStatic", "functionConst",
 )  # fmt: skip
 
 SEVERITY = {
