@@ -12,7 +12,10 @@ content. Reported, per path:
   cold: the tools start as they always do);
 - median and p90 of the next ``--calls`` calls, warm and cold calls alternated so that other load on
   the machine hits both alike;
-- each analyzer's median seconds, to show which tool the suite waits for.
+- each analyzer's median seconds, to show which tool the suite waits for;
+- CPU seconds per call (this process, the tools it started and waited for, and the warm workers'
+  process trees, read from /proc): wall time on N idle cores is at least CPU / N, so this figure
+  shows what a loaded machine cannot: whether the suite fits the budget at all.
 
 ``--without NAME``: also the warm suite without those analyzers (alternated with the others), to
 show what one analyzer costs the suite.
@@ -26,10 +29,12 @@ import json
 import os
 import platform
 import random
+import resource
 import statistics
 import time
+from pathlib import Path
 
-from patchloop.core.analyzers import ANALYZERS, SUITES, analyze_code
+from patchloop.core.analyzers import ANALYZERS, SUITES, analyze_code, workers
 
 TEMPLATE = '''"""Inventory report for store {n}."""
 import json
@@ -115,6 +120,37 @@ def cold_analyzers() -> None:
             ANALYZERS[f"{name}/cold"] = lambda factory=factory: dataclasses.replace(factory(), warm=False)
 
 
+def _tree_cpu(root: int) -> float:
+    """CPU seconds used so far by ``root`` and its live descendants (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    used: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+            used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += used.get(pid, 0.0)
+        todo += children.get(pid, [])
+    return total
+
+
+def cpu_now() -> float:
+    """CPU seconds of this process, its waited-for children and the warm workers' trees."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    waited = resource.getrusage(resource.RUSAGE_CHILDREN)
+    pids = [worker.pid for worker in list(workers._workers.values())]
+    return (own.ru_utime + own.ru_stime + waited.ru_utime + waited.ru_stime
+            + sum(_tree_cpu(pid) for pid in pids if pid))
+
+
 def timed(code: str, suite: str) -> tuple[float, dict]:
     started = time.perf_counter()
     analysis = analyze_code(code, suite)
@@ -145,13 +181,16 @@ def main() -> None:
         number += 1
         first[label] = timed(sixty_line_file(number), f"bench:{label}")[0]
     calls: dict[str, list[float]] = {label: [] for label in paths}
+    cpu: dict[str, float] = {label: 0.0 for label in paths}
     tools: dict[str, dict[str, list[float]]] = {label: {} for label in paths}
     if len(paths) > 2:
         timed(sixty_line_file(0), f"bench:{list(paths)[2]}")  # its workers are the warm path's: untimed
     for _ in range(args.calls):
         for label in paths:
             number += 1
+            before = cpu_now()
             seconds, per_tool = timed(sixty_line_file(number), f"bench:{label}")
+            cpu[label] += cpu_now() - before
             calls[label].append(seconds)
             for tool, tool_seconds in per_tool.items():
                 tools[label].setdefault(tool, []).append(tool_seconds)
@@ -162,6 +201,7 @@ def main() -> None:
             "path": label, "first_call_s": round(first[label], 3) if label in first else None,
             "median_s": round(statistics.median(times), 3),
             "p90_s": round(times[min(len(times) - 1, int(0.9 * len(times)))], 3),
+            "cpu_per_call_s": round(cpu[label] / len(times), 3),
             "per_analyzer_median_s": {tool: round(statistics.median(v), 3) for tool, v in tools[label].items()
                                       if statistics.median(v) >= 0.001},
         })
@@ -173,11 +213,12 @@ def main() -> None:
         return
     print(f"suite {args.suite}, {args.calls} calls per path, {os.cpu_count()} CPUs, "
           f"load average at the end {result['load_average']}")
-    print(f"{'path':28} {'first call s':>12} {'median s':>9} {'p90 s':>7}  per-analyzer median s")
+    print(f"{'path':28} {'first call s':>12} {'median s':>9} {'p90 s':>7} {'CPU s':>6}  per-analyzer median s")
     for row in rows:
         first_call = f"{row['first_call_s']:12.3f}" if row["first_call_s"] is not None else f"{'-':>12}"
         per_tool = ", ".join(f"{tool} {s:.3f}" for tool, s in row["per_analyzer_median_s"].items())
-        print(f"{row['path']:28} {first_call} {row['median_s']:9.3f} {row['p90_s']:7.3f}  {per_tool}")
+        print(f"{row['path']:28} {first_call} {row['median_s']:9.3f} {row['p90_s']:7.3f} "
+              f"{row['cpu_per_call_s']:6.3f}  {per_tool}")
 
 
 if __name__ == "__main__":

@@ -285,8 +285,14 @@ def tool_worker(tool: str) -> ToolWorker:
     return shared(f"tool:{tool}", lambda: ToolWorker(tool))
 
 
+_owner = os.getpid()
+
+
 def close_all() -> None:
-    """Kill every worker (they start again on the next call)."""
+    """Kill every worker (they start again on the next call). Not in a forked child: the workers
+    are the parent's."""
+    if os.getpid() != _owner:
+        return
     with _workers_lock:
         workers = list(_workers.values())
     for worker in workers:
