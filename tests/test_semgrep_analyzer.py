@@ -244,3 +244,12 @@ def test_a_pattern_rule_folds_into_its_taint_twin_on_the_same_line():
     assert {"semgrep:sql-injection", "semgrep:sql-string-built"} <= set(by_line[6].also)
     assert [f.line for f in analysis.findings].count(6) == 1
     assert {by_line[7].key, *by_line[7].also} >= {"semgrep:sql-string-built"}  # no source: pattern rule only
+
+
+def test_one_batch_call_gives_what_one_call_per_file_gives():
+    rules = sg.shipped_rule_files()
+    targets = [rule.with_suffix(".py") for rule in rules[:8]]
+    batch = sg.run_semgrep(rules, targets)
+    single = [m for target in targets for m in sg.run_semgrep(rules, [target]).matches]
+    assert batch.matches == single and len(single) > 8
+    assert [m.path for m in batch.matches] == sorted((m.path for m in batch.matches), key=[str(t) for t in targets].index)
