@@ -19,6 +19,11 @@ mcs has no security checks: C#'s security analyzer is ``semgrep-csharp`` (core/a
 ``mcs-compile`` (the ``security`` suite) is the same run reporting compile errors only, so broken C#
 never passes the security suite (semgrep's parser reads on past a missing semicolon).
 
+Language level: mcs compiles C# up to 7.2 (the last Mono compiler; Debian has no Roslyn or .NET SDK),
+so C# 8 and later syntax (records, switch expressions, ``using var``, nullable annotations such as
+``string?``, top-level statements) is a compile error here even where a newer compiler accepts it;
+the fix hint for CS1525 says so, so the model is asked for C# 7.
+
 Severity: ``error`` -> error, ``warning`` -> warning. Rule id: the compiler's code (``CS0162``).
 Position: mcs's own, except where mcs reports the token after the problem: CS0642 is moved back
 to the empty statement's ``;``, and an error "expecting `;'" to the end of the code before the gap.
