@@ -9,13 +9,13 @@ Suites (``SUITES``):
 - ``security`` (the role Bandit plays): bandit, ruff's bandit ports (S-rules) and semgrep with
   patchloop's taint rules (user input reaching SQL, the shell, paths, URLs...; assets/semgrep/).
 - ``all``: both.
+- ``fast``: ruff (both rule sets) and patchloop-ast only, a few tens of milliseconds, for
+  re-analyzing code while it streams in.
 
 Those are Python's members; each analyzer runs only on the languages in its ``languages``. C and
 C++: gcc's warnings, gcc's analyzer and cppcheck (defects), flawfinder, cppcheck-security and gcc's
 analyzer (security); C#: mcs (defects), semgrep-csharp and mcs-compile (security); Rust: rustc and
 clippy (defects), clippy-security (security); Java, JavaScript, PHP: see their modules.
-- ``fast``: ruff (both rule sets) and patchloop-ast only, a few tens of milliseconds, for
-  re-analyzing code while it streams in.
 
 Findings: line and column are 1-based (column 0: unknown). Severities are error|warning|note;
 each analyzer module's docstring gives its mapping. Same-problem findings from several tools
