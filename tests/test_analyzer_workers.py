@@ -99,6 +99,26 @@ def test_a_hung_worker_is_killed_at_the_deadline_and_replaced(name):
     assert verdict(check(name, path)) == expected
 
 
+def test_a_large_file_for_a_hung_server_times_out_too(tmp_path):
+    # 2 MB of text does not fit the pipe of a server that reads nothing: the write itself must
+    # stop at the deadline.
+    path = tmp_path / "solution.py"
+    path.write_text("values = [\n" + "    1234567890,\n" * 130_000 + "]\n", encoding="utf-8")
+    check("pyright", FIXTURES / "clean_algorithms.py")
+    hung = worker_of("pyright").pid
+    os.killpg(hung, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        result = check("pyright", path, timeout=1.5)
+        assert result.error == "timed out after 1.5 s"
+        assert time.monotonic() - started < 5
+    finally:
+        try:
+            os.killpg(hung, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+
+
 def test_a_worker_started_from_a_thread_outlives_the_thread():
     # The guard's death signal follows the thread that started it; workers are started from one
     # long-lived thread, so the runner's short-lived threads do not take them down when they end.

@@ -158,12 +158,9 @@ class LanguageServer:
         self._ready(deadline)
         uri = path.absolute().as_uri()
         self.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1,
-                                                              "text": text}})
-        try:
-            report = self._request("textDocument/diagnostic", {"textDocument": {"uri": uri}}, deadline)
-        finally:
-            if self._process is not None and self._process.alive():
-                self.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+                                                              "text": text}}, deadline)
+        report = self._request("textDocument/diagnostic", {"textDocument": {"uri": uri}}, deadline)
+        self.notify("textDocument/didClose", {"textDocument": {"uri": uri}}, time.monotonic() + 2)
         if not isinstance(report, dict) or report.get("kind") != "full":
             raise ToolFailure(f"{self.name} gave no diagnostics for the file: {str(report)[:200]}")
         self._served += 1
@@ -198,35 +195,35 @@ class LanguageServer:
             params["initializationOptions"] = options
         try:
             result = self._request("initialize", params, deadline) or {}
-            self.notify("initialized", {})
+            self.notify("initialized", {}, deadline)
             self.started(workspace, result.get("capabilities") or {})
         except ToolFailure:  # refused or unfit: no half-started server for the next call
             self._discard()
             raise
 
-    def notify(self, method: str, params: Any) -> None:
-        self._process.send(frame({"jsonrpc": "2.0", "method": method, "params": params}))
+    def notify(self, method: str, params: Any, deadline: float) -> None:
+        self._process.send(frame({"jsonrpc": "2.0", "method": method, "params": params}), deadline)
 
     def _request(self, method: str, params: Any, deadline: float) -> Any:
         request_id = next(self._ids)
-        self._process.send(frame({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}))
+        self._process.send(frame({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}), deadline)
         while True:
             message = self._process.receive(deadline)
             if "method" in message and "id" in message:
-                self._answer(message)
+                self._answer(message, deadline)
             elif message.get("id") == request_id and "method" not in message:
                 if "error" in message:
                     raise ToolFailure(f"{self.name} refused {method}: {message['error'].get('message')}")
                 return message.get("result")
             # anything else: log messages, progress, pushed diagnostics (the pull answer is the verdict)
 
-    def _answer(self, request: dict) -> None:
+    def _answer(self, request: dict, deadline: float) -> None:
         """The server's own requests: its settings, capability registrations and progress tokens
         (acknowledged)."""
         result: Any = None
         if request["method"] == "workspace/configuration":
             result = [self.configuration(item.get("section")) for item in request["params"].get("items", [])]
-        self._process.send(frame({"jsonrpc": "2.0", "id": request["id"], "result": result}))
+        self._process.send(frame({"jsonrpc": "2.0", "id": request["id"], "result": result}), deadline)
 
     def _discard(self) -> None:
         if self._process is not None:
@@ -278,7 +275,8 @@ class PyrightServer(LanguageServer):
         if not self._anchored and self._workspace is not None:
             anchor = self._workspace / ".anchor" / "anchor.py"
             self.notify("textDocument/didOpen", {"textDocument": {"uri": anchor.as_uri(), "languageId": "python",
-                                                                  "version": 1, "text": ANCHOR_SOURCE}})
+                                                                  "version": 1, "text": ANCHOR_SOURCE}},
+                        time.monotonic() + 2)
             self._anchored = True
 
     def configuration(self, section: str | None) -> Any:

@@ -31,6 +31,7 @@ import itertools
 import json
 import os
 import queue
+import select
 import signal
 import subprocess
 import sys
@@ -107,6 +108,7 @@ class ProcessWorker:
             self.proc = _spawn(start)
         except OSError as exc:
             raise ToolFailure(f"could not start {name}: {exc}") from exc
+        os.set_blocking(self.proc.stdin.fileno(), False)  # see send
         threading.Thread(target=self._read, args=(read_message,), name=f"{name}-reader", daemon=True).start()
         threading.Thread(target=self._drain, name=f"{name}-stderr", daemon=True).start()
 
@@ -134,12 +136,21 @@ class ProcessWorker:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def send(self, data: bytes) -> None:
-        try:
-            self.proc.stdin.write(data)
-            self.proc.stdin.flush()
-        except (OSError, ValueError) as exc:
-            raise WorkerDied(f"{self.name} is gone ({exc})") from None
+    def send(self, data: bytes, deadline: float) -> None:
+        """Write all of ``data`` by ``deadline`` (``TimeoutError`` after it): a hung child stops
+        reading, and a blocking write of a large file into its full pipe would outlast any timeout."""
+        fd = self.proc.stdin.fileno()
+        view = memoryview(data)
+        while view:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([], [fd], [], remaining)[1]:
+                raise TimeoutError
+            try:
+                view = view[os.write(fd, view):]
+            except BlockingIOError:
+                continue
+            except OSError as exc:  # EPIPE: the child is gone
+                raise WorkerDied(f"{self.name} is gone ({exc})") from None
 
     def receive(self, deadline: float) -> Any:
         """The next message; ``TimeoutError`` at the deadline, ``WorkerDied`` at end of stream."""
@@ -228,7 +239,7 @@ class ToolWorker:
         process = self._ready(deadline)
         request_id = next(self._ids)
         request = {"id": request_id, "argv": argv, "cwd": str(cwd) if cwd else None}
-        process.send((json.dumps(request) + "\n").encode("utf-8"))
+        process.send((json.dumps(request) + "\n").encode("utf-8"), deadline)
         while True:
             reply = process.receive(deadline)
             if reply.get("id") == request_id:
