@@ -9,7 +9,7 @@ names and constants drawn from the call's number), so no tool can answer from a 
 content. Reported, per path:
 
 - first call: the first analyze_code() of this fresh process on that path (warm: the workers start;
-  cold: the tools start as they always do);
+  cold: the tools start as they always do), with its CPU seconds;
 - median and p90 of the next ``--calls`` calls, warm and cold calls alternated so that other load on
   the machine hits both alike;
 - each analyzer's median seconds, to show which tool the suite waits for;
@@ -177,9 +177,12 @@ def main() -> None:
         SUITES[f"bench:{label}"] = names
     number = 0
     first: dict[str, float] = {}
+    first_cpu: dict[str, float] = {}
     for label in ("warm", "cold"):  # the first call of each path, before any other call of it
         number += 1
+        before = cpu_now()
         first[label] = timed(sixty_line_file(number), f"bench:{label}")[0]
+        first_cpu[label] = cpu_now() - before
     calls: dict[str, list[float]] = {label: [] for label in paths}
     cpu: dict[str, float] = {label: 0.0 for label in paths}
     tools: dict[str, dict[str, list[float]]] = {label: {} for label in paths}
@@ -199,6 +202,7 @@ def main() -> None:
         times = sorted(calls[label])
         rows.append({
             "path": label, "first_call_s": round(first[label], 3) if label in first else None,
+            "first_call_cpu_s": round(first_cpu[label], 3) if label in first_cpu else None,
             "median_s": round(statistics.median(times), 3),
             "p90_s": round(times[min(len(times) - 1, int(0.9 * len(times)))], 3),
             "cpu_per_call_s": round(cpu[label] / len(times), 3),
@@ -213,11 +217,12 @@ def main() -> None:
         return
     print(f"suite {args.suite}, {args.calls} calls per path, {os.cpu_count()} CPUs, "
           f"load average at the end {result['load_average']}")
-    print(f"{'path':28} {'first call s':>12} {'median s':>9} {'p90 s':>7} {'CPU s':>6}  per-analyzer median s")
+    print(f"{'path':22} {'first call s (CPU s)':>20} {'median s':>9} {'p90 s':>7} {'CPU s':>6}  per-analyzer median s")
     for row in rows:
-        first_call = f"{row['first_call_s']:12.3f}" if row["first_call_s"] is not None else f"{'-':>12}"
+        first_call = (f"{row['first_call_s']:.3f} ({row['first_call_cpu_s']:.3f})" if row["first_call_s"] is not None
+                      else "-").rjust(20)
         per_tool = ", ".join(f"{tool} {s:.3f}" for tool, s in row["per_analyzer_median_s"].items())
-        print(f"{row['path']:28} {first_call} {row['median_s']:9.3f} {row['p90_s']:7.3f} "
+        print(f"{row['path']:22} {first_call} {row['median_s']:9.3f} {row['p90_s']:7.3f} "
               f"{row['cpu_per_call_s']:6.3f}  {per_tool}")
 
 
