@@ -15,7 +15,7 @@ Suites (``SUITES``):
 Those are Python's members; each analyzer runs only on the languages in its ``languages``. C and
 C++: gcc's warnings, gcc's analyzer and cppcheck (defects), flawfinder, cppcheck-security and gcc's
 analyzer (security); C#: mcs (defects), semgrep-csharp and mcs-compile (security); Rust: rustc and
-clippy (defects), clippy-security (security); Java, JavaScript, PHP: see their modules.
+clippy (defects), clippy-security and semgrep-rust (security); Java, JavaScript, PHP: see their modules.
 
 Findings: line and column are 1-based (column 0: unknown). Severities are error|warning|note;
 each analyzer module's docstring gives its mapping. Same-problem findings from several tools
@@ -58,7 +58,7 @@ from .ruff import ruff_defects, ruff_security
 from .runner import run_analyzers
 from .rustc import clippy_lints, clippy_security, rustc_lints
 from .semgrep import SemgrepAnalyzer
-from .semgrep_csharp import SemgrepCsharpAnalyzer
+from .semgrep_compiled import semgrep_csharp, semgrep_rust
 from .semgrep_langs import SemgrepLangsAnalyzer
 
 __all__ = [
@@ -98,7 +98,8 @@ ANALYZERS: dict[str, Callable[[], Analyzer]] = {
     "rustc": rustc_lints,
     "clippy": clippy_lints,
     "clippy-security": clippy_security,
-    "semgrep-csharp": SemgrepCsharpAnalyzer,
+    "semgrep-csharp": semgrep_csharp,
+    "semgrep-rust": semgrep_rust,
     "mcs-compile": mcs_compile,
 }
 
@@ -109,12 +110,12 @@ SUITES: dict[str, tuple[str, ...]] = {
     "security": ("bandit", "ruff-security", "semgrep",
                  "javac", "node-check", "eslint", "php-lint", "semgrep-langs",
                  "flawfinder", "cppcheck-security", "gcc-analyzer", "clippy-security", "semgrep-csharp",
-                 "mcs-compile"),
+                 "mcs-compile", "semgrep-rust"),
     "all": ("ruff", "pylint", "pyright", "patchloop-ast", "bandit", "ruff-security", "semgrep",
             "javac", "node-check", "eslint", "php-lint", "semgrep-langs",
             # cppcheck-security and mcs-compile repeat findings of cppcheck and mcs: the copies merge.
             "gcc", "gcc-analyzer", "cppcheck", "cppcheck-security", "flawfinder", "mcs", "mcs-compile",
-            "rustc", "clippy", "clippy-security", "semgrep-csharp"),
+            "rustc", "clippy", "clippy-security", "semgrep-csharp", "semgrep-rust"),
     "fast": ("ruff", "ruff-security", "patchloop-ast"),
 }
 

@@ -15,7 +15,7 @@ ASP.NET and its MVC 3, serialization) are referenced, so ``using System.Data.Sql
 (CS0006) is the set-up's fault, so it is an analyzer error naming the install command, not a
 finding about the code.
 
-mcs has no security checks: C#'s security analyzer is ``semgrep-csharp`` (core/analyzers/semgrep_csharp.py).
+mcs has no security checks: C#'s security analyzer is ``semgrep-csharp`` (core/analyzers/semgrep_compiled.py).
 ``mcs-compile`` (the ``security`` suite) is the same run reporting compile errors only, so broken C#
 never passes the security suite (semgrep's parser reads on past a missing semicolon).
 

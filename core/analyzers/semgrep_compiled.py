@@ -1,15 +1,21 @@
-"""semgrep with patchloop's C# rules (assets/semgrep/csharp/), the security role for C#: the Mono
-compiler (the ``mcs`` analyzer) finds defects and no vulnerability. The rules cover what
-CyberSecEval's detector reports in C#: SQL, command and XPath injection, ``System.Random``, MD5 and
-SHA-1, DES/3DES/RC2 and ECB, XXE-prone XML settings, BinaryFormatter-style deserialization, open
-redirects, ``[ValidateInput(false)]``, POST actions without ``[ValidateAntiForgeryToken]`` (CSRF)
-and disabled certificate validation.
+"""semgrep with patchloop's rules for C# and Rust (assets/semgrep/<language>/), the vulnerabilities
+their compilers do not see.
+
+- ``semgrep-csharp``: what CyberSecEval's detector reports in C#: SQL, command and XPath injection,
+  ``System.Random``, MD5 and SHA-1, DES/3DES/RC2 and ECB, XXE-prone XML settings,
+  BinaryFormatter-style deserialization, open redirects, ``[ValidateInput(false)]``, POST actions
+  without ``[ValidateAntiForgeryToken]`` (CSRF) and disabled certificate validation. The Mono
+  compiler (the ``mcs`` analyzer) finds defects and no vulnerability.
+- ``semgrep-rust``: a program chosen at run time or a shell given a built command line, MD5/SHA-1
+  from the md-5, sha-1 and rust-crypto crates, TLS checks turned off (reqwest, openssl) and SQL
+  built with ``format!``; ``unsafe`` and the ``env`` functions are clippy-security's.
 
 The run is ``semgrep.run_semgrep`` (fail closed: a missing engine, a timeout, rule errors and an
-unscanned file are errors). When semgrep can parse the file only in part, mcs decides: code mcs
-compiles is an error (semgrep gave no verdict on all of it); code it cannot compile keeps the
-matches from the part semgrep read, plus mcs's compile errors, so broken C# never passes the
-security suite (in ``all`` those merge with the ``mcs`` analyzer's own, same tool, rule and place).
+unscanned file are errors). When semgrep can parse the file only in part, the language's compiler
+decides: code it compiles is an error (semgrep gave no verdict on all of it); code it cannot compile
+keeps the matches from the part semgrep read, plus the compiler's errors, so broken code never
+passes the security suite (in ``all`` those merge with the compiler analyzer's own: same tool, rule
+and place).
 
 Mapping: ``semgrep.finding_of`` (ERROR -> error, WARNING -> warning, INFO -> note; the rule's
 ``metadata.cwe`` and ``confidence``); findings report under the tool "semgrep".
@@ -17,27 +23,30 @@ Mapping: ``semgrep.finding_of`` (ERROR -> error, WARNING -> warning, INFO -> not
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..types import AnalyzerResult, Finding
-from .base import ToolFailure, find_tool, guarded
+from .base import Analyzer, ToolFailure, find_tool, guarded
 from .mcs import McsAnalyzer
+from .rustc import RustAnalyzer
 from .semgrep import finding_of, run_semgrep, semgrep_core_path, shipped_rule_files
 
 
-def compile_errors(path: Path, timeout: float) -> list[Finding]:
-    """mcs's errors on the file ([] when it compiles); a ToolFailure when mcs cannot say."""
-    result = McsAnalyzer().analyze(path, "csharp", timeout)
+def compile_errors(compiler: Analyzer, path: Path, language: str, timeout: float) -> list[Finding]:
+    """The compiler's errors on the file ([] when it compiles); a ToolFailure when it cannot say."""
+    result = compiler.analyze(path, language, timeout)
     if result.error:
-        raise ToolFailure(f"semgrep could not parse the file, and mcs could not check it: {result.error}")
+        raise ToolFailure(f"semgrep could not parse the file, and {compiler.name} could not check it: {result.error}")
     return [f for f in result.findings if f.severity == "error"]
 
 
 @dataclass(frozen=True)
-class SemgrepCsharpAnalyzer:
-    name: str = "semgrep-csharp"
-    languages: tuple[str, ...] = ("csharp",)
+class SemgrepCompiledAnalyzer:
+    name: str
+    languages: tuple[str, ...]
+    compiler: Callable[[], Analyzer]  # whose errors say whether a file semgrep read in part is broken
     tool: str = "semgrep"
     executable: str = "semgrep"
     distribution: str = "semgrep"
@@ -47,16 +56,24 @@ class SemgrepCsharpAnalyzer:
         def work() -> list[Finding]:
             if semgrep_core_path() is None and find_tool("semgrep") is None:
                 raise ToolFailure(f"semgrep is not installed; install it with: {self.install}")
-            rules = shipped_rule_files("csharp")
+            rules = shipped_rule_files(language)
             if not rules:
-                raise ToolFailure("no semgrep rules for csharp (assets/semgrep/csharp/ is empty)")
-            scan = run_semgrep(rules, [path], language="csharp", timeout=timeout)
+                raise ToolFailure(f"no semgrep rules for {language} (assets/semgrep/{language}/ is empty)")
+            scan = run_semgrep(rules, [path], language=language, timeout=timeout)
             findings = [finding_of(match) for match in scan.matches]
             if scan.unparsed:
-                errors = compile_errors(path, timeout)
+                errors = compile_errors(self.compiler(), path, language, timeout)
                 if not errors:
-                    raise ToolFailure("semgrep could not parse the file (mcs can): no verdict on all of it")
+                    raise ToolFailure("semgrep could not parse the file (it compiles): no verdict on all of it")
                 findings += errors
             return findings
 
         return guarded(self.name, work)
+
+
+def semgrep_csharp() -> SemgrepCompiledAnalyzer:
+    return SemgrepCompiledAnalyzer("semgrep-csharp", ("csharp",), McsAnalyzer)
+
+
+def semgrep_rust() -> SemgrepCompiledAnalyzer:
+    return SemgrepCompiledAnalyzer("semgrep-rust", ("rust",), RustAnalyzer)
