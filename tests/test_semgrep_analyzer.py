@@ -21,17 +21,17 @@ pytestmark = pytest.mark.skipif(sg.semgrep_core_path() is None, reason="semgrep 
 PLANTED = textwrap.dedent(
     """\
     import subprocess
-    import sys
+
+    from flask import Flask, request
+
+    app = Flask(__name__)
 
 
-    def archive(folder):
-        return subprocess.run(["tar", "czf", "out.tgz", folder], check=True)
-
-
-    def main():
-        name = sys.argv[1]
-        target = "/srv/" + name
-        with open(target) as handle:  # line 12: argv reaches open()
+    @app.route("/report")
+    def report():
+        name = request.args.get("name", "")
+        target = "/srv/reports/" + name
+        with open(target) as handle:  # line 12: the query string reaches open()
             return handle.read()
     """
 )

@@ -65,15 +65,27 @@ def test_rule_metadata_and_hint(rule_file: Path):
         assert f"semgrep:{rule['id']}" in hints, "every rule needs a fix hint for the repair request"
 
 
-def test_user_input_taint_rules_share_one_source_list():
-    """The rules marked ``sources: user-input`` must agree on what user input is."""
+@pytest.mark.parametrize("group", ["user-input", "remote-input"])
+def test_taint_rules_of_one_source_group_share_one_source_list(group):
+    """The rules marked ``sources: user-input`` (any user: web, command line, environment, files,
+    sockets) must agree on what user input is; so must those marked ``remote-input`` (web and
+    sockets only: for paths, URLs, regexes, logs and XML the local user may name anything)."""
     sources = {path.stem: rules_of(path)[0]["pattern-sources"] for path in RULE_FILES
-               if rules_of(path)[0].get("metadata", {}).get("sources") == "user-input"}
-    assert len(sources) >= 12
+               if rules_of(path)[0].get("metadata", {}).get("sources") == group}
+    assert len(sources) >= 6
     first = next(iter(sources.values()))
     assert all(value == first for value in sources.values()), sorted(
         name for name, value in sources.items() if value != first
     )
+
+
+def test_remote_input_is_user_input_less_the_local_user():
+    def of(group):
+        return next(rules_of(p)[0]["pattern-sources"] for p in RULE_FILES
+                    if rules_of(p)[0].get("metadata", {}).get("sources") == group)
+    remote, user = of("remote-input"), of("user-input")
+    assert all(source in user for source in remote)
+    assert {"pattern": "sys.argv"} in user and {"pattern": "sys.argv"} not in remote
 
 
 @pytest.mark.parametrize("rule_file", RULE_FILES, ids=lambda p: p.stem)

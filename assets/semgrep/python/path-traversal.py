@@ -1,4 +1,5 @@
 import os
+import sys
 
 from flask import Flask, request, send_file
 from werkzeug.utils import secure_filename
@@ -29,10 +30,17 @@ def read():
     return data
 
 
-def remove():
-    target = input("file to delete: ")
+def remove(sock):
+    target = sock.recv(256).decode()
     # ruleid: path-traversal
     os.remove(target)
+
+
+def command_line():
+    # The local user may name any file: a command-line path is not a traversal.
+    # ok: path-traversal
+    with open(sys.argv[1]) as handle:
+        return handle.read()
 
 
 def fixed(path):

@@ -13,9 +13,15 @@ def search(lines):
 
 
 def grep(text):
-    word = input("word: ")
+    word = request.form["word"]
     # ruleid: regex-injection
     return re.findall(word + "+", text)
+
+
+def local_grep(text):
+    # A command-line pattern is the local user's own regex, as in grep.
+    # ok: regex-injection
+    return re.findall(input("pattern: "), text)
 
 
 def constant(text):

@@ -12,10 +12,16 @@ def upload():
     return root, safe
 
 
-def from_file():
-    with open(input("file: ")) as handle:
-        text = handle.read()
+def from_socket(sock):
+    text = sock.recv(65536)
     # ruleid: xml-injection
+    return etree.XML(text)
+
+
+def local_file(path):
+    with open(path) as handle:
+        text = handle.read()
+    # ok: xml-injection
     return etree.XML(text)
 
 
