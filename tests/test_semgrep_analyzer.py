@@ -8,7 +8,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from patchloop.core.analyzers import analyze_code
 from patchloop.core.analyzers import semgrep as sg
 from patchloop.core.analyzers.base import ToolFailure, ToolRun

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from patchloop.core.analyzers.semgrep import run_semgrep, semgrep_core_path, shipped_rule_files
 from patchloop.core.hints import load_hints
 

@@ -92,14 +92,17 @@ def run_semgrep(
     of ``targets`` as ``language`` source, offline, and return the parsed matches.
 
     One engine call for all targets and all rules; ``timeout`` is per target (the call's deadline is
-    ``timeout`` times the number of targets). Raises ``ToolFailure``
-    when the engine is missing, hangs, fails, prints unreadable output, reports an error (a rule it
-    cannot compile, a target it cannot read) or leaves a target unscanned; ``ValueError`` for no
-    rules or a rule file without a ``rules`` list. A target that does not parse is not an error:
-    semgrep's parser recovers, the matches in what it read are returned and the target is listed in
-    ``unparsed`` (the caller decides; the analyzer reports a syntax error). Matches come in target order, then by position.
-    Rules for other languages in the files are ignored by the engine. A stable interface: the
-    analyzer and the CyberSecEval ICD evaluation both call it.
+    ``timeout`` times the number of targets). Raises ``ToolFailure`` when the engine is missing,
+    hangs, fails, prints unreadable output, reports an error (a rule it cannot compile, a target it
+    cannot read) or leaves a target unscanned; ``ValueError`` for no rules or a rule file without a
+    ``rules`` list. A target that does not parse is not an error: semgrep's parser recovers, the
+    matches in what it read are returned and the target is listed in ``unparsed`` (the caller
+    decides; the analyzer reports a syntax error). Matches come in target order, then by position,
+    with ``path`` as the caller gave it. Rules for other languages in the files are ignored. Without
+    the bundled engine, ``semgrep scan`` picks each target's language from its suffix.
+
+    A stable interface: the analyzers (Python here, other languages beside it) and the CyberSecEval
+    ICD evaluation call it.
     """
     if not targets:
         return SemgrepScan([], (), _engine_name())
@@ -107,8 +110,6 @@ def run_semgrep(
     with tempdirs.temporary_dir("semgrep", ignore_cleanup_errors=True) as folder:
         rules_path = Path(folder) / "rules.json"
         rules_path.write_text(combined, encoding="utf-8")
-        matches: list[SemgrepMatch] = []
-        unparsed: list[str] = []
         core = semgrep_core_path()
         if core is not None:
             matches, unparsed = _run_core(core, rules_path, [Path(t) for t in targets], language, timeout)
@@ -176,7 +177,7 @@ def _combined_rules(keys: tuple[tuple[str, int, int], ...]) -> str:
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise ValueError(f"cannot read semgrep rule file {path}: {exc}") from None
         if not isinstance(document, dict) or not isinstance(document.get("rules"), list):
-            raise ValueError(f"semgrep rule file {path} has no 'rules' list")
+            raise ValueError(f"semgrep rule file {path} has no 'rules' list")  # noqa: TRY004 - bad content, not a bad argument
         rules.extend(document["rules"])
     if not rules:
         raise ValueError("the semgrep rule files hold no rules")
