@@ -113,6 +113,11 @@ EQUIVALENT: dict[str, tuple[str, ...]] = {
         "gcc:Wunused-variable", "gcc:Wunused-but-set-variable", "cppcheck:unusedVariable",
         "cppcheck:unreadVariable",
     ),
+    # Rust: clippy-security and semgrep-rust see the same calls (semgrep also where rustc stops early).
+    "rust-unsafe": ("clippy:unsafe_code", "semgrep:rust-unsafe-code"),
+    "rust-untrusted-env": (
+        "clippy:clippy::disallowed_methods", "semgrep:rust-untrusted-env", "semgrep:rust-temp-dir",
+    ),
 }  # fmt: skip
 
 # CWE for keys whose tool gives none (bandit's own CWE always wins; ruff S-rules carry theirs).
