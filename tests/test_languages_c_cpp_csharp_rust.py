@@ -297,3 +297,10 @@ def test_a_rust_syntax_error_without_an_error_code_is_kept_by_every_rust_analyze
         assert not analysis.errors
         assert [(f.tool, f.rule_id, f.severity, f.line) for f in analysis.findings] == [
             ("rustc", "compile-error", "error", 1)], suite
+
+
+def test_a_missing_header_is_a_finding_at_its_include_line(tmp_path):
+    stderr = ('[{"kind": "fatal error", "locations": [{"caret": {"file": "solution.cpp", "line": 3, "column": 10}}],'
+              ' "message": "windows.h: No such file or directory"}]\ncompilation terminated.\n')
+    [finding] = parse_gcc_json(stderr, tmp_path / "solution.cpp", "gcc")
+    assert (finding.rule_id, finding.severity, finding.line, finding.column) == ("compile-error", "error", 3, 10)

@@ -96,7 +96,8 @@ def parse_gcc_json(stderr: str, path: Path, tool: str, keep: str = "compiler") -
     start = text.find("[")
     if start < 0:
         raise ValueError(f"no JSON diagnostics in the compiler's output: {tail(text)}")
-    diagnostics = json.loads(text[start:])
+    # A fatal error (a missing header) is followed by a plain "compilation terminated." line.
+    diagnostics, _ = json.JSONDecoder().raw_decode(text[start:])
     findings = []
     for diagnostic in diagnostics:
         kind = diagnostic["kind"]
