@@ -105,31 +105,36 @@ def test_timeout_is_an_error(tmp_path):
     assert result.findings == [] and "timed out" in result.error
 
 
+# Code some rule's prefilter lets through, so the (fake) engine is called at all.
+REACHABLE = "import tempfile\n\n\ndef scratch() -> str:\n    return tempfile.mktemp()\n"
+
+
 def _fake_engine(monkeypatch, stdout: str, returncode: int = 0):
+    sg.may_match(sg.shipped_rule_files(), "")  # the prefilter comes from the real engine, once
     monkeypatch.setattr(sg, "run_tool", lambda argv, timeout, cwd=None: ToolRun(returncode, stdout, "boom"))
 
 
 def test_unparsable_output_is_an_error(tmp_path, monkeypatch):
     _fake_engine(monkeypatch, "Segmentation fault")
-    result = analyze(tmp_path, CLEAN)
+    result = analyze(tmp_path, REACHABLE)
     assert result.findings == [] and "no JSON" in result.error
 
 
 def test_non_zero_exit_is_an_error(tmp_path, monkeypatch):
     _fake_engine(monkeypatch, "", returncode=2)
-    assert "exited with 2" in analyze(tmp_path, CLEAN).error
+    assert "exited with 2" in analyze(tmp_path, REACHABLE).error
 
 
 def test_reported_errors_are_an_error(tmp_path, monkeypatch):
     report = {"results": [], "errors": [{"message": "Rule parse error"}], "paths": {"scanned": []}}
     _fake_engine(monkeypatch, json.dumps(report))
-    assert "Rule parse error" in analyze(tmp_path, CLEAN).error
+    assert "Rule parse error" in analyze(tmp_path, REACHABLE).error
 
 
 def test_zero_scanned_files_is_an_error(tmp_path, monkeypatch):
     # codeshield 1.0.1's failure: semgrep ran, found nothing, because it looked at no file
     _fake_engine(monkeypatch, json.dumps({"results": [], "errors": [], "paths": {"scanned": []}}))
-    result = analyze(tmp_path, CLEAN)
+    result = analyze(tmp_path, REACHABLE)
     assert result.findings == [] and "scanned no file" in result.error
 
 
@@ -211,7 +216,7 @@ def test_code_semgrep_cannot_parse_but_python_can_is_an_error(tmp_path, monkeypa
               "errors": [{"error_type": ["PartialParsing", []], "message": "`x` was unexpected",
                           "location": {"path": str(tmp_path / "solution.py")}}]}
     _fake_engine(monkeypatch, json.dumps(report))
-    result = analyze(tmp_path, CLEAN)
+    result = analyze(tmp_path, REACHABLE)
     assert result.findings == [] and "could not parse" in result.error
 
 
@@ -252,3 +257,45 @@ def test_one_batch_call_gives_what_one_call_per_file_gives():
     single = [m for target in targets for m in sg.run_semgrep(rules, [target]).matches]
     assert batch.matches == single and len(single) > 8
     assert [m.path for m in batch.matches] == sorted((m.path for m in batch.matches), key=[str(t) for t in targets].index)
+
+
+# --- semgrep's prefilter, before the engine -----------------------------------------------------
+
+
+def test_code_no_rule_can_match_skips_the_engine(tmp_path, monkeypatch):
+    rules = sg.shipped_rule_files()
+    assert sg.may_match(rules, CLEAN) is False
+    monkeypatch.setattr(sg, "run_semgrep", lambda *a, **k: pytest.fail("the engine ran"))
+    assert analyze(tmp_path, CLEAN).findings == []
+    broken = analyze(tmp_path, "def total(values:\n    return 0\n")
+    assert broken.error is None and [f.rule_id for f in broken.findings] == ["syntax-error"]
+
+
+@pytest.mark.parametrize("rule_file", sg.shipped_rule_files(), ids=lambda p: p.stem)
+def test_every_rule_lets_its_own_test_file_through(rule_file):
+    assert sg.may_match([rule_file], rule_file.with_suffix(".py").read_text(encoding="utf-8"))
+
+
+def test_a_skipped_file_is_one_the_engine_finds_nothing_in(tmp_path):
+    """Soundness on real code: every HumanEval reference the prefilter skips, the engine clears."""
+    from patchloop.core.evaluation.datasets import load_humaneval
+
+    rules = sg.shipped_rule_files()
+    skipped = [t.reference for t in load_humaneval() if not sg.may_match(rules, t.reference)]
+    assert len(skipped) > 100  # most small functions need no engine
+    paths = []
+    for number, text in enumerate(skipped):
+        paths.append(tmp_path / f"skipped_{number}.py")
+        paths[-1].write_text(text, encoding="utf-8")
+    assert sg.run_semgrep(rules, paths).matches == []
+    # and a rule's match needs what its prefilter asks for: a hard-coded key with no key named
+    assert sg.may_match(rules, 'NAME = "AKIAIOSFODNN7EXAMPLE"\n') is False
+
+
+def test_without_a_prefilter_the_engine_always_runs(monkeypatch):
+    sg._conditions.cache_clear()
+    monkeypatch.setattr(sg, "run_tool", lambda argv, timeout, cwd=None: ToolRun(2, "", "crash"))
+    try:
+        assert sg.may_match(sg.shipped_rule_files(), CLEAN) is True
+    finally:
+        sg._conditions.cache_clear()
