@@ -299,3 +299,14 @@ def test_without_a_prefilter_the_engine_always_runs(monkeypatch):
         assert sg.may_match(sg.shipped_rule_files(), CLEAN) is True
     finally:
         sg._conditions.cache_clear()
+
+
+def test_every_match_passes_its_own_rules_prefilter():
+    """A rule's prefilter (semgrep's, and the regex the rule names) never hides one of its matches:
+    checked on every match of every rule in all the rules' test files."""
+    rules = {path.stem: path for path in sg.shipped_rule_files()}
+    targets = [path.with_suffix(".py") for path in rules.values()]
+    scan = sg.run_semgrep(list(rules.values()), targets)
+    assert len(scan.matches) > 60
+    texts = {str(t): t.read_text(encoding="utf-8") for t in targets}
+    assert [m for m in scan.matches if not sg.may_match([rules[m.rule_id]], texts[m.path])] == []

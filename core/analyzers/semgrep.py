@@ -360,9 +360,11 @@ def may_match(rule_files: Sequence[Path], text: str) -> bool:
     nothing. Checking the same conditions here saves the engine's start (about 0.15 s of CPU) on
     code that could not match, such as most small functions. The check errs towards running the
     engine: identifiers count when they appear anywhere as text, a regex Python cannot compile
-    counts as present, and a rule without a prefilter (semgrep finds none for a rule that is all
-    metavariables, such as ``hardcoded-secret``) always counts, unless the rule itself names one
-    in ``metadata.prefilter`` (a regex that every match needs in the file)."""
+    counts as present, and a rule without a prefilter always counts. A rule may name, in
+    ``metadata.prefilter``, a regex that every one of its matches needs in the file (where semgrep
+    finds no prefilter, as for a rule made of metavariables, or a loose one, as for the sources of
+    remote input, whose route decorators semgrep can only reduce to "get" or "post"); it must hold
+    as well."""
     return any(condition(text) for condition in _conditions(tuple(_file_key(Path(p)) for p in rule_files)))
 
 
@@ -386,12 +388,12 @@ def _conditions(keys: tuple[tuple[str, int, int], ...]) -> tuple[Callable[[str],
     conditions = []
     for entry in filters:
         formula, regex = entry.get("filter"), own.get(entry["rule_id"])
-        if isinstance(formula, list) and len(formula) == 2 and formula[0] == "Some":
-            conditions.append(lambda text, f=formula[1]: _holds(f, text))
-        elif regex and (pattern := _compiled(regex)) is not None:
-            conditions.append(lambda text, r=pattern: r.search(text) is not None)
-        else:
-            return (lambda text: True,)
+        derived = formula[1] if isinstance(formula, list) and len(formula) == 2 and formula[0] == "Some" else None
+        pattern = _compiled(regex) if regex else None
+        if derived is None and pattern is None:
+            return (lambda text: True,)  # this rule may match anything: always run the engine
+        conditions.append(lambda text, f=derived, r=pattern: (f is None or _holds(f, text))
+                          and (r is None or r.search(text) is not None))
     return tuple(conditions)
 
 
