@@ -7,8 +7,9 @@ rule files combined into one rules file (semgrep-core takes one) and one call fo
 ``-targets`` list when there are several). Its scan-over-RPC mode, which would keep one process
 warm, is a proprietary (semgrep-pro) feature in 1.185, so each call starts the engine (about 0.15 s
 of CPU); the analyzer first checks semgrep's own prefilter of the rules (``may_match``) and does
-not start the engine on code no rule could match (most small functions). Without the bundled binary, ``semgrep scan --metrics=off --disable-version-check`` is used. Both
-run offline: no registry rules, no login, no metrics.
+not start the engine on code no rule could match (most small functions). Without the bundled
+binary, ``semgrep scan --metrics=off --disable-version-check`` is used. Both run offline: no
+registry rules, no login, no metrics.
 
 Fail closed (``ToolFailure``, so the analyzer reports an error, never "clean"): the engine is
 missing, times out, exits non-zero, prints no JSON, reports an error (a rule it could not read, a
