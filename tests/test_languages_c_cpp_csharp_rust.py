@@ -19,6 +19,7 @@ from patchloop.core.analyzers.gcc import parse_gcc_json
 from patchloop.core.analyzers.mcs import parse_mcs_output
 from patchloop.core.analyzers.rustc import CARGO_BIN, crate_type, parse_rustc_json
 from patchloop.core.hints import hint_for, load_hints
+from patchloop.core.sarif import to_sarif
 
 LANGUAGES = ("c", "cpp", "csharp", "rust")
 SUFFIX = {"c": ".c", "cpp": ".cpp", "csharp": ".cs", "rust": ".rs"}
@@ -304,3 +305,17 @@ def test_a_missing_header_is_a_finding_at_its_include_line(tmp_path):
               ' "message": "windows.h: No such file or directory"}]\ncompilation terminated.\n')
     [finding] = parse_gcc_json(stderr, tmp_path / "solution.cpp", "gcc")
     assert (finding.rule_id, finding.severity, finding.line, finding.column) == ("compile-error", "error", 3, 10)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_sarif_of_each_language_validates_and_names_its_file(language, sarif_validator):
+    needs_tools(language)
+    path = next(p for p in fixture_files(language) if planted(p) and p.stem.lower() != "broken")
+    analysis = analyze_fixture(path, language)
+    document = to_sarif({path.name: analysis}, sources={path.name: path.read_text(encoding="utf-8")},
+                        languages={path.name: language})
+    errors = sorted(sarif_validator.iter_errors(document), key=str)
+    assert not errors, errors[0].message
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            for run in document["runs"] for r in run["results"]}
+    assert uris == {path.name}
