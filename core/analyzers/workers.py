@@ -82,6 +82,8 @@ def interpreter_tool(executable: str) -> bool:
     """``executable`` as ``base.find_tool`` finds it is this interpreter's own console script, so a
     worker importing the tool in this interpreter runs the same code. Anything else (a tool found
     on PATH, a test's fake) is run as a process by ``run_tool``."""
+    if Path(executable).name != executable:  # a path (a test's fake): joining it would give itself back
+        return False
     return base.find_tool(executable) == str(Path(sys.executable).parent / executable)
 
 
