@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--slots", default="8", help="comma-separated slot counts, e.g. 8,16")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--modes", default="waves,continuous,lookup", help="comma-separated, in the order run")
     args = parser.parse_args(argv)
     try:
         sizes = [int(s) for s in args.slots.split(",")]
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for _ in range(args.rounds):
         for size in sizes:
-            for mode in ("waves", "continuous", "lookup"):
+            for mode in args.modes.split(","):
                 row = measure(backend, conversations, args.max_new_tokens, mode, size)
                 rows.append(row)
                 print(f"{mode:>10} {size:>2} slots: {row['tokens']} tokens, {row['decodes']} decodes, {row['seconds']} s = "

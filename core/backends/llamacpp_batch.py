@@ -246,5 +246,11 @@ class Batch:
             yield live.index, tail
         job.done = True
         engine._llama.llama_sampler_free(live.sampler)
-        del self.live[live.seq]  # its cells stay cached for the next prompt that shares them
+        del self.live[live.seq]
+        # Keep of its cells only what a later prompt can start from: the part some waiting prompt
+        # shares, or (none waiting) its own prompt for the next call. llama.cpp attends over every
+        # used cell of the unified cache, so an ended answer left in it slows every later decode.
+        prompt = job.prompt
+        keep = max((common_prefix(self.jobs[i].prompt, prompt) for i in self.waiting), default=len(prompt))
+        engine._forget(live.seq, min(keep, len(engine._slots[live.seq])))
         self.on_finish(live.index)
