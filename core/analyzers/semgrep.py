@@ -42,6 +42,7 @@ import yaml
 
 from .. import tempdirs
 from ..types import AnalyzerResult, Finding
+from . import base
 from .bandit import syntax_error_finding
 from .base import ToolFailure, find_tool, guarded, run_tool, tail
 
@@ -366,14 +367,18 @@ def may_match(rule_files: Sequence[Path], text: str) -> bool:
     finds no prefilter, as for a rule made of metavariables, or a loose one, as for the sources of
     remote input, whose route decorators semgrep can only reduce to "get" or "post"); it must hold
     as well."""
-    return any(condition(text) for condition in _conditions(tuple(_file_key(Path(p)) for p in rule_files)))
+    core = semgrep_core_path()
+    # Keyed by the engine that will run too: conditions one binary printed say nothing of another
+    # (a reinstalled semgrep, or a missing one, must not be answered from the first one's cache).
+    engine = base.find_tool(core) if core else None
+    keys = tuple(_file_key(Path(p)) for p in rule_files)
+    return any(condition(text) for condition in _conditions(keys, engine))
 
 
 @cache
-def _conditions(keys: tuple[tuple[str, int, int], ...]) -> tuple[Callable[[str], bool], ...]:
+def _conditions(keys: tuple[tuple[str, int, int], ...], core: str | None) -> tuple[Callable[[str], bool], ...]:
     combined = _combined_rules(keys)
     own = {rule["id"]: (rule.get("metadata") or {}).get("prefilter") for rule in json.loads(combined)["rules"]}
-    core = semgrep_core_path()
     if core is None:
         return (lambda text: True,)
     with tempdirs.temporary_dir("semgrep", ignore_cleanup_errors=True) as folder:
