@@ -310,3 +310,20 @@ def test_every_match_passes_its_own_rules_prefilter():
     assert len(scan.matches) > 60
     texts = {str(t): t.read_text(encoding="utf-8") for t in targets}
     assert [m for m in scan.matches if not sg.may_match([rules[m.rule_id]], texts[m.path])] == []
+
+
+def test_the_engine_given_only_the_rules_that_may_match_finds_what_all_rules_find():
+    rules = sg.shipped_rule_files()
+    tests = sorted(Path(rules[0]).parent.glob("*.py"))
+    assert len(tests) >= 20
+    narrowed = []
+    for path in tests:
+        ids = sg.rules_that_may_match(rules, path.read_text(encoding="utf-8"))
+        assert ids is not None  # the shipped rules all have a prefilter the engine prints
+        every = sg.run_semgrep(rules, [path]).matches
+        if not ids:
+            assert every == [], path.name
+            continue
+        narrowed.append(len(ids))
+        assert sg.run_semgrep(rules, [path], rule_ids=ids).matches == every, path.name
+    assert max(narrowed) < len(sg.rule_messages())  # fewer rules to compile, file by file

@@ -90,6 +90,7 @@ def run_semgrep(
     *,
     language: str = "python",
     timeout: float = 60.0,
+    rule_ids: frozenset[str] | None = None,
 ) -> SemgrepScan:
     """Run every rule in ``rule_files`` (semgrep YAML, each with a top-level ``rules`` list) on each
     of ``targets`` as ``language`` source, offline, and return the parsed matches.
@@ -104,12 +105,16 @@ def run_semgrep(
     with ``path`` as the caller gave it. Rules for other languages in the files are ignored. Without
     the bundled engine, ``semgrep scan`` picks each target's language from its suffix.
 
+    ``rule_ids``: run only these rules of the files (``rules_that_may_match`` says which can match).
+
     A stable interface: the analyzers (Python here, other languages beside it) and the CyberSecEval
     ICD evaluation call it.
     """
     if not targets:
         return SemgrepScan([], (), _engine_name())
     combined = _combined_rules(tuple(_file_key(Path(p)) for p in rule_files))
+    if rule_ids is not None:
+        combined = _only_rules(combined, rule_ids)
     with tempdirs.temporary_dir("semgrep", ignore_cleanup_errors=True) as folder:
         rules_path = Path(folder) / "rules.json"
         rules_path.write_text(combined, encoding="utf-8")
@@ -121,6 +126,14 @@ def run_semgrep(
             matches, unparsed = _run_wrapper(rules_path, [Path(t) for t in targets], timeout)
             engine = "semgrep"
     return SemgrepScan(matches, tuple(str(t) for t in targets), engine, tuple(unparsed))
+
+
+@cache
+def _only_rules(combined: str, rule_ids: frozenset[str]) -> str:
+    rules = [rule for rule in json.loads(combined)["rules"] if rule["id"] in rule_ids]
+    if not rules:
+        raise ValueError("none of the requested semgrep rules is in the rule files")
+    return json.dumps({"rules": rules})
 
 
 @cache
@@ -367,20 +380,31 @@ def may_match(rule_files: Sequence[Path], text: str) -> bool:
     finds no prefilter, as for a rule made of metavariables, or a loose one, as for the sources of
     remote input, whose route decorators semgrep can only reduce to "get" or "post"); it must hold
     as well."""
+    ids = rules_that_may_match(rule_files, text)
+    return ids is None or bool(ids)
+
+
+def rules_that_may_match(rule_files: Sequence[Path], text: str) -> frozenset[str] | None:
+    """The ids of the rules whose prefilter (as in ``may_match``) holds on ``text``; None when no
+    prefilter can be trusted, so every rule may. The engine is then given only these: each rule it
+    compiles costs start-up time, and those it would skip find nothing anyway."""
     core = semgrep_core_path()
     # Keyed by the engine that will run too: conditions one binary printed say nothing of another
     # (a reinstalled semgrep, or a missing one, must not be answered from the first one's cache).
     engine = base.find_tool(core) if core else None
-    keys = tuple(_file_key(Path(p)) for p in rule_files)
-    return any(condition(text) for condition in _conditions(keys, engine))
+    conditions = _conditions(tuple(_file_key(Path(p)) for p in rule_files), engine)
+    if conditions is None:
+        return None
+    return frozenset(rule_id for rule_id, holds in conditions.items() if holds(text))
 
 
 @cache
-def _conditions(keys: tuple[tuple[str, int, int], ...], core: str | None) -> tuple[Callable[[str], bool], ...]:
+def _conditions(keys: tuple[tuple[str, int, int], ...], core: str | None) -> dict[str, Callable[[str], bool]] | None:
+    """Rule id -> whether its prefilter holds on a text; None when semgrep-core gives none to trust."""
     combined = _combined_rules(keys)
     own = {rule["id"]: (rule.get("metadata") or {}).get("prefilter") for rule in json.loads(combined)["rules"]}
     if core is None:
-        return (lambda text: True,)
+        return None
     with tempdirs.temporary_dir("semgrep", ignore_cleanup_errors=True) as folder:
         rules_path = Path(folder) / "rules.json"
         rules_path.write_text(combined, encoding="utf-8")
@@ -390,17 +414,18 @@ def _conditions(keys: tuple[tuple[str, int, int], ...], core: str | None) -> tup
         except (ToolFailure, ValueError):
             filters = None
     if not isinstance(filters, list) or {f.get("rule_id") for f in filters} != set(own):
-        return (lambda text: True,)  # no prefilter we can trust: always run the engine
-    conditions = []
+        return None  # no prefilter we can trust: always run the engine with every rule
+    conditions: dict[str, Callable[[str], bool]] = {}
     for entry in filters:
         formula, regex = entry.get("filter"), own.get(entry["rule_id"])
         derived = formula[1] if isinstance(formula, list) and len(formula) == 2 and formula[0] == "Some" else None
         pattern = _compiled(regex) if regex else None
         if derived is None and pattern is None:
-            return (lambda text: True,)  # this rule may match anything: always run the engine
-        conditions.append(lambda text, f=derived, r=pattern: (f is None or _holds(f, text))
-                          and (r is None or r.search(text) is not None))
-    return tuple(conditions)
+            conditions[entry["rule_id"]] = lambda text: True  # this rule may match anything
+            continue
+        conditions[entry["rule_id"]] = (lambda text, f=derived, r=pattern: (f is None or _holds(f, text))
+                                        and (r is None or r.search(text) is not None))
+    return conditions
 
 
 def _holds(formula: list, text: str) -> bool:
@@ -452,9 +477,10 @@ class SemgrepAnalyzer:
             # semgrep does not always notice broken code, and may fail to parse code that is fine:
             # Python's own parser decides which it is.
             broken = language == "python" and not _parses(path)
-            if not may_match(rules, path.read_text(encoding="utf-8", errors="replace")):
+            ids = rules_that_may_match(rules, path.read_text(encoding="utf-8", errors="replace"))
+            if ids is not None and not ids:
                 return [syntax_error_finding(path, "semgrep")] if broken else []
-            scan = run_semgrep(rules, [path], language=language, timeout=timeout)
+            scan = run_semgrep(rules, [path], language=language, timeout=timeout, rule_ids=ids)
             if scan.unparsed and not broken:
                 raise ToolFailure("semgrep could not parse the file (Python can): no verdict on all of it")
             found = fold_same_problem(scan.matches)
