@@ -43,7 +43,7 @@ from typing import IO, Any, ClassVar
 from .. import tempdirs
 from . import base
 from .base import ToolFailure
-from .workers import ProcessWorker, WorkerDied
+from .workers import ProcessWorker, call_worker
 
 # Imported by the anchor document: what generated code imports most, parsed once per server
 # (without json, pathlib... in it, a file importing them took 0.29 s instead of 0.085 s, under load).
@@ -137,24 +137,9 @@ class LanguageServer:
 
     def diagnostics(self, path: Path, timeout: float) -> list[dict]:
         """The LSP diagnostics of the file at ``path`` (its text as it is now)."""
-        deadline = time.monotonic() + max(timeout, 0.001)
-        if not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            raise ToolFailure(f"timed out after {timeout:g} s (waiting for the {self.name})")
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-            for attempt in (1, 2):
-                try:
-                    return self._check(path, text, deadline)
-                except WorkerDied as exc:
-                    self._discard()
-                    if attempt == 2 or time.monotonic() >= deadline:
-                        raise ToolFailure(str(exc)) from None
-                except TimeoutError:
-                    self._discard()
-                    raise ToolFailure(f"timed out after {timeout:g} s") from None
-            raise AssertionError("unreachable")  # the loop always returns or raises
-        finally:
-            self._lock.release()
+        text = path.read_text(encoding="utf-8", errors="replace")
+        return call_worker(self._lock, f"the {self.name}", timeout, self._discard,
+                           lambda deadline: self._check(path, text, deadline))
 
     def _check(self, path: Path, text: str, deadline: float) -> list[dict]:
         self._ready(deadline)

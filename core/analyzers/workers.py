@@ -40,11 +40,13 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from .. import procguard
 from . import base
 from .base import ToolFailure, ToolRun, tail, tool_env
+
+T = TypeVar("T")
 
 WORKER_SCRIPT = Path(__file__).with_name("tool_worker.py")
 MAX_REQUESTS = 500  # a worker is replaced after this many files, so slow leaks in a tool stay bounded
@@ -85,6 +87,30 @@ def interpreter_tool(executable: str) -> bool:
     if Path(executable).name != executable:  # a path (a test's fake): joining it would give itself back
         return False
     return base.find_tool(executable) == str(Path(sys.executable).parent / executable)
+
+
+def call_worker(lock: threading.Lock, what: str, timeout: float, discard: Callable[[], None],
+                exchange: Callable[[float], T]) -> T:
+    """One request to a long-lived worker within ``timeout``: wait for its lock, run ``exchange``
+    (given the deadline); a worker that died is discarded and asked once more, one that hung past
+    the deadline is discarded. Either way the caller gets an answer or a ``ToolFailure``."""
+    deadline = time.monotonic() + max(timeout, 0.001)
+    if not lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+        raise ToolFailure(f"timed out after {timeout:g} s (waiting for {what})")
+    try:
+        for attempt in (1, 2):
+            try:
+                return exchange(deadline)
+            except WorkerDied as exc:
+                discard()
+                if attempt == 2 or time.monotonic() >= deadline:
+                    raise ToolFailure(str(exc)) from None
+            except TimeoutError:
+                discard()
+                raise ToolFailure(f"timed out after {timeout:g} s") from None
+        raise AssertionError("unreachable")  # the loop always returns or raises
+    finally:
+        lock.release()
 
 
 # --- one child process ---------------------------------------------------------------------------
@@ -219,23 +245,8 @@ class ToolWorker:
     def run(self, argv: Sequence[str], timeout: float, cwd: Path | None = None) -> ToolRun:
         """What ``run_tool(argv, timeout, cwd)`` returns, computed by the warm worker (argv[0], the
         executable's name, is dropped: the worker already is that tool)."""
-        deadline = time.monotonic() + max(timeout, 0.001)
-        if not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            raise ToolFailure(f"timed out after {timeout:g} s (waiting for the {self.tool} worker)")
-        try:
-            for attempt in (1, 2):
-                try:
-                    return self._exchange(list(argv[1:]), cwd, deadline)
-                except WorkerDied as exc:
-                    self._discard()
-                    if attempt == 2 or time.monotonic() >= deadline:
-                        raise ToolFailure(str(exc)) from None
-                except TimeoutError:
-                    self._discard()
-                    raise ToolFailure(f"timed out after {timeout:g} s") from None
-            raise AssertionError("unreachable")  # the loop always returns or raises
-        finally:
-            self._lock.release()
+        return call_worker(self._lock, f"the {self.tool} worker", timeout, self._discard,
+                           lambda deadline: self._exchange(list(argv[1:]), cwd, deadline))
 
     def _exchange(self, argv: list[str], cwd: Path | None, deadline: float) -> ToolRun:
         process = self._ready(deadline)
