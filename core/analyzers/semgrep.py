@@ -457,6 +457,17 @@ def _parses(path: Path) -> bool:
     return True
 
 
+def rules_to_run(language: str) -> list[Path]:
+    """patchloop's rule files for ``language``, or a ToolFailure when semgrep or the rules are missing
+    (every semgrep analyzer checks both before it scans: no engine or no rules is no verdict)."""
+    if semgrep_core_path() is None and find_tool("semgrep") is None:
+        raise ToolFailure("semgrep is not installed; install it with: pip install semgrep")
+    rules = shipped_rule_files(language)
+    if not rules:
+        raise ToolFailure(f"no semgrep rules for {language} (assets/semgrep/{language}/ is empty)")
+    return rules
+
+
 @dataclass(frozen=True)
 class SemgrepAnalyzer:
     """patchloop's semgrep rules (``shipped_rule_files``) on one file; see the module docstring."""
@@ -469,11 +480,7 @@ class SemgrepAnalyzer:
 
     def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
         def work() -> list[Finding]:
-            if semgrep_core_path() is None and find_tool("semgrep") is None:
-                raise ToolFailure("semgrep is not installed (pip install semgrep)")
-            rules = shipped_rule_files(language)
-            if not rules:
-                raise ToolFailure(f"no semgrep rules for {language} (assets/semgrep/{language}/ is empty)")
+            rules = rules_to_run(language)
             # semgrep does not always notice broken code, and may fail to parse code that is fine:
             # Python's own parser decides which it is.
             broken = language == "python" and not _parses(path)

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..types import AnalyzerResult, Finding
-from .base import Analyzer, ToolFailure, find_tool, guarded
+from .base import Analyzer, ToolFailure, guarded
 from .mcs import McsAnalyzer
 from .rustc import RustAnalyzer
-from .semgrep import finding_of, run_semgrep, semgrep_core_path, shipped_rule_files
+from .semgrep import finding_of, rules_to_run, run_semgrep
 
 
 def compile_errors(compiler: Analyzer, path: Path, language: str, timeout: float) -> list[Finding]:
@@ -54,11 +54,7 @@ class SemgrepCompiledAnalyzer:
 
     def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
         def work() -> list[Finding]:
-            if semgrep_core_path() is None and find_tool("semgrep") is None:
-                raise ToolFailure(f"semgrep is not installed; install it with: {self.install}")
-            rules = shipped_rule_files(language)
-            if not rules:
-                raise ToolFailure(f"no semgrep rules for {language} (assets/semgrep/{language}/ is empty)")
+            rules = rules_to_run(language)
             scan = run_semgrep(rules, [path], language=language, timeout=timeout)
             findings = [finding_of(match) for match in scan.matches]
             if scan.unparsed:

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..types import AnalyzerResult, Finding
-from .base import Analyzer, ToolFailure, find_tool, guarded
+from .base import Analyzer, ToolFailure, guarded
 from .javac import JavacAnalyzer
 from .node_check import NodeCheckAnalyzer
 from .php_lint import PhpLintAnalyzer, as_php_source, shift_lines
-from .semgrep import finding_of, run_semgrep, semgrep_core_path, shipped_rule_files
+from .semgrep import finding_of, rules_to_run, run_semgrep
 
 # The analyzer whose verdict says whether a file of the language parses at all.
 PARSERS: dict[str, Callable[[], Analyzer]] = {
@@ -54,11 +54,7 @@ class SemgrepLangsAnalyzer:
 
     def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
         def work() -> list[Finding]:
-            if semgrep_core_path() is None and find_tool("semgrep") is None:
-                raise ToolFailure(f"semgrep is not installed; install it with: {self.install}")
-            rules = shipped_rule_files(language)
-            if not rules:
-                raise ToolFailure(f"no semgrep rules for {language} (assets/semgrep/{language}/ is empty)")
+            rules = rules_to_run(language)
             php = language == "php"
             with as_php_source(path) if php else nullcontext((path, 0)) as (source, added):
                 scan = run_semgrep(rules, [source], language=language, timeout=timeout)
