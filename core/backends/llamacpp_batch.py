@@ -50,7 +50,6 @@ class Job:
     tokens: list[int] = field(default_factory=list)  # generated, the end token included when sampled
     pieces: list[str] = field(default_factory=list)
     first_token_seconds: float | None = None
-    done: bool = False
 
     @property
     def text(self) -> str:
@@ -116,7 +115,6 @@ class Batch:
             job = self.jobs[index]
             if job.max_new_tokens == 0:
                 self.waiting.popleft()
-                job.done = True
                 self.on_finish(index)
                 continue
             prompt = job.prompt
@@ -244,7 +242,6 @@ class Batch:
         if tail:
             job.pieces.append(tail)
             yield live.index, tail
-        job.done = True
         engine._llama.llama_sampler_free(live.sampler)
         del self.live[live.seq]
         # Keep of its cells only what a later prompt can start from: the part some waiting prompt
