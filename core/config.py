@@ -29,6 +29,9 @@ SUITE_NAMES = ("defects", "security", "all")
 ENGINES = ("auto", "llama.cpp", "transformers")  # as core/backends/engines.py names them
 DEVICES = ("auto", "cpu", "cuda")
 FEEDBACK = ("fresh", "chat")
+# The ranges of the loop's two counts, for the config rules, the CLI options and the app's settings.
+T_MAX_RANGE = (0, 50)  # patch iterations after the first attempt
+CANDIDATES_RANGE = (0, 16)  # repairs sampled when the greedy one repeats
 
 
 class ConfigError(ValueError):
@@ -241,7 +244,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "model.temperature": _between(0, 2),
     "model.top_p": ((lambda v: 0 < v <= 1), "above 0 and at most 1"),
     "model.seed": ((lambda v: -1 <= v <= _SEED_MAX), f"-1 (none) or a seed from 0 to {_SEED_MAX}"),
-    "loop.t_max": _between(0, 50),
+    "loop.t_max": _between(*T_MAX_RANGE),
     "loop.analyzers": _choice(SUITE_NAMES),
     "loop.threshold": _choice(SEVERITIES),
     "loop.language": _choice(("auto", *ANALYZED)),
@@ -249,7 +252,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
                   "a list of rule ids (B101, bandit:B101, assert_used)"),
     "loop.analyzer_timeout": ((lambda v: 0 < v <= 3600), "a number of seconds above 0 and at most 3600"),
     "loop.feedback": _choice(FEEDBACK),
-    "loop.candidates": _between(0, 16),
+    "loop.candidates": _between(*CANDIDATES_RANGE),
     "loop.candidate_min_temperature": ((lambda v: 0 < v <= 2), "above 0 and at most 2"),
     "loop.candidate_max_temperature": ((lambda v: 0 < v <= 2), "above 0 and at most 2"),
     "loop.sandbox_disk_mb": _between(16, 65_536),
