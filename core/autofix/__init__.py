@@ -26,6 +26,7 @@ from .. import tempdirs
 from ..analyzers.base import ToolFailure, run_tool
 from ..types import Analysis, Finding
 from .base import Edit, Fix, FixContext, RuleSet, apply_edits
+from .python_rules import PYTHON_RULES
 
 __all__ = [
     "RUFF_FIXES",
@@ -77,13 +78,6 @@ class FixResult:
         return bool(self.applied)
 
 
-def _default_rules() -> RuleSet:
-    from . import missing_imports  # noqa: F401 - registers its rule on PYTHON_RULES
-    from .python_rules import PYTHON_RULES
-
-    return PYTHON_RULES
-
-
 def autofix(
     code: str,
     findings: Sequence[Finding],
@@ -101,7 +95,7 @@ def autofix(
         tree = ast.parse(code)
     except SyntaxError:
         return result  # nothing mechanical to do for code that does not parse
-    rules = rules if rules is not None else _default_rules()
+    rules = rules if rules is not None else PYTHON_RULES
     context = FixContext(code, tree, task)
     proposed: list[Fix] = []
     for finding in sorted(findings, key=lambda f: (f.line, f.column)):
