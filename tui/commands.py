@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
+from patchloop.core.backends.embedded import EMBEDDED_MODELS
 from patchloop.core.config import SUITE_NAMES
 from patchloop.core.types import SEVERITIES
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -13,7 +14,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 if TYPE_CHECKING:
     from .app import PatchloopApp
 
-MODEL_CHOICES = ("embedded", "embedded-1.5b")
+MODEL_CHOICES = tuple(EMBEDDED_MODELS)  # the shipped models; any other spec is typed in the settings
 
 
 class PatchloopCommands(Provider):

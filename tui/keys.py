@@ -1,4 +1,5 @@
-"""The catalogue of the app's key bindings: for the help screen, docs/KEYS.md and keymap checks.
+"""The catalogue of the app's key bindings (the table in ``bindings.py``): for the help screen,
+docs/KEYS.md and keymap checks.
 
 Every binding has an id; ``[keys]`` in the config file maps ids to new keys (Textual keymaps).
 """
@@ -10,6 +11,8 @@ from dataclasses import dataclass
 from textual.binding import Binding
 from textual.keys import key_to_character
 
+from .bindings import SCOPES
+
 
 @dataclass(frozen=True)
 class KeyEntry:
@@ -18,33 +21,6 @@ class KeyEntry:
     keys: str  # as shown: "ctrl+j, alt+enter"
     description: str
     action: str
-
-
-
-
-def _scopes() -> list[tuple[str, list]]:
-    # Imported here: the screens import this module for the help screen.
-    from .app import PatchloopApp
-    from .screens.compare import CompareScreen
-    from .screens.help import HelpScreen
-    from .screens.history import HistoryScreen
-    from .screens.main import MainScreen
-    from .screens.path import PathScreen
-    from .screens.settings import SettingsScreen
-    from .widgets.prompt import PromptEditor
-    from .widgets.timeline import Timeline
-
-    return [
-        ("everywhere", PatchloopApp.BINDINGS),
-        ("prompt", PromptEditor.BINDINGS),
-        ("main", MainScreen.BINDINGS),
-        ("timeline", Timeline.BINDINGS),
-        ("compare", CompareScreen.BINDINGS),
-        ("history", HistoryScreen.BINDINGS),
-        ("settings", SettingsScreen.BINDINGS),
-        ("help", HelpScreen.BINDINGS),
-        ("file dialog", PathScreen.BINDINGS),
-    ]
 
 
 def show_key(key: str) -> str:
@@ -63,12 +39,12 @@ def binding_catalogue(keymap: dict[str, str] | None = None) -> list[KeyEntry]:
     """Every binding, with the keys from ``keymap`` (binding id -> keys) where it remaps one."""
     keymap = keymap or {}
     entries = []
-    for scope, bindings in _scopes():
-        for binding in bindings:
-            assert isinstance(binding, Binding) and binding.id, f"binding without an id in {scope}"
+    for scope in SCOPES:
+        for binding in scope.bindings:
+            assert isinstance(binding, Binding) and binding.id, f"binding without an id in {scope.name}"
             keys = keymap.get(binding.id, binding.key)
             description = binding.tooltip or binding.description
-            entries.append(KeyEntry(scope, binding.id, show_keys(keys), description, binding.action))
+            entries.append(KeyEntry(scope.name, binding.id, show_keys(keys), description, binding.action))
     return entries
 
 

@@ -6,11 +6,12 @@ from typing import ClassVar
 
 from patchloop.core.types import Run
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Label, Select
 
+from .. import bindings
 from ..format import verdict
 from ..widgets.diff_view import DiffView
 from ..widgets.findings import FindingsTable
@@ -28,33 +29,7 @@ class CompareScreen(Screen):
     }
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "escape,q", "close", "Back",
-            id="compare_close",
-            tooltip="Back to the main screen",
-        ),
-        Binding(
-            "left,left_square_bracket", "step(-1)", "Step back",
-            id="compare_previous",
-            tooltip="Step both sides back one iteration",
-        ),
-        Binding(
-            "right,right_square_bracket", "step(1)", "Step forward",
-            id="compare_next",
-            tooltip="Step both sides forward one iteration",
-        ),
-        Binding(
-            "comma", "left(-1)", "Left −",
-            id="compare_left_previous",
-            tooltip="Left side: previous iteration",
-        ),
-        Binding(
-            "full_stop", "left(1)", "Left +",
-            id="compare_left_next",
-            tooltip="Left side: next iteration",
-        ),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings.COMPARE
 
     def __init__(self, run: Run, labels: dict[int, str], left: int, right: int, *,
                  finished: set[int] | None = None) -> None:

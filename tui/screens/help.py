@@ -9,18 +9,15 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from .. import bindings
 from ..keys import binding_catalogue
 
-_SCOPE_TITLES = {
-    "everywhere": "Everywhere", "prompt": "Prompt editor", "main": "Main screen (letters: prompt not focused)",
-    "timeline": "Timeline (focused)", "compare": "Compare screen", "history": "History screen",
-    "settings": "Settings", "help": "This screen", "file dialog": "File dialog",
-}
+_SCOPE_TITLES = {scope.name: scope.title for scope in bindings.SCOPES}
 
 
 def help_tables(keymap: dict[str, str]) -> Group:
@@ -51,13 +48,7 @@ class HelpScreen(ModalScreen[None]):
     }
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "escape,f1,q,question_mark", "close", "Close",
-            id="help_close",
-            tooltip="Close this list",
-        ),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings.HELP
 
     def compose(self) -> ComposeResult:
         config = getattr(self.app, "config", None)

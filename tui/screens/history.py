@@ -9,11 +9,12 @@ from patchloop.core import times
 from patchloop.core.log import LogError, RunSummary
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
+from .. import bindings
 from ..format import first_line
 
 SEARCH_DELAY = 0.25  # seconds of typing pause before the log is searched
@@ -42,28 +43,7 @@ class HistoryScreen(Screen):
     }
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "escape", "close", "Back",
-            id="history_close",
-            tooltip="Back to the main screen",
-        ),
-        Binding(
-            "enter", "open", "Replay", show=False,
-            id="history_open",
-            tooltip="Replay the selected run (read-only)",
-        ),
-        Binding(
-            "r", "rerun", "Run again",
-            id="history_rerun",
-            tooltip="Run the selected run's prompt again",
-        ),
-        Binding(
-            "ctrl+f,slash", "search", "Search",
-            id="history_search",
-            tooltip="Search prompts",
-        ),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings.HISTORY
 
     def __init__(self, limit: int = 500) -> None:
         super().__init__()

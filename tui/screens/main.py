@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, ClassVar
 from patchloop.core.extract import partial_code
 from patchloop.core.types import Iteration
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Container, Horizontal
 from textual.screen import Screen
 from textual.widgets import Button, Footer
 
+from .. import bindings
 from ..diffing import change_counts, side_by_side
 from ..format import verdict
 from ..widgets.code_view import CodeView
@@ -66,83 +67,7 @@ class MainScreen(Screen):
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
     VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (30, "-tall")]
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "escape", "cancel", "Stop",
-            id="cancel",
-            tooltip="Cancel the run at once (finished iterations stay in the log)",
-        ),
-        Binding(
-            "left_square_bracket", "step(-1)", "Prev",
-            id="previous_iteration",
-            tooltip="Show the previous iteration",
-        ),
-        Binding(
-            "right_square_bracket", "step(1)", "Next",
-            id="next_iteration",
-            tooltip="Show the next iteration",
-        ),
-        Binding(
-            "c", "label('chosen')", "Choose",
-            id="label_chosen",
-            tooltip="Label the shown iteration chosen (again: clear)",
-        ),
-        Binding(
-            "x", "label('rejected')", "Reject",
-            id="label_rejected",
-            tooltip="Label the shown iteration rejected (again: clear)",
-        ),
-        Binding(
-            "u", "label(None)", "Unlabel", show=False,
-            id="label_clear",
-            tooltip="Clear the shown iteration's label",
-        ),
-        Binding(
-            "m", "mark", "Mark", show=False,
-            id="mark_compare",
-            tooltip="Mark the shown iteration as the left side of a comparison",
-        ),
-        Binding(
-            "d", "compare", "Compare",
-            id="compare",
-            tooltip="Compare two iterations side by side (marked or previous vs shown)",
-        ),
-        Binding(
-            "y", "copy_code", "Copy", show=False,
-            id="copy_code",
-            tooltip="Copy the shown code to the clipboard",
-        ),
-        Binding(
-            "ctrl+s", "save_code", "Save code", show=False,
-            id="save_code",
-            tooltip="Save the shown code to a file",
-        ),
-        Binding(
-            "e", "export", "Export", show=False,
-            id="export_run",
-            tooltip="Export the run to a file (.json, or .md for Markdown)",
-        ),
-        Binding(
-            "f2,alt+1", "focus('prompt')", "Prompt", show=False,
-            id="focus_prompt",
-            tooltip="Focus the prompt",
-        ),
-        Binding(
-            "f3,alt+2", "focus('timeline')", "Timeline", show=False,
-            id="focus_timeline",
-            tooltip="Focus the timeline",
-        ),
-        Binding(
-            "f4,alt+3", "focus('code')", "Code", show=False,
-            id="focus_code",
-            tooltip="Focus the code pane",
-        ),
-        Binding(
-            "f5,alt+4", "focus('findings')", "Findings", show=False,
-            id="focus_findings",
-            tooltip="Focus the findings pane",
-        ),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings.MAIN
 
     def __init__(self, *, cursor_blink: bool = True) -> None:
         super().__init__()

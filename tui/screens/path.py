@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
+
+from .. import bindings
 
 
 class PathScreen(ModalScreen[Path | None]):
@@ -26,9 +28,7 @@ class PathScreen(ModalScreen[Path | None]):
     }
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="path_cancel", tooltip="Close without saving"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings.FILE_DIALOG
 
     def __init__(self, title: str, default: str) -> None:
         super().__init__()

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from patchloop.core.config import ENGINES, SUITE_NAMES, Config
+from patchloop.core.backends.embedded import EMBEDDED_MODELS
+from patchloop.core.config import CANDIDATES_RANGE, ENGINES, SUITE_NAMES, T_MAX_RANGE, Config
 from patchloop.core.feedback import FEEDBACK_STYLES
 from patchloop.core.languages import ANALYZED, display_name
 from patchloop.core.types import SEVERITIES
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
+
+from .. import bindings
 
 SUITE_HELP = {"defects": "defects (the Svace role: pylint, pyright, ruff, AST checks)",
               "security": "security (the Bandit role: bandit, ruff S rules)",
@@ -41,18 +44,7 @@ class SettingsScreen(ModalScreen[bool]):
     }
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "ctrl+s", "save", "Save",
-            id="settings_save",
-            tooltip="Save the settings",
-        ),
-        Binding(
-            "escape", "cancel", "Cancel",
-            id="settings_cancel",
-            tooltip="Close without saving",
-        ),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings.SETTINGS
 
     def __init__(self, config: Config) -> None:
         super().__init__()
@@ -86,8 +78,9 @@ class SettingsScreen(ModalScreen[bool]):
                              allow_blank=False, id="settings-feedback", compact=True)
                 yield Label("Candidates")
                 yield Input(str(config.loop.candidates), type="integer", id="settings-candidates", compact=True)
-            yield Static("Model: embedded, embedded-1.5b, a Hugging Face id or folder, or openai:NAME. "
-                         "t_max 0-50; candidates 0-16 (answers sampled when a repair repeats). Changes apply to the next run and are saved to "
+            yield Static(f"Model: {', '.join(EMBEDDED_MODELS)}, a Hugging Face id or folder, or openai:NAME. "
+                         f"t_max {_span(T_MAX_RANGE)}; candidates {_span(CANDIDATES_RANGE)} (answers sampled when "
+                         "a repair repeats). Changes apply to the next run and are saved to "
                          f"{config.path or 'the config file'}.", id="settings-hint")
             yield Static("", id="settings-error")
             with Horizontal(id="settings-buttons"):
@@ -108,21 +101,23 @@ class SettingsScreen(ModalScreen[bool]):
         if not model:
             error.update("Give a model name.")
             return
+        low, high = T_MAX_RANGE
         try:
             t_max = int(raw_t_max)
         except ValueError:
-            error.update(f"t_max must be a whole number from 0 to 50, not {raw_t_max!r}.")
+            error.update(f"t_max must be a whole number from {low} to {high}, not {raw_t_max!r}.")
             return
-        if not 0 <= t_max <= 50:
-            error.update(f"t_max must be from 0 to 50, not {t_max}.")
+        if not low <= t_max <= high:
+            error.update(f"t_max must be from {low} to {high}, not {t_max}.")
             return
         raw_candidates = self.query_one("#settings-candidates", Input).value.strip()
+        low, high = CANDIDATES_RANGE
         try:
             candidates = int(raw_candidates)
         except ValueError:
-            candidates = -1
-        if not 0 <= candidates <= 16:
-            error.update(f"candidates must be a whole number from 0 to 16, not {raw_candidates!r}.")
+            candidates = low - 1
+        if not low <= candidates <= high:
+            error.update(f"candidates must be a whole number from {low} to {high}, not {raw_candidates!r}.")
             return
         changed = self.app.apply_settings(  # type: ignore[attr-defined]
             model=model,
@@ -153,3 +148,7 @@ class SettingsScreen(ModalScreen[bool]):
 
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+
+def _span(limits: tuple[int, int]) -> str:
+    return f"{limits[0]}-{limits[1]}"

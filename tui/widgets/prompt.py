@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.message import Message
 from textual.widgets import TextArea
+
+from .. import bindings
 
 
 class PromptEditor(TextArea):
@@ -20,20 +23,12 @@ class PromptEditor(TextArea):
     }
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        # ctrl+j is what most terminals send for ctrl+enter; alt+enter as in other Textual chat apps.
-        Binding(
-            "ctrl+j,alt+enter", "submit", "Send",
-            id="send",
-            tooltip="Send the prompt (enter adds a line)",
-        ),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings.PROMPT
 
+    @dataclass
     class Submitted(Message):
-        def __init__(self, editor: PromptEditor, text: str) -> None:
-            super().__init__()
-            self.editor = editor
-            self.text = text
+        editor: PromptEditor
+        text: str
 
         @property
         def control(self) -> PromptEditor:

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from textual import events
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
+
+from .. import bindings
 
 
 @dataclass(frozen=True)
@@ -46,38 +48,16 @@ class Timeline(Widget, can_focus=True):
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"timeline--selected"}
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "left", "step(-1)", "Previous", show=False,
-            id="timeline_previous",
-            tooltip="Previous iteration",
-        ),
-        Binding(
-            "right", "step(1)", "Next", show=False,
-            id="timeline_next",
-            tooltip="Next iteration",
-        ),
-        Binding(
-            "home", "first", "First", show=False,
-            id="timeline_first",
-            tooltip="First iteration",
-        ),
-        Binding(
-            "end", "last", "Last", show=False,
-            id="timeline_last",
-            tooltip="Last iteration",
-        ),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings.TIMELINE
 
     selected: reactive[int | None] = reactive(None, init=False)
 
+    @dataclass
     class Selected(Message):
         """The user picked an iteration."""
 
-        def __init__(self, timeline: Timeline, index: int) -> None:
-            super().__init__()
-            self.timeline = timeline
-            self.index = index
+        timeline: Timeline
+        index: int
 
         @property
         def control(self) -> Timeline:
