@@ -30,21 +30,9 @@ import sys
 import time
 from datetime import date
 
-PROMPTS = [
-    "Write a Python function that parses a CSV file of users (name, email, age) and returns the adults.",
-    "Write a Python function that returns the n-th Fibonacci number iteratively.",
-    "Write a Python class implementing a stack with push, pop and peek.",
-    "Write a Python function that checks whether a string is a palindrome, ignoring case and spaces.",
-    "Write a Python function that merges two sorted lists into one sorted list.",
-    "Write a Python function that counts the words in a text file.",
-    "Write a Python function that hashes a password with a random salt using hashlib.",
-    "Write a Python function that runs a shell command safely and returns its output.",
-]
+from coding_prompts import PROMPTS, messages
+
 EXIT_OK, EXIT_USAGE, EXIT_MODEL = 0, 2, 3
-
-
-def _messages(prompt: str) -> list[dict[str, str]]:
-    return [{"role": "user", "content": prompt}]
 
 
 def _rss_mb() -> float:
@@ -82,7 +70,7 @@ class Ours:
 
         stats, times = GenStats(), []
         started = time.perf_counter()
-        for _ in self.backend.generate(_messages(prompt), GenParams(max_new_tokens=new_tokens), stats=stats):
+        for _ in self.backend.generate(messages(prompt), GenParams(max_new_tokens=new_tokens), stats=stats):
             times.append(time.perf_counter())
         return _rates(started, times, stats.completion_tokens)
 
@@ -90,7 +78,7 @@ class Ours:
         from patchloop.core.types import GenParams
 
         started = time.perf_counter()
-        answers = self.backend.generate_batch([_messages(p) for p in prompts], GenParams(max_new_tokens=new_tokens))
+        answers = self.backend.generate_batch([messages(p) for p in prompts], GenParams(max_new_tokens=new_tokens))
         return sum(stats.completion_tokens for _, stats in answers) / (time.perf_counter() - started)
 
 
@@ -121,7 +109,7 @@ class Bare:
     def stream(self, prompt: str, new_tokens: int) -> dict:
         from patchloop.core.backends.chat_template import render
 
-        text = render(self.template, _messages(prompt))  # the same prompt text the other two read
+        text = render(self.template, messages(prompt))  # the same prompt text the other two read
         tokens = self.llm.tokenize(text.encode(), add_bos=False, special=True)
         times, count = [], 0
         started = time.perf_counter()
@@ -152,12 +140,12 @@ def child_main(kind: str, spec: str, new_tokens: int) -> None:
 
     engine = {"llama": "llama.cpp", "transformers": "transformers"}[kind]
     backend = load_backend(spec, engine=engine, device="cpu")
-    stream = backend.generate(_messages(PROMPTS[0]), GenParams(max_new_tokens=new_tokens))
+    stream = backend.generate(messages(PROMPTS[0]), GenParams(max_new_tokens=new_tokens))
     next(stream)
     print("FIRST", flush=True)
     for _ in stream:
         pass
-    backend.generate_batch([_messages(p) for p in PROMPTS], GenParams(max_new_tokens=new_tokens))
+    backend.generate_batch([messages(p) for p in PROMPTS], GenParams(max_new_tokens=new_tokens))
     print("RSS", round(_rss_mb()), flush=True)
 
 

@@ -26,23 +26,12 @@ import tempfile
 import time
 from pathlib import Path
 
-PROMPT = "Write a Python function that parses a CSV file of users (name, email, age) and returns the adults."
-BATCH_PROMPTS = [
-    PROMPT,
-    "Write a Python function that returns the n-th Fibonacci number iteratively.",
-    "Write a Python class implementing a stack with push, pop and peek.",
-    "Write a Python function that checks whether a string is a palindrome, ignoring case and spaces.",
-    "Write a Python function that merges two sorted lists into one sorted list.",
-    "Write a Python function that counts the words in a text file.",
-    "Write a Python function that hashes a password with a random salt using hashlib.",
-    "Write a Python function that runs a shell command safely and returns its output.",
-]
+from coding_prompts import PROMPTS, messages
+
+PROMPT = PROMPTS[0]
+BATCH_PROMPTS = PROMPTS
 
 EXIT_OK, EXIT_USAGE, EXIT_MODEL = 0, 2, 3
-
-
-def _messages(prompt: str) -> list[dict[str, str]]:
-    return [{"role": "user", "content": prompt}]
 
 
 def _load(spec: str, cache_dir: Path | None) -> tuple[object, dict]:
@@ -72,7 +61,7 @@ def _stream(backend, max_new_tokens: int) -> dict[str, float]:
 
     stats = GenStats()
     started, cpu_started = time.perf_counter(), time.process_time()
-    for _ in backend.generate(_messages(PROMPT), GenParams(max_new_tokens=max_new_tokens), stats=stats):
+    for _ in backend.generate(messages(PROMPT), GenParams(max_new_tokens=max_new_tokens), stats=stats):
         pass
     seconds = time.perf_counter() - started
     first = stats.first_token_seconds or 0.0
@@ -91,7 +80,7 @@ def _stream(backend, max_new_tokens: int) -> dict[str, float]:
 def _batch(backend, size: int, max_new_tokens: int) -> dict[str, float]:
     from patchloop.core.types import GenParams
 
-    prompts = [_messages(BATCH_PROMPTS[i % len(BATCH_PROMPTS)]) for i in range(size)]
+    prompts = [messages(BATCH_PROMPTS[i % len(BATCH_PROMPTS)]) for i in range(size)]
     started, cpu_started = time.perf_counter(), time.process_time()
     answers = backend.generate_batch(prompts, GenParams(max_new_tokens=max_new_tokens), batch_size=size)
     seconds = time.perf_counter() - started

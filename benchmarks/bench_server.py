@@ -26,16 +26,16 @@ import argparse
 import json
 import os
 import platform
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
-import httpx
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the local-server helper
+
+from local_server import ServerDidNotStart, free_port, running_server
 from patchloop.core.backends.base import ModelError
 from patchloop.core.backends.openai_backend import OpenAIBackend
 from patchloop.core.prompts import load_template
@@ -89,12 +89,6 @@ def humaneval_conversations(limit: int) -> list[list[Message]]:
     ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def started_server(kind: str, threads: int):
     """Start a local server on the embedded model; yields (base_url, served model name)."""
@@ -116,31 +110,12 @@ def started_server(kind: str, threads: int):
         command += ["serve", name, "--device", "cpu", "--host", "127.0.0.1", "--port", str(port)]
         env["OMP_NUM_THREADS"] = str(threads)
     base_url = f"http://127.0.0.1:{port}/v1"
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-        try:
-            deadline = time.monotonic() + 600
-            while True:
-                if process.poll() is not None:
-                    log.seek(0)
-                    tail = log.read().decode(errors="replace")[-3000:]
-                    raise SystemExit(f"the {kind} server exited with {process.returncode}:\n{tail}")
-                try:
-                    if httpx.get(f"{base_url}/models", timeout=2).status_code < 500:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"the {kind} server did not start within 10 minutes")
-                time.sleep(0.5)
+    try:
+        with running_server(command, env, f"{base_url}/models", name=f"the {kind} server", start_within=600,
+                            stop_within=20, ready=lambda status: status < 500):
             yield base_url, name
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    except ServerDidNotStart as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def timed_batch(backend: Any, conversations: list[list[Message]], params: GenParams, **options: Any):

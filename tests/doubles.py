@@ -6,7 +6,16 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 
-from patchloop.core.types import BackendInfo, Cancelled, GenParams, GenStats, Message
+from patchloop.core.types import (
+    Analysis,
+    AnalyzerResult,
+    BackendInfo,
+    Cancelled,
+    Finding,
+    GenParams,
+    GenStats,
+    Message,
+)
 
 
 class ScriptedBackend:
@@ -55,3 +64,17 @@ class ScriptedBackend:
             stats = GenStats()
             out.append(("".join(self.generate(messages, item, cancel, stats)), stats))
         return out
+
+
+def fake_analyze(code: str) -> Analysis:
+    """Flags eval (error), an unused `y` (warning) and os.system (error): enough to drive the loop and
+    the app deterministically, and instantly."""
+    findings = []
+    for number, line in enumerate(code.splitlines(), 1):
+        if "eval(" in line:
+            findings.append(Finding("bandit", "B307", "error", "Use of possibly insecure function eval", number))
+        if "y = 1" in line:
+            findings.append(Finding("ruff", "F841", "warning", "Local variable `y` is assigned to but never used", number))
+        if "os.system" in line:
+            findings.append(Finding("bandit", "B605", "error", "Starting a process with a shell", number))
+    return Analysis(findings=findings, results=[AnalyzerResult("fake", findings)])

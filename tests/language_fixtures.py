@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
+from patchloop.core.analyzers import analyze_code
 from patchloop.core.languages import language_of
-from patchloop.core.types import Finding
+from patchloop.core.types import Analysis, Finding
 
 ROOT = Path(__file__).parent / "fixtures" / "languages"
 _EXPECT = re.compile(r"(?://|#|/\*)\s*expect:\s*([\w./#+-]+)")
@@ -41,6 +43,30 @@ def planted(path: Path) -> list[Planted]:
 
 def is_clean_file(path: Path) -> bool:
     return path.name.startswith("clean_")
+
+
+def analyze_fixture(path: Path, language: str, suite: str = "all") -> Analysis:
+    """The suite's verdict on a fixture file, which must come without an analyzer error."""
+    analysis = _analysis(path, language, suite)
+    assert not analysis.errors, [(r.analyzer, r.error) for r in analysis.results if r.error]
+    return analysis
+
+
+@cache  # the planted-bug, hint and clean tests read the same verdicts: one analysis per file
+def _analysis(path: Path, language: str, suite: str) -> Analysis:
+    return analyze_code(path.read_text(encoding="utf-8"), suite, language=language, filename="solution" + path.suffix)
+
+
+def planted_unless_clean(path: Path, analysis: Analysis) -> list[Planted]:
+    """The bugs planted in ``path``, which must plant some; [] for a clean file, once ``analysis`` of
+    it is checked to have no finding."""
+    bugs = planted(path)
+    if is_clean_file(path):
+        assert not bugs
+        assert analysis.findings == [], [(f.line, f.rule_id, f.message) for f in analysis.findings]
+        return []
+    assert bugs, f"{path.name} plants nothing"
+    return bugs
 
 
 def covers(finding: Finding, line: int) -> bool:
