@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 from patchloop.core.backends import ModelError, embedded
-from patchloop.core.backends.transformers_backend import TransformersBackend, load_model_and_tokenizer
+from patchloop.core.backends.hf_models import load_model_and_tokenizer
+from patchloop.core.backends.transformers_backend import TransformersBackend
 from patchloop.core.types import Cancelled, GenParams, GenStats
 
 ADD = [{"role": "user", "content": "Write a Python function add(a, b)."}]

@@ -88,16 +88,14 @@ class ModelHandle:
 
 def load_base(spec: str, *, device: str = "auto", load_in_4bit: bool = True,
               progress: Progress | None = None) -> ModelHandle:
-    """The base model to train, loaded the way the backend runs it: 4-bit NF4 on CUDA (unless
-    ``load_in_4bit`` is off, then bf16), fp32 on CPU. Any spec the backend takes works here."""
+    """The base model to train, loaded by hf_models the way the backend runs it: 4-bit NF4 on CUDA
+    (unless ``load_in_4bit`` is off, then bf16), fp32 on CPU. Any spec the backend takes works here."""
     from patchloop.core.backends.base import ModelError
-    from patchloop.core.backends.transformers_backend import load_pretrained
+    from patchloop.core.backends.hf_models import load_pretrained, resolve_device
 
     if spec.startswith("openai:"):
         raise TrainError(f"{spec} is a served model: training needs the weights (a HF id, a folder or 'embedded')")
     try:
-        from patchloop.core.backends.transformers_backend import resolve_device
-
         device = resolve_device(device)
         loaded = load_pretrained(spec, device=device, load_in_4bit=load_in_4bit if device != "cpu" else None,
                                  progress=progress)

@@ -1,10 +1,10 @@
 """Chat completions from any OpenAI-compatible server: vLLM, SGLang, Ollama, llama.cpp's llama-server.
 
 Every request streams over server-sent events (``stream: true``). The HTTP work of one request runs
-on a small worker thread that feeds a queue; the caller's generator reads the queue and checks its
-cancel event between reads, so cancelling takes effect at once in every phase of a request (waiting
-for the first token, between tokens, during a retry back-off), and the worker's socket is shut down
-so the server sees the disconnect and stops generating.
+on a small worker thread that feeds a queue (openai_stream.py); the caller's generator reads the
+queue and checks its cancel event between reads, so cancelling takes effect at once in every phase
+of a request (waiting for the first token, between tokens, during a retry back-off), and the
+worker's socket is shut down so the server sees the disconnect and stops generating.
 
 Retries (exponential back-off with jitter, honouring ``Retry-After``) cover connection errors and
 HTTP 429/502/503/504, but only until the first token has been handed to the caller: a retry after
@@ -16,29 +16,24 @@ this module raises passes through ``_redact`` in case a server echoes the key ba
 
 from __future__ import annotations
 
-import email.utils
-import json
-import logging
 import math
 import os
 import queue
 import random
-import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, Self
 
 import httpx
 
 from ..types import BackendInfo, Cancelled, GenParams, GenStats, Message
 from .base import ModelError, ResultFn, per_item_params
+from .openai_errors import Retryable, error_message, retry_after_seconds, says_unknown_model
+from .openai_stream import StreamWorker
 
 __all__ = ["DEFAULT_BASE_URL", "OpenAIBackend"]
-
-log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -62,23 +57,6 @@ class _AnySet:
 
     def is_set(self) -> bool:
         return any(event.is_set() for event in self._events)
-
-
-class _Retryable(Exception):
-    """A failure worth another try (only raised before the first token).
-
-    ``reason`` is what the retry log line says; ``final_message`` is the error once tries run out.
-    """
-
-    def __init__(self, reason: str, final_message: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.final_message = final_message
-        self.retry_after = retry_after
-
-
-class _Stopped(Exception):
-    """The caller stopped listening; the worker leaves quietly."""
 
 
 class OpenAIBackend:
@@ -163,7 +141,7 @@ class OpenAIBackend:
         stats.prompt_tokens = math.ceil(sum(len(m.get("content") or "") for m in messages) / _CHARS_PER_TOKEN)
         stats.completion_tokens = 0
         started = time.monotonic()
-        worker = _StreamWorker(self, body)
+        worker = StreamWorker(self, body)
         worker.start()
         usage: dict[str, Any] | None = None
         try:
@@ -263,7 +241,7 @@ class OpenAIBackend:
         if response.status_code != 200:
             raise self._error(
                 f"the server at {self.base_url} did not list its models (HTTP {response.status_code}): "
-                f"{_error_message(response)}"
+                f"{error_message(response)}"
             )
         try:
             data = response.json().get("data") or []
@@ -306,17 +284,17 @@ class OpenAIBackend:
         return min(delay + random.uniform(0, delay / 2), MAX_RETRY_DELAY_SECONDS)
 
     def _status_failure(self, response: httpx.Response) -> Exception:
-        """Turn a non-200 answer into a _Retryable or a ModelError that says what to do."""
+        """Turn a non-200 answer into a Retryable or a ModelError that says what to do."""
         status = response.status_code
-        message = _error_message(response)
+        message = error_message(response)
         detail = f": {message}" if message else ""
         where = f"the server at {self.base_url}"
         if status in RETRY_STATUSES:
             what = "is rate limiting (HTTP 429)" if status == 429 else f"answered HTTP {status}"
-            return _Retryable(
+            return Retryable(
                 f"{where} {what}",
                 f"{where} {what} on every try ({self.max_retries + 1} tries){detail}",
-                retry_after=_retry_after_seconds(response.headers.get("Retry-After")),
+                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
             )
         if status in (401, 403):
             if self._api_key:
@@ -324,7 +302,7 @@ class OpenAIBackend:
             else:
                 hint = f"no key was sent: put it in ${self.api_key_env} (or name another variable with api_key_env)"
             return self._error(f"{where} refused the request (HTTP {status}){detail} — {hint}")
-        says_unknown = _says_unknown_model(message, self.model)
+        says_unknown = says_unknown_model(message, self.model)
         if status == 404 or says_unknown:
             try:
                 names: list[str] | None = self.served_models()
@@ -341,270 +319,3 @@ class OpenAIBackend:
                 hint += f" Does the server serve a model named {self.model!r}?"
             return self._error(f"{where} answered HTTP 404 for {response.request.url}{detail} — {hint}")
         return self._error(f"{where} answered HTTP {status}{detail}")
-
-
-class _StreamWorker:
-    """One streaming request (with its retries), run on a thread, reported through ``events``.
-
-    Events: ("text", str), ("usage", dict), ("error", ModelError), ("done", None).
-    """
-
-    def __init__(self, backend: OpenAIBackend, body: dict[str, Any]) -> None:
-        self.backend = backend
-        self.body = body
-        self.url = f"{backend.base_url}/chat/completions"
-        self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
-        self.tokens = 0  # text pieces handed over so far: once > 0, never retry
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._response: httpx.Response | None = None
-        self._thread = threading.Thread(target=self._run, name="patchloop-openai-stream", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop the request now: the worker notices, and its socket is shut down so a blocked read
-        returns at once (closing the socket from this thread would not wake that read)."""
-        self._stop.set()
-        with self._lock:
-            response = self._response
-        if response is not None:
-            _shutdown_socket(response)
-
-    def _run(self) -> None:
-        try:
-            self._with_retries()
-        except _Stopped:
-            return
-        except ModelError as exc:
-            self.events.put(("error", exc))
-        except Exception as exc:  # a bug or an httpx surprise: still a clear ModelError for the caller
-            log.exception("unexpected failure streaming from %s", self.backend.base_url)
-            self.events.put(
-                ("error", self.backend._error(f"talking to {self.backend.base_url} failed: {exc!r}"))
-            )
-        else:
-            self.events.put(("done", None))
-
-    def _with_retries(self) -> None:
-        backend = self.backend
-        attempt = 0
-        while True:
-            try:
-                self._attempt()
-                return
-            except _Retryable as exc:
-                if attempt >= backend.max_retries:
-                    raise backend._error(exc.final_message) from exc
-                delay = backend._retry_delay(attempt, exc.retry_after)
-                log.warning(
-                    "%s; retrying in %.1f s (try %d of %d)",
-                    backend._redact(exc.reason),
-                    delay,
-                    attempt + 2,
-                    backend.max_retries + 1,
-                )
-                if self._stop.wait(delay):
-                    raise _Stopped() from exc
-                attempt += 1
-
-    def _attempt(self) -> None:
-        backend = self.backend
-        if self._stop.is_set():
-            raise _Stopped()
-        try:
-            request = backend._client.build_request("POST", self.url, json=self.body)
-            response = backend._client.send(request, stream=True)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            if self._stop.is_set():
-                raise _Stopped() from exc
-            raise _Retryable(
-                f"cannot reach the server at {backend.base_url}: {exc}",
-                f"cannot reach the server at {backend.base_url}: {exc} — is it running? "
-                f"({backend.max_retries + 1} tries)",
-            ) from exc
-        except httpx.TransportError as exc:
-            if self._stop.is_set():
-                raise _Stopped() from exc
-            raise self._dropped(exc) from exc
-        with self._lock:
-            self._response = response
-        try:
-            if self._stop.is_set():
-                raise _Stopped()
-            if response.status_code != 200:
-                response.read()
-                failure = backend._status_failure(response)
-                raise failure
-            self._read_stream(response)
-        finally:
-            with self._lock:
-                self._response = None
-            response.close()
-
-    def _dropped(self, cause: BaseException | str) -> Exception:
-        """A connection that ended early: retry while nothing was handed over, else say how far it got."""
-        where = self.backend.base_url
-        if isinstance(cause, httpx.ReadTimeout):
-            return self.backend._error(
-                f"the server at {where} sent nothing for {self.backend.timeout:g} s "
-                f"(after {self.tokens} tokens) — raise the timeout for slow models"
-            )
-        if self.tokens == 0:
-            message = f"the connection to {where} dropped before the first token: {cause}"
-            return _Retryable(message, f"{message} ({self.backend.max_retries + 1} tries)")
-        return self.backend._error(f"the connection to {where} dropped after {self.tokens} tokens: {cause}")
-
-    def _read_stream(self, response: httpx.Response) -> None:
-        finished = False  # a choice carried a finish_reason: the answer is whole
-        done = False  # "[DONE]" arrived
-        data_lines: list[str] = []
-        try:
-            for line in response.iter_lines():
-                if self._stop.is_set():
-                    raise _Stopped()
-                if line.startswith("data:"):
-                    data_lines.append(line[5:].removeprefix(" "))
-                    continue
-                if line.strip() or not data_lines:
-                    continue  # comments (": ping"), "event:"/"id:" fields, stray blank lines
-                # A blank line ends one event.
-                outcome = self._handle_event("\n".join(data_lines))
-                data_lines = []
-                finished = finished or outcome == "finished"
-                if outcome == "done":
-                    done = True
-                    break
-            else:
-                if data_lines:  # a last event without its closing blank line
-                    outcome = self._handle_event("\n".join(data_lines))
-                    finished = finished or outcome == "finished"
-                    done = outcome == "done"
-        except httpx.TransportError as exc:
-            if self._stop.is_set():
-                raise _Stopped() from exc
-            raise self._dropped(exc) from exc
-        if self._stop.is_set():
-            raise _Stopped()
-        if finished:
-            return  # with or without "[DONE]": transformers serve, for one, never sends it
-        if done:
-            raise self._cut_short()
-        raise self._dropped("the stream ended before the answer was complete")
-
-    def _cut_short(self) -> Exception:
-        """ "[DONE]" without any finish_reason: the server gave up on this answer without saying why.
-
-        llama-cpp-python's server does this to a running request as soon as another one arrives
-        (its interrupt_requests setting, on by default); passing the truncated text on as a whole
-        answer would be silent data loss.
-        """
-        if self.tokens == 0:
-            message = f"the server at {self.backend.base_url} ended the stream before the first token"
-            return _Retryable(message, f"{message} ({self.backend.max_retries + 1} tries)")
-        return self.backend._error(
-            f"the server at {self.backend.base_url} ended the answer after {self.tokens} tokens without a "
-            f"finish reason (llama-cpp-python's server does this when another request arrives: start it "
-            f"with --interrupt_requests False, or use --concurrency 1)"
-        )
-
-    def _handle_event(self, data: str) -> str:
-        """Act on one SSE data payload; returns "done", "finished" (a finish_reason arrived) or ""."""
-        if data.strip() == "[DONE]":
-            return "done"
-        try:
-            chunk = json.loads(data)
-        except ValueError as exc:
-            raise self.backend._error(
-                f"the server at {self.backend.base_url} sent a stream event that is not JSON: {data[:200]!r}"
-            ) from exc
-        if not isinstance(chunk, dict):
-            return ""
-        if chunk.get("error"):
-            raise self.backend._error(
-                f"the server at {self.backend.base_url} reported an error after {self.tokens} tokens: "
-                f"{_message_from_error(chunk['error'])}"
-            )
-        outcome = ""
-        for choice in chunk.get("choices") or ():
-            if not isinstance(choice, dict):
-                continue
-            content = (choice.get("delta") or {}).get("content")
-            if content:
-                self.tokens += 1
-                self.events.put(("text", content))
-            if choice.get("finish_reason"):
-                outcome = "finished"
-        usage = chunk.get("usage")
-        if isinstance(usage, dict):
-            self.events.put(("usage", usage))
-        return outcome
-
-
-def _shutdown_socket(response: httpx.Response) -> None:
-    stream = response.extensions.get("network_stream")
-    sock = stream.get_extra_info("socket") if stream is not None else None
-    if isinstance(sock, socket.socket):
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass  # already closed
-
-
-def _retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After is either seconds or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _message_from_error(error: Any) -> str:
-    if isinstance(error, dict):
-        return str(error.get("message") or error.get("detail") or json.dumps(error))
-    return str(error)
-
-
-def _error_message(response: httpx.Response) -> str:
-    """The server's own words from an error body: OpenAI's {"error": {"message"}}, FastAPI's {"detail"}, ..."""
-    text = response.text.strip()
-    try:
-        body = json.loads(text)
-    except ValueError:
-        return text[:500]
-    if isinstance(body, dict):
-        for key in ("error", "detail", "message"):
-            if body.get(key):
-                return _message_from_error(body[key])[:500]
-    return text[:500]
-
-
-_UNKNOWN_MODEL_PHRASES = (
-    "not found",
-    "does not exist",
-    "unknown model",
-    "no such model",
-    "not loaded",
-    "pinned to",
-)
-
-
-def _says_unknown_model(message: str, model: str) -> bool:
-    """Whether an error body says the requested model is not there.
-
-    vLLM: "The model `X` does not exist."; Ollama: 'model "X" not found, try pulling it first';
-    transformers serve: "Server is pinned to 'Y'; requested 'X'."
-    """
-    lowered = message.lower()
-    names_it = "model" in lowered or (bool(model) and model in message)
-    return names_it and any(phrase in lowered for phrase in _UNKNOWN_MODEL_PHRASES)
