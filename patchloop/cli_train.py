@@ -313,7 +313,7 @@ def train_rounds_cmd(ctx: click.Context, rounds: int, model: str | None, out_dir
     spec = config.model.name
 
     def backend_for(adapter: str | None):
-        from patchloop.core.backends.transformers_backend import resolve_device
+        from patchloop.core.backends.hf_models import resolve_device
 
         options = backend_options(config.model, progress=say)
         if "load_in_4bit" in options and resolve_device(config.model.device) == "cpu":

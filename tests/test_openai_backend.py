@@ -31,7 +31,8 @@ import httpx
 import pytest
 from patchloop.core.backends import load_backend
 from patchloop.core.backends.base import ModelError
-from patchloop.core.backends.openai_backend import DEFAULT_BASE_URL, OpenAIBackend, _retry_after_seconds
+from patchloop.core.backends.openai_backend import DEFAULT_BASE_URL, OpenAIBackend
+from patchloop.core.backends.openai_errors import retry_after_seconds as _retry_after_seconds
 from patchloop.core.types import Cancelled, GenParams, GenStats
 
 PROMPT = [{"role": "user", "content": "Write a Python function that adds two numbers."}]
