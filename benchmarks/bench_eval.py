@@ -23,7 +23,7 @@ from pathlib import Path
 
 from patchloop.core.evaluation import ReferenceBackend, load_tasks, run_eval, summarize
 from patchloop.core.log import Log
-from patchloop.core.loop import LoopSettings
+from patchloop.core.loop_settings import LoopSettings
 from patchloop.core.sandbox import sandbox_info
 from patchloop.core.types import GenParams
 

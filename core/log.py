@@ -232,10 +232,6 @@ class Log:
         """The run's language, once its first answer's code fence showed it (a prompt that named none)."""
         self.write(lambda: self.db["runs"].update(run_id, {"language": language}))
 
-    def set_tests_passed(self, iteration_id: int, passed: bool | None) -> None:
-        value = None if passed is None else int(passed)
-        self.write(lambda: self.db["iterations"].update(iteration_id, {"tests_passed": value}))
-
     def set_label(self, iteration_id: int, label: str | None, note: str = "") -> None:
         """Mark an iteration chosen or rejected; None removes the label."""
         if label is not None and label not in LABELS:

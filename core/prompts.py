@@ -16,7 +16,3 @@ def load_template(name: str, prompts_dir: str | Path | None = None) -> str:
         if custom.is_file():
             return custom.read_text(encoding="utf-8")
     return resources.files("patchloop.assets").joinpath("prompts", name).read_text(encoding="utf-8")
-
-
-def shipped_prompts_dir() -> Path:
-    return Path(str(resources.files("patchloop.assets").joinpath("prompts")))

@@ -33,6 +33,7 @@ from .types import (
     Iteration,
     Message,
     Run,
+    StopReason,
     in_another_language,
 )
 
@@ -84,7 +85,7 @@ def run_tests(it: Iteration | Candidate, tests: TestsFn | None) -> None:
         it.tests_passed = False
 
 
-def stop_reason(it: Iteration, threshold: str) -> str | None:
+def stop_reason(it: Iteration, threshold: str) -> StopReason | None:
     """Why a run ends at this iteration, whatever the budget: no code, an analyzer error, clean."""
     if it.code is None:
         return "no_code"

@@ -6,18 +6,17 @@ JSON and shown in the app without any of those layers knowing each other.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from . import times
 
-Severity = Literal["error", "warning", "note"]
-SEVERITIES: tuple[str, ...] = ("note", "warning", "error")
+Severity = Literal["note", "warning", "error"]  # least severe first: the order of SEVERITY_RANK
+SEVERITIES: tuple[str, ...] = get_args(Severity)
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 
 StopReason = Literal["clean", "t_max", "repeated", "no_code", "model_error", "analyzer_error", "cancelled"]
-STOP_REASONS: tuple[str, ...] = ("clean", "t_max", "repeated", "no_code", "model_error", "analyzer_error", "cancelled")
+STOP_REASONS: tuple[str, ...] = get_args(StopReason)
 
 # Where an iteration's code came from: the model's answer to the request, patchloop's deterministic
 # rewrites of the previous code, or the best of N sampled candidate repairs.
@@ -255,7 +254,7 @@ class Run:
     backend: str = ""
     server: str = ""
     iterations: list[Iteration] = field(default_factory=list)
-    stop_reason: str | None = None
+    stop_reason: StopReason | None = None
     error: str | None = None
     # ISO 8601 UTC, the log's one time format (core/times.py).
     started_at: str = field(default_factory=times.now)
@@ -308,6 +307,3 @@ class Run:
 
 class Cancelled(Exception):
     """Raised inside a backend stream when the caller's cancel event is set."""
-
-
-CancelEvent = threading.Event

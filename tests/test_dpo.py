@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from patchloop.core.evaluation import DatasetError, Task
 from patchloop.core.log import Log
-from patchloop.core.loop import LoopSettings
+from patchloop.core.loop_settings import LoopSettings
 from patchloop.core.types import BackendInfo, GenStats
 from patchloop.train.dpo import (
     RECORD_NAME,

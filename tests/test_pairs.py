@@ -8,7 +8,8 @@ import pytest
 from click.testing import CliRunner
 from doubles import ScriptedBackend
 from patchloop.core.log import Log
-from patchloop.core.loop import LoopSettings, run_loop
+from patchloop.core.loop import run_loop
+from patchloop.core.loop_settings import LoopSettings
 from patchloop.core.types import Finding, Iteration, Run
 from patchloop.train.pairs import (
     SKIP_CHOSEN_ANALYZER_ERROR,

@@ -43,7 +43,7 @@ from patchloop.core.evaluation import (
 )
 from patchloop.core.files import write_atomic
 from patchloop.core.log import Log
-from patchloop.core.loop import LoopSettings
+from patchloop.core.loop_settings import LoopSettings
 
 from .dpo import DPOSettings, train_dpo
 from .pairs import harvest, records_dataset

@@ -16,7 +16,10 @@ from dataclasses import replace
 from ..analyzers import get_analyzers
 from ..backends.base import Backend
 from ..log import Log
-from ..loop import AnalyzeFn, EventFn, LoopSettings, LoopTask, run_loops
+from ..loop_batch import LoopTask, run_loops
+from ..loop_events import EventFn
+from ..loop_settings import LoopSettings
+from ..repair import AnalyzeFn
 from ..types import AnalyzerResult, Iteration, Run
 from . import icd
 from .checks import TaskTester
