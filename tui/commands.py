@@ -4,22 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
 
 from patchloop.core.backends.embedded import EMBEDDED_MODELS
 from patchloop.core.config import SUITE_NAMES
 from patchloop.core.types import SEVERITIES
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-if TYPE_CHECKING:
-    from .app import PatchloopApp
+from .host import AppHost
 
 MODEL_CHOICES = tuple(EMBEDDED_MODELS)  # the shipped models; any other spec is typed in the settings
 
 
 class PatchloopCommands(Provider):
     def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
-        app: PatchloopApp = self.app  # type: ignore[assignment]
+        app: AppHost = self.app  # type: ignore[assignment]
         config = app.config
         main = app.main
         commands: list[tuple[str, Callable[[], object], str]] = [

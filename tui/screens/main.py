@@ -6,7 +6,7 @@ piece of view state of its own: which iteration is shown, and whether to follow 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from patchloop.core.extract import partial_code
 from patchloop.core.types import Iteration
@@ -19,14 +19,12 @@ from textual.widgets import Button, Footer
 from .. import bindings
 from ..diffing import change_counts, side_by_side
 from ..format import verdict
+from ..host import AppHost
 from ..widgets.code_view import CodeView
 from ..widgets.findings import FindingsTable
 from ..widgets.prompt import PromptEditor
 from ..widgets.status_bar import StatusBar
 from ..widgets.timeline import Chip, Timeline
-
-if TYPE_CHECKING:
-    from ..app import PatchloopApp
 
 
 def iteration_status(it: Iteration, threshold: str, finished: bool) -> tuple[str, int]:
@@ -77,7 +75,7 @@ class MainScreen(Screen):
         self.mark: int | None = None  # left side for the next comparison
 
     @property
-    def papp(self) -> PatchloopApp:
+    def papp(self) -> AppHost:
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
