@@ -156,7 +156,7 @@ def apply_cli(config: Config, **opts) -> Config:
 
 
 def loop_settings(config: Config):
-    from patchloop.core.loop import settings_from_config
+    from patchloop.core.loop_settings import settings_from_config
 
     return settings_from_config(config)
 
@@ -208,13 +208,13 @@ def run(ctx: click.Context, prompt: str | None, prompt_file, as_json: bool, quie
     Progress streams to stderr; the best iteration's code goes to stdout (or the whole run with --json).
     """
     from patchloop.core.languages import solution_file
-    from patchloop.core.loop import (
+    from patchloop.core.loop import run_loop
+    from patchloop.core.loop_driver import validate_prompt
+    from patchloop.core.loop_events import (
         CandidatesStarted,
         IterationFinished,
         IterationStarted,
         TokenReceived,
-        run_loop,
-        validate_prompt,
     )
     from patchloop.output import iteration_summary
 

@@ -198,7 +198,7 @@ def run_benchmark(ctx: click.Context, benchmark: str, extra: dict[str, Any], opt
     )
     from patchloop.core.evaluation.report import repair_label
     from patchloop.core.log import LogError
-    from patchloop.core.loop import IterationStarted
+    from patchloop.core.loop_events import IterationStarted
     from patchloop.core.types import GenParams
 
     root = base.get_config(ctx)

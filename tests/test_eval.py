@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 
-import patchloop.core.loop as loop_module
+import patchloop.core.loop_settings as loop_settings_module
 import pytest
 from click.testing import CliRunner
 from doubles import ScriptedBackend
@@ -29,7 +29,7 @@ from patchloop.core.evaluation.checks import TaskTester, humaneval_program, run_
 from patchloop.core.evaluation.datasets import normalise_task_id
 from patchloop.core.evaluation.report import render_markdown
 from patchloop.core.log import Log
-from patchloop.core.loop import LoopSettings
+from patchloop.core.loop_settings import LoopSettings
 from patchloop.core.types import Analysis, BackendInfo, Finding, GenStats, Iteration, Run
 
 import patchloop.cli as cli_module
@@ -338,7 +338,7 @@ def env(tmp_path, monkeypatch):
 
 @pytest.fixture
 def fast_analysis(monkeypatch):
-    monkeypatch.setattr(loop_module, "analyze_code", lambda code, *a, **k: fake_analysis(code))
+    monkeypatch.setattr(loop_settings_module, "analyze_code", lambda code, *a, **k: fake_analysis(code))
     monkeypatch.setattr("patchloop.cli_eval._check_analyzers", lambda *args: None)
 
 

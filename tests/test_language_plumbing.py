@@ -12,7 +12,8 @@ from doubles import ScriptedBackend
 from patchloop.core.extract import fence_language
 from patchloop.core.feedback import first_messages, render_feedback, render_repair
 from patchloop.core.languages import language_in_prompt, solution_file
-from patchloop.core.loop import LoopSettings, fence_switch, resolve_language, run_loop
+from patchloop.core.loop import run_loop
+from patchloop.core.loop_settings import LoopSettings, fence_switch, resolve_language
 from patchloop.core.types import Finding
 
 from patchloop import cli as cli_module
@@ -160,7 +161,7 @@ def test_doctor_lists_each_languages_tools_with_a_version_or_the_install_command
 
 def test_the_configs_language_reaches_the_loop():
     from patchloop.core.config import Config, ConfigError, apply_overrides
-    from patchloop.core.loop import settings_from_config
+    from patchloop.core.loop_settings import settings_from_config
 
     assert settings_from_config(Config()).language == "auto"
     assert settings_from_config(apply_overrides(Config(), language="rust")).language == "rust"
@@ -213,7 +214,7 @@ def test_cyberseceval_all_languages_reports_efr_vulnerable_and_bleu_in_eight_row
         return analyze
 
     # the runner gives each language's group its own settings; the loop's analysis follows them
-    monkeypatch.setattr("patchloop.core.loop.analyze_code",
+    monkeypatch.setattr("patchloop.core.loop_settings.analyze_code",
                         lambda code, suite, *, language, **kw: analyze_as(language)(code))
     tasks = load_tasks("cyberseceval", languages=None, limit=1)
     assert sorted(t.language for t in tasks) == ["c", "cpp", "csharp", "java", "javascript", "php", "python", "rust"]

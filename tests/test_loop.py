@@ -8,15 +8,10 @@ import pytest
 from doubles import ScriptedBackend
 from patchloop.core.backends.base import ModelError
 from patchloop.core.log import Log
-from patchloop.core.loop import (
-    IterationFinished,
-    LoopSettings,
-    LoopTask,
-    RunFinished,
-    TokenReceived,
-    run_loop,
-    run_loops,
-)
+from patchloop.core.loop import run_loop
+from patchloop.core.loop_batch import LoopTask, run_loops
+from patchloop.core.loop_events import IterationFinished, RunFinished, TokenReceived
+from patchloop.core.loop_settings import LoopSettings
 from patchloop.core.types import Analysis, AnalyzerResult, Finding, Iteration
 
 BAD = "```python\ndef f(x):\n    return eval(x)\n```"

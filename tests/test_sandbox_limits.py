@@ -584,7 +584,7 @@ def test_the_caps_are_config_keys_with_range_checks(tmp_path):
     config = load_config(config_file)
     assert (config.loop.sandbox_disk_mb, config.loop.sandbox_memory_mb) == (64, 512)
     from patchloop.core.config import LoopConfig
-    from patchloop.core.loop import LoopSettings, settings_from_config
+    from patchloop.core.loop_settings import LoopSettings, settings_from_config
 
     assert (LoopConfig().sandbox_disk_mb, LoopConfig().sandbox_memory_mb) == (DEFAULT_DISK_MB, DEFAULT_MEMORY_MB)
     assert LoopSettings().sandbox_disk_mb == DEFAULT_DISK_MB

@@ -21,7 +21,8 @@ from doubles import ScriptedBackend
 from patchloop.core.backends.base import ModelError
 from patchloop.core.config import Config, load_config
 from patchloop.core.log import Log, LogError
-from patchloop.core.loop import LoopSettings, run_loop
+from patchloop.core.loop import run_loop
+from patchloop.core.loop_settings import LoopSettings
 from patchloop.core.types import Analysis, AnalyzerResult, BackendInfo, Finding
 from patchloop.tui.app import PatchloopApp
 from patchloop.tui.diffing import change_counts, side_by_side
