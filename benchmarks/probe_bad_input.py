@@ -31,7 +31,8 @@ MAIN = "import sys; from patchloop.cli import main; sys.argv[0] = 'patchloop'; m
 # another process would) while answer k is generated and holds it to the end.
 SCRIPTED = r"""
 import os, sqlite3, sys
-import patchloop.cli as cli
+import patchloop.cli_common as cli
+from patchloop.cli import main
 from patchloop.core.log import Log
 from patchloop.core.types import BackendInfo
 
@@ -55,7 +56,7 @@ backend = Scripted()
 cli.load_model = lambda config, quiet=False: backend
 cli.Log = lambda path: Log(path, busy_timeout=0.5)
 sys.argv[0] = "patchloop"
-cli.main()
+main()
 """
 
 WRITER = r"""

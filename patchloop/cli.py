@@ -1,13 +1,8 @@
 """The `patchloop` command: composes core (engine), tui (app) and train (pairs, DPO).
 
-Exit codes (scripts rely on them):
-  0  success; for `run` and `analyze`: the code is clean
-  1  findings remain (at or above the threshold)
-  2  bad usage, bad config or bad input (empty prompt, missing file)
-  3  the model failed (missing model files, load or generation error, no code in the answer)
-  4  an analyzer failed (crash, timeout, missing tool): never reported as clean
-  5  the log database cannot be used (locked, corrupt)
-  130 cancelled with Ctrl-C (every finished iteration is in the log)
+The root group, `run`, `fix`, `log`, `model` and `doctor` live here; the other commands live in the
+cli_*.py modules beside this one and are added below. What they share (exit codes, error
+reporting, options, model loading) is cli_common.py, which lists the exit codes.
 """
 
 from __future__ import annotations
@@ -19,57 +14,33 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.markup import escape
 
+from patchloop import cli_common as common
+from patchloop.cli_analyze import analyze
+from patchloop.cli_cache import cache_group
+from patchloop.cli_config import config_group, defer_config_error
+from patchloop.cli_eval import eval_group
+from patchloop.cli_train import pairs_group, train_group
+from patchloop.core.backends.embedded import EMBEDDED_MODELS
 from patchloop.core.config import (
     CLI,
     Config,
     ConfigError,
     apply_env,
-    apply_overrides,
     db_path,
     default_config_path,
     load_config,
 )
 from patchloop.core.languages import ANALYZED
-from patchloop.core.log import Log, LogError, LogNotFound
-from patchloop.core.types import SEVERITIES, Analysis
+from patchloop.core.log import LogError
+from patchloop.core.types import Analysis
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_MODEL, EXIT_ANALYZER, EXIT_LOG, EXIT_CANCELLED = 0, 1, 2, 3, 4, 5, 130
-RUN_EXIT = {"clean": EXIT_OK, "t_max": EXIT_FINDINGS, "repeated": EXIT_FINDINGS, "no_code": EXIT_MODEL, "model_error": EXIT_MODEL,
-            "analyzer_error": EXIT_ANALYZER, "cancelled": EXIT_CANCELLED}
-
-err = Console(stderr=True, highlight=False)
+RUN_EXIT = {"clean": common.EXIT_OK, "t_max": common.EXIT_FINDINGS, "repeated": common.EXIT_FINDINGS,
+            "no_code": common.EXIT_MODEL, "model_error": common.EXIT_MODEL,
+            "analyzer_error": common.EXIT_ANALYZER, "cancelled": common.EXIT_CANCELLED}
 
 
-def fail(message: str, code: int) -> None:
-    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
-    sys.exit(code)
-
-
-def get_config(ctx: click.Context) -> Config:
-    return ctx.find_object(Config)  # type: ignore[return-value]
-
-
-def log_exit(exc: LogError) -> int:
-    """A run or iteration that is not there is bad input (2); anything else means the log is unusable (5)."""
-    return EXIT_USAGE if isinstance(exc, LogNotFound) else EXIT_LOG
-
-
-def open_log(config: Config) -> Log:
-    try:
-        return Log(db_path(config))
-    except LogError as exc:
-        fail(str(exc), EXIT_LOG)
-        raise  # unreachable, for type checkers
-
-
-class DefaultGroup(click.Group):
-    """`patchloop` alone opens the app; subcommands do the rest."""
-
-
-@click.group(cls=DefaultGroup, invoke_without_command=True,
-             context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Config TOML file (default: $PATCHLOOP_CONFIG or the user config dir); it must exist.")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="SQLite log file to use.")
@@ -85,7 +56,7 @@ def cli(ctx: click.Context, config_path: Path | None, db: Path | None) -> None:
         config = apply_env(load_config(config_path, must_exist=config_path is not None))
     except ConfigError as exc:
         if not defer_config_error(ctx, exc):  # `config set`/`unset` may create or repair the file
-            fail(str(exc), EXIT_USAGE)
+            common.fail(str(exc), common.EXIT_USAGE)
         config = Config(path=config_path.expanduser() if config_path else default_config_path())
     if db:
         config.set("log.db", str(db), CLI, "--db")
@@ -95,98 +66,15 @@ def cli(ctx: click.Context, config_path: Path | None, db: Path | None) -> None:
 
         problems = keymap_problems(config.keys)
         if problems:
-            fail(f"[keys] in {config.path}: {'; '.join(problems)}", EXIT_USAGE)
+            common.fail(f"[keys] in {config.path}: {'; '.join(problems)}", common.EXIT_USAGE)
         from patchloop.tui.app import run_app
 
         sys.exit(run_app(config))
 
 
-# -- shared options ------------------------------------------------------------------------------
-
-def model_options(fn):
-    for decorator in reversed([
-        click.option("--model", "-m", help="embedded (default), embedded-1.5b, a HF id or folder, or openai:NAME."),
-        click.option("--adapter", type=click.Path(file_okay=False), help="LoRA adapter folder to load on the model."),
-        click.option("--base-url", help="OpenAI-compatible server URL, for openai:NAME models."),
-        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to run the model."),
-        click.option("--engine", type=click.Choice(["auto", "llama.cpp", "transformers"]),
-                     help="What runs a GGUF model: llama.cpp (the default on a CPU) or transformers."),
-        click.option("--no-4bit", "no_4bit", is_flag=True, default=None, help="On CUDA, load full bf16 instead of 4-bit NF4."),
-        click.option("--max-new-tokens", type=click.IntRange(1), help="Token limit per answer."),
-        click.option("--temperature", type=click.FloatRange(0), help="0 (default) is greedy, as in the paper."),
-        click.option("--seed", type=int, help="Sampling seed (iteration i samples with seed + i)."),
-    ]):
-        fn = decorator(fn)
-    return fn
-
-
-def loop_options(fn):
-    for decorator in reversed([
-        click.option("--analyzers", "-a", type=click.Choice(["defects", "security", "all"]), help="Analyzer suite."),
-        click.option("--t-max", type=click.IntRange(0, 50), help="Patch iterations after the first attempt (default 3)."),
-        click.option("--threshold", type=click.Choice(SEVERITIES), help="Lowest severity that counts and goes to the model."),
-        click.option("--skip", multiple=True, help="Rule to ignore (B101, bandit:B101, assert_used); repeatable."),
-        click.option("--autofix/--no-autofix", default=None,
-                     help="Apply deterministic rewrites before each repair request (default on)."),
-        click.option("--feedback", type=click.Choice(["fresh", "chat"]),
-                     help="Repair requests as a fresh conversation (default) or appended to the chat."),
-        click.option("--candidates", type=click.IntRange(0, 16),
-                     help="Repairs sampled when the greedy one repeats or does not help (default 4; 0 off)."),
-    ]):
-        fn = decorator(fn)
-    return fn
-
-
-def apply_cli(config: Config, **opts) -> Config:
-    try:
-        return apply_overrides(
-            config,
-            model__name=opts.get("model"), model__adapter=opts.get("adapter"), model__base_url=opts.get("base_url"),
-            model__engine=opts.get("engine"),
-            model__device=opts.get("device"), model__load_in_4bit=False if opts.get("no_4bit") else None,
-            model__max_new_tokens=opts.get("max_new_tokens"), model__temperature=opts.get("temperature"),
-            model__seed=opts.get("seed"), analyzers=opts.get("analyzers"), t_max=opts.get("t_max"),
-            threshold=opts.get("threshold"), skip=list(opts["skip"]) if opts.get("skip") else None,
-            autofix=opts.get("autofix"), feedback=opts.get("feedback"), candidates=opts.get("candidates"),
-            language=opts.get("language"),
-        )
-    except ConfigError as exc:
-        fail(str(exc), EXIT_USAGE)
-        raise
-
-
-def loop_settings(config: Config):
-    from patchloop.core.loop_settings import settings_from_config
-
-    return settings_from_config(config)
-
-
-def load_model(config: Config, quiet: bool = False):
-    """The backend for the configured model, with load progress on stderr. A model name that
-    names nothing or an adapter folder that is not one is bad input (2), found before the load."""
-    from patchloop.core.backends import (
-        ModelError,
-        backend_options,
-        check_adapter,
-        check_model_spec,
-        load_backend,
-    )
-
-    try:
-        check_model_spec(config.model.name)
-        if config.model.adapter:
-            check_adapter(config.model.adapter)
-    except ModelError as exc:
-        fail(str(exc), EXIT_USAGE)
-
-    def progress(stage: str) -> None:
-        if not quiet:
-            err.print(f"[dim]model: {stage}[/]")
-
-    try:
-        return load_backend(config.model.name, **backend_options(config.model, progress=progress))
-    except ModelError as exc:
-        fail(str(exc), EXIT_MODEL)
+# The commands of the cli_*.py modules: they never import this module, the root joins them here.
+for command in (config_group, analyze, cache_group, eval_group, pairs_group, train_group):
+    cli.add_command(command)
 
 
 # -- run -----------------------------------------------------------------------------------------
@@ -194,8 +82,8 @@ def load_model(config: Config, quiet: bool = False):
 @cli.command()
 @click.argument("prompt", required=False)
 @click.option("--file", "-f", "prompt_file", type=click.File("rb"), help="Read the prompt from a file ('-' for stdin).")
-@model_options
-@loop_options
+@common.model_options
+@common.loop_options
 @click.option("--language", "-l", type=click.Choice(["auto", *ANALYZED]),
               help="Language to write and analyze in (default auto: the one the prompt names, else the "
                    "answer's code fence, else python).")
@@ -218,27 +106,27 @@ def run(ctx: click.Context, prompt: str | None, prompt_file, as_json: bool, quie
     )
     from patchloop.output import iteration_summary
 
-    config = apply_cli(get_config(ctx), **opts)
+    config = common.apply_cli(common.get_config(ctx), **opts)
     text = prompt
     if prompt_file is not None:
         limit = 400_000  # validate_prompt's 100,000 characters in the widest UTF-8
         data = prompt_file.read(limit + 1)
         if len(data) > limit:
-            fail(f"the prompt file {prompt_file.name} is over {limit:,} bytes", EXIT_USAGE)
+            common.fail(f"the prompt file {prompt_file.name} is over {limit:,} bytes", common.EXIT_USAGE)
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            fail(f"the prompt file {prompt_file.name} is not UTF-8 text (byte {exc.start})", EXIT_USAGE)
+            common.fail(f"the prompt file {prompt_file.name} is not UTF-8 text (byte {exc.start})", common.EXIT_USAGE)
     if text is None:
-        fail("give a PROMPT argument or --file", EXIT_USAGE)
+        common.fail("give a PROMPT argument or --file", common.EXIT_USAGE)
     try:
         text = validate_prompt(text)
     except ValueError as exc:
-        fail(str(exc), EXIT_USAGE)
-    log = open_log(config)
-    backend = load_model(config, quiet)
-    settings = loop_settings(config)
-    live = not quiet and err.is_terminal
+        common.fail(str(exc), common.EXIT_USAGE)
+    log = common.open_log(config)
+    backend = common.load_model(config, quiet)
+    settings = common.loop_settings(config)
+    live = not quiet and common.err.is_terminal
 
     seen: dict = {}  # the run, for what to print should the log fail in the middle of it
 
@@ -248,17 +136,17 @@ def run(ctx: click.Context, prompt: str | None, prompt_file, as_json: bool, quie
             return
         if isinstance(event, IterationStarted):
             label = "first attempt" if event.index == 0 else "repair"
-            err.rule(f"v{event.index} · {label}")
+            common.err.rule(f"v{event.index} · {label}")
         elif isinstance(event, CandidatesStarted):
-            err.print(f"  sampling {event.count} candidate repairs", markup=False)
+            common.err.print(f"  sampling {event.count} candidate repairs", markup=False)
         elif isinstance(event, TokenReceived) and live:
-            err.print(event.text, end="", style="dim", markup=False, highlight=False)
+            common.err.print(event.text, end="", style="dim", markup=False, highlight=False)
         elif isinstance(event, IterationFinished):
             if live:
-                err.print()
-            err.print(iteration_summary(event.iteration, settings.threshold), markup=False)
+                common.err.print()
+            common.err.print(iteration_summary(event.iteration, settings.threshold), markup=False)
             for f in event.iteration.flagged(settings.threshold):
-                err.print(f"  {solution_file(event.run.language)}:{f.line}: {f.severity} {f.tool}:{f.rule_id} "
+                common.err.print(f"  {solution_file(event.run.language)}:{f.line}: {f.severity} {f.tool}:{f.rule_id} "
                           f"{f.message}", markup=False)
 
     cancel = threading.Event()
@@ -274,7 +162,7 @@ def run(ctx: click.Context, prompt: str | None, prompt_file, as_json: bool, quie
         elif done is not None and done.code:
             click.echo(done.code, nl=False)
         kept = f"; the code of v{done.index} was printed but the run is not fully logged" if done else ""
-        fail(f"{exc}{kept}", EXIT_LOG)
+        common.fail(f"{exc}{kept}", common.EXIT_LOG)
     best = result.best
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
@@ -282,14 +170,14 @@ def run(ctx: click.Context, prompt: str | None, prompt_file, as_json: bool, quie
         click.echo(best.code, nl=False)
     if not quiet:
         last = result.last
-        err.print(f"stop: {result.stop_reason} · run {result.id} in {log.path}"
+        common.err.print(f"stop: {result.stop_reason} · run {result.id} in {log.path}"
                   + (f" · best v{best.index}" if best else "") + (f" · last v{last.index}" if last else ""))
         if result.error:
-            err.print(f"[red]{result.error}[/]")
+            common.err.print(f"[red]{result.error}[/]")
     code = RUN_EXIT[result.stop_reason or "model_error"]
-    if code in (EXIT_OK, EXIT_FINDINGS):
+    if code in (common.EXIT_OK, common.EXIT_FINDINGS):
         # What matters to a script is whether the answer it got (the best iteration) is clean.
-        code = EXIT_OK if best is not None and best.is_clean(settings.threshold) else EXIT_FINDINGS
+        code = common.EXIT_OK if best is not None and best.is_clean(settings.threshold) else common.EXIT_FINDINGS
     sys.exit(code)
 
 
@@ -302,17 +190,17 @@ def read_checked(path: Path) -> str:
     try:
         return read_source(path)
     except ValueError as exc:
-        fail(str(exc), EXIT_USAGE)
+        common.fail(str(exc), common.EXIT_USAGE)
     except OSError as exc:
-        fail(f"cannot read {path}: {exc.strerror or exc}", EXIT_USAGE)
+        common.fail(f"cannot read {path}: {exc.strerror or exc}", common.EXIT_USAGE)
     raise AssertionError("unreachable")
 
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--analyzers", "-a", type=click.Choice(["defects", "security", "all"]), help="Analyzer suite.")
-@click.option("--threshold", type=click.Choice(SEVERITIES), help="Lowest severity that counts.")
-@click.option("--skip", multiple=True, help="Rule to ignore (B101, bandit:B101, assert_used); repeatable.")
+@common.analyzers_option()
+@common.threshold_option(help="Lowest severity that counts.")
+@common.skip_option()
 @click.option("--diff", "show_diff", is_flag=True, help="Print the changes as a unified diff; write no file.")
 @click.option("--task", default="", help="What the code is for: some rewrites depend on it (a digest the task asks for).")
 @click.option("--json", "as_json", is_flag=True, help="What was fixed and what remains, as JSON.")
@@ -328,7 +216,7 @@ def fix(ctx: click.Context, files: tuple[Path, ...], show_diff: bool, task: str,
     from patchloop.core.autofix import fix_until_stable
     from patchloop.output import code_diff
 
-    config = apply_cli(get_config(ctx), **opts)
+    config = common.apply_cli(common.get_config(ctx), **opts)
     threshold, suite = config.loop.threshold, config.loop.analyzers
     report, remaining, errors = {}, 0, False
     for path in files:
@@ -356,22 +244,22 @@ def fix(ctx: click.Context, files: tuple[Path, ...], show_diff: bool, task: str,
         }
         if not as_json:
             for a in outcome.applied:
-                err.print(f"{path}:{a.line}: fixed {a.rule}: {a.description}", markup=False, highlight=False,
+                common.err.print(f"{path}:{a.line}: fixed {a.rule}: {a.description}", markup=False, highlight=False,
                           soft_wrap=True)
             for f in left:
-                err.print(f"{path}:{f.line}:{f.column}: {f.rule_id} {f.message}", markup=False, highlight=False,
+                common.err.print(f"{path}:{f.line}:{f.column}: {f.rule_id} {f.message}", markup=False, highlight=False,
                           soft_wrap=True)
             for error in after.errors:
-                err.print(f"{path}: analyzer error: {error}", markup=False, highlight=False, soft_wrap=True)
+                common.err.print(f"{path}: analyzer error: {error}", markup=False, highlight=False, soft_wrap=True)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
         fixed = sum(len(r["fixed"]) for r in report.values())
         verb = "would fix" if show_diff else "fixed"
-        err.print(f"{verb} {fixed} finding(s); {remaining} remaining", highlight=False)
+        common.err.print(f"{verb} {fixed} finding(s); {remaining} remaining", highlight=False)
     if errors:
-        sys.exit(EXIT_ANALYZER)
-    sys.exit(EXIT_FINDINGS if remaining else EXIT_OK)
+        sys.exit(common.EXIT_ANALYZER)
+    sys.exit(common.EXIT_FINDINGS if remaining else common.EXIT_OK)
 
 
 # -- log -----------------------------------------------------------------------------------------
@@ -388,12 +276,12 @@ def log(ctx: click.Context, limit: int, search: str | None, as_json: bool) -> No
         return
     from patchloop.output import print_rows, runs_lines, runs_table
 
-    store = open_log(get_config(ctx))
+    store = common.open_log(common.get_config(ctx))
     rows = store.list_runs(limit=limit, search=search)
     if as_json:
         click.echo(json.dumps([r.__dict__ for r in rows], indent=2))
     elif not rows:
-        err.print(f"no runs in {store.path} yet")
+        common.err.print(f"no runs in {store.path} yet")
     else:
         print_rows(rows, runs_lines, runs_table)
 
@@ -406,11 +294,11 @@ def log_show(ctx: click.Context, run_id: int, as_json: bool) -> None:
     """Show one run with every iteration and finding."""
     from patchloop.output import print_run
 
-    store = open_log(get_config(ctx))
+    store = common.open_log(common.get_config(ctx))
     try:
         result = store.load_run(run_id)
     except LogError as exc:
-        fail(str(exc), log_exit(exc))
+        common.fail(str(exc), common.log_exit(exc))
     if as_json:
         data = result.to_dict()
         data["labels"] = store.labels_for_run(run_id)
@@ -426,15 +314,15 @@ def log_show(ctx: click.Context, run_id: int, as_json: bool) -> None:
 @click.pass_context
 def log_label(ctx: click.Context, run_id: int, index: int, label: str) -> None:
     """Label iteration INDEX (0 = v0) of RUN_ID as chosen or rejected (none clears it)."""
-    store = open_log(get_config(ctx))
+    store = common.open_log(common.get_config(ctx))
     try:
         iteration = next((it for it in store.load_run(run_id).iterations if it.index == index), None)
         if iteration is None:
-            fail(f"run {run_id} has no iteration v{index}", EXIT_USAGE)
+            common.fail(f"run {run_id} has no iteration v{index}", common.EXIT_USAGE)
         store.set_label(iteration.id, None if label == "none" else label)
     except LogError as exc:
-        fail(str(exc), log_exit(exc))
-    err.print(f"run {run_id} v{index}: {label}")
+        common.fail(str(exc), common.log_exit(exc))
+    common.err.print(f"run {run_id} v{index}: {label}")
 
 
 @log.command("prune")
@@ -460,16 +348,16 @@ def log_prune(ctx: click.Context, unfinished: bool, finished: bool, evals: tuple
     from patchloop.core.log import LogInUse
 
     if not (unfinished or finished or evals):
-        fail("say what to prune: --unfinished, --finished --older-than DAYS, or --eval ID", EXIT_USAGE)
+        common.fail("say what to prune: --unfinished, --finished --older-than DAYS, or --eval ID", common.EXIT_USAGE)
     if finished and days is None:
-        fail("--finished deletes runs that ended: say how old with --older-than DAYS", EXIT_USAGE)
+        common.fail("--finished deletes runs that ended: say how old with --older-than DAYS", common.EXIT_USAGE)
     age = datetime.timedelta(days=1.0 if days is None else days)
-    store = open_log(get_config(ctx))
+    store = common.open_log(common.get_config(ctx))
     try:
         pruned = store.prune(unfinished=age if unfinished else None, finished=age if finished else None,
                              evals=evals, dry_run=dry_run)
     except LogError as exc:
-        fail(str(exc), EXIT_USAGE if isinstance(exc, LogInUse) else log_exit(exc))
+        common.fail(str(exc), common.EXIT_USAGE if isinstance(exc, LogInUse) else common.log_exit(exc))
     ids = sorted(pruned.runs)
     if as_json:
         click.echo(json.dumps({"dry_run": dry_run, "runs": ids, "eval_tasks": pruned.eval_tasks,
@@ -480,7 +368,7 @@ def log_prune(ctx: click.Context, unfinished: bool, finished: bool, evals: tuple
                   f"{pruned.eval_tasks} task(s), " if pruned.evals else "")
     kinds = [k for k, on in (("unfinished", unfinished), ("finished", finished)) if on]
     kind = f"{kinds[0]} " if len(kinds) == 1 and not evals else ""
-    err.print(f"{verb} {evals_part}{len(ids)} {kind}run(s) from {store.path}"
+    common.err.print(f"{verb} {evals_part}{len(ids)} {kind}run(s) from {store.path}"
               + (f": {', '.join(map(str, ids))}" if ids and len(ids) <= 50 else ""),
               markup=False, highlight=False, soft_wrap=True)
 
@@ -491,7 +379,7 @@ def log_path(ctx: click.Context) -> None:
     """Print the log database's path."""
     from patchloop.core.log import default_db_path
 
-    click.echo(db_path(get_config(ctx)) or default_db_path())
+    click.echo(db_path(common.get_config(ctx)) or default_db_path())
 
 
 # -- model ---------------------------------------------------------------------------------------
@@ -502,20 +390,21 @@ def model_group() -> None:
 
 
 @model_group.command("prepare")
-@model_options
+@common.model_options
 @click.pass_context
 def model_prepare(ctx: click.Context, **opts) -> None:
     """Assemble, verify and cache the model now, so the first run starts fast."""
     import time
 
-    config = apply_cli(get_config(ctx), **opts)
+    config = common.apply_cli(common.get_config(ctx), **opts)
     started = time.monotonic()
-    backend = load_model(config)
-    err.print(f"ready: {backend.info.model} on {backend.info.device} ({time.monotonic() - started:.1f}s)")
+    backend = common.load_model(config)
+    common.err.print(f"ready: {backend.info.model} on {backend.info.device} ({time.monotonic() - started:.1f}s)")
 
 
 @model_group.command("path")
-@click.option("--model", "-m", default="embedded", show_default=True)
+@click.option("--model", "-m", default="embedded", show_default=True,
+              help=f"The embedded model: {', '.join(EMBEDDED_MODELS)}.")
 def model_path(model: str) -> None:
     """Print the path of the embedded model's GGUF file (for llama.cpp's server, say)."""
     from patchloop.core.backends import ModelError
@@ -524,7 +413,7 @@ def model_path(model: str) -> None:
     try:
         click.echo(ensure_gguf(model))
     except ModelError as exc:
-        fail(str(exc), EXIT_MODEL)
+        common.fail(str(exc), common.EXIT_MODEL)
 
 
 @cli.command()
@@ -545,23 +434,7 @@ def doctor(as_json: bool) -> None:
             for t in tools:
                 click.echo(f"  {t.analyzer:18} {t.version or 'MISSING, install: ' + t.install}")
     missing = any(t.version is None for tools in by_language.values() for t in tools)
-    sys.exit(EXIT_ANALYZER if missing else EXIT_OK)
-
-
-# The analyze, config, eval, pairs and train commands live beside this file; they import the helpers
-# above, so they are attached last.
-from patchloop.cli_analyze import analyze
-from patchloop.cli_cache import cache_group
-from patchloop.cli_config import config_group, defer_config_error
-from patchloop.cli_eval import eval_group
-from patchloop.cli_train import pairs_group, train_group
-
-cli.add_command(config_group)
-cli.add_command(analyze)
-cli.add_command(cache_group)
-cli.add_command(eval_group)
-cli.add_command(pairs_group)
-cli.add_command(train_group)
+    sys.exit(common.EXIT_ANALYZER if missing else common.EXIT_OK)
 
 
 def main() -> None:
@@ -576,6 +449,6 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except (KeyboardInterrupt, click.exceptions.Abort) as exc:
         interrupted = isinstance(exc, KeyboardInterrupt) or isinstance(exc.__context__, KeyboardInterrupt)
-        err.print("cancelled" if interrupted else "aborted")
-        sys.exit(EXIT_CANCELLED if interrupted else EXIT_FINDINGS)
-    sys.exit(code if isinstance(code, int) else EXIT_OK)
+        common.err.print("cancelled" if interrupted else "aborted")
+        sys.exit(common.EXIT_CANCELLED if interrupted else common.EXIT_FINDINGS)
+    sys.exit(code if isinstance(code, int) else common.EXIT_OK)

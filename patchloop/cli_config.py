@@ -18,7 +18,7 @@ from typing import Any
 import click
 import tomlkit
 
-from patchloop import cli as base
+from patchloop import cli_common as common
 from patchloop.core.config import (
     ENVIRONMENT,
     SETTINGS,
@@ -59,12 +59,12 @@ def config_group(ctx: click.Context) -> None:
     """
     error = ctx.meta.get(CONFIG_ERROR)
     if error is not None and not _works_despite(error, ctx.invoked_subcommand):
-        base.fail(str(error), base.EXIT_USAGE)
+        common.fail(str(error), common.EXIT_USAGE)
 
 
 def say(message: str) -> None:
     """One line on stderr, as it is (no markup, no wrapping: paths stay whole for scripts)."""
-    base.err.print(message, markup=False, highlight=False, soft_wrap=True)
+    common.err.print(message, markup=False, highlight=False, soft_wrap=True)
 
 
 def toml_value(value: Any) -> str:
@@ -101,7 +101,7 @@ def _all_keys(config: Config) -> list[str]:
 @click.pass_context
 def config_path_cmd(ctx: click.Context) -> None:
     """Print the config file's path (it need not exist yet)."""
-    click.echo(base.get_config(ctx).path)
+    click.echo(common.get_config(ctx).path)
 
 
 @config_group.command("show")
@@ -111,7 +111,7 @@ def config_show(ctx: click.Context, as_json: bool) -> None:
     """Print the effective settings as one TOML (or JSON) document."""
     import tomli_w
 
-    config = base.get_config(ctx)
+    config = common.get_config(ctx)
     data = {name: dataclasses.asdict(getattr(config, name)) for name in ("model", "loop", "log")}
     data["keys"] = config.keys
     click.echo(json.dumps(data, indent=2) if as_json else tomli_w.dumps(data))
@@ -125,7 +125,7 @@ def config_list(ctx: click.Context, as_json: bool) -> None:
 
     Key bindings ([keys]) are listed when the file or a PATCHLOOP_KEYS_<ID> variable sets them.
     """
-    config = base.get_config(ctx)
+    config = common.get_config(ctx)
     rows = [describe(config, key) for key in _all_keys(config)]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -148,9 +148,9 @@ def config_get(ctx: click.Context, key: str, as_json: bool) -> None:
     A string prints as it is (for $(patchloop config get model.name)); anything else in TOML syntax.
     """
     try:
-        row = describe(base.get_config(ctx), key)
+        row = describe(common.get_config(ctx), key)
     except ConfigError as exc:
-        base.fail(str(exc), base.EXIT_USAGE)
+        common.fail(str(exc), common.EXIT_USAGE)
     if as_json:
         click.echo(json.dumps(row, indent=2))
     else:
@@ -175,7 +175,7 @@ def config_set(ctx: click.Context, key: str, value: str) -> None:
     when missing, also at a path given with --config. VALUE is a number, true/false, a word or a
     quoted string, a comma-separated list (loop.skip B101,B602) or a key for keys.<binding id>.
     """
-    config = base.get_config(ctx)
+    config = common.get_config(ctx)
     assert config.path is not None
     from patchloop.core.config_edit import set_value
 
@@ -190,7 +190,7 @@ def config_set(ctx: click.Context, key: str, value: str) -> None:
             raise ConfigError(unknown_key_message(key))
         set_value(config.path, key, parsed, check=check)
     except ConfigError as exc:
-        base.fail(str(exc), base.EXIT_USAGE)
+        common.fail(str(exc), common.EXIT_USAGE)
     say(f"{key} = {toml_value(parsed)} saved to {config.path}")
     _note_override(config, key)
 
@@ -208,14 +208,14 @@ def _check_keymap(config: Config) -> None:
 @click.pass_context
 def config_unset(ctx: click.Context, key: str) -> None:
     """Remove KEY from the config file, so its default applies again (comments and layout stay)."""
-    config = base.get_config(ctx)
+    config = common.get_config(ctx)
     assert config.path is not None
     from patchloop.core.config_edit import unset_value
 
     try:
         removed, _after = unset_value(config.path, key)
     except ConfigError as exc:
-        base.fail(str(exc), base.EXIT_USAGE)
+        common.fail(str(exc), common.EXIT_USAGE)
     if removed:
         default = "the app's default binding" if key.startswith("keys.") else \
             f"the default {toml_value(SETTINGS[key].default)}"

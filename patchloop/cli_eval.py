@@ -5,13 +5,12 @@ combination on the same tasks and print one comparison table. Every generation a
 into the SQLite log (``runs`` with ``eval_run_id``), per-task verdicts into ``eval_tasks``; an
 interrupted evaluation continues with ``--resume ID``.
 
-Exit codes (as in patchloop.cli): 0 the evaluation finished; 2 bad usage or input (unknown task
+Exit codes (as in patchloop.cli_common): 0 the evaluation finished; 2 bad usage or input (unknown task
 ids, a bad task-set file, an unknown eval id, no sandbox for the tests); 3 the model failed (load
 error, or a whole batch failed: resume later); 4 an analyzer of the suite is missing; 5 the log
 database cannot be used; 130 cancelled with Ctrl-C (finished tasks are kept: resume).
 
-This module uses patchloop.cli's shared options and helpers; cli.py registers ``eval_group`` at
-its end, after those are defined (either module may be imported first).
+The shared options and helpers are patchloop.cli_common's; cli.py adds ``eval_group`` to the root.
 """
 
 from __future__ import annotations
@@ -28,19 +27,19 @@ from typing import Any
 
 import click
 
+from patchloop import cli_common as common
+from patchloop.core.backends.embedded import EMBEDDED_MODELS
+from patchloop.progress import TaskProgress
+
 
 @click.group("eval")
 def eval_group() -> None:
     """Benchmarks through the patch loop: pass@1 and EFR before and after patching."""
 
 
-# After eval_group on purpose: cli.py imports this module at its end, and whichever of the two is
-# imported first, the other then finds every name it needs (the commands attach to the group below).
-from patchloop import cli as base
-from patchloop.progress import TaskProgress
-
 _REPEATABLE_HELP = {
-    "model": "Model to evaluate (repeatable: one row per model): embedded, embedded-1.5b, a HF id or folder, openai:NAME.",
+    "model": f"Model to evaluate (repeatable: one row per model): {', '.join(EMBEDDED_MODELS)}, a HF id or folder, "
+             "openai:NAME.",
     "adapter": "LoRA adapter folder (repeatable: one row per adapter; 'none' is the bare model).",
     "analyzers": "Analyzer suite (repeatable: one row per suite).",
 }
@@ -78,7 +77,7 @@ def eval_options(fn):
         click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
     ]):
         fn = decorator(fn)
-    fn = base.loop_options(base.model_options(fn))
+    fn = common.loop_options(common.model_options(fn))
     for name in ("model", "adapter", "analyzers"):
         fn = _repeatable(fn, name)
     return fn
@@ -103,7 +102,7 @@ def _load_tasks(benchmark: str, task_ids, limit, extra: dict[str, Any]):
         return load_tasks(benchmark, task_ids=task_ids, limit=limit, languages=extra.get("languages", ("python",)),
                           split=extra.get("split", "test"))
     except DatasetError as exc:
-        base.fail(str(exc), base.EXIT_USAGE)
+        common.fail(str(exc), common.EXIT_USAGE)
         raise
 
 
@@ -115,8 +114,8 @@ def _check_analyzers(suites: set[str], languages: set[str]) -> None:
     needed = {name for suite in suites for name in SUITES[suite] if set(ANALYZERS[name]().languages) & languages}
     missing = sorted(name for name in needed if not found.get(name))
     if missing:
-        base.fail(f"analyzer(s) missing: {', '.join(missing)}; every task would end in an analyzer error "
-                  "(run `patchloop doctor`)", base.EXIT_ANALYZER)
+        common.fail(f"analyzer(s) missing: {', '.join(missing)}; every task would end in an analyzer error "
+                  "(run `patchloop doctor`)", common.EXIT_ANALYZER)
 
 
 def _check_sandbox() -> None:
@@ -125,10 +124,10 @@ def _check_sandbox() -> None:
     try:
         info = sandbox_info()
     except SandboxError as exc:
-        base.fail(f"{exc}; or pass --no-tests to skip the tests (no pass@1)", base.EXIT_USAGE)
+        common.fail(f"{exc}; or pass --no-tests to skip the tests (no pass@1)", common.EXIT_USAGE)
         return
     if info.warning:
-        base.err.print(f"[yellow]warning:[/] {info.warning}")
+        common.err.print(f"[yellow]warning:[/] {info.warning}")
 
 
 def _backend_for(config, subject: Subject, tasks, benchmark: str, batch_size, concurrency, quiet: bool):
@@ -136,7 +135,7 @@ def _backend_for(config, subject: Subject, tasks, benchmark: str, batch_size, co
         from patchloop.core.evaluation import ReferenceBackend
 
         return ReferenceBackend(tasks, benchmark)
-    backend = base.load_model(config, quiet)
+    backend = common.load_model(config, quiet)
     # Only backends that have these knobs get them (transformers: batch_size; openai: concurrency).
     if batch_size and hasattr(backend, "batch_size"):
         backend.batch_size = batch_size
@@ -150,7 +149,7 @@ def _subject_config(root, subject: Subject, opts: dict[str, Any]):
     config = copy.deepcopy(root)
     overrides = {k: v for k, v in opts.items() if k not in ("model", "adapter", "analyzers")}
     model = None if subject.model.startswith("reference:") else subject.model
-    config = base.apply_cli(config, model=model, analyzers=subject.analyzers, **overrides)
+    config = common.apply_cli(config, model=model, analyzers=subject.analyzers, **overrides)
     config.model.adapter = subject.adapter  # "" is the bare model, even when the config names an adapter
     return config
 
@@ -169,10 +168,10 @@ def _write_outputs(reports, out_path: Path | None, as_json: bool) -> None:
             json_path.write_text(data + "\n", encoding="utf-8")
         except OSError as exc:
             ids = " ".join(str(r.eval_run_id) for r in reports if r.eval_run_id is not None)
-            base.fail(f"cannot write the report to {exc.filename or out_path}: {exc.strerror or exc}; the results "
+            common.fail(f"cannot write the report to {exc.filename or out_path}: {exc.strerror or exc}; the results "
                       f"are stored in the log (`patchloop eval report {ids} --out FILE` writes them again)",
-                      base.EXIT_USAGE)
-        base.err.print(f"report: {out_path} · per-task JSON: {json_path}")
+                      common.EXIT_USAGE)
+        common.err.print(f"report: {out_path} · per-task JSON: {json_path}")
 
 
 # The repair settings an evaluation stored before they existed ran with: the paper's plain loop.
@@ -201,7 +200,7 @@ def run_benchmark(ctx: click.Context, benchmark: str, extra: dict[str, Any], opt
     from patchloop.core.loop_events import IterationStarted
     from patchloop.core.types import GenParams
 
-    root = base.get_config(ctx)
+    root = common.get_config(ctx)
     models, adapters, suites = opts.pop("model"), opts.pop("adapter"), opts.pop("analyzers")
     resume_ids = opts.pop("resume_ids")
     tasks_spec, limit, canonical = opts.pop("tasks_spec"), opts.pop("limit"), opts.pop("canonical")
@@ -209,7 +208,7 @@ def run_benchmark(ctx: click.Context, benchmark: str, extra: dict[str, Any], opt
     batch_size, concurrency = opts.pop("batch_size"), opts.pop("concurrency")
     as_json, out_path, quiet = opts.pop("as_json"), opts.pop("out_path"), opts.pop("quiet")
 
-    log = base.open_log(root)
+    log = common.open_log(root)
     store = EvalStore(log)
     plans: list[tuple[Subject, EvalSpec]] = []
     if resume_ids:
@@ -217,25 +216,25 @@ def run_benchmark(ctx: click.Context, benchmark: str, extra: dict[str, Any], opt
                                           ("--tasks", tasks_spec), ("--limit", limit), ("--canonical", canonical))
                  if value]
         if given:
-            base.fail(f"--resume takes the stored settings of the evaluation; drop {', '.join(given)}", base.EXIT_USAGE)
+            common.fail(f"--resume takes the stored settings of the evaluation; drop {', '.join(given)}", common.EXIT_USAGE)
         for eval_id in resume_ids:
             try:
                 spec = store.spec(eval_id)
             except LogError as exc:
-                base.fail(str(exc), base.EXIT_USAGE)
+                common.fail(str(exc), common.EXIT_USAGE)
             if spec.benchmark != benchmark:
-                base.fail(f"evaluation {eval_id} is a {spec.benchmark} evaluation, not {benchmark}", base.EXIT_USAGE)
+                common.fail(f"evaluation {eval_id} is a {spec.benchmark} evaluation, not {benchmark}", common.EXIT_USAGE)
             plans.append((Subject(spec.model, spec.adapter, spec.analyzers, eval_id), spec))
     else:
         if canonical and (models or adapters):
-            base.fail("--canonical scores the reference solutions; drop --model/--adapter", base.EXIT_USAGE)
+            common.fail("--canonical scores the reference solutions; drop --model/--adapter", common.EXIT_USAGE)
         try:
             task_ids = parse_task_spec(tasks_spec, benchmark)
         except DatasetError as exc:
-            base.fail(str(exc), base.EXIT_USAGE)
+            common.fail(str(exc), common.EXIT_USAGE)
         tasks = _load_tasks(benchmark, task_ids, limit, extra)
         if not tasks:
-            base.fail(f"no {benchmark} tasks selected", base.EXIT_USAGE)
+            common.fail(f"no {benchmark} tasks selected", common.EXIT_USAGE)
         model_names = [f"reference:{benchmark}"] if canonical else list(models) or [root.model.name]
         adapter_names = [""] if canonical else [
             "" if a.lower() in ("none", "") else a for a in adapters] or [root.model.adapter]
@@ -245,7 +244,7 @@ def run_benchmark(ctx: click.Context, benchmark: str, extra: dict[str, Any], opt
                 for suite in dict.fromkeys(list(suites) or [root.loop.analyzers]):
                     subject = Subject(model, adapter, suite)
                     config = _subject_config(root, subject, dict(opts))
-                    settings = base.loop_settings(config)
+                    settings = common.loop_settings(config)
                     t_max = 0 if canonical or select else settings.t_max
                     plans.append((subject, EvalSpec(
                         benchmark=benchmark, model=model, task_ids=[t.task_id for t in tasks], adapter=adapter,
@@ -265,14 +264,14 @@ def run_benchmark(ctx: click.Context, benchmark: str, extra: dict[str, Any], opt
     cancel = threading.Event()
     loaded: tuple[tuple[str, str], Any] | None = None
     backend = None
-    with TaskProgress(base.err, quiet=quiet) as progress:
+    with TaskProgress(common.err, quiet=quiet) as progress:
         for subject, spec in plans:
             config = _subject_config(root, subject, {} if subject.resume_id else dict(opts))
             if subject.resume_id:
                 config.loop.t_max, config.loop.threshold, config.loop.skip = spec.t_max, spec.threshold, spec.skip
                 if spec.extra.get("base_url"):
                     config.model.base_url = spec.extra["base_url"]
-            settings = base.loop_settings(config)
+            settings = common.loop_settings(config)
             settings = dataclasses.replace(settings, t_max=spec.t_max, analyzers=spec.analyzers,
                                            gen=GenParams(**spec.gen) if spec.gen else settings.gen,
                                            **(spec.repair or _PLAIN_LOOP))
@@ -289,7 +288,7 @@ def run_benchmark(ctx: click.Context, benchmark: str, extra: dict[str, Any], opt
                 if subject.resume_id:
                     store.set_status(eval_id, "running")
             except LogError as exc:
-                base.fail(str(exc), base.EXIT_LOG)
+                common.fail(str(exc), common.EXIT_LOG)
             label = (f"eval {eval_id} {benchmark} · {subject.model}"
                      f"{' + ' + subject.adapter if subject.adapter else ''} · {spec.analyzers}")
             bar = progress.add(label, total=len(tasks), done=len(store.done_ids(eval_id)))
@@ -317,10 +316,10 @@ def run_benchmark(ctx: click.Context, benchmark: str, extra: dict[str, Any], opt
                 results, status = store.results(eval_id), "cancelled"
             except EvalAborted as exc:
                 store.set_status(eval_id, "failed")
-                base.fail(f"{exc}\nfinished tasks are kept: resume with `patchloop eval {benchmark} --resume {eval_id}`",
-                          base.EXIT_MODEL)
+                common.fail(f"{exc}\nfinished tasks are kept: resume with `patchloop eval {benchmark} --resume {eval_id}`",
+                          common.EXIT_MODEL)
             except LogError as exc:
-                base.fail(str(exc), base.EXIT_LOG)
+                common.fail(str(exc), common.EXIT_LOG)
             if cancel.is_set():
                 status = "cancelled"
             store.set_status(eval_id, status)
@@ -330,15 +329,15 @@ def run_benchmark(ctx: click.Context, benchmark: str, extra: dict[str, Any], opt
                 status=status, n_planned=len(spec.task_ids), repair=repair_label(spec.repair),
             ))
             if not quiet:
-                base.err.print(f"eval {eval_id}: {len(results)} task(s) in {time.monotonic() - started:.0f}s")
+                common.err.print(f"eval {eval_id}: {len(results)} task(s) in {time.monotonic() - started:.0f}s")
             if status == "cancelled":
                 break
     if cancel.is_set():
         ids = " ".join(f"--resume {r.eval_run_id}" for r in reports if r.status == "cancelled")
         if not select:
             _write_outputs(reports, out_path, as_json)
-        base.err.print(f"cancelled; finished tasks are in {log.path}: continue with `patchloop eval {benchmark} {ids}`")
-        sys.exit(base.EXIT_CANCELLED)
+        common.err.print(f"cancelled; finished tasks are in {log.path}: continue with `patchloop eval {benchmark} {ids}`")
+        sys.exit(common.EXIT_CANCELLED)
     if not select:
         _write_outputs(reports, out_path, as_json)
     return reports
@@ -394,8 +393,8 @@ def cyberseceval_cmd(ctx: click.Context, languages: str, **opts) -> None:
 @click.option("--out", "-o", "selection", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Task-set file to write (read back with --tasks @FILE).")
 @click.option("--languages", default="python", show_default=True, help="CyberSecEval languages (comma list or all).")
-@base.model_options
-@base.loop_options
+@common.model_options
+@common.loop_options
 @click.option("--limit", "-n", type=click.IntRange(1), help="Only look at the first N tasks.")
 @click.option("--tasks", "tasks_spec", metavar="IDS", help="Only look at these task ids (or @FILE.json).")
 @click.option("--batch-size", type=click.IntRange(1, 512), help="Tasks generated together.")
@@ -431,7 +430,7 @@ def select_cmd(ctx: click.Context, benchmark: str, selection: Path, languages: s
     if opts.get("as_json"):
         click.echo(json.dumps({"benchmark": benchmark, "task_ids": flagged, "examined": len(report.results),
                                "errors": errors, "file": str(selection)}, indent=2))
-    base.err.print(f"{len(flagged)} of {len(report.results)} task(s) have findings at or above {report.threshold}"
+    common.err.print(f"{len(flagged)} of {len(report.results)} task(s) have findings at or above {report.threshold}"
                    + (f" ({errors} ended without a verdict)" if errors else "") + f": {selection}")
 
 
@@ -445,7 +444,7 @@ def list_cmd(ctx: click.Context, limit: int, as_json: bool) -> None:
     from patchloop.core.evaluation import EvalStore
     from patchloop.output import eval_lines, eval_table, print_rows
 
-    rows = EvalStore(base.open_log(base.get_config(ctx))).list(limit)
+    rows = EvalStore(common.open_log(common.get_config(ctx))).list(limit)
     if as_json:
         for row in rows:  # stored as JSON text; scripts get the object
             try:
@@ -469,13 +468,13 @@ def report_cmd(ctx: click.Context, eval_ids: tuple[int, ...], as_json: bool, out
     from patchloop.core.evaluation.report import repair_label
     from patchloop.core.log import LogError
 
-    store = EvalStore(base.open_log(base.get_config(ctx)))
+    store = EvalStore(common.open_log(common.get_config(ctx)))
     reports = []
     for eval_id in eval_ids:
         try:
             row = store.get(eval_id)
         except LogError as exc:
-            base.fail(str(exc), base.EXIT_USAGE)
+            common.fail(str(exc), common.EXIT_USAGE)
         spec = store.spec(eval_id)
         reports.append(EvalReport(
             eval_run_id=eval_id, benchmark=spec.benchmark, model=spec.model, adapter=spec.adapter,
@@ -483,5 +482,5 @@ def report_cmd(ctx: click.Context, eval_ids: tuple[int, ...], as_json: bool, out
             status=row["status"], n_planned=len(spec.task_ids), repair=repair_label(spec.repair),
         ))
     if len({r.benchmark for r in reports}) > 1:
-        base.fail("these evaluations are of different benchmarks; report them one benchmark at a time", base.EXIT_USAGE)
+        common.fail("these evaluations are of different benchmarks; report them one benchmark at a time", common.EXIT_USAGE)
     _write_outputs(reports, out_path, as_json)

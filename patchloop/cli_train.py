@@ -1,11 +1,8 @@
 """`patchloop pairs` (preference pairs from the log) and `patchloop train` (DPO, rounds).
 
-Exit codes follow patchloop.cli: 0 success; 1 `pairs export` found no pair; 2 bad usage or input
-(no pairs to train on, a bad pairs file, bad task ids); 3 the model failed to load or train;
-5 the log database cannot be used; 130 cancelled.
-
-patchloop.cli is imported inside the commands, not at the top: cli.py registers these groups,
-so a top-level import would be circular.
+Exit codes follow patchloop.cli_common: 0 success; 1 `pairs export` found no pair; 2 bad usage or
+input (no pairs to train on, a bad pairs file, bad task ids); 3 the model failed to load or train;
+5 the log database cannot be used; 130 cancelled. cli.py adds both groups to the root command.
 """
 
 from __future__ import annotations
@@ -16,22 +13,17 @@ from pathlib import Path
 
 import click
 
+from patchloop import cli_common as common
+
 SOURCE_HELP = "Which pairs: loop (both sides chosen by the rules), labels (a human label on a side), all."
-
-
-def _main():
-    from patchloop import cli
-
-    return cli
 
 
 def _open_log(ctx: click.Context, db: Path | None):
     """The log named by --db here, else the global --db / config one."""
-    main = _main()
-    config = main.get_config(ctx)
+    config = common.get_config(ctx)
     if db is not None:
         config.log.db = str(db)
-    return main.open_log(config)
+    return common.open_log(config)
 
 
 def pair_filters(fn):
@@ -59,15 +51,14 @@ def _harvest(ctx: click.Context, min_gap, source, run_source, eval_runs):
     from patchloop.core.log import LogError
     from patchloop.train.pairs import PairsError, harvest
 
-    main = _main()
     store = _open_log(ctx, None)
     try:
         return store, harvest(store, min_gap=min_gap, source=source, run_source=run_source,
                               eval_run_ids=eval_runs or None)
     except PairsError as exc:
-        main.fail(str(exc), main.EXIT_USAGE)
+        common.fail(str(exc), common.EXIT_USAGE)
     except LogError as exc:
-        main.fail(str(exc), main.EXIT_LOG)
+        common.fail(str(exc), common.EXIT_LOG)
     raise AssertionError("unreachable")
 
 
@@ -114,22 +105,21 @@ def pairs_export(ctx: click.Context, out: Path, min_gap, source, run_source, eva
     """
     from patchloop.train.pairs import PairsError, write_jsonl
 
-    main = _main()
     store, found = _harvest(ctx, min_gap, source, run_source, eval_runs)
     stats = found.stats
     if not found.pairs:
         reasons = "; ".join(f"{k}: {v}" for k, v in stats.skipped.most_common()) or "the log has no runs"
-        main.err.print(f"no pairs in {store.path} ({stats.runs} runs read; {reasons}); nothing written")
+        common.err.print(f"no pairs in {store.path} ({stats.runs} runs read; {reasons}); nothing written")
         sys.exit(1)
     try:
         path = write_jsonl(found.pairs, out)
     except PairsError as exc:
-        main.fail(str(exc), main.EXIT_USAGE)
+        common.fail(str(exc), common.EXIT_USAGE)
     if as_json:
         click.echo(json.dumps({"out": str(path), **stats.to_dict()}, indent=2))
     else:
         origins = ", ".join(f"{n} {o}" for o, n in sorted(stats.by_origin.items()))
-        main.err.print(f"{stats.pairs} pairs ({origins}) from {stats.runs_with_pairs} runs -> {path}")
+        common.err.print(f"{stats.pairs} pairs ({origins}) from {stats.runs_with_pairs} runs -> {path}")
 
 
 # -- train ---------------------------------------------------------------------------------------
@@ -155,7 +145,7 @@ def dpo_options(fn):
         click.option("--grad-accum", type=click.IntRange(1), default=4, show_default=True,
                      help="Gradient accumulation steps."),
         click.option("--seed", type=int, default=0, show_default=True),
-        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
+        common.device_option(default="auto"),
         click.option("--no-4bit", "no_4bit", is_flag=True, help="On CUDA, LoRA on the bf16 model instead of QLoRA."),
     ]):
         fn = decorator(fn)
@@ -174,11 +164,10 @@ def dpo_settings(opts: dict):
 
 
 def _say(quiet: bool):
-    main = _main()
 
     def say(message: str) -> None:
         if not quiet:
-            main.err.print(f"[dim]{message}[/]")
+            common.err.print(f"[dim]{message}[/]")
 
     return say
 
@@ -188,7 +177,7 @@ def _say(quiet: bool):
               help="Pairs JSONL (from `patchloop pairs export`); without it, pairs come straight from the log.")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Log database to take pairs from.")
 @pair_filters
-@click.option("--model", "-m", help="Base model: embedded (default), embedded-1.5b, a HF id or a folder.")
+@common.model_option(help=f"Base model: {common.embedded_model_names()}, a HF id or a folder.")
 @click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for the adapter and training.json.")
 @click.option("--init-adapter", type=click.Path(file_okay=False, exists=True),
@@ -209,13 +198,12 @@ def train_dpo_cmd(ctx: click.Context, pairs_file: Path | None, db: Path | None, 
     from patchloop.train.dpo import TrainError, describe_data, train_dpo
     from patchloop.train.pairs import PairsError, load_pairs, pairs_dataset
 
-    main = _main()
-    config = main.get_config(ctx)
+    config = common.get_config(ctx)
     spec = model or config.model.name
     say = _say(quiet)
     if pairs_file is not None and (db is not None or run_source or eval_runs or min_gap is not None):
-        main.fail("give either --pairs FILE or log filters (--db, --run-source, --eval-run, --min-gap), not both",
-                  main.EXIT_USAGE)
+        common.fail("give either --pairs FILE or log filters (--db, --run-source, --eval-run, --min-gap), not both",
+                  common.EXIT_USAGE)
     try:
         if pairs_file is not None:
             dataset = load_pairs(pairs_file)
@@ -227,33 +215,33 @@ def train_dpo_cmd(ctx: click.Context, pairs_file: Path | None, db: Path | None, 
             data_info = describe_data(dataset, kind="db", path=str(store.path), run_source=run_source,
                                       eval_runs=list(eval_runs) or None, min_gap=min_gap, source=source)
     except PairsError as exc:
-        main.fail(str(exc), main.EXIT_USAGE)
+        common.fail(str(exc), common.EXIT_USAGE)
     except LogError as exc:
-        main.fail(str(exc), main.EXIT_LOG)
+        common.fail(str(exc), common.EXIT_LOG)
     if len(dataset) == 0:
-        main.fail("there are no preference pairs to train on (see `patchloop pairs stats`)", main.EXIT_USAGE)
+        common.fail("there are no preference pairs to train on (see `patchloop pairs stats`)", common.EXIT_USAGE)
     say(f"{len(dataset)} pairs; base model {spec}")
     try:
         result = train_dpo(dataset, out_dir, dpo_settings(opts), model_spec=spec, init_adapter=init_adapter,
                            merge=merge, data_info=data_info, show_progress=not quiet, progress=say)
     except TrainError as exc:
-        main.fail(str(exc), main.EXIT_MODEL)
+        common.fail(str(exc), common.EXIT_MODEL)
     metrics = result.metrics
     if as_json:
         click.echo(json.dumps(result.record, indent=2, default=str))
     last = metrics.get("last") or {}
-    main.err.print(
+    common.err.print(
         f"adapter -> {result.out_dir} · {metrics['steps']} steps in {metrics['train_seconds']:.0f}s · "
         f"loss {last.get('loss', float('nan')):.4f} · reward margin {last.get('rewards/margins', float('nan')):.4f} "
         f"· reward accuracy {last.get('rewards/accuracies', float('nan')):.2f}"
         + (f" · merged -> {result.merged_dir}" if result.merged_dir else "")
     )
-    main.err.print(f"use it: patchloop run --adapter {result.out_dir} ...")
+    common.err.print(f"use it: patchloop run --adapter {result.out_dir} ...")
 
 
 @train_group.command("rounds")
 @click.option("--rounds", type=click.IntRange(1, 20), default=3, show_default=True)
-@click.option("--model", "-m", help="Base model (default: the configured one, normally embedded).")
+@common.model_option(help="Base model (default: the configured one, normally embedded).")
 @click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for round-N adapters and rounds.json.")
 @click.option("--train-tasks", default="mbpp:train", show_default=True, metavar="SET",
@@ -261,14 +249,13 @@ def train_dpo_cmd(ctx: click.Context, pairs_file: Path | None, db: Path | None, 
                    "BENCH:@FILE.json (from `eval select`).")
 @click.option("--eval-tasks", multiple=True, metavar="SET",
               help="Task set to score each round on (repeatable; default mbpp:test).")
-@click.option("--t-max", type=click.IntRange(0, 50), help="Patch iterations per run (default: config, 3).")
-@click.option("--analyzers", "-a", type=click.Choice(["defects", "security", "all"]), help="Analyzer suite.")
-@click.option("--threshold", type=click.Choice(["note", "warning", "error"]), help="Lowest severity that counts.")
-@click.option("--max-new-tokens", type=click.IntRange(1), help="Token limit per answer.")
+@common.t_max_option()
+@common.analyzers_option()
+@common.threshold_option()
+@common.max_new_tokens_option()
 @click.option("--gen-batch-size", type=click.IntRange(1, 512), default=8, show_default=True,
               help="Tasks generated together (the backend's batch size).")
-@click.option("--engine", type=click.Choice(["auto", "llama.cpp", "transformers"]),
-              help="What generates with a GGUF model: llama.cpp (the default on a CPU) or transformers.")
+@common.engine_option()
 @click.option("--min-gap", type=click.IntRange(0), help="Rejected side has at least N more findings than chosen.")
 @click.option("--start-adapter", type=click.Path(file_okay=False, exists=True), help="Start from this adapter.")
 @click.option("--tag", help="Name for this invocation in the eval records (default: a timestamp).")
@@ -292,8 +279,7 @@ def train_rounds_cmd(ctx: click.Context, rounds: int, model: str | None, out_dir
     from patchloop.train.dpo import TrainError
     from patchloop.train.rounds import RoundsConfig, load_task_set, run_rounds
 
-    main = _main()
-    config = main.apply_cli(main.get_config(ctx), model=model, t_max=t_max, analyzers=analyzers,
+    config = common.apply_cli(common.get_config(ctx), model=model, t_max=t_max, analyzers=analyzers,
                             threshold=threshold, max_new_tokens=max_new_tokens, engine=engine,
                             device=None if opts["device"] == "auto" else opts["device"],
                             no_4bit=opts["no_4bit"] or None)
@@ -301,14 +287,14 @@ def train_rounds_cmd(ctx: click.Context, rounds: int, model: str | None, out_dir
         train_set = load_task_set(train_tasks)
         eval_sets = [load_task_set(spec) for spec in (eval_tasks or ("mbpp:test",))]
     except DatasetError as exc:
-        main.fail(str(exc), main.EXIT_USAGE)
+        common.fail(str(exc), common.EXIT_USAGE)
     trained_on = {t.task_id for t in train_set.tasks}
     for eval_set in eval_sets:
         overlap = sorted(trained_on & {t.task_id for t in eval_set.tasks})
         if overlap:
-            main.fail(f"{train_set.name} and {eval_set.name} share {len(overlap)} task(s), e.g. {overlap[0]}: "
-                      "a model would be scored on what it trained on", main.EXIT_USAGE)
-    store = main.open_log(config)
+            common.fail(f"{train_set.name} and {eval_set.name} share {len(overlap)} task(s), e.g. {overlap[0]}: "
+                      "a model would be scored on what it trained on", common.EXIT_USAGE)
+    store = common.open_log(config)
     say = _say(quiet)
     spec = config.model.name
 
@@ -324,15 +310,15 @@ def train_rounds_cmd(ctx: click.Context, rounds: int, model: str | None, out_dir
 
     rounds_config = RoundsConfig(
         train=train_set, evals=eval_sets, out_dir=out_dir, model=spec, rounds=rounds,
-        loop=main.loop_settings(config), dpo=dpo_settings(opts), min_gap=min_gap, start_adapter=start_adapter,
+        loop=common.loop_settings(config), dpo=dpo_settings(opts), min_gap=min_gap, start_adapter=start_adapter,
         chunk_size=gen_batch_size, tag=tag or "",
     )
     try:
         results = run_rounds(rounds_config, store, backend_for, report=say, show_progress=not quiet)
     except (ModelError, TrainError) as exc:
-        main.fail(str(exc), main.EXIT_MODEL)
+        common.fail(str(exc), common.EXIT_MODEL)
     except LogError as exc:
-        main.fail(str(exc), main.EXIT_LOG)
+        common.fail(str(exc), common.EXIT_LOG)
     Console(highlight=False).print(rounds_table(results))
     if as_json:
         click.echo((out_dir / "rounds.json").read_text(encoding="utf-8"))

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from doubles import ScriptedBackend
 
-import patchloop.cli as cli_module
+import patchloop.cli_common as cli_module
 from patchloop.cli import cli
 
 BAD = "```python\nimport subprocess\n\n\ndef run(cmd):\n    return subprocess.call(cmd, shell=True)\n```"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -16,7 +17,7 @@ from patchloop.core.log import Log, RunSummary
 from patchloop.core.types import Finding, Iteration, Run
 from rich.console import Console
 
-import patchloop.cli as cli_module
+import patchloop.cli_common as cli_module
 from patchloop.cli import cli
 from patchloop.output import eval_table, findings_table, runs_table
 
@@ -185,5 +186,5 @@ def test_finding_ends_survive_the_log(tmp_path):
 def test_shell_completion_as_the_readme_says():
     result = CliRunner().invoke(cli, [], prog_name="patchloop", env={"_PATCHLOOP_COMPLETE": "bash_source"})
     assert result.exit_code == 0 and "_patchloop_completion" in result.output
-    readme = (cli_module.Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     assert "_PATCHLOOP_COMPLETE=bash_source patchloop" in readme

@@ -32,7 +32,7 @@ from patchloop.core.log import Log
 from patchloop.core.loop_settings import LoopSettings
 from patchloop.core.types import Analysis, BackendInfo, Finding, GenStats, Iteration, Run
 
-import patchloop.cli as cli_module
+import patchloop.cli_common as cli_module
 from patchloop.cli import cli
 
 NOTE = Finding("ruff", "F841", "note", "unused variable", 3)

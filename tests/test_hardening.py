@@ -22,7 +22,7 @@ from doubles import ScriptedBackend
 from patchloop.core.log import Log
 from patchloop.core.types import Analysis, Finding, Iteration, Run
 
-import patchloop.cli as cli_module
+import patchloop.cli_common as cli_module
 from patchloop.cli import cli
 
 BAD = "```python\nimport subprocess\n\n\ndef run(cmd):\n    return subprocess.call(cmd, shell=True)\n```"

@@ -16,7 +16,7 @@ from patchloop.core.loop import run_loop
 from patchloop.core.loop_settings import LoopSettings, fence_switch, resolve_language
 from patchloop.core.types import Finding
 
-from patchloop import cli as cli_module
+from patchloop import cli_common as cli_module
 
 # The system prompt every earlier Python measurement was made with.
 PYTHON_SYSTEM = (
