@@ -32,7 +32,7 @@ from pathlib import Path
 
 from patchloop.core import sandbox, tempdirs
 from patchloop.core.sandbox import SandboxError, check_tests, run_python, sandbox_info
-from patchloop.core.sandbox_limits import DISK_REASON, MEMORY_REASON, MiB, disk_layout
+from patchloop.core.sandbox.limits import DISK_REASON, MEMORY_REASON, MiB, disk_layout
 
 WRITE_10_GB = textwrap.dedent("""
     import sys, time

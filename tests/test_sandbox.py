@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from patchloop.core import sandbox
 from patchloop.core.sandbox import SandboxError, check_tests, run_python, sandbox_info
+from patchloop.core.sandbox import run as sandbox_run
+from patchloop.core.sandbox.uids import UNPRIVILEGED_UID, UidPool
 from sandbox_modes import MODES, available, needs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -105,7 +107,7 @@ def test_stubborn_fork_bomb_is_cleaned_up(mode):
 
 def _sandbox_processes() -> list[str]:
     """Live (not zombie) sandboxed scripts: a sandbox uid (or ours) running main.py."""
-    uids = {str(u) for u in sandbox._uids.uids} | {str(sandbox.UNPRIVILEGED_UID), str(os.getuid())}
+    uids = {str(u) for u in sandbox_run.uid_pool.uids} | {str(UNPRIVILEGED_UID), str(os.getuid())}
     found = []
     for proc in Path("/proc").glob("[0-9]*"):
         try:
@@ -224,9 +226,9 @@ def test_a_uid_full_of_other_processes_is_skipped(mode, monkeypatch):
     info = needs(mode, "process_limit")
     if not info.drop_uid:
         pytest.skip("only a root patchloop picks the sandbox's uid")
-    pool = sandbox._UidPool()
+    pool = UidPool()
     busy_uid = pool.uids[0]
-    monkeypatch.setattr(sandbox, "_uids", pool)
+    monkeypatch.setattr(sandbox_run, "uid_pool", pool)
     squatters = [subprocess.Popen(["sleep", "60"], user=busy_uid, group=busy_uid) for _ in range(40)]
     try:
         result = run_python("print('ran')\n", mode=mode)

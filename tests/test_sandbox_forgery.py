@@ -16,10 +16,11 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from patchloop.core import sandbox_judge, sandbox_wire
 from patchloop.core.evaluation.checks import run_task_tests
 from patchloop.core.evaluation.datasets import load_humaneval, load_mbpp
 from patchloop.core.sandbox import check_tests
+from patchloop.core.sandbox import judge as sandbox_judge
+from patchloop.core.sandbox import wire as sandbox_wire
 from sandbox_modes import MODES, needs
 
 

@@ -20,11 +20,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from patchloop.core import procguard, sandbox, sandbox_cgroup, seccomp, tempdirs
+from patchloop.core import procguard, sandbox, tempdirs
 from patchloop.core.analyzers import base
 from patchloop.core.config import ConfigError, load_config
-from patchloop.core.sandbox import check_tests, run_python, sandbox_info
-from patchloop.core.sandbox_limits import (
+from patchloop.core.sandbox import cgroup as sandbox_cgroup
+from patchloop.core.sandbox import check_tests, memory, run_python, sandbox_info, seccomp
+from patchloop.core.sandbox import run as sandbox_run
+from patchloop.core.sandbox.limits import (
     DEFAULT_DISK_MB,
     DEFAULT_MEMORY_MB,
     DISK_REASON,
@@ -243,7 +245,7 @@ def test_the_rlimits_fallback_holds_where_a_cgroup_would_be_used(mode, monkeypat
     info = needs(mode, "memory_cap_hard")
     if info.memory_mechanism == "rlimits":
         pytest.skip("this machine uses the fallback already (the tests above)")
-    if sandbox._fallback_mechanism(mode, info.guarantees) != "rlimits":
+    if memory.fallback_mechanism(mode, info.guarantees) != "rlimits":
         pytest.skip(f"mode {mode} has no process count of its own to derive limits from")
     forced = replace(info, memory_mechanism="rlimits")
     monkeypatch.setattr(sandbox, "sandbox_info", lambda mode=None: forced)
@@ -317,7 +319,7 @@ def test_a_run_in_a_cgroup_enters_it_first_and_is_judged_by_its_events(mode, mon
     result = run_python("print('hi')", total_memory_mb=128, max_processes=20, mode=mode)
     assert result.stdout.strip() == "hi"  # the command ran, behind the shell that entered the cgroup
     assert len(seen["cgroup.procs"].split()) == 1 and seen["cgroup.procs"].strip().isdigit()
-    assert seen["memory.max"] == str(128 * MiB) and seen["pids.max"] == str(20 + sandbox._WRAPPERS)
+    assert seen["memory.max"] == str(128 * MiB) and seen["pids.max"] == str(20 + sandbox_run.WRAPPERS)
     assert result.memory_mechanism == "cgroup"
     assert not result.ok and result.killed_reason == MEMORY_REASON and result.peak_memory == 120 * MiB
     assert not list(parent.iterdir())  # removed after the run
@@ -329,7 +331,7 @@ def test_a_run_whose_cgroup_cannot_be_made_falls_back(mode, monkeypatch, tmp_pat
     monkeypatch.setattr(sandbox_cgroup, "availability", lambda: sandbox_cgroup.Availability(gone, "gone since"))
     monkeypatch.setattr(sandbox, "sandbox_info", lambda mode=None: replace(info, memory_mechanism="cgroup"))
     result = run_python("print('hi')", mode=mode)
-    assert result.ok and result.memory_mechanism == sandbox._fallback_mechanism(mode, info.guarantees)
+    assert result.ok and result.memory_mechanism == memory.fallback_mechanism(mode, info.guarantees)
 
 
 def test_a_cgroup_that_cannot_be_entered_fails_the_run_never_passes_it(tmp_path):

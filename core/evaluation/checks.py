@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .. import sandbox
-from ..sandbox_limits import DEFAULT_DISK_MB, DEFAULT_MEMORY_MB
+from ..sandbox.limits import DEFAULT_DISK_MB, DEFAULT_MEMORY_MB
 from .datasets import Task
 
 TestsFn = Callable[[str], bool]

@@ -6,7 +6,7 @@ enabled: the root of a cgroup v2 hierarchy as root (a VM, a container with its o
 whose root holds no processes), or a cgroup delegated to the user and named in
 ``PATCHLOOP_SANDBOX_CGROUP`` (e.g. a systemd unit with ``Delegate=yes``). A cgroup that holds
 processes cannot hand controllers to children ("no internal processes"), so patchloop never moves
-itself: where none is usable the sandbox falls back to per-process limits (``sandbox_limits``).
+itself: where none is usable the sandbox falls back to per-process limits (``limits``).
 
 A run's process enters its cgroup before anything else runs (``enter_prefix``: a shell writes its
 own pid into ``cgroup.procs`` and execs the sandbox), so every later fork is born inside. Over

@@ -16,7 +16,7 @@ between two polls (each file stays within the per-file limit), and it does not s
 
 Memory (``plan_memory``, ``RunMonitor``), hard where the platform allows, by one of:
 
-- ``cgroup``: the run in a cgroup v2 of its own (``sandbox_cgroup``): ``memory.max`` is the cap on
+- ``cgroup``: the run in a cgroup v2 of its own (``cgroup``): ``memory.max`` is the cap on
   everything the run's processes hold (page cache and tmpfs pages they write included), ``pids.max``
   their number; over the cap the kernel kills the whole run.
 - ``rlimits``: where no cgroup is usable but RLIMIT_NPROC counts the sandbox's own processes (its own

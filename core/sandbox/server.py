@@ -1,7 +1,7 @@
 """The solution's process in a sandboxed test run: loads the solution and answers the judge's calls.
 
 Runs inside the sandbox as ``python -I -S sandbox_server.py FD SOLUTION`` (started by the judge, which
-keeps the verdict; see ``sandbox_judge``). Everything here is as untrusted as the solution itself:
+keeps the verdict; see ``judge``). Everything here is as untrusted as the solution itself:
 the solution may replace any of it, and that gains it nothing, since the judge trusts no more than
 the plain data it decodes. The server tells the judge the solution's top-level names, then answers
 calls, attribute reads and writes on the objects it holds, until the judge hangs up.
@@ -17,8 +17,8 @@ import traceback
 import types
 
 if __package__:  # imported on the host (tests)
-    from . import sandbox_wire as wire
-else:  # run in the sandbox beside a copy of sandbox_wire.py (the interpreter there has no patchloop)
+    from . import wire
+else:  # run in the sandbox beside a copy of wire.py, named sandbox_wire.py there (no patchloop in there)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import sandbox_wire as wire
 

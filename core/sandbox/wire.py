@@ -1,6 +1,7 @@
 """The wire between the test judge and the solution's process inside the sandbox.
 
-Runs inside the sandbox (copied next to the judge and the server, imported by both; stdlib only).
+Runs inside the sandbox (copied as ``sandbox_wire.py`` next to the judge and the server, imported by both;
+stdlib only).
 Only plain data crosses: None, bool, int, float, complex, str, bytes, bytearray, list, tuple, dict,
 set, frozenset, Decimal, Fraction, the built-in types by name (``int``, ``ValueError``), and
 references to objects that stay in the solution's process.

@@ -1,15 +1,16 @@
 """The test judge of a sandboxed test run: runs the tests in a process the solution cannot reach.
 
 Runs inside the sandbox as ``python -I -S sandbox_judge.py`` (the launcher's command for
-``check_tests``). Before any of the solution's code exists it makes itself non-dumpable (so no other
-process of its uid can read or write its memory through ``/proc/PID/mem``, and ``ptrace`` is refused
-by the seccomp filter as well), reads the per-run pass marker and the tests from stdin (they never
-touch the sandbox's file system, so the solution cannot read them) and imports what the tests
-import. Only then does it start the solution in a separate process (``sandbox_server``) and run the
-tests here, calling into the solution over a socket that carries plain data only
-(``sandbox_wire``). The solution can patch ``compile``, ``builtins`` or its own copy of anything, read
-its own frames, exit early or return objects with a rigged ``__eq__``: none of it reaches the judge's
-interpreter, which prints the marker only when every test has run to its end.
+``check_tests``, which copies the harness in under those names: ``HARNESS``). Before any of the
+solution's code exists it makes itself non-dumpable (so no other process of its uid can read or
+write its memory through ``/proc/PID/mem``, and ``ptrace`` is refused by the seccomp filter as
+well), reads the per-run pass marker and the tests from stdin (they never touch the sandbox's file
+system, so the solution cannot read them) and imports what the tests import. Only then does it
+start the solution in a separate process (``server``) and run the tests here, calling into the
+solution over a socket that carries plain data only (``wire``). The solution can patch
+``compile``, ``builtins`` or its own copy of anything, read its own frames, exit early or return
+objects with a rigged ``__eq__``: none of it reaches the judge's interpreter, which prints the
+marker only when every test has run to its end.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ import traceback
 import types
 
 if __package__:  # imported on the host (tests)
-    from . import sandbox_wire as wire
-else:  # run in the sandbox beside a copy of sandbox_wire.py
+    from . import wire
+else:  # run in the sandbox beside a copy of wire.py, named sandbox_wire.py there
     _HERE = os.path.dirname(os.path.abspath(__file__))
     sys.path.insert(0, _HERE)
     import sandbox_wire as wire
