@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-from .backends.base import Backend, ModelError, generate_each
+from .backends.base import Backend, ModelError, continues_answers, generate_each
 from .feedback import first_messages
 from .log import Log
 from .loop_driver import Driver, LoopState, new_run, params_for, validate_prompt
@@ -30,6 +30,9 @@ class LoopTask:
     prompt: str
     task_id: str | None = None
     tests: TestsFn | None = None
+    # The start of the answer, which the model continues where its backend can (HumanEval: the
+    # signature and docstring, read as prompt in one pass instead of restated token by token).
+    answer_start: str = ""
 
 
 def run_loops(
@@ -63,7 +66,10 @@ def run_loops(
         if log is not None:
             log.start_run(run, adapter=adapter, task_id=task.task_id, eval_run_id=eval_run_id)
         first = first_messages(run.prompt, language=settings.language, prompts_dir=settings.prompts_dir)
-        states.append(LoopState(run, first, task.tests, messages=first, position=len(states)))
+        asked = first
+        if task.answer_start and continues_answers(backend):
+            asked = [*first, {"role": "assistant", "content": task.answer_start}]
+        states.append(LoopState(run, first, task.tests, messages=asked, position=len(states)))
     with ThreadPoolExecutor(max_workers=max(1, analysis_workers)) as pool:
         driver = Driver(backend, settings, log, emit, cancel, analyze, pool, on_finished)
         pending = list(states)

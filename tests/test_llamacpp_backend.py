@@ -354,6 +354,24 @@ def test_a_batch_answers_like_one_at_a_time_in_input_order(llama):
 
 @pytest.mark.e2e
 @needs_llama
+def test_an_answer_start_is_continued_not_restated(llama):
+    from patchloop.core.backends.base import continues_answers
+
+    start = '```python\ndef add(a: int, b: int) -> int:\n    """Return the sum of a and b."""\n'
+    asked = [*TASK, {"role": "assistant", "content": start}]
+    assert continues_answers(llama)
+    # The start is read as prompt, after the template's assistant header, and the answer begins with it.
+    assert llama._prompt_tokens(asked) == llama.engine.tokenize(llama.render_prompt(TASK) + start)
+    stats = GenStats()
+    pieces = list(llama.generate(asked, greedy(24), stats=stats))
+    assert pieces[0] == start and "".join(pieces).startswith(start + "    return")
+    assert stats.completion_tokens <= 24 and stats.prompt_tokens == len(llama._prompt_tokens(asked))
+    (text, batch_stats), = llama.generate_batch([asked], greedy(24))
+    assert text == "".join(pieces) and batch_stats.completion_tokens == stats.completion_tokens
+
+
+@pytest.mark.e2e
+@needs_llama
 def test_more_jobs_than_slots_flow_through_as_slots_free_up(llama, monkeypatch):
     # 4 slots, 7 answers of different lengths: a slot that ends takes the next job at once, so
     # some decode holds a new prompt beside answers still going, and each result is reported as it ends.

@@ -80,3 +80,18 @@ def per_item_params(params: GenParams | Sequence[GenParams], count: int) -> list
     if len(items) != count:
         raise ValueError(f"{len(items)} generation settings for {count} conversations")
     return items
+
+
+def split_answer_start(messages: Sequence[Message]) -> tuple[Sequence[Message], str]:
+    """A conversation that ends in an assistant message asks for the continuation of that answer, whose
+    start is given (HumanEval's signature and docstring, the task's own code): (the conversation before
+    it, the start). Otherwise (the conversation, ""). Backends that can continue an answer say so with
+    ``continues_answers = True``; their answer text then begins with the start."""
+    if messages and messages[-1].get("role") == "assistant":
+        return messages[:-1], str(messages[-1].get("content") or "")
+    return messages, ""
+
+
+def continues_answers(backend: Backend) -> bool:
+    """Whether ``backend`` continues a given answer start (see ``split_answer_start``)."""
+    return bool(getattr(backend, "continues_answers", False))

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..types import BackendInfo, Cancelled, GenParams, GenStats, Message
 from . import chat_template, embedded
-from .base import ModelError, ResultFn
+from .base import ModelError, ResultFn, split_answer_start
 from .llamacpp_batch import Job, Sampling
 from .llamacpp_engine import LlamaEngine
 
@@ -55,6 +55,10 @@ def _quantization(description: str) -> str:
 
 class LlamaCppBackend:
     """A GGUF model answering chat messages through llama.cpp in this process."""
+
+    # A conversation ending in an assistant message is continued from that text (base.split_answer_start):
+    # the given start is read as prompt (one batched pass) instead of being decoded token by token.
+    continues_answers = True
 
     def __init__(
         self,
@@ -109,7 +113,8 @@ class LlamaCppBackend:
         return chat_template.render(self._template, messages, bos_token=self._bos, eos_token=self._eos)
 
     def _prompt_tokens(self, messages: Sequence[Message]) -> list[int]:
-        return self.engine.tokenize(self.render_prompt(messages))
+        head, start = split_answer_start(messages)
+        return self.engine.tokenize(self.render_prompt(head) + start)
 
     @staticmethod
     def _sampling(params: GenParams, offset: int) -> Sampling:
@@ -131,6 +136,9 @@ class LlamaCppBackend:
             raise Cancelled()
         job = Job(self._prompt_tokens(messages), params.max_new_tokens, self._sampling(params, 0))
         stats.prompt_tokens, stats.completion_tokens, stats.first_token_seconds = len(job.prompt), 0, None
+        start = split_answer_start(messages)[1]
+        if start:
+            yield start
         try:
             for _, piece in self.engine.run([job], cancel, started=started):
                 stats.completion_tokens, stats.first_token_seconds = job.completion_tokens, job.first_token_seconds
@@ -172,18 +180,21 @@ class LlamaCppBackend:
                 raise ModelError(f"{len(settings)} generation settings for {len(conversations)} conversations.")
         jobs = [Job(self._prompt_tokens(m), p.max_new_tokens, self._sampling(p, offset))
                 for m, (p, offset) in zip(conversations, settings)]
+        starts = [split_answer_start(m)[1] for m in conversations]
         order = sorted(range(len(jobs)), key=lambda i: jobs[i].prompt)
 
         def finished(position: int) -> None:
             if on_result is not None:
-                on_result(order[position], _result(jobs[order[position]]))
+                i = order[position]
+                on_result(i, _result(jobs[i], starts[i]))
 
         for _ in self.engine.run([jobs[i] for i in order], cancel, started=started, on_finish=finished,
                                  max_live=batch_size or self.batch_size):
             pass
-        return [_result(job) for job in jobs]
+        return [_result(job, start) for job, start in zip(jobs, starts)]
 
 
-def _result(job: Job) -> tuple[str, GenStats]:
-    return job.text, GenStats(prompt_tokens=len(job.prompt), completion_tokens=job.completion_tokens,
-                              first_token_seconds=job.first_token_seconds)
+def _result(job: Job, start: str = "") -> tuple[str, GenStats]:
+    """The answer (after the start it was given, if any) and its token counts."""
+    return start + job.text, GenStats(prompt_tokens=len(job.prompt), completion_tokens=job.completion_tokens,
+                                      first_token_seconds=job.first_token_seconds)

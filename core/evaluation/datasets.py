@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..files import write_atomic
-from .prompts import build_prompt
+from .prompts import build_prompt, humaneval_answer_start
 
 BENCHMARKS = ("humaneval", "mbpp", "cyberseceval")
 PREFIX = {"humaneval": "HumanEval", "mbpp": "MBPP", "cyberseceval": "CyberSecEval"}
@@ -42,6 +42,7 @@ class Task:
     setup_code: str = ""  # MBPP test_setup_code
     reference: str | None = None  # reference solution: canonical code / CyberSecEval's origin code
     meta: dict[str, Any] = field(default_factory=dict)
+    answer_start: str = ""  # what the answer begins with, for the model to continue (see loop_batch.LoopTask)
 
     @property
     def has_tests(self) -> bool:
@@ -67,6 +68,7 @@ def load_humaneval() -> list[Task]:
             benchmark="humaneval", task_id=task_id, prompt=build_prompt("humaneval", problem["prompt"]),
             source_prompt=problem["prompt"], entry_point=problem["entry_point"], test_code=problem["test"],
             reference=problem["prompt"] + problem["canonical_solution"],
+            answer_start=humaneval_answer_start(problem["prompt"]),
         ))
     return sorted(tasks, key=_order)
 

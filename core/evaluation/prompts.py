@@ -15,6 +15,13 @@ def humaneval_prompt(source: str) -> str:
     )
 
 
+def humaneval_answer_start(source: str) -> str:
+    # The answer the prompt asks for begins with the task's own code (HumanEval's original form: the
+    # model completes the prompt). A backend that can continue an answer reads it as prompt, in one
+    # batched pass, instead of the model restating the signature and docstring token by token.
+    return f"```python\n{source}"
+
+
 def mbpp_prompt(text: str, tests: Sequence[str]) -> str:
     # As in the MBPP paper and its successors: the task text plus the first test, which fixes the
     # function's name and signature; the other tests stay hidden.

@@ -110,7 +110,8 @@ def run_eval(
                 break
             chunk = group[start : start + max(1, chunk_size)]
             loop_tasks = [
-                LoopTask(task.prompt, task.task_id, recorder.for_task(task) if recorder else None) for task in chunk
+                LoopTask(task.prompt, task.task_id, recorder.for_task(task) if recorder else None,
+                         answer_start=task.answer_start) for task in chunk
             ]
 
             held: list[tuple[Task, Run]] = []  # model errors: recorded unless the whole batch failed
