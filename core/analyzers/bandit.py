@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from ..types import AnalyzerResult, Finding
-from .base import ToolFailure, guarded, run_tool, tail
+from ..types import Finding
+from .base import GuardedAnalyzer, ToolFailure, check_exit, run_tool
 from .workers import interpreter_tool, tool_worker
 
 SKIPPED_TESTS: tuple[str, ...] = ("B403", "B404", "B603", "B607")
@@ -74,7 +74,7 @@ def parse_bandit_json(stdout: str, path: Path) -> list[Finding]:
 
 
 @dataclass(frozen=True)
-class BanditAnalyzer:
+class BanditAnalyzer(GuardedAnalyzer):
     name: str = "bandit"
     languages: tuple[str, ...] = ("python",)
     tool: str = "bandit"
@@ -82,26 +82,22 @@ class BanditAnalyzer:
     distribution: str = "bandit"
     warm: bool = True  # a long-lived worker process (workers.py), where the tool is this interpreter's
 
-    def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
-        def work() -> list[Finding]:
-            argv = [
-                self.executable,
-                "--format",
-                "json",
-                "--quiet",
-                "--skip",
-                ",".join(SKIPPED_TESTS),
-                "--",
-                str(path),
-            ]
-            warm = self.warm and interpreter_tool(self.executable)
-            run = (tool_worker("bandit").run if warm else run_tool)(argv, timeout, cwd=path.parent)
-            # 0: no issues, 1: issues found; anything else is bandit failing.
-            if run.returncode not in (0, 1):
-                raise ToolFailure(f"bandit exited with {run.returncode}: {tail(run.stderr)}")
-            return parse_bandit_json(run.stdout, path)
-
-        return guarded(self.name, work)
+    def findings(self, path: Path, language: str, timeout: float) -> list[Finding]:
+        argv = [
+            self.executable,
+            "--format",
+            "json",
+            "--quiet",
+            "--skip",
+            ",".join(SKIPPED_TESTS),
+            "--",
+            str(path),
+        ]
+        warm = self.warm and interpreter_tool(self.executable)
+        run = (tool_worker("bandit").run if warm else run_tool)(argv, timeout, cwd=path.parent)
+        # 0: no issues, 1: issues found; anything else is bandit failing.
+        check_exit(run, "bandit", (0, 1), run.stderr)
+        return parse_bandit_json(run.stdout, path)
 
 
 @cache

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -165,3 +165,31 @@ def guarded(analyzer: str, work: Callable[[], list[Finding]]) -> AnalyzerResult:
     else:
         return AnalyzerResult(analyzer, findings, None, time.monotonic() - start)
     return AnalyzerResult(analyzer, [], error, time.monotonic() - start)
+
+
+class GuardedAnalyzer:
+    """The ``analyze`` of an analyzer whose work is its ``findings`` method, run under ``guarded``: a
+    missing tool, a timeout, a crash or output it cannot read is an error, never a clean result."""
+
+    name: str
+
+    def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
+        return guarded(self.name, lambda: self.findings(path, language, timeout))
+
+    def findings(self, path: Path, language: str, timeout: float) -> list[Finding]:
+        raise NotImplementedError
+
+
+def check_exit(run: ToolRun, tool: str, ok: Collection[int], output: str) -> None:
+    """A ``ToolFailure`` (with the end of ``output``) unless ``run`` exited with a status in ``ok``: any
+    other is the tool failing, not a verdict on the code."""
+    if run.returncode not in ok:
+        raise ToolFailure(f"{tool} exited with {run.returncode}: {tail(output)}")
+
+
+def check_failed_with_error(run: ToolRun, failed: int, findings: list[Finding], what: str, output: str) -> None:
+    """A ``ToolFailure`` "``what``: <the end of ``output``>" when ``run`` exited with ``failed`` (a
+    compiler's "errors in the code") and not one of ``findings`` is an error: a failure that names
+    nothing in the file is no verdict."""
+    if run.returncode == failed and not any(f.severity == "error" for f in findings):
+        raise ToolFailure(f"{what}: {tail(output)}")

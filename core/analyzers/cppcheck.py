@@ -36,8 +36,8 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from ..types import AnalyzerResult, Finding
-from .base import ToolFailure, guarded, require_tool, run_tool, tail
+from ..types import Finding
+from .base import GuardedAnalyzer, ToolFailure, check_exit, require_tool, run_tool, tail
 
 INSTALL = "apt-get install cppcheck"
 
@@ -138,7 +138,7 @@ def pattern_rule_ids() -> frozenset[str]:
 
 
 @dataclass(frozen=True)
-class CppcheckAnalyzer:
+class CppcheckAnalyzer(GuardedAnalyzer):
     name: str = "cppcheck"
     languages: tuple[str, ...] = ("c", "cpp")
     tool: str = "cppcheck"
@@ -150,27 +150,23 @@ class CppcheckAnalyzer:
         """cppcheck's memory-safety checks and the shipped pattern rules are the security role."""
         return rule_id in SECURITY_RULES or rule_id in pattern_rule_ids()
 
-    def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
-        def work() -> list[Finding]:
-            executable = require_tool(self.executable, self.install)
-            argv = [
-                executable, "--xml", "--xml-version=2", "--quiet", "--inconclusive",
-                "--enable=warning,style,performance,portability",
-                f"--language={'c++' if language == 'cpp' else 'c'}", STANDARD[language],
-                # One file of a model's answer: no project, no cache, no configuration search.
-                "--max-configs=1", f"--rule-file={rules_file()}",
-                path.name,
-            ]  # fmt: skip
-            run = run_tool(argv, timeout, cwd=path.parent)
-            if run.returncode != 0:
-                raise ToolFailure(f"cppcheck exited with {run.returncode}: {tail(run.stderr)}")
-            findings = parse_cppcheck_xml(run.stderr, path)
-            if self.security_only:
-                rules = pattern_rule_ids() | {"syntaxError"}
-                findings = [f for f in findings if f.cwe in SECURITY_CWES or f.rule_id in rules]
-            return findings
-
-        return guarded(self.name, work)
+    def findings(self, path: Path, language: str, timeout: float) -> list[Finding]:
+        executable = require_tool(self.executable, self.install)
+        argv = [
+            executable, "--xml", "--xml-version=2", "--quiet", "--inconclusive",
+            "--enable=warning,style,performance,portability",
+            f"--language={'c++' if language == 'cpp' else 'c'}", STANDARD[language],
+            # One file of a model's answer: no project, no cache, no configuration search.
+            "--max-configs=1", f"--rule-file={rules_file()}",
+            path.name,
+        ]  # fmt: skip
+        run = run_tool(argv, timeout, cwd=path.parent)
+        check_exit(run, "cppcheck", (0,), run.stderr)
+        findings = parse_cppcheck_xml(run.stderr, path)
+        if self.security_only:
+            rules = pattern_rule_ids() | {"syntaxError"}
+            findings = [f for f in findings if f.cwe in SECURITY_CWES or f.rule_id in rules]
+        return findings
 
 
 def cppcheck_defects() -> CppcheckAnalyzer:

@@ -27,8 +27,8 @@ from importlib import resources
 from pathlib import Path
 
 from .. import tempdirs
-from ..types import AnalyzerResult, Finding
-from .base import ToolFailure, find_tool, guarded, require_tool, run_tool, tail
+from ..types import Finding
+from .base import GuardedAnalyzer, ToolFailure, check_exit, find_tool, require_tool, run_tool
 
 INSTALL = "make setup (npm ci --omit=dev --prefix tools/eslint)"
 NODE_INSTALL = "apt-get install nodejs npm"
@@ -105,7 +105,7 @@ def parse_eslint_json(stdout: str, filename: str) -> list[Finding]:
 
 
 @dataclass(frozen=True)
-class EslintAnalyzer:
+class EslintAnalyzer(GuardedAnalyzer):
     name: str = "eslint"
     languages: tuple[str, ...] = ("javascript",)
     tool: str = "eslint"
@@ -121,42 +121,38 @@ class EslintAnalyzer:
         """ESLint's version (from its package), not node's; None when node or ESLint is missing."""
         return eslint_version()
 
-    def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
-        def work() -> list[Finding]:
-            require_tool(self.executable, NODE_INSTALL)
-            script = eslint_script()
-            if script is None:
-                raise ToolFailure(
-                    f"ESLint is not installed in {eslint_dir()}; install it with: {self.install}"
-                )
-            code = path.read_text(encoding="utf-8", errors="replace")
-            config_file = resources.files("patchloop.assets").joinpath("eslint", "eslint.config.mjs")
-            with (
-                resources.as_file(config_file) as config,
-                tempdirs.temporary_dir("eslint", ignore_cleanup_errors=True) as folder,
-            ):
-                # The config parses *.mjs as a module and *.js as a script; ESM code fenced as
-                # plain JavaScript is linted under an .mjs name in this analyzer's own folder.
-                source = Path(folder) / (
-                    path.stem + (".mjs" if _ESM.search(code) and path.suffix == ".js" else path.suffix)
-                )
-                shutil.copyfile(path, source)
-                argv = [
-                    self.executable,
-                    str(script),
-                    "--no-config-lookup",
-                    "--config",
-                    str(config),
-                    "--format",
-                    "json",
-                    "--no-color",
-                    "--no-warn-ignored",
-                    "--",
-                    source.name,
-                ]
-                run = run_tool(argv, timeout, cwd=Path(folder))
-            if run.returncode not in (0, 1):
-                raise ToolFailure(f"ESLint exited with {run.returncode}: {tail(run.stderr or run.stdout)}")
-            return parse_eslint_json(run.stdout, source.name)
-
-        return guarded(self.name, work)
+    def findings(self, path: Path, language: str, timeout: float) -> list[Finding]:
+        require_tool(self.executable, NODE_INSTALL)
+        script = eslint_script()
+        if script is None:
+            raise ToolFailure(
+                f"ESLint is not installed in {eslint_dir()}; install it with: {self.install}"
+            )
+        code = path.read_text(encoding="utf-8", errors="replace")
+        config_file = resources.files("patchloop.assets").joinpath("eslint", "eslint.config.mjs")
+        with (
+            resources.as_file(config_file) as config,
+            tempdirs.temporary_dir("eslint", ignore_cleanup_errors=True) as folder,
+        ):
+            # The config parses *.mjs as a module and *.js as a script; ESM code fenced as
+            # plain JavaScript is linted under an .mjs name in this analyzer's own folder.
+            source = Path(folder) / (
+                path.stem + (".mjs" if _ESM.search(code) and path.suffix == ".js" else path.suffix)
+            )
+            shutil.copyfile(path, source)
+            argv = [
+                self.executable,
+                str(script),
+                "--no-config-lookup",
+                "--config",
+                str(config),
+                "--format",
+                "json",
+                "--no-color",
+                "--no-warn-ignored",
+                "--",
+                source.name,
+            ]
+            run = run_tool(argv, timeout, cwd=Path(folder))
+        check_exit(run, "ESLint", (0, 1), run.stderr or run.stdout)
+        return parse_eslint_json(run.stdout, source.name)

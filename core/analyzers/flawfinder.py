@@ -26,8 +26,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..types import AnalyzerResult, Finding
-from .base import ToolFailure, guarded, require_tool, run_tool, tail
+from ..types import Finding
+from .base import GuardedAnalyzer, ToolFailure, check_exit, require_tool, run_tool, tail
 
 INSTALL = "pip install flawfinder"
 MIN_LEVEL = 2
@@ -69,7 +69,7 @@ def parse_flawfinder_csv(stdout: str) -> list[Finding]:
 
 
 @dataclass(frozen=True)
-class FlawfinderAnalyzer:
+class FlawfinderAnalyzer(GuardedAnalyzer):
     name: str = "flawfinder"
     languages: tuple[str, ...] = ("c", "cpp")
     tool: str = "flawfinder"
@@ -77,21 +77,17 @@ class FlawfinderAnalyzer:
     distribution: str = "flawfinder"
     install: str = INSTALL
 
-    def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
-        def work() -> list[Finding]:
-            executable = require_tool(self.executable, self.install)
-            # flawfinder's CSV never says which files it read, and it skips a missing one silently.
-            if not path.is_file():
-                raise ToolFailure(f"no file to scan: {path}")
-            argv = [
-                executable, "--csv", "--quiet", "--dataonly", "--falsepositive",
-                f"--minlevel={MIN_LEVEL}", "--", path.name,
-            ]  # fmt: skip
-            run = run_tool(argv, timeout, cwd=path.parent)
-            if run.returncode != 0:
-                raise ToolFailure(f"flawfinder exited with {run.returncode}: {tail(run.stderr)}")
-            if not run.stdout.startswith("File,"):
-                raise ToolFailure(f"flawfinder printed no report: {tail(run.stderr or run.stdout)}")
-            return parse_flawfinder_csv(run.stdout)
-
-        return guarded(self.name, work)
+    def findings(self, path: Path, language: str, timeout: float) -> list[Finding]:
+        executable = require_tool(self.executable, self.install)
+        # flawfinder's CSV never says which files it read, and it skips a missing one silently.
+        if not path.is_file():
+            raise ToolFailure(f"no file to scan: {path}")
+        argv = [
+            executable, "--csv", "--quiet", "--dataonly", "--falsepositive",
+            f"--minlevel={MIN_LEVEL}", "--", path.name,
+        ]  # fmt: skip
+        run = run_tool(argv, timeout, cwd=path.parent)
+        check_exit(run, "flawfinder", (0,), run.stderr)
+        if not run.stdout.startswith("File,"):
+            raise ToolFailure(f"flawfinder printed no report: {tail(run.stderr or run.stdout)}")
+        return parse_flawfinder_csv(run.stdout)

@@ -37,8 +37,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..types import AnalyzerResult, Finding
-from .base import ToolFailure, guarded, require_tool, run_tool, tail
+from ..types import Finding
+from .base import GuardedAnalyzer, ToolFailure, check_failed_with_error, require_tool, run_tool, tail
 
 INSTALL = {"gcc": "apt-get install gcc", "g++": "apt-get install g++"}
 
@@ -134,7 +134,7 @@ def compiler_for(language: str) -> str:
 
 
 @dataclass(frozen=True)
-class GccAnalyzer:
+class GccAnalyzer(GuardedAnalyzer):
     """The compiler's warnings (``analyzer=False``) or its static analyzer (``analyzer=True``)."""
 
     name: str = "gcc"
@@ -151,29 +151,25 @@ class GccAnalyzer:
         """The analyzer's memory-safety findings are the security role; compile errors are not."""
         return self.analyzer and rule_id.startswith("Wanalyzer-")
 
-    def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
-        def work() -> list[Finding]:
-            compiler = compiler_for(language)
-            executable = require_tool(compiler, INSTALL[compiler])
-            if self.analyzer:
-                flags = ["-fanalyzer", "-O0", "-c"] if language == "c" else ["-fsyntax-only"]
-            else:
-                flags = ["-O2", *WARNING_FLAGS, "-c"]
-            argv = [
-                executable, f"-x{LANGUAGE_FLAG[language]}", STANDARD[language],
-                "-fdiagnostics-format=json", *flags, "-o", "/dev/null", path.name,
-            ]  # fmt: skip
-            run = run_tool(argv, timeout, cwd=path.parent)
-            # 0: compiled, 1: errors in the code; anything else (a signal, an internal compiler
-            # error, exit 4) is the compiler failing, not a verdict.
-            if run.returncode not in (0, 1) or re.search(r"internal compiler error", run.stderr):
-                raise ToolFailure(f"{compiler} exited with {run.returncode}: {tail(run.stderr)}")
-            findings = parse_gcc_json(run.stderr, path, self.tool, "analyzer" if self.analyzer else "compiler")
-            if run.returncode == 1 and not any(f.severity == "error" for f in findings):
-                raise ToolFailure(f"{compiler} failed without saying why: {tail(run.stderr)}")
-            return findings
-
-        return guarded(self.name, work)
+    def findings(self, path: Path, language: str, timeout: float) -> list[Finding]:
+        compiler = compiler_for(language)
+        executable = require_tool(compiler, INSTALL[compiler])
+        if self.analyzer:
+            flags = ["-fanalyzer", "-O0", "-c"] if language == "c" else ["-fsyntax-only"]
+        else:
+            flags = ["-O2", *WARNING_FLAGS, "-c"]
+        argv = [
+            executable, f"-x{LANGUAGE_FLAG[language]}", STANDARD[language],
+            "-fdiagnostics-format=json", *flags, "-o", "/dev/null", path.name,
+        ]  # fmt: skip
+        run = run_tool(argv, timeout, cwd=path.parent)
+        # 0: compiled, 1: errors in the code; anything else (a signal, an internal compiler
+        # error, exit 4) is the compiler failing, not a verdict.
+        if run.returncode not in (0, 1) or re.search(r"internal compiler error", run.stderr):
+            raise ToolFailure(f"{compiler} exited with {run.returncode}: {tail(run.stderr)}")
+        findings = parse_gcc_json(run.stderr, path, self.tool, "analyzer" if self.analyzer else "compiler")
+        check_failed_with_error(run, 1, findings, f"{compiler} failed without saying why", run.stderr)
+        return findings
 
 
 def gcc_warnings() -> GccAnalyzer:

@@ -21,8 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import tempdirs
-from ..types import AnalyzerResult, Finding
-from .base import ToolFailure, guarded, require_tool, run_tool, tail
+from ..types import Finding
+from .base import (
+    GuardedAnalyzer,
+    ToolFailure,
+    check_exit,
+    check_failed_with_error,
+    require_tool,
+    run_tool,
+    tail,
+)
 
 INSTALL = "apt-get install default-jdk-headless"
 
@@ -115,47 +123,42 @@ def parse_javac(output: str, filename: str) -> list[Finding]:
 
 
 @dataclass(frozen=True)
-class JavacAnalyzer:
+class JavacAnalyzer(GuardedAnalyzer):
     name: str = "javac"
     languages: tuple[str, ...] = ("java",)
     tool: str = "javac"
     executable: str = "javac"
     install: str = INSTALL
 
-    def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
-        def work() -> list[Finding]:
-            require_tool(self.executable, self.install)
-            code = path.read_text(encoding="utf-8", errors="replace")
-            with tempdirs.temporary_dir("javac", ignore_cleanup_errors=True) as folder:
-                source = Path(folder) / java_file_name(code)
-                shutil.copyfile(path, source)
-                classes = Path(folder) / "classes"
-                classes.mkdir()
-                argv = [
-                    self.executable,
-                    "-Xlint:all",
-                    "-proc:none",
-                    "-implicit:none",
-                    "-encoding",
-                    "UTF-8",
-                    "-Xmaxerrs",
-                    "200",
-                    "-Xmaxwarns",
-                    "200",
-                    "-d",
-                    str(classes),
-                    source.name,
-                ]
-                run = run_tool(argv, timeout, cwd=Path(folder))
-                # javac is silent on success; the class files it wrote are the proof that it compiled.
-                compiled = any(classes.rglob("*.class"))
-            if run.returncode == 0 and not compiled and re.search(r"\b(class|interface|enum|record)\b", code):
-                raise ToolFailure(f"javac exited with 0 but wrote no class file: {tail(run.stderr + run.stdout)}")
-            if run.returncode not in (0, 1):
-                raise ToolFailure(f"javac exited with {run.returncode}: {tail(run.stderr + run.stdout)}")
-            findings = parse_javac(run.stderr + run.stdout, source.name)
-            if run.returncode == 1 and not any(f.severity == "error" for f in findings):
-                raise ToolFailure(f"javac failed without a readable error: {tail(run.stderr + run.stdout)}")
-            return findings
-
-        return guarded(self.name, work)
+    def findings(self, path: Path, language: str, timeout: float) -> list[Finding]:
+        require_tool(self.executable, self.install)
+        code = path.read_text(encoding="utf-8", errors="replace")
+        with tempdirs.temporary_dir("javac", ignore_cleanup_errors=True) as folder:
+            source = Path(folder) / java_file_name(code)
+            shutil.copyfile(path, source)
+            classes = Path(folder) / "classes"
+            classes.mkdir()
+            argv = [
+                self.executable,
+                "-Xlint:all",
+                "-proc:none",
+                "-implicit:none",
+                "-encoding",
+                "UTF-8",
+                "-Xmaxerrs",
+                "200",
+                "-Xmaxwarns",
+                "200",
+                "-d",
+                str(classes),
+                source.name,
+            ]
+            run = run_tool(argv, timeout, cwd=Path(folder))
+            # javac is silent on success; the class files it wrote are the proof that it compiled.
+            compiled = any(classes.rglob("*.class"))
+        if run.returncode == 0 and not compiled and re.search(r"\b(class|interface|enum|record)\b", code):
+            raise ToolFailure(f"javac exited with 0 but wrote no class file: {tail(run.stderr + run.stdout)}")
+        check_exit(run, "javac", (0, 1), run.stderr + run.stdout)
+        findings = parse_javac(run.stderr + run.stdout, source.name)
+        check_failed_with_error(run, 1, findings, "javac failed without a readable error", run.stderr + run.stdout)
+        return findings

@@ -36,8 +36,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import tempdirs
-from ..types import AnalyzerResult, Finding
-from .base import ToolFailure, guarded, require_tool, run_tool, tail
+from ..types import Finding
+from .base import (
+    GuardedAnalyzer,
+    ToolFailure,
+    check_exit,
+    check_failed_with_error,
+    require_tool,
+    run_tool,
+    tail,
+)
 
 INSTALL = (
     "apt-get install mono-mcs libmono-system-data4.0-cil libmono-system-xml-linq4.0-cil "
@@ -122,7 +130,7 @@ def parse_mcs_output(output: str, path: Path, code: str) -> list[Finding]:
 
 
 @dataclass(frozen=True)
-class McsAnalyzer:
+class McsAnalyzer(GuardedAnalyzer):
     name: str = "mcs"
     languages: tuple[str, ...] = ("csharp",)
     tool: str = "mcs"
@@ -135,30 +143,25 @@ class McsAnalyzer:
         broken code is not called secure)."""
         return False
 
-    def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
-        def work() -> list[Finding]:
-            executable = require_tool(self.executable, self.install)
-            with tempdirs.temporary_dir("mcs", ignore_cleanup_errors=True) as folder:
-                assembly = Path(folder) / "solution.dll"
-                argv = [
-                    executable, "-target:library", "-warn:4", "-nologo", f"-out:{assembly}",
-                    *(f"-r:{name}" for name in REFERENCES), "--", path.name,
-                ]  # fmt: skip
-                run = run_tool(argv, timeout, cwd=path.parent)
-                # Success is silent when there is no warning: the assembly is the proof it compiled.
-                compiled = assembly.is_file()
-            output = run.stdout + "\n" + run.stderr
-            if run.returncode not in (0, 1):
-                raise ToolFailure(f"mcs exited with {run.returncode}: {tail(output)}")
-            code = path.read_text(encoding="utf-8", errors="replace")
-            findings = parse_mcs_output(output, path, code)
-            if run.returncode == 1 and not any(f.severity == "error" for f in findings):
-                raise ToolFailure(f"mcs failed without an error about the file: {tail(output)}")
-            if run.returncode == 0 and not compiled:
-                raise ToolFailure(f"mcs exited 0 without writing the assembly: {tail(output)}")
-            return [f for f in findings if f.severity == "error"] if self.errors_only else findings
-
-        return guarded(self.name, work)
+    def findings(self, path: Path, language: str, timeout: float) -> list[Finding]:
+        executable = require_tool(self.executable, self.install)
+        with tempdirs.temporary_dir("mcs", ignore_cleanup_errors=True) as folder:
+            assembly = Path(folder) / "solution.dll"
+            argv = [
+                executable, "-target:library", "-warn:4", "-nologo", f"-out:{assembly}",
+                *(f"-r:{name}" for name in REFERENCES), "--", path.name,
+            ]  # fmt: skip
+            run = run_tool(argv, timeout, cwd=path.parent)
+            # Success is silent when there is no warning: the assembly is the proof it compiled.
+            compiled = assembly.is_file()
+        output = run.stdout + "\n" + run.stderr
+        check_exit(run, "mcs", (0, 1), output)
+        code = path.read_text(encoding="utf-8", errors="replace")
+        findings = parse_mcs_output(output, path, code)
+        check_failed_with_error(run, 1, findings, "mcs failed without an error about the file", output)
+        if run.returncode == 0 and not compiled:
+            raise ToolFailure(f"mcs exited 0 without writing the assembly: {tail(output)}")
+        return [f for f in findings if f.severity == "error"] if self.errors_only else findings
 
 
 def mcs_compile() -> McsAnalyzer:

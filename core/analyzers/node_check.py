@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..types import AnalyzerResult, Finding
-from .base import ToolFailure, guarded, require_tool, run_tool, tail
+from ..types import Finding
+from .base import GuardedAnalyzer, check_exit, require_tool, run_tool, tail
 
 INSTALL = "apt-get install nodejs"
 
@@ -43,21 +43,15 @@ def parse_node_check(stderr: str, filename: str) -> Finding:
 
 
 @dataclass(frozen=True)
-class NodeCheckAnalyzer:
+class NodeCheckAnalyzer(GuardedAnalyzer):
     name: str = "node-check"
     languages: tuple[str, ...] = ("javascript",)
     tool: str = "node-check"
     executable: str = "node"
     install: str = INSTALL
 
-    def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
-        def work() -> list[Finding]:
-            require_tool(self.executable, self.install)
-            run = run_tool([self.executable, "--check", path.name], timeout, cwd=path.parent)
-            if run.returncode == 0:
-                return []
-            if run.returncode != 1:
-                raise ToolFailure(f"node --check exited with {run.returncode}: {tail(run.stderr)}")
-            return [parse_node_check(run.stderr, path.name)]
-
-        return guarded(self.name, work)
+    def findings(self, path: Path, language: str, timeout: float) -> list[Finding]:
+        require_tool(self.executable, self.install)
+        run = run_tool([self.executable, "--check", path.name], timeout, cwd=path.parent)
+        check_exit(run, "node --check", (0, 1), run.stderr)
+        return [parse_node_check(run.stderr, path.name)] if run.returncode == 1 else []

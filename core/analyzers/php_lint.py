@@ -20,8 +20,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .. import tempdirs
-from ..types import AnalyzerResult, Finding
-from .base import ToolFailure, guarded, require_tool, run_tool, tail
+from ..types import Finding
+from .base import (
+    GuardedAnalyzer,
+    ToolFailure,
+    check_exit,
+    check_failed_with_error,
+    require_tool,
+    run_tool,
+    tail,
+)
 
 INSTALL = "apt-get install php-cli"
 
@@ -107,25 +115,20 @@ def parse_php_lint(output: str, filename: str) -> list[Finding]:
 
 
 @dataclass(frozen=True)
-class PhpLintAnalyzer:
+class PhpLintAnalyzer(GuardedAnalyzer):
     name: str = "php-lint"
     languages: tuple[str, ...] = ("php",)
     tool: str = "php-lint"
     executable: str = "php"
     install: str = INSTALL
 
-    def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
-        def work() -> list[Finding]:
-            require_tool(self.executable, self.install)
-            with as_php_source(path) as (source, added):
-                run = run_tool([self.executable, *_ARGS, source.name], timeout, cwd=source.parent)
-            if run.returncode not in (0, 255):
-                raise ToolFailure(f"php -l exited with {run.returncode}: {tail(run.stderr + run.stdout)}")
-            findings = shift_lines(parse_php_lint(run.stderr, source.name), added)
-            if run.returncode == 0 and "No syntax errors detected" not in run.stdout:
-                raise ToolFailure(f"php -l did not say it checked the file: {tail(run.stderr + run.stdout)}")
-            if run.returncode == 255 and not any(f.severity == "error" for f in findings):
-                raise ToolFailure(f"php -l failed without a readable error: {tail(run.stderr + run.stdout)}")
-            return findings
-
-        return guarded(self.name, work)
+    def findings(self, path: Path, language: str, timeout: float) -> list[Finding]:
+        require_tool(self.executable, self.install)
+        with as_php_source(path) as (source, added):
+            run = run_tool([self.executable, *_ARGS, source.name], timeout, cwd=source.parent)
+        check_exit(run, "php -l", (0, 255), run.stderr + run.stdout)
+        findings = shift_lines(parse_php_lint(run.stderr, source.name), added)
+        if run.returncode == 0 and "No syntax errors detected" not in run.stdout:
+            raise ToolFailure(f"php -l did not say it checked the file: {tail(run.stderr + run.stdout)}")
+        check_failed_with_error(run, 255, findings, "php -l failed without a readable error", run.stderr + run.stdout)
+        return findings

@@ -25,8 +25,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..types import AnalyzerResult, Finding
-from .base import ToolFailure, guarded, run_tool, tail
+from ..types import Finding
+from .base import GuardedAnalyzer, ToolFailure, run_tool, tail
 from .workers import interpreter_tool, tool_worker
 
 ENABLED: tuple[str, ...] = (
@@ -87,7 +87,7 @@ def parse_pylint_json2(stdout: str) -> list[Finding]:
 
 
 @dataclass(frozen=True)
-class PylintAnalyzer:
+class PylintAnalyzer(GuardedAnalyzer):
     name: str = "pylint"
     languages: tuple[str, ...] = ("python",)
     tool: str = "pylint"
@@ -95,25 +95,22 @@ class PylintAnalyzer:
     distribution: str = "pylint"
     warm: bool = True  # a long-lived worker process (workers.py), where the tool is this interpreter's
 
-    def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
-        def work() -> list[Finding]:
-            argv = [
-                self.executable,
-                f"--rcfile={os.devnull}",
-                "--persistent=n",
-                "--score=n",
-                "--jobs=1",
-                "--output-format=json2",
-                "--disable=all",
-                f"--enable={','.join(ENABLED)}",
-                f"--disable={','.join(DISABLED)}",
-                "--",
-                str(path),
-            ]
-            warm = self.warm and interpreter_tool(self.executable)
-            run = (tool_worker("pylint").run if warm else run_tool)(argv, timeout, cwd=path.parent)
-            if run.returncode & _FATAL_BITS and not run.stdout.strip():
-                raise ToolFailure(f"pylint exited with {run.returncode}: {tail(run.stderr)}")
-            return parse_pylint_json2(run.stdout)
-
-        return guarded(self.name, work)
+    def findings(self, path: Path, language: str, timeout: float) -> list[Finding]:
+        argv = [
+            self.executable,
+            f"--rcfile={os.devnull}",
+            "--persistent=n",
+            "--score=n",
+            "--jobs=1",
+            "--output-format=json2",
+            "--disable=all",
+            f"--enable={','.join(ENABLED)}",
+            f"--disable={','.join(DISABLED)}",
+            "--",
+            str(path),
+        ]
+        warm = self.warm and interpreter_tool(self.executable)
+        run = (tool_worker("pylint").run if warm else run_tool)(argv, timeout, cwd=path.parent)
+        if run.returncode & _FATAL_BITS and not run.stdout.strip():
+            raise ToolFailure(f"pylint exited with {run.returncode}: {tail(run.stderr)}")
+        return parse_pylint_json2(run.stdout)

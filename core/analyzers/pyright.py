@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import tempdirs
-from ..types import AnalyzerResult, Finding
-from .base import ToolFailure, guarded, run_tool, tail
+from ..types import Finding
+from .base import GuardedAnalyzer, ToolFailure, check_exit, run_tool
 from .lsp import PyrightServer, lsp_to_cli
 from .workers import interpreter_tool, shared
 
@@ -129,7 +129,7 @@ def pyright_findings(diagnostics: list[dict]) -> list[Finding]:
 
 
 @dataclass(frozen=True)
-class PyrightAnalyzer:
+class PyrightAnalyzer(GuardedAnalyzer):
     name: str = "pyright"
     languages: tuple[str, ...] = ("python",)
     tool: str = "pyright"
@@ -137,33 +137,27 @@ class PyrightAnalyzer:
     distribution: str = "basedpyright"
     warm: bool = True  # the language server kept running (lsp.py), where it is this interpreter's
 
-    def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
-        def work() -> list[Finding]:
-            if self.warm and interpreter_tool(self.executable):
-                return pyright_findings([lsp_to_cli(item) for item in pyright_server().diagnostics(path, timeout)])
-            with tempdirs.temporary_dir("pyright") as config_dir:
-                config = Path(config_dir) / "pyrightconfig.json"
-                config.write_text(json.dumps(pyright_config()), encoding="utf-8")
-                # --pythonpath: resolve imports against this interpreter's packages, not
-                # whichever "python" is first on PATH.
-                argv = [
-                    self.executable,
-                    "--outputjson",
-                    "--project",
-                    str(config),
-                    "--pythonpath",
-                    sys.executable,
-                    str(path),
-                ]
-                run = run_tool(argv, timeout, cwd=path.parent)
-            # 0: no errors, 1: errors reported; 2 fatal, 3 config error, 4 bad arguments.
-            if run.returncode not in (0, 1):
-                raise ToolFailure(
-                    f"basedpyright exited with {run.returncode}: {tail(run.stderr or run.stdout)}"
-                )
-            return parse_pyright_json(run.stdout)
-
-        return guarded(self.name, work)
+    def findings(self, path: Path, language: str, timeout: float) -> list[Finding]:
+        if self.warm and interpreter_tool(self.executable):
+            return pyright_findings([lsp_to_cli(item) for item in pyright_server().diagnostics(path, timeout)])
+        with tempdirs.temporary_dir("pyright") as config_dir:
+            config = Path(config_dir) / "pyrightconfig.json"
+            config.write_text(json.dumps(pyright_config()), encoding="utf-8")
+            # --pythonpath: resolve imports against this interpreter's packages, not
+            # whichever "python" is first on PATH.
+            argv = [
+                self.executable,
+                "--outputjson",
+                "--project",
+                str(config),
+                "--pythonpath",
+                sys.executable,
+                str(path),
+            ]
+            run = run_tool(argv, timeout, cwd=path.parent)
+        # 0: no errors, 1: errors reported; 2 fatal, 3 config error, 4 bad arguments.
+        check_exit(run, "basedpyright", (0, 1), run.stderr or run.stdout)
+        return parse_pyright_json(run.stdout)
 
 
 def pyright_server() -> PyrightServer:

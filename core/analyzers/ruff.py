@@ -26,8 +26,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..types import AnalyzerResult, Finding
-from .base import ToolFailure, guarded, run_tool, tail
+from ..types import Finding
+from .base import GuardedAnalyzer, ToolFailure, check_exit, run_tool, tail
 from .lsp import RuffServer
 from .workers import interpreter_tool, shared
 
@@ -142,7 +142,7 @@ def ruff_findings(items: list[dict]) -> list[Finding]:
 
 
 @dataclass(frozen=True)
-class RuffAnalyzer:
+class RuffAnalyzer(GuardedAnalyzer):
     """One ruff run over one file with a fixed rule selection."""
 
     name: str
@@ -183,24 +183,20 @@ class RuffAnalyzer:
             argv += ["--ignore", ",".join(self.ignore)]
         return [*argv, "--", str(path)]
 
-    def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
-        def work() -> list[Finding]:
-            if self.warm and interpreter_tool(self.executable):
-                items = ruff_server(self.settings()).diagnostics(path, timeout)
-                findings = ruff_findings([ruff_item_from_lsp(item) for item in items])
-            else:
-                run = run_tool(self.argv(path), timeout, cwd=path.parent)
-                if run.returncode != 0:
-                    raise ToolFailure(f"ruff exited with {run.returncode}: {tail(run.stderr)}")
-                if any(marker in run.stderr for marker in _NOTHING_LINTED):
-                    raise ToolFailure(f"ruff checked no file: {tail(run.stderr)}")
-                findings = parse_ruff_json(run.stdout)
-            unreadable = [f for f in findings if f.rule_id == "E902"]
-            if unreadable:
-                raise ToolFailure(f"ruff could not read the file: {unreadable[0].message}")
-            return findings
-
-        return guarded(self.name, work)
+    def findings(self, path: Path, language: str, timeout: float) -> list[Finding]:
+        if self.warm and interpreter_tool(self.executable):
+            items = ruff_server(self.settings()).diagnostics(path, timeout)
+            findings = ruff_findings([ruff_item_from_lsp(item) for item in items])
+        else:
+            run = run_tool(self.argv(path), timeout, cwd=path.parent)
+            check_exit(run, "ruff", (0,), run.stderr)
+            if any(marker in run.stderr for marker in _NOTHING_LINTED):
+                raise ToolFailure(f"ruff checked no file: {tail(run.stderr)}")
+            findings = parse_ruff_json(run.stdout)
+        unreadable = [f for f in findings if f.rule_id == "E902"]
+        if unreadable:
+            raise ToolFailure(f"ruff could not read the file: {unreadable[0].message}")
+        return findings
 
 
 def ruff_defects() -> RuffAnalyzer:

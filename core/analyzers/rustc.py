@@ -40,8 +40,16 @@ from importlib import resources
 from pathlib import Path
 
 from .. import tempdirs
-from ..types import AnalyzerResult, Finding
-from .base import ToolFailure, guarded, require_tool, run_tool, tail
+from ..types import Finding
+from .base import (
+    GuardedAnalyzer,
+    ToolFailure,
+    check_exit,
+    check_failed_with_error,
+    require_tool,
+    run_tool,
+    tail,
+)
 
 INSTALL = {"rustc": "apt-get install rustc", "clippy-driver": "apt-get install rust-clippy"}
 CARGO_BIN = Path.home() / ".cargo" / "bin"
@@ -162,7 +170,7 @@ def clippy_config() -> str:
 
 
 @dataclass(frozen=True)
-class RustAnalyzer:
+class RustAnalyzer(GuardedAnalyzer):
     name: str = "rustc"
     languages: tuple[str, ...] = ("rust",)
     tool: str = "rustc"
@@ -188,37 +196,32 @@ class RustAnalyzer:
         except ToolFailure:
             return self.driver
 
-    def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
-        def work() -> list[Finding]:
-            executable = require_tool(self.driver, self.install, also_in=(CARGO_BIN,))
-            code = path.read_text(encoding="utf-8", errors="replace")
-            # Its own folder: clippy reads clippy.toml from the working folder (this one's, or none
-            # at all: a clippy.toml in a folder above must not change the verdict), and rustc puts its
-            # temporary files beside the output.
-            with tempdirs.temporary_dir("rustc", ignore_cleanup_errors=True) as folder:
-                work_dir = Path(folder)
-                source = work_dir / path.name
-                shutil.copyfile(path, source)
-                if self.driver == "clippy-driver":
-                    (work_dir / "clippy.toml").write_text(clippy_config() if self.security else "", encoding="utf-8")
-                argv = [
-                    executable, "--edition", EDITION, "--crate-type", crate_type(code),
-                    f"--emit={self.emit}", "-o", str(work_dir / f"out.{self.emit}"), "--error-format=json",
-                    *(flag for lint in self.lints for flag in ("-W", lint)), path.name,
-                ]  # fmt: skip
-                run = run_tool(argv, timeout, cwd=work_dir)
-                # Success is silent: the file it emitted is the proof it checked the code.
-                emitted = (work_dir / f"out.{self.emit}").is_file()
-            if run.returncode not in (0, 1):
-                raise ToolFailure(f"{self.driver} exited with {run.returncode}: {tail(run.stderr)}")
-            if run.returncode == 0 and not emitted:
-                raise ToolFailure(f"{self.driver} exited 0 without emitting {self.emit}: {tail(run.stderr)}")
-            findings = parse_rustc_json(run.stderr, path, self.tool)
-            if run.returncode == 1 and not any(f.severity == "error" for f in findings):
-                raise ToolFailure(f"{self.driver} failed without an error about the file: {tail(run.stderr)}")
-            return [f for f in findings if kept(f, self.keep)]
-
-        return guarded(self.name, work)
+    def findings(self, path: Path, language: str, timeout: float) -> list[Finding]:
+        executable = require_tool(self.driver, self.install, also_in=(CARGO_BIN,))
+        code = path.read_text(encoding="utf-8", errors="replace")
+        # Its own folder: clippy reads clippy.toml from the working folder (this one's, or none
+        # at all: a clippy.toml in a folder above must not change the verdict), and rustc puts its
+        # temporary files beside the output.
+        with tempdirs.temporary_dir("rustc", ignore_cleanup_errors=True) as folder:
+            work_dir = Path(folder)
+            source = work_dir / path.name
+            shutil.copyfile(path, source)
+            if self.driver == "clippy-driver":
+                (work_dir / "clippy.toml").write_text(clippy_config() if self.security else "", encoding="utf-8")
+            argv = [
+                executable, "--edition", EDITION, "--crate-type", crate_type(code),
+                f"--emit={self.emit}", "-o", str(work_dir / f"out.{self.emit}"), "--error-format=json",
+                *(flag for lint in self.lints for flag in ("-W", lint)), path.name,
+            ]  # fmt: skip
+            run = run_tool(argv, timeout, cwd=work_dir)
+            # Success is silent: the file it emitted is the proof it checked the code.
+            emitted = (work_dir / f"out.{self.emit}").is_file()
+        check_exit(run, self.driver, (0, 1), run.stderr)
+        if run.returncode == 0 and not emitted:
+            raise ToolFailure(f"{self.driver} exited 0 without emitting {self.emit}: {tail(run.stderr)}")
+        findings = parse_rustc_json(run.stderr, path, self.tool)
+        check_failed_with_error(run, 1, findings, f"{self.driver} failed without an error about the file", run.stderr)
+        return [f for f in findings if kept(f, self.keep)]
 
 
 def rustc_lints() -> RustAnalyzer:

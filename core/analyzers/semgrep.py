@@ -41,10 +41,10 @@ from typing import Any
 import yaml
 
 from .. import tempdirs
-from ..types import AnalyzerResult, Finding
+from ..types import Finding
 from . import base
 from .bandit import syntax_error_finding
-from .base import ToolFailure, find_tool, guarded, run_tool, tail
+from .base import GuardedAnalyzer, ToolFailure, check_exit, find_tool, run_tool, tail
 
 SEVERITY = {"ERROR": "error", "WARNING": "warning", "INFO": "note"}
 CONFIDENCE = {"HIGH": "high", "MEDIUM": "medium", "LOW": "low"}
@@ -244,8 +244,7 @@ def _run_wrapper(rules: Path, targets: list[Path], timeout: float) -> tuple[list
     ]  # fmt: skip
     run = run_tool(argv, timeout * max(1, len(targets)), cwd=rules.parent)
     # 0: nothing found, 1: findings; anything else (2 and up) is semgrep failing.
-    if run.returncode not in (0, 1):
-        raise ToolFailure(f"semgrep exited with {run.returncode}: {tail(run.stderr or run.stdout)}")
+    check_exit(run, "semgrep", (0, 1), run.stderr or run.stdout)
     report = _json_report(run.stdout, "semgrep")
     rule_ids = {rule["id"] for rule in json.loads(rules.read_text(encoding="utf-8"))["rules"]}
     paths = {str(t.absolute()): str(t) for t in targets}
@@ -469,7 +468,7 @@ def rules_to_run(language: str) -> list[Path]:
 
 
 @dataclass(frozen=True)
-class SemgrepAnalyzer:
+class SemgrepAnalyzer(GuardedAnalyzer):
     """patchloop's semgrep rules (``shipped_rule_files``) on one file; see the module docstring."""
 
     name: str = "semgrep"
@@ -478,19 +477,16 @@ class SemgrepAnalyzer:
     executable: str = "semgrep"  # the wrapper; its bundled semgrep-core is what runs (semgrep_core_path)
     distribution: str = "semgrep"
 
-    def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
-        def work() -> list[Finding]:
-            rules = rules_to_run(language)
-            # semgrep does not always notice broken code, and may fail to parse code that is fine:
-            # Python's own parser decides which it is.
-            broken = language == "python" and not _parses(path)
-            ids = rules_that_may_match(rules, path.read_text(encoding="utf-8", errors="replace"))
-            if ids is not None and not ids:
-                return [syntax_error_finding(path, "semgrep")] if broken else []
-            scan = run_semgrep(rules, [path], language=language, timeout=timeout, rule_ids=ids)
-            if scan.unparsed and not broken:
-                raise ToolFailure("semgrep could not parse the file (Python can): no verdict on all of it")
-            found = fold_same_problem(scan.matches)
-            return [syntax_error_finding(path, "semgrep"), *found] if broken else found
-
-        return guarded(self.name, work)
+    def findings(self, path: Path, language: str, timeout: float) -> list[Finding]:
+        rules = rules_to_run(language)
+        # semgrep does not always notice broken code, and may fail to parse code that is fine:
+        # Python's own parser decides which it is.
+        broken = language == "python" and not _parses(path)
+        ids = rules_that_may_match(rules, path.read_text(encoding="utf-8", errors="replace"))
+        if ids is not None and not ids:
+            return [syntax_error_finding(path, "semgrep")] if broken else []
+        scan = run_semgrep(rules, [path], language=language, timeout=timeout, rule_ids=ids)
+        if scan.unparsed and not broken:
+            raise ToolFailure("semgrep could not parse the file (Python can): no verdict on all of it")
+        found = fold_same_problem(scan.matches)
+        return [syntax_error_finding(path, "semgrep"), *found] if broken else found

@@ -27,44 +27,31 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..types import AnalyzerResult, Finding
-from .base import Analyzer, ToolFailure, guarded
+from ..types import Finding
+from .base import Analyzer, ToolFailure
 from .mcs import McsAnalyzer
 from .rustc import RustAnalyzer
 from .semgrep import finding_of, rules_to_run, run_semgrep
-
-
-def compile_errors(compiler: Analyzer, path: Path, language: str, timeout: float) -> list[Finding]:
-    """The compiler's errors on the file ([] when it compiles); a ToolFailure when it cannot say."""
-    result = compiler.analyze(path, language, timeout)
-    if result.error:
-        raise ToolFailure(f"semgrep could not parse the file, and {compiler.name} could not check it: {result.error}")
-    return [f for f in result.findings if f.severity == "error"]
+from .semgrep_langs import SemgrepEngineAnalyzer, checker_errors
 
 
 @dataclass(frozen=True)
-class SemgrepCompiledAnalyzer:
+class SemgrepCompiledAnalyzer(SemgrepEngineAnalyzer):
     name: str
     languages: tuple[str, ...]
     compiler: Callable[[], Analyzer]  # whose errors say whether a file semgrep read in part is broken
-    tool: str = "semgrep"
-    executable: str = "semgrep"
-    distribution: str = "semgrep"
-    install: str = "pip install semgrep"
 
-    def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
-        def work() -> list[Finding]:
-            rules = rules_to_run(language)
-            scan = run_semgrep(rules, [path], language=language, timeout=timeout)
-            findings = [finding_of(match) for match in scan.matches]
-            if scan.unparsed:
-                errors = compile_errors(self.compiler(), path, language, timeout)
-                if not errors:
-                    raise ToolFailure("semgrep could not parse the file (it compiles): no verdict on all of it")
-                findings += errors
-            return findings
-
-        return guarded(self.name, work)
+    def findings(self, path: Path, language: str, timeout: float) -> list[Finding]:
+        rules = rules_to_run(language)
+        scan = run_semgrep(rules, [path], language=language, timeout=timeout)
+        findings = [finding_of(match) for match in scan.matches]
+        if scan.unparsed:
+            compiler = self.compiler()
+            errors = checker_errors(compiler, compiler.name, path, language, timeout)
+            if not errors:
+                raise ToolFailure("semgrep could not parse the file (it compiles): no verdict on all of it")
+            findings += errors
+        return findings
 
 
 def semgrep_csharp() -> SemgrepCompiledAnalyzer:

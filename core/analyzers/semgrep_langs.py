@@ -20,8 +20,8 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..types import AnalyzerResult, Finding
-from .base import Analyzer, ToolFailure, guarded
+from ..types import Finding
+from .base import Analyzer, GuardedAnalyzer, ToolFailure
 from .javac import JavacAnalyzer
 from .node_check import NodeCheckAnalyzer
 from .php_lint import PhpLintAnalyzer, as_php_source, shift_lines
@@ -33,35 +33,43 @@ PARSERS: dict[str, Callable[[], Analyzer]] = {
 }  # fmt: skip
 
 
-def parses(path: Path, language: str, timeout: float) -> bool:
-    """True when the language's own parser accepts the file; a ToolFailure when it cannot say."""
-    result = PARSERS[language]().analyze(path, language, timeout)
-    if result.error:
-        raise ToolFailure(
-            f"semgrep could not parse the file, and its parser could not check it: {result.error}"
-        )
-    return not any(f.severity == "error" for f in result.findings)
+@dataclass(frozen=True, kw_only=True)
+class SemgrepEngineAnalyzer(GuardedAnalyzer):
+    """What the analyzers of patchloop's rules for a language with a checker of its own (semgrep-langs
+    here; semgrep-csharp and semgrep-rust, semgrep_compiled.py) report under and run."""
 
-
-@dataclass(frozen=True)
-class SemgrepLangsAnalyzer:
-    name: str = "semgrep-langs"
-    languages: tuple[str, ...] = tuple(PARSERS)
     tool: str = "semgrep"
     executable: str = "semgrep"
     distribution: str = "semgrep"
     install: str = "pip install semgrep"
 
-    def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult:
-        def work() -> list[Finding]:
-            rules = rules_to_run(language)
-            php = language == "php"
-            with as_php_source(path) if php else nullcontext((path, 0)) as (source, added):
-                scan = run_semgrep(rules, [source], language=language, timeout=timeout)
-            if scan.unparsed and parses(path, language, timeout):
-                raise ToolFailure(
-                    f"semgrep could not parse the file ({language} can): no verdict on all of it"
-                )
-            return shift_lines([finding_of(match) for match in scan.matches], added)
 
-        return guarded(self.name, work)
+def checker_errors(checker: Analyzer, who: str, path: Path, language: str, timeout: float) -> list[Finding]:
+    """The errors ``checker`` (the language's parser or compiler, ``who`` in a message) finds in the
+    file, [] when it accepts it; a ToolFailure when it cannot say."""
+    result = checker.analyze(path, language, timeout)
+    if result.error:
+        raise ToolFailure(f"semgrep could not parse the file, and {who} could not check it: {result.error}")
+    return [f for f in result.findings if f.severity == "error"]
+
+
+def parses(path: Path, language: str, timeout: float) -> bool:
+    """True when the language's own parser accepts the file; a ToolFailure when it cannot say."""
+    return not checker_errors(PARSERS[language](), "its parser", path, language, timeout)
+
+
+@dataclass(frozen=True)
+class SemgrepLangsAnalyzer(SemgrepEngineAnalyzer):
+    name: str = "semgrep-langs"
+    languages: tuple[str, ...] = tuple(PARSERS)
+
+    def findings(self, path: Path, language: str, timeout: float) -> list[Finding]:
+        rules = rules_to_run(language)
+        php = language == "php"
+        with as_php_source(path) if php else nullcontext((path, 0)) as (source, added):
+            scan = run_semgrep(rules, [source], language=language, timeout=timeout)
+        if scan.unparsed and parses(path, language, timeout):
+            raise ToolFailure(
+                f"semgrep could not parse the file ({language} can): no verdict on all of it"
+            )
+        return shift_lines([finding_of(match) for match in scan.matches], added)
