@@ -428,12 +428,5 @@ def apply_overrides(config: Config, **overrides: Any) -> Config:
     return config.validate()
 
 
-def save_config(config: Config, path: str | Path | None = None) -> Path:
-    """Write the changed settings into the file in place, comments kept (``config_edit.save_config``)."""
-    from .config_edit import save_config as save  # config_edit imports this module
-
-    return save(config, path)
-
-
 def db_path(config: Config) -> Path | None:
     return Path(config.log.db).expanduser() if config.log.db else None

@@ -19,9 +19,8 @@ from patchloop.core.config import (
     apply_overrides,
     load_config,
     parse_value,
-    save_config,
 )
-from patchloop.core.config_edit import set_value, unset_value
+from patchloop.core.config_edit import save_config, set_value, unset_value
 
 
 def test_missing_file_gives_defaults(tmp_path):

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from patchloop.core.config import Config, ConfigError, db_path, save_config
+from patchloop.core.config import Config, ConfigError, db_path
+from patchloop.core.config_edit import save_config
 from patchloop.core.log import Log, LogError
 from textual.app import App
 from textual.binding import BindingType

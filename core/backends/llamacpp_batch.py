@@ -12,14 +12,33 @@ import collections
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .base import ModelError
 
 if TYPE_CHECKING:
     import threading
 
-    from .llamacpp_engine import LlamaEngine
+
+class LlamaEngine(Protocol):
+    """What a ``Batch`` uses of its engine (llamacpp_engine.LlamaEngine, which imports this module):
+    the C library and context, the per-slot token bookkeeping, and the engine's decode and sampling steps."""
+
+    _llama: Any
+    _ctx: Any
+    _memory: Any
+    _slots: list[list[int]]
+    lookup: int
+    n_batch: int
+    n_ctx: int
+    n_seq_max: int
+
+    def _adapt_threads(self) -> None: ...
+    def _decode(self, entries: Sequence[tuple[int, int, int, bool]], cancel: threading.Event | None) -> None: ...
+    def _forget(self, seq: int, keep: int = 0) -> None: ...
+    def _piece(self, token: int, special: bool = False) -> bytes: ...
+    def _sampler(self, sampling: Sampling) -> Any: ...
+    def is_end(self, token: int) -> bool: ...
 
 
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
