@@ -187,7 +187,7 @@ def check_exit(run: ToolRun, tool: str, ok: Collection[int], output: str) -> Non
         raise ToolFailure(f"{tool} exited with {run.returncode}: {tail(output)}")
 
 
-def check_failed_with_error(run: ToolRun, failed: int, findings: list[Finding], what: str, output: str) -> None:
+def check_error_found(run: ToolRun, failed: int, findings: list[Finding], what: str, output: str) -> None:
     """A ``ToolFailure`` "``what``: <the end of ``output``>" when ``run`` exited with ``failed`` (a
     compiler's "errors in the code") and not one of ``findings`` is an error: a failure that names
     nothing in the file is no verdict."""

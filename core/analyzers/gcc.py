@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..types import Finding
-from .base import GuardedAnalyzer, ToolFailure, check_failed_with_error, require_tool, run_tool, tail
+from .base import GuardedAnalyzer, ToolFailure, check_error_found, require_tool, run_tool, tail
 
 INSTALL = {"gcc": "apt-get install gcc", "g++": "apt-get install g++"}
 
@@ -168,7 +168,7 @@ class GccAnalyzer(GuardedAnalyzer):
         if run.returncode not in (0, 1) or re.search(r"internal compiler error", run.stderr):
             raise ToolFailure(f"{compiler} exited with {run.returncode}: {tail(run.stderr)}")
         findings = parse_gcc_json(run.stderr, path, self.tool, "analyzer" if self.analyzer else "compiler")
-        check_failed_with_error(run, 1, findings, f"{compiler} failed without saying why", run.stderr)
+        check_error_found(run, 1, findings, f"{compiler} failed without saying why", run.stderr)
         return findings
 
 

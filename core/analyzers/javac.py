@@ -22,15 +22,7 @@ from pathlib import Path
 
 from .. import tempdirs
 from ..types import Finding
-from .base import (
-    GuardedAnalyzer,
-    ToolFailure,
-    check_exit,
-    check_failed_with_error,
-    require_tool,
-    run_tool,
-    tail,
-)
+from .base import GuardedAnalyzer, ToolFailure, check_error_found, check_exit, require_tool, run_tool, tail
 
 INSTALL = "apt-get install default-jdk-headless"
 
@@ -160,5 +152,5 @@ class JavacAnalyzer(GuardedAnalyzer):
             raise ToolFailure(f"javac exited with 0 but wrote no class file: {tail(run.stderr + run.stdout)}")
         check_exit(run, "javac", (0, 1), run.stderr + run.stdout)
         findings = parse_javac(run.stderr + run.stdout, source.name)
-        check_failed_with_error(run, 1, findings, "javac failed without a readable error", run.stderr + run.stdout)
+        check_error_found(run, 1, findings, "javac failed without a readable error", run.stderr + run.stdout)
         return findings

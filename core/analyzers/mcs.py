@@ -37,15 +37,7 @@ from pathlib import Path
 
 from .. import tempdirs
 from ..types import Finding
-from .base import (
-    GuardedAnalyzer,
-    ToolFailure,
-    check_exit,
-    check_failed_with_error,
-    require_tool,
-    run_tool,
-    tail,
-)
+from .base import GuardedAnalyzer, ToolFailure, check_error_found, check_exit, require_tool, run_tool, tail
 
 INSTALL = (
     "apt-get install mono-mcs libmono-system-data4.0-cil libmono-system-xml-linq4.0-cil "
@@ -158,7 +150,7 @@ class McsAnalyzer(GuardedAnalyzer):
         check_exit(run, "mcs", (0, 1), output)
         code = path.read_text(encoding="utf-8", errors="replace")
         findings = parse_mcs_output(output, path, code)
-        check_failed_with_error(run, 1, findings, "mcs failed without an error about the file", output)
+        check_error_found(run, 1, findings, "mcs failed without an error about the file", output)
         if run.returncode == 0 and not compiled:
             raise ToolFailure(f"mcs exited 0 without writing the assembly: {tail(output)}")
         return [f for f in findings if f.severity == "error"] if self.errors_only else findings

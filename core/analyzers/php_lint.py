@@ -21,15 +21,7 @@ from pathlib import Path
 
 from .. import tempdirs
 from ..types import Finding
-from .base import (
-    GuardedAnalyzer,
-    ToolFailure,
-    check_exit,
-    check_failed_with_error,
-    require_tool,
-    run_tool,
-    tail,
-)
+from .base import GuardedAnalyzer, ToolFailure, check_error_found, check_exit, require_tool, run_tool, tail
 
 INSTALL = "apt-get install php-cli"
 
@@ -130,5 +122,5 @@ class PhpLintAnalyzer(GuardedAnalyzer):
         findings = shift_lines(parse_php_lint(run.stderr, source.name), added)
         if run.returncode == 0 and "No syntax errors detected" not in run.stdout:
             raise ToolFailure(f"php -l did not say it checked the file: {tail(run.stderr + run.stdout)}")
-        check_failed_with_error(run, 255, findings, "php -l failed without a readable error", run.stderr + run.stdout)
+        check_error_found(run, 255, findings, "php -l failed without a readable error", run.stderr + run.stdout)
         return findings

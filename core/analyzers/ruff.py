@@ -61,37 +61,30 @@ _NOTE_CODES = {"F401", "F541"}
 # ruff's warnings (stderr) when it linted nothing: an empty JSON list then is no verdict.
 _NOTHING_LINTED = ("No Python files found", "Failed to lint")
 
-# bandit's own level for the twin of each ruff S-rule (HIGH -> error, MEDIUM -> warning, LOW -> note).
-SECURITY_SEVERITY: dict[str, str] = {
-    "S101": "note", "S102": "warning", "S103": "warning", "S104": "warning", "S105": "note",
-    "S106": "note", "S107": "note", "S108": "warning", "S110": "note", "S112": "note",
-    "S113": "warning", "S201": "error", "S202": "error", "S301": "warning", "S302": "warning",
-    "S303": "warning", "S304": "error", "S305": "warning", "S306": "warning", "S307": "warning",
-    "S308": "warning", "S310": "warning", "S311": "note", "S312": "error", "S313": "warning",
-    "S314": "warning", "S315": "warning", "S316": "warning", "S317": "warning", "S318": "warning",
-    "S319": "warning", "S321": "error", "S323": "warning", "S324": "error", "S501": "error",
-    "S502": "error", "S503": "warning", "S504": "warning", "S505": "error", "S506": "warning",
-    "S507": "error", "S508": "warning", "S509": "warning", "S601": "warning", "S602": "error",
-    "S604": "warning", "S605": "error", "S606": "note", "S608": "warning", "S609": "error",
-    "S610": "warning", "S611": "warning", "S612": "warning", "S701": "error", "S702": "warning",
-    "S704": "warning",
+# bandit's own level (HIGH -> error, MEDIUM -> warning, LOW -> note) and CWE for the twin of each ruff S-rule.
+BANDIT_TWINS: dict[str, tuple[str, str]] = {
+    "S101": ("note", "CWE-703"), "S102": ("warning", "CWE-78"), "S103": ("warning", "CWE-732"),
+    "S104": ("warning", "CWE-605"), "S105": ("note", "CWE-259"), "S106": ("note", "CWE-259"),
+    "S107": ("note", "CWE-259"), "S108": ("warning", "CWE-377"), "S110": ("note", "CWE-703"),
+    "S112": ("note", "CWE-703"), "S113": ("warning", "CWE-400"), "S201": ("error", "CWE-94"),
+    "S202": ("error", "CWE-22"), "S301": ("warning", "CWE-502"), "S302": ("warning", "CWE-502"),
+    "S303": ("warning", "CWE-327"), "S304": ("error", "CWE-327"), "S305": ("warning", "CWE-327"),
+    "S306": ("warning", "CWE-377"), "S307": ("warning", "CWE-78"), "S308": ("warning", "CWE-79"),
+    "S310": ("warning", "CWE-22"), "S311": ("note", "CWE-330"), "S312": ("error", "CWE-319"),
+    "S313": ("warning", "CWE-20"), "S314": ("warning", "CWE-20"), "S315": ("warning", "CWE-20"),
+    "S316": ("warning", "CWE-20"), "S317": ("warning", "CWE-20"), "S318": ("warning", "CWE-20"),
+    "S319": ("warning", "CWE-20"), "S321": ("error", "CWE-319"), "S323": ("warning", "CWE-295"),
+    "S324": ("error", "CWE-327"), "S501": ("error", "CWE-295"), "S502": ("error", "CWE-327"),
+    "S503": ("warning", "CWE-327"), "S504": ("warning", "CWE-295"), "S505": ("error", "CWE-326"),
+    "S506": ("warning", "CWE-20"), "S507": ("error", "CWE-295"), "S508": ("warning", "CWE-319"),
+    "S509": ("warning", "CWE-319"), "S601": ("warning", "CWE-78"), "S602": ("error", "CWE-78"),
+    "S604": ("warning", "CWE-78"), "S605": ("error", "CWE-78"), "S606": ("note", "CWE-78"),
+    "S608": ("warning", "CWE-89"), "S609": ("error", "CWE-155"), "S610": ("warning", "CWE-89"),
+    "S611": ("warning", "CWE-89"), "S612": ("warning", "CWE-94"), "S701": ("error", "CWE-94"),
+    "S702": ("warning", "CWE-80"), "S704": ("warning", "CWE-79"),
 }  # fmt: skip
-
-# bandit's CWE for the twin of each ruff S-rule.
-SECURITY_CWE: dict[str, str] = {
-    "S101": "CWE-703", "S102": "CWE-78", "S103": "CWE-732", "S104": "CWE-605", "S105": "CWE-259",
-    "S106": "CWE-259", "S107": "CWE-259", "S108": "CWE-377", "S110": "CWE-703", "S112": "CWE-703",
-    "S113": "CWE-400", "S201": "CWE-94", "S202": "CWE-22", "S301": "CWE-502", "S302": "CWE-502",
-    "S303": "CWE-327", "S304": "CWE-327", "S305": "CWE-327", "S306": "CWE-377", "S307": "CWE-78",
-    "S308": "CWE-79", "S310": "CWE-22", "S311": "CWE-330", "S312": "CWE-319", "S313": "CWE-20",
-    "S314": "CWE-20", "S315": "CWE-20", "S316": "CWE-20", "S317": "CWE-20", "S318": "CWE-20",
-    "S319": "CWE-20", "S321": "CWE-319", "S323": "CWE-295", "S324": "CWE-327", "S501": "CWE-295",
-    "S502": "CWE-327", "S503": "CWE-327", "S504": "CWE-295", "S505": "CWE-326", "S506": "CWE-20",
-    "S507": "CWE-295", "S508": "CWE-319", "S509": "CWE-319", "S601": "CWE-78", "S602": "CWE-78",
-    "S604": "CWE-78", "S605": "CWE-78", "S606": "CWE-78", "S608": "CWE-89", "S609": "CWE-155",
-    "S610": "CWE-89", "S611": "CWE-89", "S612": "CWE-94", "S701": "CWE-94", "S702": "CWE-80",
-    "S704": "CWE-79",
-}  # fmt: skip
+SECURITY_SEVERITY: dict[str, str] = {rule: severity for rule, (severity, _) in BANDIT_TWINS.items()}
+SECURITY_CWE: dict[str, str] = {rule: cwe for rule, (_, cwe) in BANDIT_TWINS.items()}
 
 
 def ruff_severity(code: str) -> str:

@@ -41,15 +41,7 @@ from pathlib import Path
 
 from .. import tempdirs
 from ..types import Finding
-from .base import (
-    GuardedAnalyzer,
-    ToolFailure,
-    check_exit,
-    check_failed_with_error,
-    require_tool,
-    run_tool,
-    tail,
-)
+from .base import GuardedAnalyzer, ToolFailure, check_error_found, check_exit, require_tool, run_tool, tail
 
 INSTALL = {"rustc": "apt-get install rustc", "clippy-driver": "apt-get install rust-clippy"}
 CARGO_BIN = Path.home() / ".cargo" / "bin"
@@ -220,7 +212,7 @@ class RustAnalyzer(GuardedAnalyzer):
         if run.returncode == 0 and not emitted:
             raise ToolFailure(f"{self.driver} exited 0 without emitting {self.emit}: {tail(run.stderr)}")
         findings = parse_rustc_json(run.stderr, path, self.tool)
-        check_failed_with_error(run, 1, findings, f"{self.driver} failed without an error about the file", run.stderr)
+        check_error_found(run, 1, findings, f"{self.driver} failed without an error about the file", run.stderr)
         return [f for f in findings if kept(f, self.keep)]
 
 
