@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from doubles import ScriptedBackend
+from doubles import ScriptedBackend, fake_analyze
 from patchloop.core.backends.base import ModelError
 from patchloop.core.log import Log
 from patchloop.core.loop import run_loop
@@ -17,17 +17,6 @@ from patchloop.core.types import Analysis, AnalyzerResult, Finding, Iteration
 BAD = "```python\ndef f(x):\n    return eval(x)\n```"
 WORSE = "```python\ndef f(x):\n    y = 1\n    return eval(x)\n```"
 GOOD = "Here you go:\n```python\ndef f(x):\n    return int(x)\n```\nDone."
-
-
-def fake_analyze(code: str) -> Analysis:
-    """Flags eval() (error) and an unused `y` (warning): enough to drive the loop deterministically."""
-    findings = []
-    for number, line in enumerate(code.splitlines(), 1):
-        if "eval(" in line:
-            findings.append(Finding("bandit", "B307", "error", "Use of possibly insecure function eval", number))
-        if "y = 1" in line:
-            findings.append(Finding("ruff", "F841", "warning", "Local variable `y` is assigned to but never used", number))
-    return Analysis(findings=findings, results=[AnalyzerResult("fake", findings)])
 
 
 def crashing_analyze(code: str) -> Analysis:
@@ -225,6 +214,20 @@ def test_batched_loops_move_each_prompt_independently(log):
     assert len(finished) == 4
     assert [row["task_id"] for row in log.db["runs"].rows] == ["t/a", "t/b", "t/c"]
     assert log.db["iterations"].count == 4
+
+
+def test_an_answer_start_is_asked_for_only_where_the_backend_continues_answers():
+    start = "```python\ndef f():\n"
+
+    class Continuing(ScriptedBackend):
+        continues_answers = True
+
+    for backend, continued in ((ScriptedBackend([GOOD]), False), (Continuing([GOOD]), True)):
+        run, = run_loops([LoopTask("write f", answer_start=start)], backend, settings(t_max=0), analyze=fake_analyze)
+        asked = backend.calls[0]
+        assert [m["role"] for m in asked] == ["system", "user", "assistant"][: 3 if continued else 2]
+        assert asked[-1]["content"] == (start if continued else "write f")
+        assert run.iterations[0].prompt == asked  # the log keeps what the model was asked, start included
 
 
 def test_batched_model_error_stops_every_pending_run(log):

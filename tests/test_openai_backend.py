@@ -17,7 +17,6 @@ import os
 import shutil
 import socket
 import string
-import subprocess
 import sys
 import threading
 import time
@@ -29,20 +28,15 @@ from typing import Any
 
 import httpx
 import pytest
+from local_server import ServerDidNotStart, free_port, running_server
 from patchloop.core.backends import load_backend
 from patchloop.core.backends.base import ModelError
 from patchloop.core.backends.openai_backend import DEFAULT_BASE_URL, OpenAIBackend
 from patchloop.core.backends.openai_errors import retry_after_seconds as _retry_after_seconds
 from patchloop.core.types import Cancelled, GenParams, GenStats
+from tiny_model import build_tiny_model
 
 PROMPT = [{"role": "user", "content": "Write a Python function that adds two numbers."}]
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (bound and released at once)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # ----- the real server: transformers serve on a tiny random Qwen2 -----
@@ -50,9 +44,8 @@ def free_port() -> int:
 
 def build_chat_model(folder: Path) -> None:
     """A 2-layer Qwen2 with a byte-level BPE over printable ASCII and a ChatML template."""
-    import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+    from transformers import PreTrainedTokenizerFast
 
     tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -70,22 +63,8 @@ def build_chat_model(folder: Path) -> None:
         "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
     )
     fast.save_pretrained(folder)
-    torch.manual_seed(1)
-    config = Qwen2Config(
-        vocab_size=len(fast),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
-        eos_token_id=fast.eos_token_id,
-        pad_token_id=fast.pad_token_id,
-        tie_word_embeddings=True,
-        initializer_range=0.5,
-    )
-    model = Qwen2ForCausalLM(config)
-    model.generation_config.eos_token_id = fast.eos_token_id
+    model = build_tiny_model(len(fast), [fast.eos_token_id], fast.pad_token_id, seed=1, hidden_size=32,
+                             initializer_range=0.5)
     model.save_pretrained(folder)
 
 
@@ -113,34 +92,15 @@ def real_server(tmp_path_factory):
         "HF_HUB_DISABLE_UPDATE_CHECK": "1",
         "OMP_NUM_THREADS": "1",
     }
-    log_path = root / "serve.log"
     command = [sys.executable, "-c", "from transformers.cli.transformers import main; main()"]
     command += ["serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"]
-    with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None:
-                pytest.fail(
-                    f"transformers serve exited with {process.returncode}:\n{log_path.read_text()[-3000:]}"
-                )
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"transformers serve did not come up:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield RealServer(f"http://127.0.0.1:{port}/v1", str(model_dir), model_dir)
+        with running_server(command, env, f"http://127.0.0.1:{port}/health", name="transformers serve",
+                            start_within=180, stop_within=15):
+            yield RealServer(f"http://127.0.0.1:{port}/v1", str(model_dir), model_dir)
+    except ServerDidNotStart as exc:
+        pytest.fail(str(exc))
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
         shutil.rmtree(root / "hf", ignore_errors=True)
 
 

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from doubles import ScriptedBackend
+from doubles import ScriptedBackend, fake_analyze
 from patchloop.core.backends.base import ModelError
 from patchloop.core.config import Config, load_config
 from patchloop.core.log import Log, LogError
@@ -55,19 +55,6 @@ GOOD = (
 BAD_CODE = BAD.split("```python\n")[1].split("```")[0]
 GOOD_CODE = GOOD.split("```python\n")[1].split("```")[0]
 LONG = "```python\n" + "".join(f"value_{i} = {i} * 2\n" for i in range(150)) + "```\n"
-
-
-def fake_analyze(code: str) -> Analysis:
-    """Flags eval (error), an unused `y` (warning) and os.system (error); deterministic and instant."""
-    findings = []
-    for number, line in enumerate(code.splitlines(), 1):
-        if "eval(" in line:
-            findings.append(Finding("bandit", "B307", "error", "Use of possibly insecure function eval", number))
-        if "y = 1" in line:
-            findings.append(Finding("ruff", "F841", "warning", "Local variable `y` is assigned to but never used", number))
-        if "os.system" in line:
-            findings.append(Finding("bandit", "B605", "error", "Starting a process with a shell", number))
-    return Analysis(findings=findings, results=[AnalyzerResult("fake", findings)])
 
 
 class RecordingApp(PatchloopApp):
