@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator, Sequence
 
@@ -34,11 +33,7 @@ class ScriptedBackend:
         self.info = BackendInfo(backend="scripted", model="scripted-test-model", device="cpu")
 
     def generate(
-        self,
-        messages: Sequence[Message],
-        params: GenParams,
-        cancel: threading.Event | None = None,
-        stats: GenStats | None = None,
+        self, messages: Sequence[Message], params: GenParams, cancel=None, stats=None
     ) -> Iterator[str]:
         self.calls.append(list(messages))
         self.params.append(params)
@@ -72,9 +67,13 @@ def fake_analyze(code: str) -> Analysis:
     findings = []
     for number, line in enumerate(code.splitlines(), 1):
         if "eval(" in line:
-            findings.append(Finding("bandit", "B307", "error", "Use of possibly insecure function eval", number))
+            findings.append(
+                Finding("bandit", "B307", "error", "Use of possibly insecure function eval", number)
+            )
         if "y = 1" in line:
-            findings.append(Finding("ruff", "F841", "warning", "Local variable `y` is assigned to but never used", number))
+            findings.append(
+                Finding("ruff", "F841", "warning", "Local variable `y` is assigned to but never used", number)
+            )
         if "os.system" in line:
             findings.append(Finding("bandit", "B605", "error", "Starting a process with a shell", number))
     return Analysis(findings=findings, results=[AnalyzerResult("fake", findings)])
