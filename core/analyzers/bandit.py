@@ -22,8 +22,8 @@ from functools import cache
 from pathlib import Path
 
 from ..types import Finding
-from .base import GuardedAnalyzer, ToolFailure, check_exit, run_tool
-from .workers import interpreter_tool, tool_worker
+from .base import GuardedAnalyzer, ToolFailure, check_exit
+from .workers import run_tool_warm
 
 SKIPPED_TESTS: tuple[str, ...] = ("B403", "B404", "B603", "B607")
 
@@ -93,8 +93,7 @@ class BanditAnalyzer(GuardedAnalyzer):
             "--",
             str(path),
         ]
-        warm = self.warm and interpreter_tool(self.executable)
-        run = (tool_worker("bandit").run if warm else run_tool)(argv, timeout, cwd=path.parent)
+        run = run_tool_warm("bandit", self.warm, argv, timeout, cwd=path.parent)
         # 0: no issues, 1: issues found; anything else is bandit failing.
         check_exit(run, "bandit", (0, 1), run.stderr)
         return parse_bandit_json(run.stdout, path)

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..types import Finding
-from .base import GuardedAnalyzer, ToolFailure, run_tool, tail
-from .workers import interpreter_tool, tool_worker
+from .base import GuardedAnalyzer, ToolFailure, tail
+from .workers import run_tool_warm
 
 ENABLED: tuple[str, ...] = (
     "E",
@@ -109,8 +109,7 @@ class PylintAnalyzer(GuardedAnalyzer):
             "--",
             str(path),
         ]
-        warm = self.warm and interpreter_tool(self.executable)
-        run = (tool_worker("pylint").run if warm else run_tool)(argv, timeout, cwd=path.parent)
+        run = run_tool_warm("pylint", self.warm, argv, timeout, cwd=path.parent)
         if run.returncode & _FATAL_BITS and not run.stdout.strip():
             raise ToolFailure(f"pylint exited with {run.returncode}: {tail(run.stderr)}")
         return parse_pylint_json2(run.stdout)

@@ -309,6 +309,15 @@ def tool_worker(tool: str) -> ToolWorker:
     return shared(f"tool:{tool}", lambda: ToolWorker(tool))
 
 
+def run_tool_warm(tool: str, warm: bool, argv: Sequence[str], timeout: float, cwd: Path | None = None) -> ToolRun:
+    """``argv`` run by ``tool``'s warm worker where ``warm`` and its executable (argv[0]) is this
+    interpreter's own (``interpreter_tool``), else started as a process by ``base.run_tool``: the same
+    ``ToolRun`` either way, read by one parser."""
+    if warm and interpreter_tool(argv[0]):
+        return tool_worker(tool).run(argv, timeout, cwd)
+    return base.run_tool(argv, timeout, cwd=cwd)
+
+
 _owner = os.getpid()
 
 
