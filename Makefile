@@ -11,7 +11,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 # ESLint and its security plug-ins for JavaScript (core/analyzers/eslint.py), pinned by the lock file.
 ESLINT := tools/eslint/node_modules/.package-lock.json
 
-.PHONY: setup run test test-fast sample bench clean-venv
+.PHONY: setup run test test-fast lint sample bench clean-venv
 
 setup: $(STAMP) $(ESLINT)
 
@@ -53,6 +53,13 @@ test: setup $(DEV_STAMP)
 # For development: everything but the end-to-end tests on the real model (marker e2e).
 test-fast: setup $(DEV_STAMP)
 	$(PY) -m pytest -m "not e2e"
+
+# The shape stays: ruff's rules and format, and the type checker over the package ([tool.basedpyright]).
+lint: setup $(DEV_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	sh scripts/typecheck-tree.sh
+	$(VENV)/bin/basedpyright
 
 bench: setup
 	$(PY) benchmarks/bench_model.py
