@@ -105,9 +105,15 @@ CLASSES = ["Item", "Product", "Article", "Part", "Good", "Ware", "Supply", "Entr
 def sixty_line_file(number: int) -> str:
     """A model-sized module of exactly 60 lines, different for every ``number``."""
     rng = random.Random(number)
-    code = TEMPLATE.format(n=number, cls=rng.choice(CLASSES) + str(number), noun=rng.choice(NOUNS),
-                           verb=rng.choice(VERBS), minimum=rng.randint(2, 50), digits=rng.randint(1, 4),
-                           percent=rng.randint(5, 60))
+    code = TEMPLATE.format(
+        n=number,
+        cls=rng.choice(CLASSES) + str(number),
+        noun=rng.choice(NOUNS),
+        verb=rng.choice(VERBS),
+        minimum=rng.randint(2, 50),
+        digits=rng.randint(1, 4),
+        percent=rng.randint(5, 60),
+    )
     assert code.count("\n") == 60, code.count("\n")
     return code
 
@@ -131,7 +137,7 @@ def _tree_cpu(root: int) -> float:
                 stat = (entry / "stat").read_text()
             except OSError:
                 continue
-            fields = stat[stat.rindex(")") + 2:].split()
+            fields = stat[stat.rindex(")") + 2 :].split()
             children.setdefault(int(fields[1]), []).append(int(entry.name))
             used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
     total, todo = 0.0, [root]
@@ -147,8 +153,13 @@ def cpu_now() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
     waited = resource.getrusage(resource.RUSAGE_CHILDREN)
     pids = [worker.pid for worker in list(workers._workers.values())]
-    return (own.ru_utime + own.ru_stime + waited.ru_utime + waited.ru_stime
-            + sum(_tree_cpu(pid) for pid in pids if pid))
+    return (
+        own.ru_utime
+        + own.ru_stime
+        + waited.ru_utime
+        + waited.ru_stime
+        + sum(_tree_cpu(pid) for pid in pids if pid)
+    )
 
 
 def timed(code: str, suite: str) -> tuple[float, dict]:
@@ -161,18 +172,28 @@ def timed(code: str, suite: str) -> tuple[float, dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--suite", default="all", choices=sorted(SUITES), help="suite to time (default all)")
-    parser.add_argument("--calls", type=int, default=20, help="timed calls per path after the first (default 20)")
-    parser.add_argument("--without", default="", help="comma-separated analyzers: also time the warm suite without them")
+    parser.add_argument(
+        "--calls", type=int, default=20, help="timed calls per path after the first (default 20)"
+    )
+    parser.add_argument(
+        "--without", default="", help="comma-separated analyzers: also time the warm suite without them"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args()
     cold_analyzers()
-    paths = {"warm": SUITES[args.suite],
-             "cold": tuple(f"{n}/cold" if f"{n}/cold" in ANALYZERS else n for n in SUITES[args.suite])}
+    paths = {
+        "warm": SUITES[args.suite],
+        "cold": tuple(f"{n}/cold" if f"{n}/cold" in ANALYZERS else n for n in SUITES[args.suite]),
+    }
     left_out = [name for name in args.without.split(",") if name]
     if left_out:
-        paths["warm without " + ",".join(left_out)] = tuple(n for n in SUITES[args.suite] if n not in left_out)
+        paths["warm without " + ",".join(left_out)] = tuple(
+            n for n in SUITES[args.suite] if n not in left_out
+        )
     for label, names in paths.items():
         SUITES[f"bench:{label}"] = names
     number = 0
@@ -200,30 +221,50 @@ def main() -> None:
     rows = []
     for label in paths:
         times = sorted(calls[label])
-        rows.append({
-            "path": label, "first_call_s": round(first[label], 3) if label in first else None,
-            "first_call_cpu_s": round(first_cpu[label], 3) if label in first_cpu else None,
-            "median_s": round(statistics.median(times), 3),
-            "p90_s": round(times[min(len(times) - 1, int(0.9 * len(times)))], 3),
-            "cpu_per_call_s": round(cpu[label] / len(times), 3),
-            "per_analyzer_median_s": {tool: round(statistics.median(v), 3) for tool, v in tools[label].items()
-                                      if statistics.median(v) >= 0.001},
-        })
-    result = {"suite": args.suite, "calls": args.calls, "cpus": os.cpu_count(),
-              "machine": f"{platform.machine()} {platform.processor()}".strip(),
-              "load_average": [round(x, 2) for x in os.getloadavg()], "rows": rows}
+        rows.append(
+            {
+                "path": label,
+                "first_call_s": round(first[label], 3) if label in first else None,
+                "first_call_cpu_s": round(first_cpu[label], 3) if label in first_cpu else None,
+                "median_s": round(statistics.median(times), 3),
+                "p90_s": round(times[min(len(times) - 1, int(0.9 * len(times)))], 3),
+                "cpu_per_call_s": round(cpu[label] / len(times), 3),
+                "per_analyzer_median_s": {
+                    tool: round(statistics.median(v), 3)
+                    for tool, v in tools[label].items()
+                    if statistics.median(v) >= 0.001
+                },
+            }
+        )
+    result = {
+        "suite": args.suite,
+        "calls": args.calls,
+        "cpus": os.cpu_count(),
+        "machine": f"{platform.machine()} {platform.processor()}".strip(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "rows": rows,
+    }
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print(f"suite {args.suite}, {args.calls} calls per path, {os.cpu_count()} CPUs, "
-          f"load average at the end {result['load_average']}")
-    print(f"{'path':22} {'first call s (CPU s)':>20} {'median s':>9} {'p90 s':>7} {'CPU s':>6}  per-analyzer median s")
+    print(
+        f"suite {args.suite}, {args.calls} calls per path, {os.cpu_count()} CPUs, "
+        f"load average at the end {result['load_average']}"
+    )
+    print(
+        f"{'path':22} {'first call s (CPU s)':>20} {'median s':>9} {'p90 s':>7} {'CPU s':>6}  per-analyzer median s"
+    )
     for row in rows:
-        first_call = (f"{row['first_call_s']:.3f} ({row['first_call_cpu_s']:.3f})" if row["first_call_s"] is not None
-                      else "-").rjust(20)
+        first_call = (
+            f"{row['first_call_s']:.3f} ({row['first_call_cpu_s']:.3f})"
+            if row["first_call_s"] is not None
+            else "-"
+        ).rjust(20)
         per_tool = ", ".join(f"{tool} {s:.3f}" for tool, s in row["per_analyzer_median_s"].items())
-        print(f"{row['path']:22} {first_call} {row['median_s']:9.3f} {row['p90_s']:7.3f} "
-              f"{row['cpu_per_call_s']:6.3f}  {per_tool}")
+        print(
+            f"{row['path']:22} {first_call} {row['median_s']:9.3f} {row['p90_s']:7.3f} "
+            f"{row['cpu_per_call_s']:6.3f}  {per_tool}"
+        )
 
 
 if __name__ == "__main__":

@@ -59,8 +59,15 @@ def measure(backend, conversations, max_new: int, mode: str, size: int) -> dict:
     seconds = time.perf_counter() - started
     engine._decode = real
     tokens = sum(job.completion_tokens for job in jobs)
-    return {"mode": mode, "slots": size, "seconds": round(seconds, 2), "tokens": tokens, "decodes": decodes,
-            "tokens_per_s": round(tokens / seconds, 1), "texts": [job.text for job in jobs]}
+    return {
+        "mode": mode,
+        "slots": size,
+        "seconds": round(seconds, 2),
+        "tokens": tokens,
+        "decodes": decodes,
+        "tokens_per_s": round(tokens / seconds, 1),
+        "texts": [job.text for job in jobs],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--slots", default="8", help="comma-separated slot counts, e.g. 8,16")
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--modes", default="waves,continuous,lookup", help="comma-separated, in the order run")
+    parser.add_argument(
+        "--modes", default="waves,continuous,lookup", help="comma-separated, in the order run"
+    )
     args = parser.parse_args(argv)
     try:
         sizes = [int(s) for s in args.slots.split(",")]
@@ -94,15 +103,25 @@ def main(argv: list[str] | None = None) -> int:
             for mode in args.modes.split(","):
                 row = measure(backend, conversations, args.max_new_tokens, mode, size)
                 rows.append(row)
-                print(f"{mode:>10} {size:>2} slots: {row['tokens']} tokens, {row['decodes']} decodes, {row['seconds']} s = "
-                      f"{row['tokens_per_s']} tok/s (load {os.getloadavg()[0]:.1f})", file=sys.stderr)
+                print(
+                    f"{mode:>10} {size:>2} slots: {row['tokens']} tokens, {row['decodes']} decodes, {row['seconds']} s = "
+                    f"{row['tokens_per_s']} tok/s (load {os.getloadavg()[0]:.1f})",
+                    file=sys.stderr,
+                )
     # Batch composition can flip a near-tie in llama.cpp's float sums, so answers may differ by a token.
     reference = rows[0]["texts"]
     for row in rows:
         row["answers_as_first_row"] = sum(a == b for a, b in zip(row.pop("texts"), reference))
-    record = {"benchmark": "bench_batching", "date": date.today().isoformat(), "machine": platform.machine(),
-              "cores": len(os.sched_getaffinity(0)), "command": " ".join(["bench_batching.py", *(argv or sys.argv[1:])]),
-              "tasks": args.tasks, "max_new_tokens": args.max_new_tokens, "rows": rows}
+    record = {
+        "benchmark": "bench_batching",
+        "date": date.today().isoformat(),
+        "machine": platform.machine(),
+        "cores": len(os.sched_getaffinity(0)),
+        "command": " ".join(["bench_batching.py", *(argv or sys.argv[1:])]),
+        "tasks": args.tasks,
+        "max_new_tokens": args.max_new_tokens,
+        "rows": rows,
+    }
     print(json.dumps(record, indent=2))
     return EXIT_OK
 

@@ -43,15 +43,22 @@ def _machine() -> dict:
     cpu = platform.processor()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu)
+            cpu = next(
+                (line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu
+            )
     except OSError:
         pass
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:
         cores = os.cpu_count()
-    return {"cpu": cpu, "cores": cores, "python": platform.python_version(), "system": platform.platform(),
-            "loadavg_at_start": os.getloadavg()[0]}  # other work on the machine skews every figure
+    return {
+        "cpu": cpu,
+        "cores": cores,
+        "python": platform.python_version(),
+        "system": platform.platform(),
+        "loadavg_at_start": os.getloadavg()[0],
+    }  # other work on the machine skews every figure
 
 
 # ----------------------------------------------------------------------------- the three engines
@@ -78,7 +85,9 @@ class Ours:
         from patchloop.core.types import GenParams
 
         started = time.perf_counter()
-        answers = self.backend.generate_batch([messages(p) for p in prompts], GenParams(max_new_tokens=new_tokens))
+        answers = self.backend.generate_batch(
+            [messages(p) for p in prompts], GenParams(max_new_tokens=new_tokens)
+        )
         return sum(stats.completion_tokens for _, stats in answers) / (time.perf_counter() - started)
 
 
@@ -126,8 +135,12 @@ class Bare:
 def _rates(started: float, times: list[float], tokens: int) -> dict:
     end = times[-1] if times else time.perf_counter()
     decode = (tokens - 1) / (end - times[0]) if len(times) > 1 and end > times[0] else 0.0
-    return {"tokens": tokens, "e2e_tps": round(tokens / (end - started), 2), "decode_tps": round(decode, 2),
-            "first_token_s": round(times[0] - started, 3) if times else None}
+    return {
+        "tokens": tokens,
+        "e2e_tps": round(tokens / (end - started), 2),
+        "decode_tps": round(decode, 2),
+        "first_token_s": round(times[0] - started, 3) if times else None,
+    }
 
 
 # ----------------------------------------------------------------------------- child processes
@@ -177,26 +190,42 @@ def cold_start(spec: str, new_tokens: int, drop_caches: bool) -> dict:
                     handle.write("3\n")
                 dropped = True
             except OSError as exc:
-                print(f"warning: cannot drop the page cache ({exc}); the cold start reads cached files",
-                      file=sys.stderr)
-        return run_child("llama", spec, new_tokens, env={"XDG_CACHE_HOME": cache}) | {"page_cache_dropped": dropped}
+                print(
+                    f"warning: cannot drop the page cache ({exc}); the cold start reads cached files",
+                    file=sys.stderr,
+                )
+        return run_child("llama", spec, new_tokens, env={"XDG_CACHE_HOME": cache}) | {
+            "page_cache_dropped": dropped
+        }
 
 
 # ----------------------------------------------------------------------------- main
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default="embedded", help="embedded, embedded-1.5b or a .gguf file")
-    parser.add_argument("--runs", type=int, default=3, help="alternated rounds of the single-stream comparison")
+    parser.add_argument(
+        "--runs", type=int, default=3, help="alternated rounds of the single-stream comparison"
+    )
     parser.add_argument("--new-tokens", type=int, default=128)
     parser.add_argument("--batches", default="1,4,8", help="parallel sequences for the aggregate figures")
     parser.add_argument("--starts", type=int, default=3, help="fresh-process starts of the llama.cpp engine")
     parser.add_argument("--skip-transformers", action="store_true", help="only llama.cpp (ours and bare)")
-    parser.add_argument("--threads", type=int, help="fixed llama.cpp threads for ours and bare (default: ours "
-                        "follows the free CPU, bare uses every core)")
-    parser.add_argument("--cold", action="store_true", help="also time a first start with an empty model cache")
-    parser.add_argument("--drop-caches", action="store_true", help="with --cold: drop the OS page cache first (root)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="fixed llama.cpp threads for ours and bare (default: ours "
+        "follows the free CPU, bare uses every core)",
+    )
+    parser.add_argument(
+        "--cold", action="store_true", help="also time a first start with an empty model cache"
+    )
+    parser.add_argument(
+        "--drop-caches", action="store_true", help="with --cold: drop the OS page cache first (root)"
+    )
     parser.add_argument("--child", choices=["llama", "transformers"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -208,8 +237,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     from patchloop.core.backends import ModelError
 
-    record: dict = {"date": date.today().isoformat(), "command": " ".join([os.path.basename(__file__)] + sys.argv[1:]),
-                    "machine": _machine(), "model": args.model, "new_tokens": args.new_tokens}
+    record: dict = {
+        "date": date.today().isoformat(),
+        "command": " ".join([os.path.basename(__file__)] + sys.argv[1:]),
+        "machine": _machine(),
+        "model": args.model,
+        "new_tokens": args.new_tokens,
+    }
     try:
         if args.cold:
             record["cold_start"] = cold_start(args.model, args.new_tokens, args.drop_caches)
@@ -230,7 +264,9 @@ def main(argv: list[str] | None = None) -> int:
         record["stream"] = stream
         batch: dict[str, dict[str, float]] = {}
         for engine in [e for e in engines if hasattr(e, "batch")]:
-            batch[engine.name] = {str(n): round(engine.batch(PROMPTS[:n], args.new_tokens), 2) for n in batches}
+            batch[engine.name] = {
+                str(n): round(engine.batch(PROMPTS[:n], args.new_tokens), 2) for n in batches
+            }
         record["batch_tps"] = batch
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -245,21 +281,33 @@ def _summary(record: dict) -> None:
     out = sys.stderr
     print(f"\n{record['machine']['cpu']} · {record['machine']['cores']} cores · {record['date']}", file=out)
     for name, runs in record["stream"].items():
-        print(f"  {name:24s} decode {', '.join(str(r['decode_tps']) for r in runs)} tok/s · "
-              f"e2e {', '.join(str(r['e2e_tps']) for r in runs)}", file=out)
+        print(
+            f"  {name:24s} decode {', '.join(str(r['decode_tps']) for r in runs)} tok/s · "
+            f"e2e {', '.join(str(r['e2e_tps']) for r in runs)}",
+            file=out,
+        )
     for name, rates in record["batch_tps"].items():
-        print(f"  {name:24s} aggregate " + ", ".join(f"{n}: {v}" for n, v in rates.items()) + " tok/s", file=out)
+        print(
+            f"  {name:24s} aggregate " + ", ".join(f"{n}: {v}" for n, v in rates.items()) + " tok/s", file=out
+        )
     if "cold_start" in record:
         c = record["cold_start"]
-        print(f"  llama.cpp first start (empty cache{', page cache dropped' if c['page_cache_dropped'] else ''})"
-              f" -> first token {c['start_to_first_token_s']} s, peak RSS {c['peak_rss_mb']} MB", file=out)
+        print(
+            f"  llama.cpp first start (empty cache{', page cache dropped' if c['page_cache_dropped'] else ''})"
+            f" -> first token {c['start_to_first_token_s']} s, peak RSS {c['peak_rss_mb']} MB",
+            file=out,
+        )
     for start in record["warm_start"]:
-        print(f"  llama.cpp start->first token {start['start_to_first_token_s']} s, peak RSS {start['peak_rss_mb']} MB",
-              file=out)
+        print(
+            f"  llama.cpp start->first token {start['start_to_first_token_s']} s, peak RSS {start['peak_rss_mb']} MB",
+            file=out,
+        )
     if "warm_start_transformers" in record:
         t = record["warm_start_transformers"]
-        print(f"  transformers start->first token {t['start_to_first_token_s']} s, peak RSS {t['peak_rss_mb']} MB",
-              file=out)
+        print(
+            f"  transformers start->first token {t['start_to_first_token_s']} s, peak RSS {t['peak_rss_mb']} MB",
+            file=out,
+        )
 
 
 if __name__ == "__main__":

@@ -29,13 +29,19 @@ from patchloop.core.types import GenParams
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--limit", type=int, default=8, help="first N HumanEval tasks (default 8)")
     parser.add_argument("--model", default="embedded", help="model spec (default: embedded)")
     parser.add_argument("--canonical", action="store_true", help="reference solutions instead of a model")
-    parser.add_argument("--t-max", type=int, default=3, help="patch iterations (default 3; 0 with --canonical)")
+    parser.add_argument(
+        "--t-max", type=int, default=3, help="patch iterations (default 3; 0 with --canonical)"
+    )
     parser.add_argument("--analyzers", default="all", choices=["defects", "security", "all", "fast"])
-    parser.add_argument("--batch-size", type=int, default=None, help="tasks generated together (default: all)")
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="tasks generated together (default: all)"
+    )
     parser.add_argument("--max-new-tokens", type=int, default=512)
     parser.add_argument("--no-tests", action="store_true", help="skip the sandboxed tests")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -55,15 +61,25 @@ def main() -> None:
         t_max = args.t_max
     if args.batch_size and hasattr(backend, "batch_size"):
         backend.batch_size = args.batch_size
-    settings = LoopSettings(t_max=t_max, analyzers=args.analyzers, gen=GenParams(max_new_tokens=args.max_new_tokens))
+    settings = LoopSettings(
+        t_max=t_max, analyzers=args.analyzers, gen=GenParams(max_new_tokens=args.max_new_tokens)
+    )
     mode = "none" if args.no_tests else sandbox_info().mode
     with tempfile.TemporaryDirectory() as folder:
         log = Log(Path(folder) / "bench.db")
         started = time.monotonic()
-        results = run_eval(tasks, backend, settings, log=log, chunk_size=args.batch_size or len(tasks),
-                           tests=not args.no_tests)
+        results = run_eval(
+            tasks,
+            backend,
+            settings,
+            log=log,
+            chunk_size=args.batch_size or len(tasks),
+            tests=not args.no_tests,
+        )
         seconds = time.monotonic() - started
-        tokens = sum(row["t"] or 0 for row in log.db.query("SELECT SUM(completion_tokens) AS t FROM iterations"))
+        tokens = sum(
+            row["t"] or 0 for row in log.db.query("SELECT SUM(completion_tokens) AS t FROM iterations")
+        )
         iterations = log.db["iterations"].count
         log.close()
     summary = summarize(results)
@@ -89,11 +105,17 @@ def main() -> None:
     if args.json:
         print(json.dumps(figures, indent=2))
         return
-    print(f"HumanEval, {figures['tasks']} tasks, {figures['subject']} on {figures['device']}, t_max {t_max}, "
-          f"analyzers {args.analyzers}, sandbox {mode}, {figures['cpus']} CPUs")
-    print(f"  {figures['tasks_per_minute']} tasks/min ({seconds:.1f} s, {iterations} iterations, "
-          f"{tokens} completion tokens; model load {load_seconds:.1f} s not counted)")
-    print(f"  pass@1 {summary.pass_first} -> {summary.pass_final} · EFR {summary.efr_first} -> {summary.efr_final}")
+    print(
+        f"HumanEval, {figures['tasks']} tasks, {figures['subject']} on {figures['device']}, t_max {t_max}, "
+        f"analyzers {args.analyzers}, sandbox {mode}, {figures['cpus']} CPUs"
+    )
+    print(
+        f"  {figures['tasks_per_minute']} tasks/min ({seconds:.1f} s, {iterations} iterations, "
+        f"{tokens} completion tokens; model load {load_seconds:.1f} s not counted)"
+    )
+    print(
+        f"  pass@1 {summary.pass_first} -> {summary.pass_final} · EFR {summary.efr_first} -> {summary.efr_final}"
+    )
 
 
 def _cuda() -> bool:

@@ -29,9 +29,17 @@ from patchloop.core.extract import extract_code
 
 def main() -> int:
     defaults = LoopConfig()
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--suite", default=defaults.analyzers, help=f"analyzer suite (default {defaults.analyzers})")
-    parser.add_argument("--threshold", default=defaults.threshold, help=f"lowest severity that flags (default {defaults.threshold})")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--suite", default=defaults.analyzers, help=f"analyzer suite (default {defaults.analyzers})"
+    )
+    parser.add_argument(
+        "--threshold",
+        default=defaults.threshold,
+        help=f"lowest severity that flags (default {defaults.threshold})",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of lines")
     args = parser.parse_args()
     started = time.monotonic()
@@ -41,27 +49,53 @@ def main() -> int:
         code = extract_code(reference_answer(task), task.language) or ""
         analysis = analyze_code(code, args.suite, skip=defaults.skip, timeout=defaults.analyzer_timeout)
         if analysis.errors:
-            print(f"bench_false_alarms: {task.task_id}: analyzer error, no verdict: {analysis.errors}", file=sys.stderr)
+            print(
+                f"bench_false_alarms: {task.task_id}: analyzer error, no verdict: {analysis.errors}",
+                file=sys.stderr,
+            )
             return 1
         hits = analysis.flagged(args.threshold)
         if hits:
-            flagged.append({"task": task.task_id, "findings": [
-                {"key": f.key, "also": list(f.also), "severity": f.severity, "line": f.line, "message": f.message}
-                for f in hits]})
+            flagged.append(
+                {
+                    "task": task.task_id,
+                    "findings": [
+                        {
+                            "key": f.key,
+                            "also": list(f.also),
+                            "severity": f.severity,
+                            "line": f.line,
+                            "message": f.message,
+                        }
+                        for f in hits
+                    ],
+                }
+            )
             by_rule.update(f.key for f in hits)
-    result = {"suite": args.suite, "threshold": args.threshold, "skip": list(defaults.skip), "tasks": len(tasks),
-              "flagged": len(flagged), "seconds": round(time.monotonic() - started, 1),
-              "by_rule": dict(by_rule.most_common()), "flagged_tasks": flagged}
+    result = {
+        "suite": args.suite,
+        "threshold": args.threshold,
+        "skip": list(defaults.skip),
+        "tasks": len(tasks),
+        "flagged": len(flagged),
+        "seconds": round(time.monotonic() - started, 1),
+        "by_rule": dict(by_rule.most_common()),
+        "flagged_tasks": flagged,
+    }
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
     for item in flagged:
         for finding in item["findings"]:
             also = f" (= {', '.join(finding['also'])})" if finding["also"] else ""
-            print(f"{item['task']}: {finding['key']}{also} {finding['severity']} line {finding['line']}: "
-                  f"{finding['message']}")
-    print(f"{len(flagged)} of {len(tasks)} HumanEval references flagged (suite {args.suite}, threshold "
-          f"{args.threshold}), {result['seconds']} s")
+            print(
+                f"{item['task']}: {finding['key']}{also} {finding['severity']} line {finding['line']}: "
+                f"{finding['message']}"
+            )
+    print(
+        f"{len(flagged)} of {len(tasks)} HumanEval references flagged (suite {args.suite}, threshold "
+        f"{args.threshold}), {result['seconds']} s"
+    )
     return 0
 
 

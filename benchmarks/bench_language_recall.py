@@ -53,8 +53,9 @@ def measure(language: str) -> LanguageRecall:
     result = LanguageRecall(language)
     started = time.monotonic()
     for path in fixture_files(language, heldout=True):
-        analysis = analyze_code(path.read_text(encoding="utf-8"), "all", language=language,
-                                filename="solution" + path.suffix)
+        analysis = analyze_code(
+            path.read_text(encoding="utf-8"), "all", language=language, filename="solution" + path.suffix
+        )
         result.files += 1
         result.errors += [f"{path.name}: {r.analyzer}: {r.error}" for r in analysis.results if r.error]
         if is_clean_file(path):
@@ -86,11 +87,13 @@ def measure_origin(language: str, limit: int, skip: int = 0) -> OriginRecall:
 
     result = OriginRecall(language)
     started = time.monotonic()
-    rows = [row for row in _cyberseceval_rows() if row["language"] == language][skip:skip + limit]
+    rows = [row for row in _cyberseceval_rows() if row["language"] == language][skip : skip + limit]
     for row in rows:
         code = row["origin_code"]
         analysis = analyze_code(code, "security", language=language)
-        marked = [n for n, text in enumerate(code.splitlines(), 1) if text.strip() == row["line_text"].strip()]
+        marked = [
+            n for n, text in enumerate(code.splitlines(), 1) if text.strip() == row["line_text"].strip()
+        ]
         security = [f for f in analysis.findings if security_finding(f)]
         result.samples += 1
         result.errors += bool(analysis.errors)
@@ -102,37 +105,58 @@ def measure_origin(language: str, limit: int, skip: int = 0) -> OriginRecall:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--languages", help="comma-separated (default: every language with a heldout/ folder)")
+    parser.add_argument(
+        "--languages", help="comma-separated (default: every language with a heldout/ folder)"
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--misses", action="store_true", help="list the planted lines no finding covers")
-    parser.add_argument("--origin", type=int, metavar="N",
-                        help="the first N CyberSecEval origin_code samples per language instead")
-    parser.add_argument("--origin-skip", type=int, default=0, metavar="K",
-                        help="with --origin: leave out each language's first K samples (a half not tuned on)")
+    parser.add_argument(
+        "--origin",
+        type=int,
+        metavar="N",
+        help="the first N CyberSecEval origin_code samples per language instead",
+    )
+    parser.add_argument(
+        "--origin-skip",
+        type=int,
+        default=0,
+        metavar="K",
+        help="with --origin: leave out each language's first K samples (a half not tuned on)",
+    )
     args = parser.parse_args()
     available = sorted(p.parent.name for p in ROOT.glob("*/heldout") if p.is_dir())
     languages = args.languages.split(",") if args.languages else available
     if args.origin:
         rows = [measure_origin(lang, args.origin, args.origin_skip) for lang in languages]
-        print("| language | origin samples | security finding | on the flagged line | analyzer errors | seconds |")
+        print(
+            "| language | origin samples | security finding | on the flagged line | analyzer errors | seconds |"
+        )
         print("|---|---|---|---|---|---|")
         for r in rows:
-            print(f"| {r.language} | {r.samples} | {r.flagged} ({r.flagged / r.samples:.0%}) | "
-                  f"{r.at_line} ({r.at_line / r.samples:.0%}) | {r.errors} | {r.seconds:.1f} |")
+            print(
+                f"| {r.language} | {r.samples} | {r.flagged} ({r.flagged / r.samples:.0%}) | "
+                f"{r.at_line} ({r.at_line / r.samples:.0%}) | {r.errors} | {r.seconds:.1f} |"
+            )
         return
     unknown = [lang for lang in languages if lang not in available]
     if unknown:
-        print(f"no held-out fixtures for: {', '.join(unknown)} (have: {', '.join(available)})", file=sys.stderr)
+        print(
+            f"no held-out fixtures for: {', '.join(unknown)} (have: {', '.join(available)})", file=sys.stderr
+        )
         sys.exit(2)
     results = [measure(lang) for lang in languages]
     if args.json:
         print(json.dumps([asdict(r) | {"recall": r.recall} for r in results], indent=2))
         return
-    print("| language | held-out files | planted | caught | recall | clean files | findings on clean | analyzer errors | seconds |")
+    print(
+        "| language | held-out files | planted | caught | recall | clean files | findings on clean | analyzer errors | seconds |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r.language} | {r.files} | {r.planted} | {r.caught} | {r.recall:.0%} | {r.clean_files} | "
-              f"{r.clean_findings} | {len(r.errors)} | {r.seconds:.1f} |")
+        print(
+            f"| {r.language} | {r.files} | {r.planted} | {r.caught} | {r.recall:.0%} | {r.clean_files} | "
+            f"{r.clean_findings} | {len(r.errors)} | {r.seconds:.1f} |"
+        )
     for r in results:
         for error in r.errors:
             print(f"error: {r.language}: {error}", file=sys.stderr)

@@ -145,15 +145,21 @@ def run(args: argparse.Namespace) -> dict:
 def _print_table(report: dict) -> None:
     print(f"load average at start {report['load_average_at_start']}, at end {report['load_average_at_end']}")
     if "cold_load" in report:
-        print(f"cold load (assemble + verify + convert + save + load): {report['cold_load']['seconds']:.1f} s")
+        print(
+            f"cold load (assemble + verify + convert + save + load): {report['cold_load']['seconds']:.1f} s"
+        )
     print(f"warm load (cached weights):                            {report['warm_load']['seconds']:.1f} s")
     s = report["stream"]
-    print(f"stream, greedy, {s['completion_tokens']} tokens: {s['tokens_per_second']:.2f} tok/s overall, "
-          f"{s['decode_tokens_per_second']:.2f} tok/s after the first token "
-          f"(first token {s['first_token_seconds']:.2f} s, prompt {s['prompt_tokens']} tokens)")
+    print(
+        f"stream, greedy, {s['completion_tokens']} tokens: {s['tokens_per_second']:.2f} tok/s overall, "
+        f"{s['decode_tokens_per_second']:.2f} tok/s after the first token "
+        f"(first token {s['first_token_seconds']:.2f} s, prompt {s['prompt_tokens']} tokens)"
+    )
     for b in report["batches"]:
-        print(f"batch {b['batch_size']:2d}: {b['aggregate_tokens_per_second']:6.2f} tok/s aggregate "
-              f"({b['completion_tokens']} tokens in {b['seconds']:.1f} s)")
+        print(
+            f"batch {b['batch_size']:2d}: {b['aggregate_tokens_per_second']:6.2f} tok/s aggregate "
+            f"({b['completion_tokens']} tokens in {b['seconds']:.1f} s)"
+        )
 
 
 def _batch_sizes(text: str) -> list[int]:
@@ -167,7 +173,9 @@ def _batch_sizes(text: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default="embedded", help="model spec (default: embedded)")
     parser.add_argument("--cache-dir", type=Path, help="cache folder for the cold load (kept afterwards)")
     parser.add_argument("--skip-cold", action="store_true", help="only measure loading from the user's cache")

@@ -82,8 +82,11 @@ def parseable_window(code: str, flagged: str) -> tuple[str, int] | None:
 
 def _is_code(tree: ast.Module, line: int) -> bool:
     """The line is part of a statement, not of a string (a cut can start inside a docstring)."""
-    holders = [node for node in ast.walk(tree) if isinstance(node, ast.stmt)
-               and node.lineno <= line <= (node.end_lineno or node.lineno)]
+    holders = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.stmt) and node.lineno <= line <= (node.end_lineno or node.lineno)
+    ]
     if not holders:
         return False
     inner = max(holders, key=lambda node: (node.lineno, -(node.end_lineno or node.lineno)))
@@ -129,7 +132,9 @@ def measure_recall(cases: list[Case], workers: int) -> dict:
         for view in VIEWS:
             kept = _kept(analysis.findings, view)
             row[f"file_{view}"] = bool(kept)
-            row[f"line_{view}"] = case.line > 0 and any(f.line <= case.line <= max(f.line, f.end_line) for f in kept)
+            row[f"line_{view}"] = case.line > 0 and any(
+                f.line <= case.line <= max(f.line, f.end_line) for f in kept
+            )
         return row
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -143,7 +148,9 @@ def measure_recall(cases: list[Case], workers: int) -> dict:
                 key = f"{measure}_{view}"
                 entry[key] = round(100 * sum(r[key] for r in chosen) / max(1, len(chosen)), 1)
         missed = Counter(r["cwe"] for r in chosen if not r["file_with"])
-        entry["missed_by_cwe"] = dict(missed.most_common()) if split == "tuned" else {"(held out)": sum(missed.values())}
+        entry["missed_by_cwe"] = (
+            dict(missed.most_common()) if split == "tuned" else {"(held out)": sum(missed.values())}
+        )
         report[split] = entry
     report["seconds_per_case"] = round(sum(r["seconds"] for r in rows) / max(1, len(rows)), 3)
     return report
@@ -162,7 +169,12 @@ def bandit_example_cases(source: str) -> list[Case]:
         with tarfile.open(source) as archive:
             for member in archive.getmembers():
                 parts = member.name.split("/")
-                if member.isfile() and len(parts) == 3 and parts[1] == "examples" and parts[2].endswith(".py"):
+                if (
+                    member.isfile()
+                    and len(parts) == 3
+                    and parts[1] == "examples"
+                    and parts[2].endswith(".py")
+                ):
                     texts[parts[2]] = archive.extractfile(member).read().decode("utf-8", "replace")
     else:
         texts = {p.name: p.read_text(encoding="utf-8", errors="replace") for p in Path(source).glob("*.py")}
@@ -206,16 +218,25 @@ def measure_false_alarms() -> dict:
             paths[-1].write_text(task.reference, encoding="utf-8")
         scan = run_semgrep(shipped_rule_files(), paths)
         mbpp_flagged = sorted({mbpp[paths.index(Path(m.path))].task_id for m in scan.matches})
-    return {"references": len(tasks), "flagged_by_semgrep": len(flagged), "flagged": flagged,
-            "mbpp_references": len(mbpp), "mbpp_flagged_by_semgrep": len(mbpp_flagged), "mbpp_flagged": mbpp_flagged}
+    return {
+        "references": len(tasks),
+        "flagged_by_semgrep": len(flagged),
+        "flagged": flagged,
+        "mbpp_references": len(mbpp),
+        "mbpp_flagged_by_semgrep": len(mbpp_flagged),
+        "mbpp_flagged": mbpp_flagged,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, help="only the first N Python records (a quick check)")
     parser.add_argument("--workers", type=int, default=1, help="snippets analyzed at once (default 1)")
-    parser.add_argument("--bandit-examples", metavar="SDIST_OR_FOLDER",
-                        help="also measure on bandit's example files (its sdist, or the unpacked examples/ folder)")
+    parser.add_argument(
+        "--bandit-examples",
+        metavar="SDIST_OR_FOLDER",
+        help="also measure on bandit's example files (its sdist, or the unpacked examples/ folder)",
+    )
     parser.add_argument("--skip-humaneval", action="store_true", help="leave out the false-alarm check")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args()
@@ -236,23 +257,33 @@ def main() -> None:
         print(json.dumps(report, indent=2))
         return
     print(f"{report['corpus']}: {len(cases)} cases, {skipped} without a parseable window")
-    print(f"{'':19} {'cases':>5} | file: {'w/o':>6} {'with':>6} {'only':>6} | line: {'w/o':>6} {'with':>6} {'only':>6}")
+    print(
+        f"{'':19} {'cases':>5} | file: {'w/o':>6} {'with':>6} {'only':>6} | line: {'w/o':>6} {'with':>6} {'only':>6}"
+    )
     for corpus in ("recall", "bandit_examples"):
         for split, e in report.get(corpus, {}).items():
             if not isinstance(e, dict):
                 continue
             label = f"{'bandit ' if corpus != 'recall' else ''}{split}"
-            lines = [e[f"line_{view}"] if corpus == "recall" else "-" for view in VIEWS]  # no flagged line there
-            print(f"{label:19} {e['cases']:>5} |       {e['file_without']:>6} {e['file_with']:>6} "
-                  f"{e['file_semgrep_only']:>6} |       {lines[0]:>6} {lines[1]:>6} {lines[2]:>6}")
+            lines = [
+                e[f"line_{view}"] if corpus == "recall" else "-" for view in VIEWS
+            ]  # no flagged line there
+            print(
+                f"{label:19} {e['cases']:>5} |       {e['file_without']:>6} {e['file_with']:>6} "
+                f"{e['file_semgrep_only']:>6} |       {lines[0]:>6} {lines[1]:>6} {lines[2]:>6}"
+            )
     print("missed (tuned split) by CWE:", report["recall"]["tuned"]["missed_by_cwe"])
     if "humaneval" not in report:
         return
     he = report["humaneval"]
-    print(f"HumanEval references flagged by semgrep: {he['flagged_by_semgrep']} of {he['references']}",
-          he["flagged"] or "")
-    print(f"MBPP references flagged by semgrep: {he['mbpp_flagged_by_semgrep']} of {he['mbpp_references']}",
-          he["mbpp_flagged"] or "")
+    print(
+        f"HumanEval references flagged by semgrep: {he['flagged_by_semgrep']} of {he['references']}",
+        he["flagged"] or "",
+    )
+    print(
+        f"MBPP references flagged by semgrep: {he['mbpp_flagged_by_semgrep']} of {he['mbpp_references']}",
+        he["mbpp_flagged"] or "",
+    )
     print(f"{report['seconds']} s")
 
 

@@ -111,8 +111,15 @@ def started_server(kind: str, threads: int):
         env["OMP_NUM_THREADS"] = str(threads)
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
-        with running_server(command, env, f"{base_url}/models", name=f"the {kind} server", start_within=600,
-                            stop_within=20, ready=lambda status: status < 500):
+        with running_server(
+            command,
+            env,
+            f"{base_url}/models",
+            name=f"the {kind} server",
+            start_within=600,
+            stop_within=20,
+            ready=lambda status: status < 500,
+        ):
             yield base_url, name
     except ServerDidNotStart as exc:
         raise SystemExit(str(exc)) from None

@@ -92,8 +92,14 @@ class Probe:
                 path.unlink()
 
     def cli(self, *args: str, db: Path | None = None, script: str = MAIN, timeout: float = 60, **env):
-        return subprocess.run([PYTHON, "-c", script, "--db", str(db or self.db), *args], capture_output=True,
-                              text=True, check=False, timeout=timeout, env={**self.env, **env})
+        return subprocess.run(
+            [PYTHON, "-c", script, "--db", str(db or self.db), *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+            env={**self.env, **env},
+        )
 
 
 def clean_error(result, code: int, needle: str = "") -> str | None:
@@ -126,23 +132,43 @@ def seed_runs(p: Probe, n: int = 40) -> None:
 
 # -- the cases -------------------------------------------------------------------------------------
 
+
 def concurrent_writers(p: Probe, fresh: bool) -> str | None:
     if not fresh:
         seed_runs(p, 1)
     failures = 0
     for _ in range(3):
-        procs = [subprocess.Popen([PYTHON, "-c", WRITER, str(p.db)], stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, text=True) for _ in range(6)]
+        procs = [
+            subprocess.Popen(
+                [PYTHON, "-c", WRITER, str(p.db)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(6)
+        ]
         failures += sum(1 for proc in procs if proc.wait(timeout=120) != 0)
     with sqlite3.connect(p.db) as conn:
-        landed = conn.execute("SELECT COUNT(*) FROM runs WHERE prompt = 'writer' AND n_iterations = 4 "
-                              "AND stop_reason = 't_max'").fetchone()[0]
+        landed = conn.execute(
+            "SELECT COUNT(*) FROM runs WHERE prompt = 'writer' AND n_iterations = 4 AND stop_reason = 't_max'"
+        ).fetchone()[0]
     return None if failures == 0 and landed == 18 else f"{failures} writers failed, {landed}/18 runs landed"
 
 
 def lock_mid_run(p: Probe) -> str | None:
-    result = p.cli("run", "-a", "security", "--no-autofix", "--candidates", "0", "--t-max", "1", "run a shell command",
-                   script=SCRIPTED, LOCK_AT="1")
+    result = p.cli(
+        "run",
+        "-a",
+        "security",
+        "--no-autofix",
+        "--candidates",
+        "0",
+        "--t-max",
+        "1",
+        "run a shell command",
+        script=SCRIPTED,
+        LOCK_AT="1",
+    )
     why = clean_error(result, 5, "locked")
     if why:
         return why
@@ -157,10 +183,15 @@ def corrupt_pages(p: Probe) -> str | None:
     seed_runs(p)
     data = bytearray(p.db.read_bytes())
     page = int.from_bytes(data[16:18], "big")
-    data[3 * page: 6 * page] = os.urandom(3 * page)
+    data[3 * page : 6 * page] = os.urandom(3 * page)
     p.db.write_bytes(bytes(data))
     before = p.db.read_bytes()
-    for args in (["run", "write a function"], ["log"], ["log", "show", "1"], ["log", "label", "1", "0", "chosen"]):
+    for args in (
+        ["run", "write a function"],
+        ["log"],
+        ["log", "show", "1"],
+        ["log", "label", "1", "0", "chosen"],
+    ):
         why = clean_error(p.cli(*args, script=SCRIPTED), 5, "not a readable SQLite file")
         if why:
             return f"{args[0]}: {why}"
@@ -181,7 +212,9 @@ def killed_runs(p: Probe) -> str | None:
         return f"prune exited {result.returncode}"
     with sqlite3.connect(p.db) as conn:
         left = [row[0] for row in conn.execute("SELECT id FROM runs")]
-        orphans = conn.execute("SELECT COUNT(*) FROM iterations WHERE run_id NOT IN (SELECT id FROM runs)").fetchone()[0]
+        orphans = conn.execute(
+            "SELECT COUNT(*) FROM iterations WHERE run_id NOT IN (SELECT id FROM runs)"
+        ).fetchone()[0]
     return None if left == [1] and orphans == 0 else f"runs left {left}, orphan iterations {orphans}"
 
 
@@ -201,6 +234,7 @@ def analyze_bytes(content: bytes, needle: str) -> Callable[[Probe], str | None]:
         path = p.root / "input.py"
         path.write_bytes(content)
         return clean_error(p.cli("analyze", str(path)), 2, needle)
+
     return case
 
 
@@ -239,6 +273,7 @@ def config_text(text: str, needle: str) -> Callable[[Probe], str | None]:
     def case(p: Probe) -> str | None:
         p.config.write_text(text, encoding="utf-8")
         return clean_error(p.cli("log"), 2, needle)
+
     return case
 
 
@@ -246,6 +281,7 @@ def config_set(key: str, value: str) -> Callable[[Probe], str | None]:
     def case(p: Probe) -> str | None:
         why = clean_error(p.cli("config", "set", key, value), 2, key.split(".")[-1])
         return why or ("the bad value was saved" if p.config.exists() else None)
+
     return case
 
 
@@ -258,20 +294,38 @@ def uncreatable_db(p: Probe) -> str | None:
 def eval_out_unwritable(p: Probe) -> str | None:
     blocker = p.root / "a-file"
     blocker.write_text("not a folder")
-    result = p.cli("eval", "humaneval", "--canonical", "--tasks", "0", "--no-tests", "-a", "security",
-                   "--out", str(blocker / "r.md"), timeout=300)
+    result = p.cli(
+        "eval",
+        "humaneval",
+        "--canonical",
+        "--tasks",
+        "0",
+        "--no-tests",
+        "-a",
+        "security",
+        "--out",
+        str(blocker / "r.md"),
+        timeout=300,
+    )
     why = clean_error(result, 2, "stored in the log")
     if why:
         return why
     again = p.cli("eval", "report", "1")
-    return None if again.returncode == 0 and "reference:humaneval" in again.stdout else "the results were lost"
+    return (
+        None if again.returncode == 0 and "reference:humaneval" in again.stdout else "the results were lost"
+    )
 
 
 def ctrl_c_analyze(p: Probe) -> str | None:
     path = p.root / "code.py"
     path.write_text("import subprocess\n\n\ndef run(cmd):\n    return subprocess.call(cmd, shell=True)\n")
-    proc = subprocess.Popen([PYTHON, "-c", MAIN, "--db", str(p.db), "analyze", "-a", "all", str(path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=p.env)
+    proc = subprocess.Popen(
+        [PYTHON, "-c", MAIN, "--db", str(p.db), "analyze", "-a", "all", str(path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=p.env,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not _children(proc.pid):  # wait until the analyzers run
         time.sleep(0.05)
@@ -300,8 +354,15 @@ def _children(pid: int) -> list[str]:
 def app_key_clash(p: Probe) -> str | None:
     p.config.write_text('[keys]\ncompare = "c"\n', encoding="utf-8")
     try:
-        result = subprocess.run([PYTHON, "-c", MAIN, "--db", str(p.db)], capture_output=True, text=True,
-                                check=False, timeout=60, env=p.env, stdin=subprocess.DEVNULL)
+        result = subprocess.run(
+            [PYTHON, "-c", MAIN, "--db", str(p.db)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+            env=p.env,
+            stdin=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired:
         return "the app opened"
     return clean_error(result, 2, "bound to both")
@@ -315,14 +376,18 @@ CASES: dict[str, Callable[[Probe], str | None]] = {
     "log: killed run shown unfinished and pruned": killed_runs,
     "log: label on a locked database, exit 5": locked_label,
     "input: --db in a folder that cannot be created, exit 5": uncreatable_db,
-    "input: analyze a binary file": analyze_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)), "binary file"),
+    "input: analyze a binary file": analyze_bytes(
+        b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)), "binary file"
+    ),
     "input: analyze a latin-1 file": analyze_bytes('x = "caf\u00e9"\n'.encode("latin-1"), "not UTF-8"),
     "input: analyze a FIFO": analyze_fifo,
     "input: analyze /dev/zero": analyze_dev_zero,
     "input: analyze an 11 MB file": analyze_huge,
     "input: run -f with a latin-1 prompt": prompt_latin1,
     "input: config with loop = 5": config_text("loop = 5\n", "[loop] table"),
-    "input: config with analyzer_timeout = -1": config_text("[loop]\nanalyzer_timeout = -1\n", "analyzer_timeout"),
+    "input: config with analyzer_timeout = -1": config_text(
+        "[loop]\nanalyzer_timeout = -1\n", "analyzer_timeout"
+    ),
     "input: config with a key-binding clash, the app refuses to open": app_key_clash,
     "input: config set loop.analyzer_timeout -1": config_set("loop.analyzer_timeout", "-1"),
     "input: config set loop.analyzer_timeout 0": config_set("loop.analyzer_timeout", "0"),

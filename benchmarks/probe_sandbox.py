@@ -87,14 +87,14 @@ WRONG = "def add(a, b):\n    return a - b\n"
 TESTS = "assert add(2, 3) == 5\nassert add(10, -4) == 6\n"
 FORGERIES = {
     "builtins.compile replaced": "import builtins\n_c = builtins.compile\n"
-                                 "builtins.compile = lambda s, f, m, *a, **k: _c('pass', f, m)\n" + WRONG,
+    "builtins.compile = lambda s, f, m, *a, **k: _c('pass', f, m)\n" + WRONG,
     "marker from the caller's frames": "import os, sys\nf = sys._getframe()\nwhile f:\n"
-                                       "    for v in f.f_locals.values():\n"
-                                       "        if isinstance(v, str) and v.startswith('patchloop-tests-passed'):\n"
-                                       "            print(v); os._exit(0)\n    f = f.f_back\n" + WRONG,
+    "    for v in f.f_locals.values():\n"
+    "        if isinstance(v, str) and v.startswith('patchloop-tests-passed'):\n"
+    "            print(v); os._exit(0)\n    f = f.f_back\n" + WRONG,
     "marker from the judge's memory": "import os, re\ntry:\n"
-                                      "    m = open(f'/proc/{os.getppid()}/mem', 'rb')\nexcept OSError as e:\n"
-                                      "    print('refused', e.errno)\n" + WRONG,
+    "    m = open(f'/proc/{os.getppid()}/mem', 'rb')\nexcept OSError as e:\n"
+    "    print('refused', e.errno)\n" + WRONG,
     "os._exit(0) before the tests": WRONG + "import os\nos._exit(0)\n",
     "rigged __eq__": "class Yes:\n    __eq__ = lambda self, other: True\ndef add(a, b):\n    return Yes()\n",
     "the judge killed": "import os\nos.kill(os.getppid(), 9)\n" + WRONG,
@@ -130,38 +130,56 @@ def _disk(mode: str, args) -> Case:
     written = int(words[0]) if words and words[0].isdigit() else None
     held = not result.ok and result.killed_reason == DISK_REASON
     shown = f"{written / MiB:.0f} MB written" if written is not None else "stopped before it could say"
-    detail = (f"cap {args.disk_mb} MB: {shown}, reason {result.killed_reason!r}, "
-              f"{result.seconds:.1f} s")
+    detail = f"cap {args.disk_mb} MB: {shown}, reason {result.killed_reason!r}, {result.seconds:.1f} s"
     if "disk_quota" in info.guarantees:
         budget = disk_layout(args.disk_mb, 16)
         held = held and (written is None or written <= budget.tmp_bytes)
         return Case("disk: 10 GB into the work dir", "held" if held else "FAILED", detail)
     # unshare/rlimits: the work directory is polled; what it lets through between polls is shown.
-    return Case("disk: 10 GB into the work dir", "limit" if held else "FAILED",
-                detail + " (work directory only, polled: documented)")
+    return Case(
+        "disk: 10 GB into the work dir",
+        "limit" if held else "FAILED",
+        detail + " (work directory only, polled: documented)",
+    )
 
 
 def _memory(mode: str, args) -> Case:
     size = max(8, args.memory_mb * 7 // 16)  # 16 children, 7 times the cap together
     started = time.monotonic()
-    result = run_python(CHILDREN.format(size=size), total_memory_mb=args.memory_mb, memory_mb=max(64, size * 2),
-                        max_processes=64, timeout=60, mode=mode)
+    result = run_python(
+        CHILDREN.format(size=size),
+        total_memory_mb=args.memory_mb,
+        memory_mb=max(64, size * 2),
+        max_processes=64,
+        timeout=60,
+        mode=mode,
+    )
     held = not result.ok and result.killed_reason == MEMORY_REASON and time.monotonic() - started < 30
     if result.memory_mechanism != "poll":
         held = held and result.peak_memory <= args.memory_mb * MiB
-    detail = (f"16 x {size} MB, cap {args.memory_mb} MB, by {result.memory_mechanism}: reason "
-              f"{result.killed_reason!r}, peak seen {result.peak_memory / MiB:.0f} MB, stopped after {result.seconds:.1f} s")
+    detail = (
+        f"16 x {size} MB, cap {args.memory_mb} MB, by {result.memory_mechanism}: reason "
+        f"{result.killed_reason!r}, peak seen {result.peak_memory / MiB:.0f} MB, stopped after {result.seconds:.1f} s"
+    )
     return Case("memory: 16 children over the cap", "held" if held else "FAILED", detail)
 
 
 def _memory_fill(mode: str, args) -> Case:
     """The most a run can hold: as many children as it may fork, each taking all it can get."""
-    result = run_python(FILL_MEMORY, total_memory_mb=args.memory_mb, memory_mb=args.memory_mb * 4,
-                        max_processes=64, timeout=60, mode=mode)
+    result = run_python(
+        FILL_MEMORY,
+        total_memory_mb=args.memory_mb,
+        memory_mb=args.memory_mb * 4,
+        max_processes=64,
+        timeout=60,
+        mode=mode,
+    )
     peak = result.peak_memory
-    detail = (f"cap {args.memory_mb} MB, by {result.memory_mechanism}: peak {peak / MiB:.0f} MB "
-              f"({peak / (args.memory_mb * MiB):.0%} of the cap), reason {result.killed_reason!r}, "
-              f"{result.stdout.strip() or 'no output'}")
+    detail = (
+        f"cap {args.memory_mb} MB, by {result.memory_mechanism}: peak {peak / MiB:.0f} MB "
+        f"({peak / (args.memory_mb * MiB):.0%} of the cap), reason {result.killed_reason!r}, "
+        f"{result.stdout.strip() or 'no output'}"
+    )
     within = peak <= args.memory_mb * MiB
     if result.memory_mechanism == "poll":  # a polled cap can be overshot within one poll: documented
         outcome = "limit" if within or result.killed_reason == MEMORY_REASON else "FAILED"
@@ -174,11 +192,21 @@ def _forgery(mode: str, args) -> list[Case]:
     out = []
     for name, code in FORGERIES.items():
         result = check_tests(code, TESTS, mode=mode)
-        out.append(Case(f"forgery: {name}", "FAILED" if result.ok else "held",
-                        "counted as passed" if result.ok else "counted as failed"))
+        out.append(
+            Case(
+                f"forgery: {name}",
+                "FAILED" if result.ok else "held",
+                "counted as passed" if result.ok else "counted as failed",
+            )
+        )
     honest = check_tests("def add(a, b):\n    return a + b\n", TESTS, mode=mode)
-    out.append(Case("forgery: the honest solution still passes", "held" if honest.ok else "FAILED",
-                    f"{honest.seconds * 1000:.0f} ms"))
+    out.append(
+        Case(
+            "forgery: the honest solution still passes",
+            "held" if honest.ok else "FAILED",
+            f"{honest.seconds * 1000:.0f} ms",
+        )
+    )
     return out
 
 
@@ -190,8 +218,12 @@ def _seccomp(mode: str, args) -> Case:
     normal = "thread ok" in lines and "fork ok" in lines
     detail = "; ".join(lines) or result.stderr[-200:]
     if "syscall_filter" not in info.guarantees:
-        return Case("seccomp: unshare(CLONE_NEWUSER) and friends", "limit", "no filter in this mode: " + detail)
-    return Case("seccomp: unshare(CLONE_NEWUSER) and friends", "held" if refused and normal else "FAILED", detail)
+        return Case(
+            "seccomp: unshare(CLONE_NEWUSER) and friends", "limit", "no filter in this mode: " + detail
+        )
+    return Case(
+        "seccomp: unshare(CLONE_NEWUSER) and friends", "held" if refused and normal else "FAILED", detail
+    )
 
 
 def _sleepers(token: str) -> list[int]:
@@ -218,10 +250,12 @@ def _kill9(mode: str, args) -> Case:
     box, tool = (f"71.{secrets.randbelow(10**8):08d}" for _ in range(2))
     with tempfile.TemporaryDirectory() as tmp:
         os.chmod(tmp, 0o711)  # as /tmp: a root patchloop's sandbox uid must pass through it
-        script = (f"from patchloop.core.sandbox import run_python\n"
-                  f"from patchloop.core.analyzers.base import run_tool\nimport threading\n"
-                  f"threading.Thread(target=run_tool, args=(['sh', '-c', 'sleep {tool}'], 120), daemon=True).start()\n"
-                  f"run_python(\"import os\\nos.execv('/bin/sleep', ['sleep', '{box}'])\", timeout=120, mode={mode!r})\n")
+        script = (
+            f"from patchloop.core.sandbox import run_python\n"
+            f"from patchloop.core.analyzers.base import run_tool\nimport threading\n"
+            f"threading.Thread(target=run_tool, args=(['sh', '-c', 'sleep {tool}'], 120), daemon=True).start()\n"
+            f"run_python(\"import os\\nos.execv('/bin/sleep', ['sleep', '{box}'])\", timeout=120, mode={mode!r})\n"
+        )
         owner = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "TMPDIR": tmp})
         try:
             if not _wait(lambda: _sleepers(box) and _sleepers(tool), 60):
@@ -235,13 +269,21 @@ def _kill9(mode: str, args) -> Case:
             owner.kill()
             for pid in _sleepers(box) + _sleepers(tool):
                 os.kill(pid, signal.SIGKILL)
-    detail = (f"sandbox and analyzer processes {'gone' if gone else 'LEFT RUNNING'}; "
-              f"{len(left_dirs)} temp folder(s) left, {len(swept)} removed by the next start's sweep")
+    detail = (
+        f"sandbox and analyzer processes {'gone' if gone else 'LEFT RUNNING'}; "
+        f"{len(left_dirs)} temp folder(s) left, {len(swept)} removed by the next start's sweep"
+    )
     return Case("kill -9 of patchloop", "held" if gone and len(swept) == len(left_dirs) else "FAILED", detail)
 
 
-PROBES: dict[str, Callable] = {"disk": _disk, "memory": _memory, "memory-fill": _memory_fill, "forgery": _forgery,
-                               "seccomp": _seccomp, "kill9": _kill9}
+PROBES: dict[str, Callable] = {
+    "disk": _disk,
+    "memory": _memory,
+    "memory-fill": _memory_fill,
+    "forgery": _forgery,
+    "seccomp": _seccomp,
+    "kill9": _kill9,
+}
 
 
 def main() -> int:
@@ -249,7 +291,9 @@ def main() -> int:
     parser.add_argument("--mode", choices=sandbox.MODES, action="append", help="only this mode (repeatable)")
     parser.add_argument("--only", choices=sorted(PROBES), action="append", help="only this case (repeatable)")
     parser.add_argument("--disk-mb", type=int, default=64, help="disk cap of the probe runs (default 64)")
-    parser.add_argument("--memory-mb", type=int, default=128, help="memory cap of the probe runs (default 128)")
+    parser.add_argument(
+        "--memory-mb", type=int, default=128, help="memory cap of the probe runs (default 128)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     report, failed = [], 0
@@ -263,7 +307,9 @@ def main() -> int:
             cases = PROBES[name](mode, args)
             for case in cases if isinstance(cases, list) else [cases]:
                 failed += case.outcome == "FAILED"
-                report.append({"mode": mode, "case": case.name, "outcome": case.outcome, "detail": case.detail})
+                report.append(
+                    {"mode": mode, "case": case.name, "outcome": case.outcome, "detail": case.detail}
+                )
                 if not args.json:
                     print(f"{mode:8} {case.outcome:7} {case.name}: {case.detail}", flush=True)
         if not args.json:

@@ -47,7 +47,9 @@ class ModelSettings:
     name: str = "embedded"  # embedded | embedded-1.5b | HF id | local folder | openai:NAME
     adapter: str = ""  # LoRA adapter folder from `patchloop train dpo`
     device: str = "auto"  # auto | cpu | cuda
-    engine: str = "auto"  # auto | llama.cpp | transformers: what runs a GGUF model (auto: llama.cpp without CUDA)
+    engine: str = (
+        "auto"  # auto | llama.cpp | transformers: what runs a GGUF model (auto: llama.cpp without CUDA)
+    )
     load_in_4bit: bool = True  # on CUDA only: NF4 through bitsandbytes
     base_url: str = ""  # for openai:NAME models
     api_key_env: str = "OPENAI_API_KEY"  # the key itself is never stored here or in the log
@@ -159,7 +161,9 @@ class Config:
     def gen_params(self) -> GenParams:
         m = self.model
         return GenParams(
-            max_new_tokens=m.max_new_tokens, temperature=m.temperature, top_p=m.top_p,
+            max_new_tokens=m.max_new_tokens,
+            temperature=m.temperature,
+            top_p=m.top_p,
             seed=None if m.seed < 0 else m.seed,
         )
 
@@ -208,12 +212,16 @@ class Config:
         if low > high:
             key = "loop.candidate_min_temperature"
             where = self.where(key) or self.where("loop.candidate_max_temperature")
-            raise ConfigError(f"loop.candidate_min_temperature and candidate_max_temperature{where} must satisfy "
-                              f"0 < min <= max <= 2, not {low} and {high}")
+            raise ConfigError(
+                f"loop.candidate_min_temperature and candidate_max_temperature{where} must satisfy "
+                f"0 < min <= max <= 2, not {low} and {high}"
+            )
         for binding, keys in self.keys.items():
             if not isinstance(keys, str) or not all(part.strip() for part in keys.split(",")):
-                raise ConfigError(f"keys.{binding}{self.where('keys.' + binding)} must be one or more keys "
-                                  f"separated by commas, not {keys!r}")
+                raise ConfigError(
+                    f"keys.{binding}{self.where('keys.' + binding)} must be one or more keys "
+                    f"separated by commas, not {keys!r}"
+                )
         return self
 
 
@@ -231,14 +239,20 @@ _DAY = 86_400.0
 
 # key -> (test, what a good value is). Every numeric and every enumerated key has one (tested).
 RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "model.name": ((lambda v: bool(v.strip())),
-                   "a model (embedded, embedded-1.5b, a Hugging Face id, a folder or openai:NAME)"),
+    "model.name": (
+        (lambda v: bool(v.strip())),
+        "a model (embedded, embedded-1.5b, a Hugging Face id, a folder or openai:NAME)",
+    ),
     "model.device": _choice(DEVICES),
     "model.engine": _choice(ENGINES),
-    "model.base_url": ((lambda v: v == "" or v.startswith(("http://", "https://"))),
-                       "empty or an http:// or https:// URL"),
-    "model.api_key_env": ((lambda v: v == "" or _ENV_NAME.fullmatch(v) is not None),
-                          "the name of an environment variable"),
+    "model.base_url": (
+        (lambda v: v == "" or v.startswith(("http://", "https://"))),
+        "empty or an http:// or https:// URL",
+    ),
+    "model.api_key_env": (
+        (lambda v: v == "" or _ENV_NAME.fullmatch(v) is not None),
+        "the name of an environment variable",
+    ),
     "model.timeout": ((lambda v: 0 < v <= _DAY), f"a number of seconds above 0 and at most {_DAY:g}"),
     "model.max_new_tokens": _between(1, 32_768),
     "model.temperature": _between(0, 2),
@@ -248,8 +262,10 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "loop.analyzers": _choice(SUITE_NAMES),
     "loop.threshold": _choice(SEVERITIES),
     "loop.language": _choice(("auto", *ANALYZED)),
-    "loop.skip": ((lambda v: all(isinstance(r, str) and r.strip() and not any(c.isspace() for c in r) for r in v)),
-                  "a list of rule ids (B101, bandit:B101, assert_used)"),
+    "loop.skip": (
+        (lambda v: all(isinstance(r, str) and r.strip() and not any(c.isspace() for c in r) for r in v)),
+        "a list of rule ids (B101, bandit:B101, assert_used)",
+    ),
     "loop.analyzer_timeout": ((lambda v: 0 < v <= 3600), "a number of seconds above 0 and at most 3600"),
     "loop.feedback": _choice(FEEDBACK),
     "loop.candidates": _between(*CANDIDATES_RANGE),
@@ -280,15 +296,20 @@ def default_config_path() -> Path:
 
 # -- reading ------------------------------------------------------------------------------------
 
+
 def _checked(setting: Setting, value: Any, where: str) -> Any:
     """A file's value with the setting's type (an int is a float where a float is wanted)."""
     expected = setting.type
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-        raise ConfigError(f"[{setting.section}] {setting.name}{where} must be {expected.__name__}, not {value!r}")
+        raise ConfigError(
+            f"[{setting.section}] {setting.name}{where} must be {expected.__name__}, not {value!r}"
+        )
     if expected is list and not all(isinstance(item, str) for item in value):
-        raise ConfigError(f"[{setting.section}] {setting.name}{where} must be a list of strings, not {value!r}")
+        raise ConfigError(
+            f"[{setting.section}] {setting.name}{where} must be a list of strings, not {value!r}"
+        )
     return list(value) if expected is list else value
 
 
@@ -304,7 +325,9 @@ def config_from_data(data: Mapping[str, Any], path: Path | None) -> Config:
         table = dict(data.pop(name, {}))
         unknown = sorted(set(table) - {s.name for s in SETTINGS.values() if s.section == name})
         if unknown:
-            raise ConfigError(f"unknown key(s) {', '.join(unknown)} in [{name}]{' of ' + str(path) if path else ''}")
+            raise ConfigError(
+                f"unknown key(s) {', '.join(unknown)} in [{name}]{' of ' + str(path) if path else ''}"
+            )
         for key, value in table.items():
             setting = SETTINGS[f"{name}.{key}"]
             config.set(setting.key, _checked(setting, value, where), FILE, str(path or ""))
@@ -323,8 +346,10 @@ def load_config(path: str | Path | None = None, *, must_exist: bool = False) -> 
     path = Path(path).expanduser() if path else default_config_path()
     if not path.exists():
         if must_exist:
-            raise ConfigNotFound(f"the config file {path} does not exist "
-                                 "(`patchloop --config FILE config set KEY VALUE` creates it)")
+            raise ConfigNotFound(
+                f"the config file {path} does not exist "
+                "(`patchloop --config FILE config set KEY VALUE` creates it)"
+            )
         return Config(path=path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -369,7 +394,9 @@ def parse_value(setting: Setting, text: str, label: str | None = None) -> Any:
         if stripped.startswith("["):
             value = _toml_literal(stripped)
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ConfigError(f"{label} must be a comma-separated list or a TOML array of strings, not {text!r}")
+                raise ConfigError(
+                    f"{label} must be a comma-separated list or a TOML array of strings, not {text!r}"
+                )
             return value
         return [part.strip() for part in stripped.split(",") if part.strip()]
     if stripped[:1] in ("'", '"'):
@@ -397,7 +424,7 @@ def env_settings(environ: Mapping[str, str]) -> dict[str, tuple[str, str]]:
             continue
         key = _ENV_KEYS.get(name)
         if key is None and name.startswith(KEYS_ENV_PREFIX) and len(name) > len(KEYS_ENV_PREFIX):
-            key = "keys." + name[len(KEYS_ENV_PREFIX):].lower()
+            key = "keys." + name[len(KEYS_ENV_PREFIX) :].lower()
         if key is None:
             if name.startswith(_SECTION_ENV_PREFIXES):
                 raise ConfigError(f"{name} names no setting{_suggest(name, _ENV_KEYS)}")

@@ -140,7 +140,9 @@ def save_config(config: Config, path: str | Path | None = None) -> Path:
             continue
         section, _, name = key.partition(".")
         stored = _stored(doc, section, name)
-        unchanged = value == SETTINGS[key].default if stored is _MISSING and key in SETTINGS else stored == value
+        unchanged = (
+            value == SETTINGS[key].default if stored is _MISSING and key in SETTINGS else stored == value
+        )
         if not unchanged:
             changes[key] = value
     for section, data in config.extra.items():

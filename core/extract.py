@@ -9,6 +9,7 @@ from .languages import normalise_language
 # A fenced block: ```lang\n ... ```; the closing fence may be missing when generation was cut off.
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+#.-]*)[^\n]*\n(.*?)(?:\n[ \t]*```|\Z)", re.DOTALL)
 
+
 def extract_code(response: str, language: str = "python") -> str | None:
     """Return the code block that answers the request, or None when the answer has no code.
 
@@ -48,4 +49,3 @@ def partial_code(streamed: str) -> str | None:
 def is_cut_off(response: str) -> bool:
     """True when the answer's last code fence is never closed: generation stopped inside the code."""
     return response.count("```") % 2 == 1
-

@@ -29,25 +29,37 @@ def render_feedback(
     item = load_template("feedback_item.txt", prompts_dir).rstrip("\n")
     warnings = "\n".join(
         item.format(
-            message=f.message, rule=f.rule_id, tool=f.tool, severity=f.severity, cwe=f.cwe,
-            filename=filename, line=f.line, column=f.column,
+            message=f.message,
+            rule=f.rule_id,
+            tool=f.tool,
+            severity=f.severity,
+            cwe=f.cwe,
+            filename=filename,
+            line=f.line,
+            column=f.column,
         )
         for f in shown
     )
-    return load_template("feedback.txt", prompts_dir).format(
-        count=len(shown), warnings=warnings, code=code.rstrip("\n"), language=language, filename=filename
-    ).rstrip("\n")
+    return (
+        load_template("feedback.txt", prompts_dir)
+        .format(
+            count=len(shown), warnings=warnings, code=code.rstrip("\n"), language=language, filename=filename
+        )
+        .rstrip("\n")
+    )
 
 
-def first_messages(prompt: str, *, language: str = "python", prompts_dir: str | Path | None = None) -> list[Message]:
-    system = load_template("system.txt", prompts_dir).format(language=language, language_name=display_name(language))
+def first_messages(
+    prompt: str, *, language: str = "python", prompts_dir: str | Path | None = None
+) -> list[Message]:
+    system = load_template("system.txt", prompts_dir).format(
+        language=language, language_name=display_name(language)
+    )
     system = system.strip()
     return [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
 
 
-def patch_messages(
-    history: Sequence[Message], response: str, feedback: str
-) -> list[Message]:
+def patch_messages(history: Sequence[Message], response: str, feedback: str) -> list[Message]:
     """The conversation for the next iteration: everything so far, the model's answer, the patch request."""
     return [*history, {"role": "assistant", "content": response}, {"role": "user", "content": feedback}]
 
@@ -116,16 +128,33 @@ def render_repair(
     item = load_template("repair_item.txt", prompts_dir).rstrip("\n")
     warnings = "\n\n".join(
         item.format(
-            number=n, message=f.message, rule=f.rule_id, tool=f.tool, severity=f.severity, cwe=f.cwe,
-            cwe_suffix=f", {f.cwe}" if f.cwe else "", filename=filename, line=f.line, column=f.column,
-            frame=code_frame(code, f.line), hint=hint_for(f, hints) or "change the code so this warning no longer applies.",
+            number=n,
+            message=f.message,
+            rule=f.rule_id,
+            tool=f.tool,
+            severity=f.severity,
+            cwe=f.cwe,
+            cwe_suffix=f", {f.cwe}" if f.cwe else "",
+            filename=filename,
+            line=f.line,
+            column=f.column,
+            frame=code_frame(code, f.line),
+            hint=hint_for(f, hints) or "change the code so this warning no longer applies.",
         )
         for n, f in enumerate(shown, 1)
     )
-    return load_template("repair.txt", prompts_dir).format(
-        task=task.strip(), count=len(shown), warnings=warnings, code=code.rstrip("\n"), language=language,
-        filename=filename,
-    ).rstrip("\n")
+    return (
+        load_template("repair.txt", prompts_dir)
+        .format(
+            task=task.strip(),
+            count=len(shown),
+            warnings=warnings,
+            code=code.rstrip("\n"),
+            language=language,
+            filename=filename,
+        )
+        .rstrip("\n")
+    )
 
 
 def repair_messages(
@@ -138,7 +167,9 @@ def repair_messages(
     prompts_dir: str | Path | None = None,
 ) -> list[Message]:
     """The conversation for a fresh repair request: the system prompt and one user turn."""
-    text = render_repair(task, code, findings, threshold=threshold, language=language, prompts_dir=prompts_dir)
+    text = render_repair(
+        task, code, findings, threshold=threshold, language=language, prompts_dir=prompts_dir
+    )
     return first_messages(text, language=language, prompts_dir=prompts_dir)
 
 
@@ -165,8 +196,9 @@ def rewrite_messages(
         line = f"- {f.message} [{f.rule_id}]" + (f" Fix: {hint}" if hint else "")
         if line not in lines:
             lines.append(line)
-    text = load_template("rewrite.txt", prompts_dir).format(
-        task=task.strip(), warnings="\n".join(lines[:limit]), language=language
-    ).rstrip("\n")
+    text = (
+        load_template("rewrite.txt", prompts_dir)
+        .format(task=task.strip(), warnings="\n".join(lines[:limit]), language=language)
+        .rstrip("\n")
+    )
     return first_messages(text, language=language, prompts_dir=prompts_dir)
-

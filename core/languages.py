@@ -50,7 +50,7 @@ _NAMED_RE = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in _N
 
 
 def normalise_language(tag: str) -> str:
-    """"Py3" -> "python", "C++" -> "cpp", "bash" -> "shell"; unknown tags come back lower-cased."""
+    """ "Py3" -> "python", "C++" -> "cpp", "bash" -> "shell"; unknown tags come back lower-cased."""
     tag = tag.strip().lower()
     return ALIASES.get(tag, tag)
 

@@ -102,8 +102,9 @@ class Log:
             # take the write lock up front with BEGIN IMMEDIATE, so concurrent writers wait for
             # each other (the busy timeout) instead of failing at once when a read inside a
             # deferred transaction (the full-text trigger) has to be upgraded to a write.
-            conn = sqlite3.connect(self.path, timeout=busy_timeout, check_same_thread=False,
-                                   isolation_level=None)
+            conn = sqlite3.connect(
+                self.path, timeout=busy_timeout, check_same_thread=False, isolation_level=None
+            )
             # A file with a good header and corrupt pages: refuse it before anything writes to it.
             problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
             if problems != ["ok"]:
@@ -154,13 +155,18 @@ class Log:
                 return result
             except sqlite3.OperationalError as exc:
                 if "locked" in str(exc) or "busy" in str(exc):
-                    raise LogError(f"the log database {self.path} stayed locked by another process: {exc}") from exc
+                    raise LogError(
+                        f"the log database {self.path} stayed locked by another process: {exc}"
+                    ) from exc
                 raise LogError(f"writing the log database {self.path} failed: {exc}") from exc
             except sqlite3.DatabaseError as exc:
-                raise LogError(f"writing the log database {self.path} failed (is it corrupt?): {exc}") from exc
+                raise LogError(
+                    f"writing the log database {self.path} failed (is it corrupt?): {exc}"
+                ) from exc
 
-    def start_run(self, run: Run, *, adapter: str = "", task_id: str | None = None,
-                  eval_run_id: int | None = None) -> int:
+    def start_run(
+        self, run: Run, *, adapter: str = "", task_id: str | None = None, eval_run_id: int | None = None
+    ) -> int:
         row = {
             "created": times.now(),
             "prompt": run.prompt,
@@ -183,27 +189,31 @@ class Log:
 
     def add_iteration(self, run_id: int, it: Iteration) -> int:
         def write() -> int:
-            iteration_id = self.db["iterations"].insert(
-                {
-                    "run_id": run_id,
-                    "idx": it.index,
-                    "prompt": json.dumps(it.prompt),
-                    "response": it.response,
-                    "code": it.code,
-                    "n_findings": len(it.findings),
-                    "analyzer_errors": json.dumps(it.analyzer_errors),
-                    "prompt_tokens": it.prompt_tokens,
-                    "completion_tokens": it.completion_tokens,
-                    "gen_seconds": it.gen_seconds,
-                    "analysis_seconds": it.analysis_seconds,
-                    "tests_passed": None if it.tests_passed is None else int(it.tests_passed),
-                    "error": it.error,
-                    "created": times.now(),
-                    "origin": it.origin,
-                    "candidate": it.candidate,
-                    "fixes": json.dumps(it.fixes) if it.fixes else None,
-                }
-            ).last_pk
+            iteration_id = (
+                self.db["iterations"]
+                .insert(
+                    {
+                        "run_id": run_id,
+                        "idx": it.index,
+                        "prompt": json.dumps(it.prompt),
+                        "response": it.response,
+                        "code": it.code,
+                        "n_findings": len(it.findings),
+                        "analyzer_errors": json.dumps(it.analyzer_errors),
+                        "prompt_tokens": it.prompt_tokens,
+                        "completion_tokens": it.completion_tokens,
+                        "gen_seconds": it.gen_seconds,
+                        "analysis_seconds": it.analysis_seconds,
+                        "tests_passed": None if it.tests_passed is None else int(it.tests_passed),
+                        "error": it.error,
+                        "created": times.now(),
+                        "origin": it.origin,
+                        "candidate": it.candidate,
+                        "fixes": json.dumps(it.fixes) if it.fixes else None,
+                    }
+                )
+                .last_pk
+            )
             self.db["findings"].insert_all(
                 [{**_finding_row(f), "iteration_id": iteration_id} for f in it.findings]
             )
@@ -250,8 +260,9 @@ class Log:
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def list_runs(self, limit: int = 20, search: str | None = None, source: str | None = None,
-                  offset: int = 0) -> list[RunSummary]:
+    def list_runs(
+        self, limit: int = 20, search: str | None = None, source: str | None = None, offset: int = 0
+    ) -> list[RunSummary]:
         """The newest runs first; with ``search``, the runs whose prompt, code or findings match
         it, best match first (full-text search, ``search_query``)."""
         where, params = [], []
@@ -266,12 +277,18 @@ class Log:
             with self.lock:
                 # sqlite-utils' search: ranked by runs_fts' bm25 (prompt, then findings, then code
                 # weigh most; m008), the newer run first on a tie.
-                ids = [row["id"] for row in self.db["runs"].search(
-                    query, columns=["id"], order_by='"runs_fts".rank, original.id DESC',
-                    where="source LIKE :source" if source else None,
-                    where_args={"source": f"{source}%"} if source else None,
-                    limit=limit, offset=offset,
-                )]
+                ids = [
+                    row["id"]
+                    for row in self.db["runs"].search(
+                        query,
+                        columns=["id"],
+                        order_by='"runs_fts".rank, original.id DESC',
+                        where="source LIKE :source" if source else None,
+                        where_args={"source": f"{source}%"} if source else None,
+                        limit=limit,
+                        offset=offset,
+                    )
+                ]
             if not ids:
                 return []
             where, params = [f"runs.id IN ({','.join('?' * len(ids))})"], list(ids)
@@ -291,10 +308,17 @@ class Log:
         stale = _stale_cutoff(STALE_AFTER)
         return [
             RunSummary(
-                id=r["id"], created=r["created"], prompt=r["prompt"], model=r["model"],
-                analyzers=r["analyzers"], stop_reason=r["stop_reason"], n_iterations=r["n_iterations"] or 0,
-                best_index=r["best_index"], first_findings=r["first_findings"],
-                last_findings=r["last_findings"], source=r["source"] or "",
+                id=r["id"],
+                created=r["created"],
+                prompt=r["prompt"],
+                model=r["model"],
+                analyzers=r["analyzers"],
+                stop_reason=r["stop_reason"],
+                n_iterations=r["n_iterations"] or 0,
+                best_index=r["best_index"],
+                first_findings=r["first_findings"],
+                last_findings=r["last_findings"],
+                source=r["source"] or "",
                 unfinished=r["stop_reason"] is None and bool(r["last_write"]) and r["last_write"] < stale,
             )
             for r in rows
@@ -302,8 +326,14 @@ class Log:
 
     # -- pruning ---------------------------------------------------------------------------------
 
-    def prune(self, *, unfinished: datetime.timedelta | None = None, finished: datetime.timedelta | None = None,
-              evals: tuple[int, ...] = (), dry_run: bool = False) -> Pruned:
+    def prune(
+        self,
+        *,
+        unfinished: datetime.timedelta | None = None,
+        finished: datetime.timedelta | None = None,
+        evals: tuple[int, ...] = (),
+        dry_run: bool = False,
+    ) -> Pruned:
         """Delete runs with their iterations, findings, candidates and labels, in one transaction:
 
         - ``unfinished``: runs that never recorded a stop reason and had no write for that long
@@ -314,20 +344,29 @@ class Log:
         Pruning by age keeps the runs an evaluation's tasks refer to (its report needs them): they go
         with ``evals``. An evaluation still running (no write for less than STALE_AFTER) is refused.
         ``dry_run`` counts what would go and deletes nothing."""
+
         def work() -> Pruned:
             result = Pruned()
             kept = "id NOT IN (SELECT run_id FROM eval_tasks WHERE run_id IS NOT NULL)"
             for age, ended in ((unfinished, "IS NULL"), (finished, "IS NOT NULL")):
                 if age is not None:
-                    result.runs.update(row[0] for row in self.db.execute(
-                        f"SELECT id FROM runs WHERE stop_reason {ended} AND {_LAST_WRITE} < ? AND {kept}",
-                        [_stale_cutoff(age)]))
+                    result.runs.update(
+                        row[0]
+                        for row in self.db.execute(
+                            f"SELECT id FROM runs WHERE stop_reason {ended} AND {_LAST_WRITE} < ? AND {kept}",
+                            [_stale_cutoff(age)],
+                        )
+                    )
             for eval_run_id in evals:
                 self._check_prunable_eval(eval_run_id)
-                result.runs.update(row[0] for row in self.db.execute(
-                    "SELECT id FROM runs WHERE eval_run_id = ? "
-                    "UNION SELECT run_id FROM eval_tasks WHERE eval_run_id = ? AND run_id IS NOT NULL",
-                    [eval_run_id, eval_run_id]))
+                result.runs.update(
+                    row[0]
+                    for row in self.db.execute(
+                        "SELECT id FROM runs WHERE eval_run_id = ? "
+                        "UNION SELECT run_id FROM eval_tasks WHERE eval_run_id = ? AND run_id IS NOT NULL",
+                        [eval_run_id, eval_run_id],
+                    )
+                )
                 result.eval_tasks += self.db["eval_tasks"].count_where("eval_run_id = ?", [eval_run_id])
                 result.evals.append(eval_run_id)
             if not dry_run:
@@ -354,14 +393,17 @@ class Log:
             "UNION ALL SELECT created FROM eval_tasks WHERE eval_run_id = :e "
             "UNION ALL SELECT created FROM runs WHERE eval_run_id = :e "
             "UNION ALL SELECT i.created FROM iterations i JOIN runs r ON i.run_id = r.id WHERE r.eval_run_id = :e)",
-            {"e": eval_run_id}).fetchone()[0]
+            {"e": eval_run_id},
+        ).fetchone()[0]
         if last and last >= _stale_cutoff(STALE_AFTER):
-            raise LogInUse(f"evaluation {eval_run_id} is still running (its last write was at {last}); "
-                           "stop it first, or prune it once it has been idle for an hour")
+            raise LogInUse(
+                f"evaluation {eval_run_id} is still running (its last write was at {last}); "
+                "stop it first, or prune it once it has been idle for an hour"
+            )
 
     def _delete_runs(self, ids: list[int]) -> None:
         for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+            chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             iterations = f"SELECT id FROM iterations WHERE run_id IN ({marks})"
             for table in ("labels", "candidates", "findings"):
@@ -383,7 +425,9 @@ class Log:
                 row = self.db["runs"].get(run_id)
             except sqlite_utils.db.NotFoundError:
                 raise LogNotFound(f"no run with id {run_id} in {self.path}") from None
-            iteration_rows = list(self.db.query("SELECT * FROM iterations WHERE run_id = ? ORDER BY idx", [run_id]))
+            iteration_rows = list(
+                self.db.query("SELECT * FROM iterations WHERE run_id = ? ORDER BY idx", [run_id])
+            )
             finding_rows = list(
                 self.db.query(
                     "SELECT f.* FROM findings f JOIN iterations i ON f.iteration_id = i.id "
@@ -405,24 +449,41 @@ class Log:
         for f in finding_rows:
             by_iteration.setdefault(f["iteration_id"], []).append(_finding_from_row(f))
         run = Run(
-            prompt=row["prompt"], model=row["model"], analyzers=row["analyzers"], t_max=row["t_max"],
-            threshold=row["threshold"], language=row["language"] or "python", backend=row["backend"] or "",
-            server=row["server"] or "", stop_reason=row["stop_reason"], error=row["error"],
+            prompt=row["prompt"],
+            model=row["model"],
+            analyzers=row["analyzers"],
+            t_max=row["t_max"],
+            threshold=row["threshold"],
+            language=row["language"] or "python",
+            backend=row["backend"] or "",
+            server=row["server"] or "",
+            stop_reason=row["stop_reason"],
+            error=row["error"],
             started_at=times.normalize(row["started_at"]) or row["created"] or "",
-            finished_at=times.normalize(row["finished_at"]), source=row["source"] or "",
+            finished_at=times.normalize(row["finished_at"]),
+            source=row["source"] or "",
             id=row["id"],
         )
         for r in iteration_rows:
             run.iterations.append(
                 Iteration(
-                    index=r["idx"], prompt=json.loads(r["prompt"] or "[]"), response=r["response"] or "",
-                    code=r["code"], findings=by_iteration.get(r["id"], []),
+                    index=r["idx"],
+                    prompt=json.loads(r["prompt"] or "[]"),
+                    response=r["response"] or "",
+                    code=r["code"],
+                    findings=by_iteration.get(r["id"], []),
                     analyzer_errors=json.loads(r["analyzer_errors"] or "[]"),
-                    prompt_tokens=r["prompt_tokens"] or 0, completion_tokens=r["completion_tokens"] or 0,
-                    gen_seconds=r["gen_seconds"] or 0.0, analysis_seconds=r["analysis_seconds"] or 0.0,
+                    prompt_tokens=r["prompt_tokens"] or 0,
+                    completion_tokens=r["completion_tokens"] or 0,
+                    gen_seconds=r["gen_seconds"] or 0.0,
+                    analysis_seconds=r["analysis_seconds"] or 0.0,
                     tests_passed=None if r["tests_passed"] is None else bool(r["tests_passed"]),
-                    error=r["error"], id=r["id"], origin=r["origin"] or "model", candidate=r["candidate"],
-                    fixes=json.loads(r["fixes"] or "[]"), candidates=candidates.get(r["id"], []),
+                    error=r["error"],
+                    id=r["id"],
+                    origin=r["origin"] or "model",
+                    candidate=r["candidate"],
+                    fixes=json.loads(r["fixes"] or "[]"),
+                    candidates=candidates.get(r["id"], []),
                 )
             )
         return run
@@ -467,23 +528,38 @@ def _finding_from_row(row: dict[str, Any]) -> Finding:
 
 def _candidate_row(c: Candidate) -> dict[str, Any]:
     return {
-        "k": c.k, "n": c.n, "temperature": c.temperature, "seed": c.seed, "response": c.response,
-        "code": c.code, "n_findings": len(c.findings), "findings": json.dumps([f.to_dict() for f in c.findings]),
+        "k": c.k,
+        "n": c.n,
+        "temperature": c.temperature,
+        "seed": c.seed,
+        "response": c.response,
+        "code": c.code,
+        "n_findings": len(c.findings),
+        "findings": json.dumps([f.to_dict() for f in c.findings]),
         "analyzer_errors": json.dumps(c.analyzer_errors),
-        "tests_passed": None if c.tests_passed is None else int(c.tests_passed), "closeness": c.closeness,
-        "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens, "chosen": int(c.chosen),
+        "tests_passed": None if c.tests_passed is None else int(c.tests_passed),
+        "closeness": c.closeness,
+        "prompt_tokens": c.prompt_tokens,
+        "completion_tokens": c.completion_tokens,
+        "chosen": int(c.chosen),
         "request": c.request,
     }
 
 
 def _candidate_from_row(row: dict[str, Any]) -> Candidate:
     return Candidate(
-        k=row["k"], n=row["n"], temperature=row["temperature"] or 0.0, seed=row["seed"],
-        response=row["response"] or "", code=row["code"],
+        k=row["k"],
+        n=row["n"],
+        temperature=row["temperature"] or 0.0,
+        seed=row["seed"],
+        response=row["response"] or "",
+        code=row["code"],
         findings=[Finding.from_dict(f) for f in json.loads(row["findings"] or "[]")],
         analyzer_errors=json.loads(row["analyzer_errors"] or "[]"),
         tests_passed=None if row["tests_passed"] is None else bool(row["tests_passed"]),
-        closeness=row["closeness"] or 0.0, prompt_tokens=row["prompt_tokens"] or 0,
-        completion_tokens=row["completion_tokens"] or 0, chosen=bool(row["chosen"]),
+        closeness=row["closeness"] or 0.0,
+        prompt_tokens=row["prompt_tokens"] or 0,
+        completion_tokens=row["completion_tokens"] or 0,
+        chosen=bool(row["chosen"]),
         request=row.get("request") or "repair",
     )

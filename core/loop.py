@@ -74,7 +74,9 @@ def run_loop(
                 if log is not None:
                     log.set_language(run.id, run.language)
             if not state.answer.error:
-                emit(AnalysisStarted(run, index, extract_code(state.answer.response, settings.language) or ""))
+                emit(
+                    AnalysisStarted(run, index, extract_code(state.answer.response, settings.language) or "")
+                )
             try:
                 going = driver.after_first([state]) if index == 0 else driver.after_greedy([state])
                 going = driver.after_answer(going) if going else going
@@ -89,8 +91,14 @@ def run_loop(
                 return run
 
 
-def _stream(backend: Backend, state: LoopState, index: int, settings: LoopSettings, emit: EventFn,
-            cancel: threading.Event) -> Iteration:
+def _stream(
+    backend: Backend,
+    state: LoopState,
+    index: int,
+    settings: LoopSettings,
+    emit: EventFn,
+    cancel: threading.Event,
+) -> Iteration:
     """The model's greedy (or configured) answer to ``state.messages``, streamed to ``emit``."""
     run = state.run
     it = Iteration(index=index, prompt=state.messages)

@@ -118,5 +118,7 @@ def _generate_batch(driver: Driver, states: list[LoopState]) -> None:
     elapsed = (time.monotonic() - started) / max(1, len(states))
     for state in states:
         if state.answer is None:  # it never ended: the batch failed or was cancelled first
-            state.answer = Iteration(index=index[id(state)], prompt=state.messages, error=failure or "model_error")
+            state.answer = Iteration(
+                index=index[id(state)], prompt=state.messages, error=failure or "model_error"
+            )
         state.answer.gen_seconds = elapsed

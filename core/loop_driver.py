@@ -41,9 +41,15 @@ from .types import Cancelled, Candidate, GenParams, GenStats, Iteration, Message
 def new_run(prompt: str, backend: Backend, settings: LoopSettings, source: str) -> Run:
     info = backend.info
     return Run(
-        prompt=prompt, model=info.model, analyzers=settings.analyzers, t_max=settings.t_max,
-        threshold=settings.threshold, language=settings.language, backend=info.backend,
-        server=info.server, source=source,
+        prompt=prompt,
+        model=info.model,
+        analyzers=settings.analyzers,
+        t_max=settings.t_max,
+        threshold=settings.threshold,
+        language=settings.language,
+        backend=info.backend,
+        server=info.server,
+        source=source,
     )
 
 
@@ -101,9 +107,17 @@ class Driver:
     """Moves a set of runs through the loop one step at a time. ``run_loop`` (one prompt,
     streamed) and ``run_loops`` (many, batched) differ only in how the greedy answers are made."""
 
-    def __init__(self, backend: Backend, settings: LoopSettings, log: Log | None, emit: EventFn,
-                 cancel: threading.Event, analyze: AnalyzeFn, pool: ThreadPoolExecutor,
-                 on_finished: Callable[[int, Run], None] | None = None):
+    def __init__(
+        self,
+        backend: Backend,
+        settings: LoopSettings,
+        log: Log | None,
+        emit: EventFn,
+        cancel: threading.Event,
+        analyze: AnalyzeFn,
+        pool: ThreadPoolExecutor,
+        on_finished: Callable[[int, Run], None] | None = None,
+    ):
         self.backend, self.settings, self.log, self.emit = backend, settings, log, emit
         self.cancel, self.analyze, self.pool, self.on_finished = cancel, analyze, pool, on_finished
 
@@ -126,8 +140,9 @@ class Driver:
     # -- steps
 
     def check(self, state: LoopState, it: Iteration) -> None:
-        it.analysis_seconds = check_code(it, self.analyze, state.tests, self.settings.language,
-                                         self.settings.gen.max_new_tokens)
+        it.analysis_seconds = check_code(
+            it, self.analyze, state.tests, self.settings.language, self.settings.gen.max_new_tokens
+        )
 
     def start_check(self, state: LoopState) -> None:
         """Check ``state.answer`` in the pool now (the batch's other answers may still be decoding)."""
@@ -180,9 +195,19 @@ class Driver:
             else:
                 going.append(state)
         if s.autofix and going:
-            fixed = list(self.pool.map(
-                lambda st: autofix_iteration(st.run, st.run.iterations[-1], self.analyze, st.tests,
-                                             language=s.language, threshold=s.threshold), going))
+            fixed = list(
+                self.pool.map(
+                    lambda st: autofix_iteration(
+                        st.run,
+                        st.run.iterations[-1],
+                        self.analyze,
+                        st.tests,
+                        language=s.language,
+                        threshold=s.threshold,
+                    ),
+                    going,
+                )
+            )
             still = []
             for state, it in zip(going, fixed, strict=True):
                 if it is not None:
@@ -202,8 +227,13 @@ class Driver:
             state.rounds += 1
             state.base = repair_base(state.run)
             state.messages = request_messages(
-                state.run, state.base, state.first, feedback=s.feedback, language=s.language,
-                threshold=s.threshold, prompts_dir=s.prompts_dir,
+                state.run,
+                state.base,
+                state.first,
+                feedback=s.feedback,
+                language=s.language,
+                threshold=s.threshold,
+                prompts_dir=s.prompts_dir,
             )
             ready.append(state)
         return ready
@@ -213,8 +243,11 @@ class Driver:
         bring nothing new, record the chosen iterations; return the runs still going."""
         s = self.settings
         self.checked(states)
-        wanting = [st for st in states
-                   if needs_candidates(st.run, st.base, st.answer, s.threshold, s.candidates, exclude=st.answer)]
+        wanting = [
+            st
+            for st in states
+            if needs_candidates(st.run, st.base, st.answer, s.threshold, s.candidates, exclude=st.answer)
+        ]
         pools = self.sample_candidates(wanting) if wanting else {}
         going = []
         for state in states:
@@ -224,8 +257,15 @@ class Driver:
             index = len([it for it in state.run.iterations if it is not state.streaming])
             if id(state) in pools:
                 pool, seconds = pools[id(state)]
-                chosen = choose(state.run, state.base, pool, state.messages, threshold=s.threshold, index=index,
-                                exclude=answer)
+                chosen = choose(
+                    state.run,
+                    state.base,
+                    pool,
+                    state.messages,
+                    threshold=s.threshold,
+                    index=index,
+                    exclude=answer,
+                )
                 if chosen is not None:
                     chosen.gen_seconds = answer.gen_seconds + seconds
                     chosen.analysis_seconds = answer.analysis_seconds
@@ -253,14 +293,23 @@ class Driver:
         of generation per run)."""
         s = self.settings
         index = {id(st): len(st.run.iterations) for st in states}
-        params = {id(st): candidate_params(s.gen, s.candidates, st.rounds, s.candidate_min_temperature,
-                                           s.candidate_max_temperature) for st in states}
+        params = {
+            id(st): candidate_params(
+                s.gen, s.candidates, st.rounds, s.candidate_min_temperature, s.candidate_max_temperature
+            )
+            for st in states
+        }
         for state in states:
             self.emit(CandidatesStarted(state.run, index[id(state)], s.candidates))
         conversations, item_params, owners = [], [], []
         for state in states:
-            rewrite = rewrite_messages(state.run.prompt, state.base.findings, threshold=s.threshold,
-                                       language=s.language, prompts_dir=s.prompts_dir)
+            rewrite = rewrite_messages(
+                state.run.prompt,
+                state.base.findings,
+                threshold=s.threshold,
+                language=s.language,
+                prompts_dir=s.prompts_dir,
+            )
             for k, p in enumerate(params[id(state)], 1):
                 conversations.append(rewrite if candidate_request(k) == "rewrite" else state.messages)
                 item_params.append(p)
@@ -274,9 +323,15 @@ class Driver:
             if isinstance(answer, Exception):
                 return  # a failed candidate is no candidate; the greedy answer still stands
             (state, k), (text, stats) = owners[n], answer
-            candidate = new_candidate(text, stats, k, s.candidates, params[id(state)][k - 1], candidate_request(k))
-            checks[n] = candidate, self.pool.submit(check_code, candidate, self.analyze, state.tests, s.language,
-                                                    s.gen.max_new_tokens)
+            candidate = new_candidate(
+                text, stats, k, s.candidates, params[id(state)][k - 1], candidate_request(k)
+            )
+            checks[n] = (
+                candidate,
+                self.pool.submit(
+                    check_code, candidate, self.analyze, state.tests, s.language, s.gen.max_new_tokens
+                ),
+            )
 
         started = time.monotonic()
         try:

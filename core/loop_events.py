@@ -49,5 +49,7 @@ class RunFinished:
     run: Run
 
 
-LoopEvent = IterationStarted | TokenReceived | AnalysisStarted | CandidatesStarted | IterationFinished | RunFinished
+LoopEvent = (
+    IterationStarted | TokenReceived | AnalysisStarted | CandidatesStarted | IterationFinished | RunFinished
+)
 EventFn = Callable[[LoopEvent], None]

@@ -60,7 +60,10 @@ def default_analyze(settings: LoopSettings) -> AnalyzeFn:
 
     def analyze(code: str) -> Analysis:
         return analyze_code(
-            code, settings.analyzers, language=settings.language, skip=settings.skip,
+            code,
+            settings.analyzers,
+            language=settings.language,
+            skip=settings.skip,
             timeout=settings.analyzer_timeout,
         )
 

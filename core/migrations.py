@@ -246,7 +246,9 @@ def m007_finding_end(db: sqlite_utils.Database) -> None:
 
 
 # The text each finding adds to its run's search column: "bandit:B602 CWE-78 subprocess call with shell=True".
-_FINDING_TEXT = "new.tool || ':' || new.rule_id || ' ' || COALESCE(new.cwe, '') || ' ' || COALESCE(new.message, '')"
+_FINDING_TEXT = (
+    "new.tool || ':' || new.rule_id || ' ' || COALESCE(new.cwe, '') || ' ' || COALESCE(new.message, '')"
+)
 
 
 @migration
@@ -270,8 +272,10 @@ def m008_search_times_indexes(db: sqlite_utils.Database) -> None:
         )
         if retype:
             db.execute(f"ALTER TABLE runs DROP COLUMN {source}")
-    db.execute("UPDATE _migrations SET applied_at = substr(applied_at, 1, 19) || '+00:00' "
-               "WHERE applied_at LIKE '____-__-__T__:__:__.%+00:00'")
+    db.execute(
+        "UPDATE _migrations SET applied_at = substr(applied_at, 1, 19) || '+00:00' "
+        "WHERE applied_at LIKE '____-__-__T__:__:__.%+00:00'"
+    )
     # Every iteration's code and every distinct finding of a run, kept up to date by triggers (so
     # any writer keeps the index right) and indexed with the prompt in runs_fts.
     runs.add_column("search_code", str)

@@ -149,12 +149,23 @@ def available() -> bool:
     return sys.platform.startswith("linux")
 
 
-def guarded(argv: Sequence[str], *, python: str | None = None, remove: Sequence[str] = (), group: bool = True,
-            reap: bool = True) -> list[str]:
+def guarded(
+    argv: Sequence[str],
+    *,
+    python: str | None = None,
+    remove: Sequence[str] = (),
+    group: bool = True,
+    reap: bool = True,
+) -> list[str]:
     """``argv`` behind the guard. ``argv[0]`` must be a path (the guard execs it without a PATH
     search). ``remove``: folders it deletes when patchloop dies;
     ``group``: kill the guard's process group then (the caller starts the guard as a session leader);
     ``reap``: kill what the command leaves behind when it exits."""
-    config = {"parent": os.getpid(), "remove": list(remove), "group": group,
-              "reap": reap, "exec_failed": EXEC_FAILED}
+    config = {
+        "parent": os.getpid(),
+        "remove": list(remove),
+        "group": group,
+        "reap": reap,
+        "exec_failed": EXEC_FAILED,
+    }
     return [python or sys.executable, "-I", "-S", "-c", GUARD, json.dumps(config), *argv]

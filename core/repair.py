@@ -42,7 +42,10 @@ TestsFn = Callable[[str], bool]
 
 
 def check_code(
-    it: Iteration | Candidate, analyze: AnalyzeFn, tests: TestsFn | None, language: str,
+    it: Iteration | Candidate,
+    analyze: AnalyzeFn,
+    tests: TestsFn | None,
+    language: str,
     token_limit: int | None = None,
 ) -> float:
     """Extract the code of ``it.response`` (when not set yet), analyze and test it; return the
@@ -71,8 +74,13 @@ def cut_off_finding(it: Iteration | Candidate, token_limit: int | None) -> Findi
     if not any(problem_class(key) == "syntax-error" for f in it.findings for key in (f.key, *f.also)):
         return None
     last = len((it.code or "").splitlines()) or 1
-    return Finding("patchloop", "cut-off", "error",
-                   f"the answer stopped at the token limit ({token_limit} tokens) in the middle of the code", last)
+    return Finding(
+        "patchloop",
+        "cut-off",
+        "error",
+        f"the answer stopped at the token limit ({token_limit} tokens) in the middle of the code",
+        last,
+    )
 
 
 def run_tests(it: Iteration | Candidate, tests: TestsFn | None) -> None:
@@ -112,13 +120,19 @@ def autofix_iteration(
             seconds[0] += time.monotonic() - begun
 
     base_analysis = Analysis(findings=base.findings, results=[])
-    outcome = fix_until_stable(base.code or "", base_analysis, timed_analyze, task=run.prompt, language=language,
-                               threshold=threshold)
+    outcome = fix_until_stable(
+        base.code or "", base_analysis, timed_analyze, task=run.prompt, language=language, threshold=threshold
+    )
     if not outcome.passes or outcome.code == base.code:
         return None
     it = Iteration(
-        index=len(run.iterations), prompt=[], response=f"```{language}\n{outcome.code}```", code=outcome.code,
-        origin="autofix", fixes=[a.to_dict() for a in outcome.applied], findings=outcome.analysis.findings,
+        index=len(run.iterations),
+        prompt=[],
+        response=f"```{language}\n{outcome.code}```",
+        code=outcome.code,
+        origin="autofix",
+        fixes=[a.to_dict() for a in outcome.applied],
+        findings=outcome.analysis.findings,
         analyzer_errors=outcome.analysis.errors,
     )
     run_tests(it, tests)
@@ -133,15 +147,26 @@ def autofix_iteration(
     return it
 
 
-def request_messages(run: Run, base: Iteration, first: list[Message], *, feedback: str, language: str,
-                     threshold: str, prompts_dir: str | None) -> list[Message]:
+def request_messages(
+    run: Run,
+    base: Iteration,
+    first: list[Message],
+    *,
+    feedback: str,
+    language: str,
+    threshold: str,
+    prompts_dir: str | None,
+) -> list[Message]:
     """The conversation that asks the model to repair ``base``."""
     code = base.code or ""
     if feedback == "chat":
-        text = render_feedback(code, base.findings, threshold=threshold, language=language, prompts_dir=prompts_dir)
+        text = render_feedback(
+            code, base.findings, threshold=threshold, language=language, prompts_dir=prompts_dir
+        )
         return patch_messages(first, base.response, text)
-    return repair_messages(run.prompt, code, base.findings, threshold=threshold, language=language,
-                           prompts_dir=prompts_dir)
+    return repair_messages(
+        run.prompt, code, base.findings, threshold=threshold, language=language, prompts_dir=prompts_dir
+    )
 
 
 def tried_codes(run: Run, exclude: Iteration | None = None) -> set[str]:
@@ -150,8 +175,9 @@ def tried_codes(run: Run, exclude: Iteration | None = None) -> set[str]:
     return {it.code for it in run.iterations if it.code is not None and it is not exclude}
 
 
-def needs_candidates(run: Run, base: Iteration, answer: Iteration, threshold: str, count: int,
-                     exclude: Iteration | None = None) -> bool:
+def needs_candidates(
+    run: Run, base: Iteration, answer: Iteration, threshold: str, count: int, exclude: Iteration | None = None
+) -> bool:
     """Sample candidates when the greedy answer brings nothing new: code already tried, no code,
     or no fewer findings than the code it repairs."""
     if count <= 0:
@@ -173,8 +199,14 @@ def candidate_params(gen: GenParams, count: int, index: int, low: float, high: f
     params = []
     for k in range(1, count + 1):
         temperature = low if count == 1 else low + (high - low) * (k - 1) / (count - 1)
-        params.append(replace(gen, temperature=round(temperature, 3), top_p=gen.top_p if gen.top_p < 1 else 0.95,
-                              seed=base_seed + 1000 * index + k))
+        params.append(
+            replace(
+                gen,
+                temperature=round(temperature, 3),
+                top_p=gen.top_p if gen.top_p < 1 else 0.95,
+                seed=base_seed + 1000 * index + k,
+            )
+        )
     return params
 
 
@@ -186,15 +218,34 @@ def closeness(a: str | None, b: str | None) -> float:
 
 def as_candidate(answer: Iteration, k: int, n: int, params: GenParams) -> Candidate:
     return Candidate(
-        k=k, n=n, temperature=params.temperature, seed=params.seed, response=answer.response, code=answer.code,
-        findings=answer.findings, analyzer_errors=answer.analyzer_errors, tests_passed=answer.tests_passed,
-        prompt_tokens=answer.prompt_tokens, completion_tokens=answer.completion_tokens,
+        k=k,
+        n=n,
+        temperature=params.temperature,
+        seed=params.seed,
+        response=answer.response,
+        code=answer.code,
+        findings=answer.findings,
+        analyzer_errors=answer.analyzer_errors,
+        tests_passed=answer.tests_passed,
+        prompt_tokens=answer.prompt_tokens,
+        completion_tokens=answer.completion_tokens,
     )
 
 
-def new_candidate(text: str, stats: GenStats, k: int, n: int, params: GenParams, request: str = "repair") -> Candidate:
-    return Candidate(k=k, n=n, temperature=params.temperature, seed=params.seed, response=text, code=None,
-                     prompt_tokens=stats.prompt_tokens, completion_tokens=stats.completion_tokens, request=request)
+def new_candidate(
+    text: str, stats: GenStats, k: int, n: int, params: GenParams, request: str = "repair"
+) -> Candidate:
+    return Candidate(
+        k=k,
+        n=n,
+        temperature=params.temperature,
+        seed=params.seed,
+        response=text,
+        code=None,
+        prompt_tokens=stats.prompt_tokens,
+        completion_tokens=stats.completion_tokens,
+        request=request,
+    )
 
 
 def candidate_request(k: int) -> str:
@@ -215,8 +266,16 @@ def rank_key(candidate: Candidate, threshold: str) -> tuple:
     )
 
 
-def choose(run: Run, base: Iteration, pool: list[Candidate], prompt: list[Message], *, threshold: str,
-           index: int, exclude: Iteration | None = None) -> Iteration | None:
+def choose(
+    run: Run,
+    base: Iteration,
+    pool: list[Candidate],
+    prompt: list[Message],
+    *,
+    threshold: str,
+    index: int,
+    exclude: Iteration | None = None,
+) -> Iteration | None:
     """The iteration made of the best candidate that is not code already tried; None when every
     candidate repeats (the run then stops as ``repeated``)."""
     tried = tried_codes(run, exclude)
@@ -228,10 +287,18 @@ def choose(run: Run, base: Iteration, pool: list[Candidate], prompt: list[Messag
     best = max(fresh, key=lambda c: rank_key(c, threshold))
     best.chosen = True
     return Iteration(
-        index=index, prompt=prompt, response=best.response, code=best.code, findings=best.findings,
-        analyzer_errors=best.analyzer_errors, tests_passed=best.tests_passed,
-        prompt_tokens=sum(c.prompt_tokens for c in pool), completion_tokens=sum(c.completion_tokens for c in pool),
-        origin="model" if best.k == 0 else "candidate", candidate=best.k, candidates=pool,
+        index=index,
+        prompt=prompt,
+        response=best.response,
+        code=best.code,
+        findings=best.findings,
+        analyzer_errors=best.analyzer_errors,
+        tests_passed=best.tests_passed,
+        prompt_tokens=sum(c.prompt_tokens for c in pool),
+        completion_tokens=sum(c.completion_tokens for c in pool),
+        origin="model" if best.k == 0 else "candidate",
+        candidate=best.k,
+        candidates=pool,
     )
 
 

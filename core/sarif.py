@@ -63,7 +63,10 @@ SARIF_LANGUAGES = {"cpp": "cplusplus"}
 
 
 def to_sarif(
-    results: Mapping[str, Analysis], *, threshold: str = "note", sources: Mapping[str, str] | None = None,
+    results: Mapping[str, Analysis],
+    *,
+    threshold: str = "note",
+    sources: Mapping[str, str] | None = None,
     languages: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """SARIF log for ``results``: file name or URI (as shown to the user) -> its analysis.
@@ -121,8 +124,15 @@ class _Run:
     artifacts: list[dict[str, Any]] = field(default_factory=list)
     artifact_index: dict[str, int] = field(default_factory=dict)
 
-    def add(self, uri: str, finding: Finding, lines: list[str] | None, fingerprint: str, skip_entry: str,
-            language: str | None = None) -> None:
+    def add(
+        self,
+        uri: str,
+        finding: Finding,
+        lines: list[str] | None,
+        fingerprint: str,
+        skip_entry: str,
+        language: str | None = None,
+    ) -> None:
         index = self._rule(finding)
         properties: dict[str, Any] = {"severity": finding.severity}
         if finding.confidence:
@@ -141,19 +151,27 @@ class _Run:
             "properties": properties,
         }
         if skip_entry:
-            result["suppressions"] = [{
-                "kind": "external",
-                "justification": f"skipped by the skip list entry {skip_entry!r} (--skip or loop.skip)",
-            }]
+            result["suppressions"] = [
+                {
+                    "kind": "external",
+                    "justification": f"skipped by the skip list entry {skip_entry!r} (--skip or loop.skip)",
+                }
+            ]
         self.results.append(result)
 
-    def _located(self, uri: str, finding: Finding, lines: list[str] | None, language: str | None) -> dict[str, Any]:
+    def _located(
+        self, uri: str, finding: Finding, lines: list[str] | None, language: str | None
+    ) -> dict[str, Any]:
         location = _location(uri, finding, lines)
         if language:
             if uri not in self.artifact_index:
                 self.artifact_index[uri] = len(self.artifacts)
-                self.artifacts.append({"location": {"uri": _uri(uri)},
-                                       "sourceLanguage": SARIF_LANGUAGES.get(language, language)})
+                self.artifacts.append(
+                    {
+                        "location": {"uri": _uri(uri)},
+                        "sourceLanguage": SARIF_LANGUAGES.get(language, language),
+                    }
+                )
             location["physicalLocation"]["artifactLocation"]["index"] = self.artifact_index[uri]
         return location
 
@@ -174,11 +192,16 @@ class _Run:
                 self.cwes.append(number)
             targets = rule.setdefault("relationships", [])
             if all(r["target"]["id"] != number for r in targets):
-                targets.append({
-                    "target": {"id": number, "index": self.cwes.index(number),
-                               "toolComponent": {"name": "CWE", "index": 0}},
-                    "kinds": ["superset"],
-                })
+                targets.append(
+                    {
+                        "target": {
+                            "id": number,
+                            "index": self.cwes.index(number),
+                            "toolComponent": {"name": "CWE", "index": 0},
+                        },
+                        "kinds": ["superset"],
+                    }
+                )
         if "security-severity" in properties:  # the rule's most severe finding sets it
             score = SECURITY_SEVERITY.get(finding.severity, "5.5")
             properties["security-severity"] = max(properties["security-severity"], score, key=float)
@@ -203,8 +226,10 @@ class _Run:
             run["artifacts"] = self.artifacts
         if self.cwes:
             driver["supportedTaxonomies"] = [{"name": "CWE", "index": 0}]
-            taxa = [{"id": n, "name": f"CWE-{n}", "helpUri": f"https://cwe.mitre.org/data/definitions/{n}.html"}
-                    for n in self.cwes]
+            taxa = [
+                {"id": n, "name": f"CWE-{n}", "helpUri": f"https://cwe.mitre.org/data/definitions/{n}.html"}
+                for n in self.cwes
+            ]
             run["taxonomies"] = [{**_CWE_TAXONOMY, "taxa": taxa}]
         return run
 
@@ -215,8 +240,11 @@ def _rule_descriptor(finding: Finding) -> dict[str, Any]:
     from .analyzers.rule_docs import rule_doc
 
     doc = rule_doc(finding.tool, finding.rule_id)
-    security = finding.tool == "bandit" and finding.rule_id != "syntax-error" or any(
-        problem_class(key).startswith("bandit:") for key in (finding.key, *finding.also))
+    security = (
+        finding.tool == "bandit"
+        and finding.rule_id != "syntax-error"
+        or any(problem_class(key).startswith("bandit:") for key in (finding.key, *finding.also))
+    )
     properties: dict[str, Any] = {"tags": ["security"] if security else ["correctness"]}
     if _PRECISION.get(finding.confidence):
         properties["precision"] = _PRECISION[finding.confidence]
@@ -256,9 +284,14 @@ def _location(uri: str, finding: Finding, lines: list[str] | None) -> dict[str, 
         snippet = _snippet(lines, region)
         if snippet:
             region["snippet"] = {"text": snippet}
-        first, last = max(1, region["startLine"] - 1), min(len(lines), region.get("endLine", region["startLine"]) + 1)
+        first, last = (
+            max(1, region["startLine"] - 1),
+            min(len(lines), region.get("endLine", region["startLine"]) + 1),
+        )
         physical["contextRegion"] = {
-            "startLine": first, "endLine": last, "snippet": {"text": "\n".join(lines[first - 1:last]) + "\n"},
+            "startLine": first,
+            "endLine": last,
+            "snippet": {"text": "\n".join(lines[first - 1 : last]) + "\n"},
         }
     return {"physicalLocation": physical}
 
@@ -272,7 +305,11 @@ def _region(finding: Finding) -> dict[str, Any]:
     if end_line >= start_line:
         if end_line > start_line:
             region["endLine"] = end_line
-        if "startColumn" in region and end_column >= 1 and (end_line, end_column) > (start_line, finding.column):
+        if (
+            "startColumn" in region
+            and end_column >= 1
+            and (end_line, end_column) > (start_line, finding.column)
+        ):
             region["endLine"] = end_line
             region["endColumn"] = end_column
     return region
@@ -281,13 +318,13 @@ def _region(finding: Finding) -> dict[str, Any]:
 def _snippet(lines: list[str], region: dict[str, Any]) -> str:
     """The text the region covers (columns are code points; a region without columns is whole lines)."""
     start, end = region["startLine"], region.get("endLine", region["startLine"])
-    chosen = lines[start - 1:end]
+    chosen = lines[start - 1 : end]
     if not chosen:
         return ""
     if "endColumn" in region:
         chosen[-1] = chosen[-1][: region["endColumn"] - 1]
     if "startColumn" in region:
-        chosen[0] = chosen[0][region["startColumn"] - 1:]
+        chosen[0] = chosen[0][region["startColumn"] - 1 :]
     return "\n".join(chosen)
 
 

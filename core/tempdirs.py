@@ -42,7 +42,7 @@ def start_time(pid: int) -> int | None:
     except OSError:
         return 0 if not os.path.isdir("/proc") else None
     # The command name (field 2) may hold spaces and parentheses: split after its last ")".
-    return int(stat[stat.rindex(")") + 2:].split()[19])
+    return int(stat[stat.rindex(")") + 2 :].split()[19])
 
 
 def _alive(pid: int, start: int) -> bool:

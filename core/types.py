@@ -212,7 +212,7 @@ class Iteration:
 
     @property
     def origin_label(self) -> str:
-        """"model", "autofix", "candidate 2/4" (what the log and the app show)."""
+        """ "model", "autofix", "candidate 2/4" (what the log and the app show)."""
         if self.origin == "candidate" and self.candidates:
             n = max(c.n for c in self.candidates)
             chosen = [c for c in self.candidates if c.k == self.candidate]

@@ -35,14 +35,24 @@ from patchloop.core.languages import ANALYZED
 from patchloop.core.log import LogError
 from patchloop.core.types import Analysis
 
-RUN_EXIT = {"clean": common.EXIT_OK, "t_max": common.EXIT_FINDINGS, "repeated": common.EXIT_FINDINGS,
-            "no_code": common.EXIT_MODEL, "model_error": common.EXIT_MODEL,
-            "analyzer_error": common.EXIT_ANALYZER, "cancelled": common.EXIT_CANCELLED}
+RUN_EXIT = {
+    "clean": common.EXIT_OK,
+    "t_max": common.EXIT_FINDINGS,
+    "repeated": common.EXIT_FINDINGS,
+    "no_code": common.EXIT_MODEL,
+    "model_error": common.EXIT_MODEL,
+    "analyzer_error": common.EXIT_ANALYZER,
+    "cancelled": common.EXIT_CANCELLED,
+}
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Config TOML file (default: $PATCHLOOP_CONFIG or the user config dir); it must exist.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Config TOML file (default: $PATCHLOOP_CONFIG or the user config dir); it must exist.",
+)
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="SQLite log file to use.")
 @click.version_option(package_name="patchloop")
 @click.pass_context
@@ -79,14 +89,21 @@ for command in (config_group, analyze, cache_group, eval_group, pairs_group, tra
 
 # -- run -----------------------------------------------------------------------------------------
 
+
 @cli.command()
 @click.argument("prompt", required=False)
-@click.option("--file", "-f", "prompt_file", type=click.File("rb"), help="Read the prompt from a file ('-' for stdin).")
+@click.option(
+    "--file", "-f", "prompt_file", type=click.File("rb"), help="Read the prompt from a file ('-' for stdin)."
+)
 @common.model_options
 @common.loop_options
-@click.option("--language", "-l", type=click.Choice(["auto", *ANALYZED]),
-              help="Language to write and analyze in (default auto: the one the prompt names, else the "
-                   "answer's code fence, else python).")
+@click.option(
+    "--language",
+    "-l",
+    type=click.Choice(["auto", *ANALYZED]),
+    help="Language to write and analyze in (default auto: the one the prompt names, else the "
+    "answer's code fence, else python).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the whole run as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No streaming progress on stderr.")
 @click.pass_context
@@ -116,7 +133,9 @@ def run(ctx: click.Context, prompt: str | None, prompt_file, as_json: bool, quie
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            common.fail(f"the prompt file {prompt_file.name} is not UTF-8 text (byte {exc.start})", common.EXIT_USAGE)
+            common.fail(
+                f"the prompt file {prompt_file.name} is not UTF-8 text (byte {exc.start})", common.EXIT_USAGE
+            )
     if text is None:
         common.fail("give a PROMPT argument or --file", common.EXIT_USAGE)
     try:
@@ -146,13 +165,17 @@ def run(ctx: click.Context, prompt: str | None, prompt_file, as_json: bool, quie
                 common.err.print()
             common.err.print(iteration_summary(event.iteration, settings.threshold), markup=False)
             for f in event.iteration.flagged(settings.threshold):
-                common.err.print(f"  {solution_file(event.run.language)}:{f.line}: {f.severity} {f.tool}:{f.rule_id} "
-                          f"{f.message}", markup=False)
+                common.err.print(
+                    f"  {solution_file(event.run.language)}:{f.line}: {f.severity} {f.tool}:{f.rule_id} "
+                    f"{f.message}",
+                    markup=False,
+                )
 
     cancel = threading.Event()
     try:
-        result = run_loop(text, backend, settings, log=log, on_event=on_event, cancel=cancel,
-                          adapter=config.model.adapter)
+        result = run_loop(
+            text, backend, settings, log=log, on_event=on_event, cancel=cancel, adapter=config.model.adapter
+        )
     except LogError as exc:
         # The iterations finished so far are still the answer: print them, then say the log failed.
         partial = seen.get("run")
@@ -170,18 +193,24 @@ def run(ctx: click.Context, prompt: str | None, prompt_file, as_json: bool, quie
         click.echo(best.code, nl=False)
     if not quiet:
         last = result.last
-        common.err.print(f"stop: {result.stop_reason} · run {result.id} in {log.path}"
-                  + (f" · best v{best.index}" if best else "") + (f" · last v{last.index}" if last else ""))
+        common.err.print(
+            f"stop: {result.stop_reason} · run {result.id} in {log.path}"
+            + (f" · best v{best.index}" if best else "")
+            + (f" · last v{last.index}" if last else "")
+        )
         if result.error:
             common.err.print(f"[red]{result.error}[/]")
     code = RUN_EXIT[result.stop_reason or "model_error"]
     if code in (common.EXIT_OK, common.EXIT_FINDINGS):
         # What matters to a script is whether the answer it got (the best iteration) is clean.
-        code = common.EXIT_OK if best is not None and best.is_clean(settings.threshold) else common.EXIT_FINDINGS
+        code = (
+            common.EXIT_OK if best is not None and best.is_clean(settings.threshold) else common.EXIT_FINDINGS
+        )
     sys.exit(code)
 
 
 # -- analyze (cli_analyze.py) and fix ------------------------------------------------------------
+
 
 def read_checked(path: Path) -> str:
     """A source file's text; a FIFO, a device, a binary, non-UTF-8 or too large file is bad input."""
@@ -197,15 +226,23 @@ def read_checked(path: Path) -> str:
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @common.analyzers_option()
 @common.threshold_option(help="Lowest severity that counts.")
 @common.skip_option()
 @click.option("--diff", "show_diff", is_flag=True, help="Print the changes as a unified diff; write no file.")
-@click.option("--task", default="", help="What the code is for: some rewrites depend on it (a digest the task asks for).")
+@click.option(
+    "--task",
+    default="",
+    help="What the code is for: some rewrites depend on it (a digest the task asks for).",
+)
 @click.option("--json", "as_json", is_flag=True, help="What was fixed and what remains, as JSON.")
 @click.pass_context
-def fix(ctx: click.Context, files: tuple[Path, ...], show_diff: bool, task: str, as_json: bool, **opts) -> None:
+def fix(
+    ctx: click.Context, files: tuple[Path, ...], show_diff: bool, task: str, as_json: bool, **opts
+) -> None:
     """Apply patchloop's deterministic fixes to FILES in place, like `ruff check --fix`.
 
     Only flagged code is rewritten (clean files stay byte-identical), and a rewrite is kept only if
@@ -224,8 +261,9 @@ def fix(ctx: click.Context, files: tuple[Path, ...], show_diff: bool, task: str,
         language = language_of(path)
 
         def analyze(text: str, language: str = language) -> Analysis:
-            return analyze_code(text, suite, language=language, skip=config.loop.skip,
-                                timeout=config.loop.analyzer_timeout)
+            return analyze_code(
+                text, suite, language=language, skip=config.loop.skip, timeout=config.loop.analyzer_timeout
+            )
 
         before = analyze(code)
         outcome = fix_until_stable(code, before, analyze, task=task, language=language, threshold=threshold)
@@ -239,18 +277,31 @@ def fix(ctx: click.Context, files: tuple[Path, ...], show_diff: bool, task: str,
             else:
                 path.write_text(outcome.code, encoding="utf-8")
         report[str(path)] = {
-            "fixed": [a.to_dict() for a in outcome.applied], "before": len(before.flagged(threshold)),
-            "remaining": [f.to_dict() for f in left], "errors": after.errors, "changed": outcome.code != code,
+            "fixed": [a.to_dict() for a in outcome.applied],
+            "before": len(before.flagged(threshold)),
+            "remaining": [f.to_dict() for f in left],
+            "errors": after.errors,
+            "changed": outcome.code != code,
         }
         if not as_json:
             for a in outcome.applied:
-                common.err.print(f"{path}:{a.line}: fixed {a.rule}: {a.description}", markup=False, highlight=False,
-                          soft_wrap=True)
+                common.err.print(
+                    f"{path}:{a.line}: fixed {a.rule}: {a.description}",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
             for f in left:
-                common.err.print(f"{path}:{f.line}:{f.column}: {f.rule_id} {f.message}", markup=False, highlight=False,
-                          soft_wrap=True)
+                common.err.print(
+                    f"{path}:{f.line}:{f.column}: {f.rule_id} {f.message}",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
             for error in after.errors:
-                common.err.print(f"{path}: analyzer error: {error}", markup=False, highlight=False, soft_wrap=True)
+                common.err.print(
+                    f"{path}: analyzer error: {error}", markup=False, highlight=False, soft_wrap=True
+                )
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
@@ -264,10 +315,14 @@ def fix(ctx: click.Context, files: tuple[Path, ...], show_diff: bool, task: str,
 
 # -- log -----------------------------------------------------------------------------------------
 
+
 @cli.group(invoke_without_command=True)
 @click.option("--limit", "-n", default=20, show_default=True, help="How many runs.")
-@click.option("--search", "-s",
-              help="Full-text search over prompts, code and findings (words as prefixes), best match first.")
+@click.option(
+    "--search",
+    "-s",
+    help="Full-text search over prompts, code and findings (words as prefixes), best match first.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def log(ctx: click.Context, limit: int, search: str | None, as_json: bool) -> None:
@@ -326,18 +381,41 @@ def log_label(ctx: click.Context, run_id: int, index: int, label: str) -> None:
 
 
 @log.command("prune")
-@click.option("--unfinished", is_flag=True,
-              help="Delete runs that never recorded how they ended (their process was killed).")
-@click.option("--finished", is_flag=True, help="Delete runs that ended, older than --older-than (which it needs).")
-@click.option("--eval", "evals", type=int, multiple=True, metavar="ID",
-              help="Delete evaluation ID (`patchloop eval list`) with its tasks and runs; repeatable.")
-@click.option("--older-than", "days", type=click.FloatRange(0), default=None,
-              help="Only runs with no write for this many days [--unfinished: 1].")
+@click.option(
+    "--unfinished",
+    is_flag=True,
+    help="Delete runs that never recorded how they ended (their process was killed).",
+)
+@click.option(
+    "--finished", is_flag=True, help="Delete runs that ended, older than --older-than (which it needs)."
+)
+@click.option(
+    "--eval",
+    "evals",
+    type=int,
+    multiple=True,
+    metavar="ID",
+    help="Delete evaluation ID (`patchloop eval list`) with its tasks and runs; repeatable.",
+)
+@click.option(
+    "--older-than",
+    "days",
+    type=click.FloatRange(0),
+    default=None,
+    help="Only runs with no write for this many days [--unfinished: 1].",
+)
 @click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
 @click.option("--json", "as_json", is_flag=True, help="What was deleted, as JSON.")
 @click.pass_context
-def log_prune(ctx: click.Context, unfinished: bool, finished: bool, evals: tuple[int, ...], days: float | None,
-              dry_run: bool, as_json: bool) -> None:
+def log_prune(
+    ctx: click.Context,
+    unfinished: bool,
+    finished: bool,
+    evals: tuple[int, ...],
+    days: float | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
     """Delete runs from the log, with their iterations, findings, candidates and labels.
 
     Pruning by age keeps the runs an evaluation's tasks refer to; --eval ID deletes those. Combine
@@ -348,29 +426,49 @@ def log_prune(ctx: click.Context, unfinished: bool, finished: bool, evals: tuple
     from patchloop.core.log import LogInUse
 
     if not (unfinished or finished or evals):
-        common.fail("say what to prune: --unfinished, --finished --older-than DAYS, or --eval ID", common.EXIT_USAGE)
+        common.fail(
+            "say what to prune: --unfinished, --finished --older-than DAYS, or --eval ID", common.EXIT_USAGE
+        )
     if finished and days is None:
-        common.fail("--finished deletes runs that ended: say how old with --older-than DAYS", common.EXIT_USAGE)
+        common.fail(
+            "--finished deletes runs that ended: say how old with --older-than DAYS", common.EXIT_USAGE
+        )
     age = datetime.timedelta(days=1.0 if days is None else days)
     store = common.open_log(common.get_config(ctx))
     try:
-        pruned = store.prune(unfinished=age if unfinished else None, finished=age if finished else None,
-                             evals=evals, dry_run=dry_run)
+        pruned = store.prune(
+            unfinished=age if unfinished else None,
+            finished=age if finished else None,
+            evals=evals,
+            dry_run=dry_run,
+        )
     except LogError as exc:
         common.fail(str(exc), common.EXIT_USAGE if isinstance(exc, LogInUse) else common.log_exit(exc))
     ids = sorted(pruned.runs)
     if as_json:
-        click.echo(json.dumps({"dry_run": dry_run, "runs": ids, "eval_tasks": pruned.eval_tasks,
-                               "evals": pruned.evals}, indent=2))
+        click.echo(
+            json.dumps(
+                {"dry_run": dry_run, "runs": ids, "eval_tasks": pruned.eval_tasks, "evals": pruned.evals},
+                indent=2,
+            )
+        )
         return
     verb = "would delete" if dry_run else "deleted"
-    evals_part = (f"{len(pruned.evals)} evaluation(s) ({', '.join(map(str, pruned.evals))}) with "
-                  f"{pruned.eval_tasks} task(s), " if pruned.evals else "")
+    evals_part = (
+        f"{len(pruned.evals)} evaluation(s) ({', '.join(map(str, pruned.evals))}) with "
+        f"{pruned.eval_tasks} task(s), "
+        if pruned.evals
+        else ""
+    )
     kinds = [k for k, on in (("unfinished", unfinished), ("finished", finished)) if on]
     kind = f"{kinds[0]} " if len(kinds) == 1 and not evals else ""
-    common.err.print(f"{verb} {evals_part}{len(ids)} {kind}run(s) from {store.path}"
-              + (f": {', '.join(map(str, ids))}" if ids and len(ids) <= 50 else ""),
-              markup=False, highlight=False, soft_wrap=True)
+    common.err.print(
+        f"{verb} {evals_part}{len(ids)} {kind}run(s) from {store.path}"
+        + (f": {', '.join(map(str, ids))}" if ids and len(ids) <= 50 else ""),
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @log.command("path")
@@ -383,6 +481,7 @@ def log_path(ctx: click.Context) -> None:
 
 
 # -- model ---------------------------------------------------------------------------------------
+
 
 @cli.group("model")
 def model_group() -> None:
@@ -399,12 +498,19 @@ def model_prepare(ctx: click.Context, **opts) -> None:
     config = common.apply_cli(common.get_config(ctx), **opts)
     started = time.monotonic()
     backend = common.load_model(config)
-    common.err.print(f"ready: {backend.info.model} on {backend.info.device} ({time.monotonic() - started:.1f}s)")
+    common.err.print(
+        f"ready: {backend.info.model} on {backend.info.device} ({time.monotonic() - started:.1f}s)"
+    )
 
 
 @model_group.command("path")
-@click.option("--model", "-m", default="embedded", show_default=True,
-              help=f"The embedded model: {', '.join(EMBEDDED_MODELS)}.")
+@click.option(
+    "--model",
+    "-m",
+    default="embedded",
+    show_default=True,
+    help=f"The embedded model: {', '.join(EMBEDDED_MODELS)}.",
+)
 def model_path(model: str) -> None:
     """Print the path of the embedded model's GGUF file (for llama.cpp's server, say)."""
     from patchloop.core.backends import ModelError
@@ -425,9 +531,23 @@ def doctor(as_json: bool) -> None:
 
     by_language = tools_by_language()
     if as_json:
-        click.echo(json.dumps({lang: [{"analyzer": t.analyzer, "tool": t.tool, "version": t.version,
-                                       "install": None if t.version else t.install} for t in tools]
-                               for lang, tools in by_language.items()}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    lang: [
+                        {
+                            "analyzer": t.analyzer,
+                            "tool": t.tool,
+                            "version": t.version,
+                            "install": None if t.version else t.install,
+                        }
+                        for t in tools
+                    ]
+                    for lang, tools in by_language.items()
+                },
+                indent=2,
+            )
+        )
     else:
         for lang, tools in by_language.items():
             click.echo(lang)

@@ -33,8 +33,9 @@ from patchloop.core.types import Analysis
 
 FORMATS = ("full", "concise", "json", "sarif", "github")
 # Folders a walk never enters (besides hidden ones): environments, VCS data, caches, build output.
-DEFAULT_EXCLUDES = frozenset({".venv", "venv", ".git", "node_modules", "__pycache__", "build", "dist", ".tox",
-                              ".mypy_cache"})
+DEFAULT_EXCLUDES = frozenset(
+    {".venv", "venv", ".git", "node_modules", "__pycache__", "build", "dist", ".tox", ".mypy_cache"}
+)
 STDIN = "-"
 
 
@@ -53,24 +54,46 @@ class Source:
 @common.analyzers_option()
 @common.threshold_option(help="Lowest severity that is reported and counts.")
 @common.skip_option()
-@click.option("--exclude", multiple=True, metavar="GLOB",
-              help="Leave out files and folders matching GLOB (name or path) when walking folders; repeatable. "
-                   ".venv, venv, .git, node_modules, __pycache__, build, dist, .tox, .mypy_cache and hidden "
-                   "folders are always left out.")
-@click.option("--language", help="Language of the code read from '-' and of the files named (default: from the "
-                                 "file's extension, for '-' from --stdin-filename, else python); walked folders "
-                                 "keep each file's own.")
-@click.option("--stdin-filename", metavar="NAME", help="Name to report the code read from '-' under (default '-').")
-@click.option("--format", "output_format", type=click.Choice(FORMATS),
-              help="full: tables (default on a terminal); concise: path:line:col: tool:rule message (default "
-                   "otherwise); json; sarif (SARIF 2.1.0); github: GitHub Actions annotations.")
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="Leave out files and folders matching GLOB (name or path) when walking folders; repeatable. "
+    ".venv, venv, .git, node_modules, __pycache__, build, dist, .tox, .mypy_cache and hidden "
+    "folders are always left out.",
+)
+@click.option(
+    "--language",
+    help="Language of the code read from '-' and of the files named (default: from the "
+    "file's extension, for '-' from --stdin-filename, else python); walked folders "
+    "keep each file's own.",
+)
+@click.option(
+    "--stdin-filename", metavar="NAME", help="Name to report the code read from '-' under (default '-')."
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMATS),
+    help="full: tables (default on a terminal); concise: path:line:col: tool:rule message (default "
+    "otherwise); json; sarif (SARIF 2.1.0); github: GitHub Actions annotations.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--sarif", is_flag=True, help="Same as --format sarif (for code-scanning services).")
 @click.option("--timeout", type=click.FloatRange(1), help="Seconds each analyzer may take per file.")
 @click.pass_context
-def analyze(ctx: click.Context, paths: tuple[Path, ...], exclude: tuple[str, ...], language: str | None,
-            stdin_filename: str | None, output_format: str | None, as_json: bool, sarif: bool,
-            timeout: float | None, **opts) -> None:
+def analyze(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    exclude: tuple[str, ...],
+    language: str | None,
+    stdin_filename: str | None,
+    output_format: str | None,
+    as_json: bool,
+    sarif: bool,
+    timeout: float | None,
+    **opts,
+) -> None:
     """Analyze FILES, FOLDERS or '-' (stdin) with the same suites the loop uses.
 
     Exit 0 when nothing at or above the threshold is found, 1 when something is, 2 for bad input,
@@ -87,11 +110,18 @@ def analyze(ctx: click.Context, paths: tuple[Path, ...], exclude: tuple[str, ...
     try:
         for source in sources:
             if source.path is None:
-                results[source.name] = analyze_code(source.text, suite, language=source.language, skip=skip,
-                                                    timeout=timeout, filename=_stdin_file(source.language))
+                results[source.name] = analyze_code(
+                    source.text,
+                    suite,
+                    language=source.language,
+                    skip=skip,
+                    timeout=timeout,
+                    filename=_stdin_file(source.language),
+                )
             else:
-                results[source.name] = analyze_file(source.path, suite, skip=skip, timeout=timeout,
-                                                     code=source.text, language=source.language)
+                results[source.name] = analyze_file(
+                    source.path, suite, skip=skip, timeout=timeout, code=source.text, language=source.language
+                )
     except ValueError as exc:
         common.fail(str(exc), common.EXIT_USAGE)
     texts = {s.name: s.text for s in sources}
@@ -102,7 +132,9 @@ def analyze(ctx: click.Context, paths: tuple[Path, ...], exclude: tuple[str, ...
 
 
 def _output_format(chosen: str | None, as_json: bool, sarif: bool) -> str:
-    asked = {name for name, on in (("json", as_json), ("sarif", sarif)) if on} | ({chosen} if chosen else set())
+    asked = {name for name, on in (("json", as_json), ("sarif", sarif)) if on} | (
+        {chosen} if chosen else set()
+    )
     if len(asked) > 1:
         common.fail(f"choose one output format, not {' and '.join(sorted(asked))}", common.EXIT_USAGE)
     if asked:
@@ -112,8 +144,14 @@ def _output_format(chosen: str | None, as_json: bool, sarif: bool) -> str:
 
 # -- inputs --------------------------------------------------------------------------------------
 
-def _read_sources(paths: Sequence[Path], suite: str, exclude: Sequence[str], language: str | None,
-                  stdin_filename: str | None) -> list[Source]:
+
+def _read_sources(
+    paths: Sequence[Path],
+    suite: str,
+    exclude: Sequence[str],
+    language: str | None,
+    stdin_filename: str | None,
+) -> list[Source]:
     from patchloop.core.analyzers import get_analyzers, language_of
 
     handled = {lang for analyzer in get_analyzers(suite) for lang in analyzer.languages}
@@ -136,15 +174,29 @@ def _read_sources(paths: Sequence[Path], suite: str, exclude: Sequence[str], lan
         else:
             common.fail(f"no such file or folder: {path}", common.EXIT_USAGE)
     for lang, count in sorted(left_out.items()):
-        common.err.print(f"note: left out {count} {lang} file(s): suite {suite!r} has no analyzer for {lang}",
-                       markup=False, highlight=False, soft_wrap=True)
+        common.err.print(
+            f"note: left out {count} {lang} file(s): suite {suite!r} has no analyzer for {lang}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     unique = list(dict.fromkeys(files))  # a file named and also found in a folder is analyzed once
     if not unique and stdin is None:
-        common.fail(f"nothing to analyze in {', '.join(map(str, folders))}: no source files the suite "
-                  "handles (see --exclude)", common.EXIT_USAGE)
+        common.fail(
+            f"nothing to analyze in {', '.join(map(str, folders))}: no source files the suite "
+            "handles (see --exclude)",
+            common.EXIT_USAGE,
+        )
     chosen = _known_language(language) if language is not None else None
-    sources = [Source(str(p), _read_file(p, walked=p not in paths),
-                      chosen if chosen and p in paths else language_of(p), p) for p in unique]
+    sources = [
+        Source(
+            str(p),
+            _read_file(p, walked=p not in paths),
+            chosen if chosen and p in paths else language_of(p),
+            p,
+        )
+        for p in unique
+    ]
     return sources + ([stdin] if stdin else [])
 
 
@@ -157,8 +209,11 @@ def walk(folder: Path, exclude: Sequence[str], languages: Collection[str]) -> tu
     left_out: Counter[str] = Counter()
     for root, dirs, names in os.walk(folder):  # symlinked folders are not followed: no cycles
         here = Path(root)
-        dirs[:] = sorted(d for d in dirs if not (d.startswith(".") or d in DEFAULT_EXCLUDES
-                                                 or _excluded(here / d, folder, exclude)))
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not (d.startswith(".") or d in DEFAULT_EXCLUDES or _excluded(here / d, folder, exclude))
+        )
         for name in sorted(names):
             path = here / name
             lang = BY_SUFFIX.get(path.suffix.lower())
@@ -197,7 +252,9 @@ def _known_language(language: str) -> str:
     known = set(BY_SUFFIX.values()) | set(ALIASES.values())
     lang = normalise_language(language)
     if lang not in known:
-        common.fail(f"unknown language {language!r}; choose one of: {', '.join(sorted(known))}", common.EXIT_USAGE)
+        common.fail(
+            f"unknown language {language!r}; choose one of: {', '.join(sorted(known))}", common.EXIT_USAGE
+        )
     return lang
 
 
@@ -214,8 +271,10 @@ def _read_stdin(language: str | None, stdin_filename: str | None) -> Source:
         lang = "python"
     data = click.get_binary_stream("stdin").read(MAX_SOURCE_BYTES + 1)
     if len(data) > MAX_SOURCE_BYTES:
-        common.fail(f"stdin is larger than {MAX_SOURCE_BYTES // (1024 * 1024)} MB; analyze smaller files",
-                  common.EXIT_USAGE)
+        common.fail(
+            f"stdin is larger than {MAX_SOURCE_BYTES // (1024 * 1024)} MB; analyze smaller files",
+            common.EXIT_USAGE,
+        )
     if b"\0" in data:
         common.fail("stdin is binary data, not source code", common.EXIT_USAGE)
     try:
@@ -235,20 +294,36 @@ def _stdin_file(language: str) -> str:
 
 # -- outputs -------------------------------------------------------------------------------------
 
-def _print(output_format: str, results: dict[str, Analysis], texts: dict[str, str], threshold: str,
-           languages: dict[str, str]) -> None:
+
+def _print(
+    output_format: str,
+    results: dict[str, Analysis],
+    texts: dict[str, str],
+    threshold: str,
+    languages: dict[str, str],
+) -> None:
     from patchloop.output import concise_line, github_annotation, github_error
 
     if output_format == "sarif":
         from patchloop.core.sarif import to_sarif
 
-        click.echo(json.dumps(to_sarif(results, threshold=threshold, sources=texts, languages=languages), indent=2))
+        click.echo(
+            json.dumps(to_sarif(results, threshold=threshold, sources=texts, languages=languages), indent=2)
+        )
     elif output_format == "json":
-        click.echo(json.dumps({
-            path: {"findings": [f.to_dict() for f in a.flagged(threshold)], "errors": a.errors,
-                   "seconds": round(a.seconds, 3)}
-            for path, a in results.items()
-        }, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    path: {
+                        "findings": [f.to_dict() for f in a.flagged(threshold)],
+                        "errors": a.errors,
+                        "seconds": round(a.seconds, 3),
+                    }
+                    for path, a in results.items()
+                },
+                indent=2,
+            )
+        )
     elif output_format == "github":
         for path, analysis in results.items():
             for f in analysis.flagged(threshold):
@@ -260,9 +335,13 @@ def _print(output_format: str, results: dict[str, Analysis], texts: dict[str, st
             for f in analysis.flagged(threshold):
                 click.echo(concise_line(path, f))
             for error in analysis.errors:
-                common.err.print(f"{path}: analyzer error: {error}", markup=False, highlight=False, soft_wrap=True)
+                common.err.print(
+                    f"{path}: analyzer error: {error}", markup=False, highlight=False, soft_wrap=True
+                )
         found = sum(len(a.flagged(threshold)) for a in results.values())
-        common.err.print(f"{found} finding(s) at or above {threshold} in {len(results)} file(s)", highlight=False)
+        common.err.print(
+            f"{found} finding(s) at or above {threshold} in {len(results)} file(s)", highlight=False
+        )
     else:
         _print_full(results, threshold)
 

@@ -38,7 +38,11 @@ def cache_dirs() -> dict[str, Path]:
 
     wheels = os.environ.get("PATCHLOOP_WHEEL_CACHE")  # the same rule as scripts/build-llama-wheel.sh
     wheels_dir = Path(wheels) if wheels else embedded.default_cache_dir().parent / "wheels"
-    return {"models": embedded.default_cache_dir(), "adapters": lora_gguf.default_cache_dir(), "wheels": wheels_dir}
+    return {
+        "models": embedded.default_cache_dir(),
+        "adapters": lora_gguf.default_cache_dir(),
+        "wheels": wheels_dir,
+    }
 
 
 def size_of(path: Path) -> int:
@@ -107,14 +111,22 @@ def cache_info(what: tuple[str, ...], as_json: bool) -> None:
     dirs = cache_dirs()
     found, _ = entries(names, None)
     if as_json:
-        report = {name: {"path": str(dirs[name]), "bytes": sum(e.bytes for e in found if e.cache == name),
-                         "entries": [asdict(e) for e in found if e.cache == name]} for name in names}
+        report = {
+            name: {
+                "path": str(dirs[name]),
+                "bytes": sum(e.bytes for e in found if e.cache == name),
+                "entries": [asdict(e) for e in found if e.cache == name],
+            }
+            for name in names
+        }
         click.echo(json.dumps(report, indent=2))
         return
     for name in names:
         mine = [e for e in found if e.cache == name]
-        click.echo(f"{name:9} {human(sum(e.bytes for e in mine)):>9}  {dirs[name]}"
-                   + ("" if dirs[name].is_dir() else "  (none yet)"))
+        click.echo(
+            f"{name:9} {human(sum(e.bytes for e in mine)):>9}  {dirs[name]}"
+            + ("" if dirs[name].is_dir() else "  (none yet)")
+        )
         for entry in mine:
             click.echo(f"          {human(entry.bytes):>9}  {Path(entry.path).name}")
 
@@ -143,8 +155,18 @@ def cache_clean(ctx: click.Context, what: tuple[str, ...], dry_run: bool, as_jso
     removed = [e for e in found if not any(f.startswith(e.path + ":") for f in failed)]
     total = sum(e.bytes for e in removed)
     if as_json:
-        click.echo(json.dumps({"dry_run": dry_run, "bytes": total, "removed": [asdict(e) for e in removed],
-                               "kept": kept, "failed": failed}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "dry_run": dry_run,
+                    "bytes": total,
+                    "removed": [asdict(e) for e in removed],
+                    "kept": kept,
+                    "failed": failed,
+                },
+                indent=2,
+            )
+        )
     else:
         verb = "would remove" if dry_run else "removed"
         for entry in removed:

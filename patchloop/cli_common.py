@@ -43,7 +43,15 @@ from patchloop.core.config import (
 from patchloop.core.log import Log, LogError, LogNotFound
 from patchloop.core.types import SEVERITIES
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_MODEL, EXIT_ANALYZER, EXIT_LOG, EXIT_CANCELLED = 0, 1, 2, 3, 4, 5, 130
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_MODEL, EXIT_ANALYZER, EXIT_LOG, EXIT_CANCELLED = (
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    130,
+)
 
 err = Console(stderr=True, highlight=False)
 
@@ -97,8 +105,11 @@ def device_option(default: str | None = None):
 
 
 def engine_option():
-    return click.option("--engine", type=click.Choice(ENGINES),
-                        help="What runs a GGUF model: llama.cpp (the default on a CPU) or transformers.")
+    return click.option(
+        "--engine",
+        type=click.Choice(ENGINES),
+        help="What runs a GGUF model: llama.cpp (the default on a CPU) or transformers.",
+    )
 
 
 def max_new_tokens_option():
@@ -110,8 +121,11 @@ def analyzers_option():
 
 
 def t_max_option():
-    return click.option("--t-max", type=click.IntRange(*T_MAX_RANGE),
-                        help=f"Patch iterations after the first attempt (default {LoopConfig.t_max}).")
+    return click.option(
+        "--t-max",
+        type=click.IntRange(*T_MAX_RANGE),
+        help=f"Patch iterations after the first attempt (default {LoopConfig.t_max}).",
+    )
 
 
 def threshold_option(help: str = "Lowest severity that counts and goes to the model."):
@@ -119,7 +133,9 @@ def threshold_option(help: str = "Lowest severity that counts and goes to the mo
 
 
 def skip_option():
-    return click.option("--skip", multiple=True, help="Rule to ignore (B101, bandit:B101, assert_used); repeatable.")
+    return click.option(
+        "--skip", multiple=True, help="Rule to ignore (B101, bandit:B101, assert_used); repeatable."
+    )
 
 
 def _apply(fn: F, decorators: list) -> F:
@@ -129,48 +145,85 @@ def _apply(fn: F, decorators: list) -> F:
 
 
 def model_options(fn: F) -> F:
-    return _apply(fn, [
-        model_option(),
-        click.option("--adapter", type=click.Path(file_okay=False), help="LoRA adapter folder to load on the model."),
-        click.option("--base-url", help="OpenAI-compatible server URL, for openai:NAME models."),
-        device_option(),
-        engine_option(),
-        click.option("--no-4bit", "no_4bit", is_flag=True, default=None, help="On CUDA, load full bf16 instead of 4-bit NF4."),
-        max_new_tokens_option(),
-        click.option("--temperature", type=click.FloatRange(0), help="0 (default) is greedy, as in the paper."),
-        click.option("--seed", type=int, help="Sampling seed (iteration i samples with seed + i)."),
-    ])
+    return _apply(
+        fn,
+        [
+            model_option(),
+            click.option(
+                "--adapter",
+                type=click.Path(file_okay=False),
+                help="LoRA adapter folder to load on the model.",
+            ),
+            click.option("--base-url", help="OpenAI-compatible server URL, for openai:NAME models."),
+            device_option(),
+            engine_option(),
+            click.option(
+                "--no-4bit",
+                "no_4bit",
+                is_flag=True,
+                default=None,
+                help="On CUDA, load full bf16 instead of 4-bit NF4.",
+            ),
+            max_new_tokens_option(),
+            click.option(
+                "--temperature", type=click.FloatRange(0), help="0 (default) is greedy, as in the paper."
+            ),
+            click.option("--seed", type=int, help="Sampling seed (iteration i samples with seed + i)."),
+        ],
+    )
 
 
 def loop_options(fn: F) -> F:
-    return _apply(fn, [
-        analyzers_option(),
-        t_max_option(),
-        threshold_option(),
-        skip_option(),
-        click.option("--autofix/--no-autofix", default=None,
-                     help="Apply deterministic rewrites before each repair request (default on)."),
-        click.option("--feedback", type=click.Choice(FEEDBACK),
-                     help="Repair requests as a fresh conversation (default) or appended to the chat."),
-        click.option("--candidates", type=click.IntRange(*CANDIDATES_RANGE),
-                     help=f"Repairs sampled when the greedy one repeats or does not help (default "
-                          f"{LoopConfig.candidates}; 0 off)."),
-    ])
+    return _apply(
+        fn,
+        [
+            analyzers_option(),
+            t_max_option(),
+            threshold_option(),
+            skip_option(),
+            click.option(
+                "--autofix/--no-autofix",
+                default=None,
+                help="Apply deterministic rewrites before each repair request (default on).",
+            ),
+            click.option(
+                "--feedback",
+                type=click.Choice(FEEDBACK),
+                help="Repair requests as a fresh conversation (default) or appended to the chat.",
+            ),
+            click.option(
+                "--candidates",
+                type=click.IntRange(*CANDIDATES_RANGE),
+                help=f"Repairs sampled when the greedy one repeats or does not help (default "
+                f"{LoopConfig.candidates}; 0 off).",
+            ),
+        ],
+    )
 
 
 # -- what the options make ---------------------------------------------------------------------
+
 
 def apply_cli(config: Config, **opts) -> Config:
     try:
         return apply_overrides(
             config,
-            model__name=opts.get("model"), model__adapter=opts.get("adapter"), model__base_url=opts.get("base_url"),
+            model__name=opts.get("model"),
+            model__adapter=opts.get("adapter"),
+            model__base_url=opts.get("base_url"),
             model__engine=opts.get("engine"),
-            model__device=opts.get("device"), model__load_in_4bit=False if opts.get("no_4bit") else None,
-            model__max_new_tokens=opts.get("max_new_tokens"), model__temperature=opts.get("temperature"),
-            model__seed=opts.get("seed"), analyzers=opts.get("analyzers"), t_max=opts.get("t_max"),
-            threshold=opts.get("threshold"), skip=list(opts["skip"]) if opts.get("skip") else None,
-            autofix=opts.get("autofix"), feedback=opts.get("feedback"), candidates=opts.get("candidates"),
+            model__device=opts.get("device"),
+            model__load_in_4bit=False if opts.get("no_4bit") else None,
+            model__max_new_tokens=opts.get("max_new_tokens"),
+            model__temperature=opts.get("temperature"),
+            model__seed=opts.get("seed"),
+            analyzers=opts.get("analyzers"),
+            t_max=opts.get("t_max"),
+            threshold=opts.get("threshold"),
+            skip=list(opts["skip"]) if opts.get("skip") else None,
+            autofix=opts.get("autofix"),
+            feedback=opts.get("feedback"),
+            candidates=opts.get("candidates"),
             language=opts.get("language"),
         )
     except ConfigError as exc:

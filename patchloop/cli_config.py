@@ -217,8 +217,11 @@ def config_unset(ctx: click.Context, key: str) -> None:
     except ConfigError as exc:
         common.fail(str(exc), common.EXIT_USAGE)
     if removed:
-        default = "the app's default binding" if key.startswith("keys.") else \
-            f"the default {toml_value(SETTINGS[key].default)}"
+        default = (
+            "the app's default binding"
+            if key.startswith("keys.")
+            else f"the default {toml_value(SETTINGS[key].default)}"
+        )
         say(f"{key} removed from {config.path}; {default} applies")
     else:
         say(f"{key} is not set in {config.path}; nothing changed")

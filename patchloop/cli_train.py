@@ -27,20 +27,41 @@ def _open_log(ctx: click.Context, db: Path | None):
 
 
 def pair_filters(fn):
-    for decorator in reversed([
-        click.option("--min-gap", type=click.IntRange(0), help="Rejected side has at least N more findings than chosen."),
-        click.option("--source", type=click.Choice(["loop", "labels", "all"]), default="all", show_default=True,
-                     help=SOURCE_HELP),
-        click.option("--run-source", metavar="PREFIX",
-                     help="Only runs whose source starts with PREFIX (cli, tui, eval, eval:cyberseceval)."),
-        click.option("--eval-run", "eval_runs", type=int, multiple=True, metavar="ID",
-                     help="Only the runs of this evaluation (ids from `patchloop eval list`); repeatable."),
-    ]):
+    for decorator in reversed(
+        [
+            click.option(
+                "--min-gap",
+                type=click.IntRange(0),
+                help="Rejected side has at least N more findings than chosen.",
+            ),
+            click.option(
+                "--source",
+                type=click.Choice(["loop", "labels", "all"]),
+                default="all",
+                show_default=True,
+                help=SOURCE_HELP,
+            ),
+            click.option(
+                "--run-source",
+                metavar="PREFIX",
+                help="Only runs whose source starts with PREFIX (cli, tui, eval, eval:cyberseceval).",
+            ),
+            click.option(
+                "--eval-run",
+                "eval_runs",
+                type=int,
+                multiple=True,
+                metavar="ID",
+                help="Only the runs of this evaluation (ids from `patchloop eval list`); repeatable.",
+            ),
+        ]
+    ):
         fn = decorator(fn)
     return fn
 
 
 # -- pairs ---------------------------------------------------------------------------------------
+
 
 @click.group("pairs")
 def pairs_group() -> None:
@@ -53,8 +74,9 @@ def _harvest(ctx: click.Context, min_gap, source, run_source, eval_runs):
 
     store = _open_log(ctx, None)
     try:
-        return store, harvest(store, min_gap=min_gap, source=source, run_source=run_source,
-                              eval_run_ids=eval_runs or None)
+        return store, harvest(
+            store, min_gap=min_gap, source=source, run_source=run_source, eval_run_ids=eval_runs or None
+        )
     except PairsError as exc:
         common.fail(str(exc), common.EXIT_USAGE)
     except LogError as exc:
@@ -98,7 +120,9 @@ def pairs_stats(ctx: click.Context, min_gap, source, run_source, eval_runs, as_j
 @pair_filters
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 @click.pass_context
-def pairs_export(ctx: click.Context, out: Path, min_gap, source, run_source, eval_runs, as_json: bool) -> None:
+def pairs_export(
+    ctx: click.Context, out: Path, min_gap, source, run_source, eval_runs, as_json: bool
+) -> None:
     """Write the pairs to OUT as JSON lines in TRL's conversational prompt/chosen/rejected format.
 
     Load it with datasets.load_dataset("json", data_files=OUT). Exit 1 (and no file) when there is no pair.
@@ -124,30 +148,68 @@ def pairs_export(ctx: click.Context, out: Path, min_gap, source, run_source, eva
 
 # -- train ---------------------------------------------------------------------------------------
 
+
 @click.group("train")
 def train_group() -> None:
     """Fine-tune the model on pairs from the log with DPO (TRL): LoRA on CPU, QLoRA on CUDA."""
 
 
 def dpo_options(fn):
-    for decorator in reversed([
-        click.option("--beta", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True,
-                     help="DPO beta: how far the model may move from the reference."),
-        click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), default=5e-5,
-                     show_default=True, help="Learning rate."),
-        click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True),
-        click.option("--max-steps", type=int, default=-1, help="Stop after N optimizer steps (overrides --epochs)."),
-        click.option("--lora-r", type=click.IntRange(1), default=16, show_default=True, help="LoRA rank."),
-        click.option("--lora-alpha", type=click.IntRange(1), help="LoRA alpha (default 2 x rank)."),
-        click.option("--max-length", type=click.IntRange(16), default=1024, show_default=True,
-                     help="Token limit of prompt + answer."),
-        click.option("--batch-size", type=click.IntRange(1), default=2, show_default=True, help="Pairs per step per device."),
-        click.option("--grad-accum", type=click.IntRange(1), default=4, show_default=True,
-                     help="Gradient accumulation steps."),
-        click.option("--seed", type=int, default=0, show_default=True),
-        common.device_option(default="auto"),
-        click.option("--no-4bit", "no_4bit", is_flag=True, help="On CUDA, LoRA on the bf16 model instead of QLoRA."),
-    ]):
+    for decorator in reversed(
+        [
+            click.option(
+                "--beta",
+                type=click.FloatRange(min=0, min_open=True),
+                default=0.1,
+                show_default=True,
+                help="DPO beta: how far the model may move from the reference.",
+            ),
+            click.option(
+                "--lr",
+                "learning_rate",
+                type=click.FloatRange(min=0, min_open=True),
+                default=5e-5,
+                show_default=True,
+                help="Learning rate.",
+            ),
+            click.option(
+                "--epochs", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True
+            ),
+            click.option(
+                "--max-steps", type=int, default=-1, help="Stop after N optimizer steps (overrides --epochs)."
+            ),
+            click.option(
+                "--lora-r", type=click.IntRange(1), default=16, show_default=True, help="LoRA rank."
+            ),
+            click.option("--lora-alpha", type=click.IntRange(1), help="LoRA alpha (default 2 x rank)."),
+            click.option(
+                "--max-length",
+                type=click.IntRange(16),
+                default=1024,
+                show_default=True,
+                help="Token limit of prompt + answer.",
+            ),
+            click.option(
+                "--batch-size",
+                type=click.IntRange(1),
+                default=2,
+                show_default=True,
+                help="Pairs per step per device.",
+            ),
+            click.option(
+                "--grad-accum",
+                type=click.IntRange(1),
+                default=4,
+                show_default=True,
+                help="Gradient accumulation steps.",
+            ),
+            click.option("--seed", type=int, default=0, show_default=True),
+            common.device_option(default="auto"),
+            click.option(
+                "--no-4bit", "no_4bit", is_flag=True, help="On CUDA, LoRA on the bf16 model instead of QLoRA."
+            ),
+        ]
+    ):
         fn = decorator(fn)
     return fn
 
@@ -156,9 +218,17 @@ def dpo_settings(opts: dict):
     from patchloop.train.dpo import DPOSettings
 
     return DPOSettings(
-        beta=opts["beta"], learning_rate=opts["learning_rate"], epochs=opts["epochs"], max_steps=opts["max_steps"],
-        lora_r=opts["lora_r"], lora_alpha=opts["lora_alpha"] or 2 * opts["lora_r"], max_length=opts["max_length"],
-        batch_size=opts["batch_size"], grad_accum=opts["grad_accum"], seed=opts["seed"], device=opts["device"],
+        beta=opts["beta"],
+        learning_rate=opts["learning_rate"],
+        epochs=opts["epochs"],
+        max_steps=opts["max_steps"],
+        lora_r=opts["lora_r"],
+        lora_alpha=opts["lora_alpha"] or 2 * opts["lora_r"],
+        max_length=opts["max_length"],
+        batch_size=opts["batch_size"],
+        grad_accum=opts["grad_accum"],
+        seed=opts["seed"],
+        device=opts["device"],
         load_in_4bit=not opts["no_4bit"],
     )
 
@@ -173,23 +243,51 @@ def _say(quiet: bool):
 
 
 @train_group.command("dpo")
-@click.option("--pairs", "pairs_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Pairs JSONL (from `patchloop pairs export`); without it, pairs come straight from the log.")
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Log database to take pairs from.")
+@click.option(
+    "--pairs",
+    "pairs_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Pairs JSONL (from `patchloop pairs export`); without it, pairs come straight from the log.",
+)
+@click.option(
+    "--db", type=click.Path(dir_okay=False, path_type=Path), help="Log database to take pairs from."
+)
 @pair_filters
 @common.model_option(help=f"Base model: {common.embedded_model_names()}, a HF id or a folder.")
-@click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder for the adapter and training.json.")
-@click.option("--init-adapter", type=click.Path(file_okay=False, exists=True),
-              help="Continue training this adapter (the reference is then a frozen copy of it).")
+@click.option(
+    "--out",
+    "-o",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for the adapter and training.json.",
+)
+@click.option(
+    "--init-adapter",
+    type=click.Path(file_okay=False, exists=True),
+    help="Continue training this adapter (the reference is then a frozen copy of it).",
+)
 @click.option("--merge", is_flag=True, help="Also write OUT/merged: the base with the adapter folded in.")
 @dpo_options
 @click.option("--json", "as_json", is_flag=True, help="Print training.json on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.pass_context
-def train_dpo_cmd(ctx: click.Context, pairs_file: Path | None, db: Path | None, min_gap, source, run_source, eval_runs,
-                  model: str | None, out_dir: Path, init_adapter: str | None, merge: bool, as_json: bool,
-                  quiet: bool, **opts) -> None:
+def train_dpo_cmd(
+    ctx: click.Context,
+    pairs_file: Path | None,
+    db: Path | None,
+    min_gap,
+    source,
+    run_source,
+    eval_runs,
+    model: str | None,
+    out_dir: Path,
+    init_adapter: str | None,
+    merge: bool,
+    as_json: bool,
+    quiet: bool,
+    **opts,
+) -> None:
     """Train a LoRA adapter with DPO on preference pairs, write it and a record to OUT.
 
     Load it afterwards with `patchloop run --adapter OUT` (or eval, or the app).
@@ -202,28 +300,49 @@ def train_dpo_cmd(ctx: click.Context, pairs_file: Path | None, db: Path | None, 
     spec = model or config.model.name
     say = _say(quiet)
     if pairs_file is not None and (db is not None or run_source or eval_runs or min_gap is not None):
-        common.fail("give either --pairs FILE or log filters (--db, --run-source, --eval-run, --min-gap), not both",
-                  common.EXIT_USAGE)
+        common.fail(
+            "give either --pairs FILE or log filters (--db, --run-source, --eval-run, --min-gap), not both",
+            common.EXIT_USAGE,
+        )
     try:
         if pairs_file is not None:
             dataset = load_pairs(pairs_file)
             data_info = describe_data(dataset, kind="file", path=str(pairs_file))
         else:
             store = _open_log(ctx, db)
-            dataset = pairs_dataset(store, min_gap=min_gap, source=source, run_source=run_source,
-                                    eval_run_ids=eval_runs or None)
-            data_info = describe_data(dataset, kind="db", path=str(store.path), run_source=run_source,
-                                      eval_runs=list(eval_runs) or None, min_gap=min_gap, source=source)
+            dataset = pairs_dataset(
+                store, min_gap=min_gap, source=source, run_source=run_source, eval_run_ids=eval_runs or None
+            )
+            data_info = describe_data(
+                dataset,
+                kind="db",
+                path=str(store.path),
+                run_source=run_source,
+                eval_runs=list(eval_runs) or None,
+                min_gap=min_gap,
+                source=source,
+            )
     except PairsError as exc:
         common.fail(str(exc), common.EXIT_USAGE)
     except LogError as exc:
         common.fail(str(exc), common.EXIT_LOG)
     if len(dataset) == 0:
-        common.fail("there are no preference pairs to train on (see `patchloop pairs stats`)", common.EXIT_USAGE)
+        common.fail(
+            "there are no preference pairs to train on (see `patchloop pairs stats`)", common.EXIT_USAGE
+        )
     say(f"{len(dataset)} pairs; base model {spec}")
     try:
-        result = train_dpo(dataset, out_dir, dpo_settings(opts), model_spec=spec, init_adapter=init_adapter,
-                           merge=merge, data_info=data_info, show_progress=not quiet, progress=say)
+        result = train_dpo(
+            dataset,
+            out_dir,
+            dpo_settings(opts),
+            model_spec=spec,
+            init_adapter=init_adapter,
+            merge=merge,
+            data_info=data_info,
+            show_progress=not quiet,
+            progress=say,
+        )
     except TrainError as exc:
         common.fail(str(exc), common.EXIT_MODEL)
     metrics = result.metrics
@@ -242,30 +361,71 @@ def train_dpo_cmd(ctx: click.Context, pairs_file: Path | None, db: Path | None, 
 @train_group.command("rounds")
 @click.option("--rounds", type=click.IntRange(1, 20), default=3, show_default=True)
 @common.model_option(help="Base model (default: the configured one, normally embedded).")
-@click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder for round-N adapters and rounds.json.")
-@click.option("--train-tasks", default="mbpp:train", show_default=True, metavar="SET",
-              help="Tasks to generate pairs on: mbpp:train, mbpp:511-600, cyberseceval:python[0:96], "
-                   "BENCH:@FILE.json (from `eval select`).")
-@click.option("--eval-tasks", multiple=True, metavar="SET",
-              help="Task set to score each round on (repeatable; default mbpp:test).")
+@click.option(
+    "--out",
+    "-o",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for round-N adapters and rounds.json.",
+)
+@click.option(
+    "--train-tasks",
+    default="mbpp:train",
+    show_default=True,
+    metavar="SET",
+    help="Tasks to generate pairs on: mbpp:train, mbpp:511-600, cyberseceval:python[0:96], "
+    "BENCH:@FILE.json (from `eval select`).",
+)
+@click.option(
+    "--eval-tasks",
+    multiple=True,
+    metavar="SET",
+    help="Task set to score each round on (repeatable; default mbpp:test).",
+)
 @common.t_max_option()
 @common.analyzers_option()
 @common.threshold_option()
 @common.max_new_tokens_option()
-@click.option("--gen-batch-size", type=click.IntRange(1, 512), default=8, show_default=True,
-              help="Tasks generated together (the backend's batch size).")
+@click.option(
+    "--gen-batch-size",
+    type=click.IntRange(1, 512),
+    default=8,
+    show_default=True,
+    help="Tasks generated together (the backend's batch size).",
+)
 @common.engine_option()
-@click.option("--min-gap", type=click.IntRange(0), help="Rejected side has at least N more findings than chosen.")
-@click.option("--start-adapter", type=click.Path(file_okay=False, exists=True), help="Start from this adapter.")
+@click.option(
+    "--min-gap", type=click.IntRange(0), help="Rejected side has at least N more findings than chosen."
+)
+@click.option(
+    "--start-adapter", type=click.Path(file_okay=False, exists=True), help="Start from this adapter."
+)
 @click.option("--tag", help="Name for this invocation in the eval records (default: a timestamp).")
 @dpo_options
 @click.option("--json", "as_json", is_flag=True, help="Print rounds.json on stdout at the end.")
 @click.option("--quiet", "-q", is_flag=True)
 @click.pass_context
-def train_rounds_cmd(ctx: click.Context, rounds: int, model: str | None, out_dir: Path, train_tasks: str,
-                     eval_tasks: tuple[str, ...], t_max, analyzers, threshold, max_new_tokens, gen_batch_size: int,
-                     min_gap, start_adapter, tag, engine, as_json: bool, quiet: bool, **opts) -> None:
+def train_rounds_cmd(
+    ctx: click.Context,
+    rounds: int,
+    model: str | None,
+    out_dir: Path,
+    train_tasks: str,
+    eval_tasks: tuple[str, ...],
+    t_max,
+    analyzers,
+    threshold,
+    max_new_tokens,
+    gen_batch_size: int,
+    min_gap,
+    start_adapter,
+    tag,
+    engine,
+    as_json: bool,
+    quiet: bool,
+    **opts,
+) -> None:
     """Iterate: generate on train tasks with the current model, harvest pairs, train DPO, score.
 
     Round 0 scores the starting model; the final table has pass@1 and EFR (first attempt and after
@@ -279,10 +439,17 @@ def train_rounds_cmd(ctx: click.Context, rounds: int, model: str | None, out_dir
     from patchloop.train.dpo import TrainError
     from patchloop.train.rounds import RoundsConfig, load_task_set, run_rounds
 
-    config = common.apply_cli(common.get_config(ctx), model=model, t_max=t_max, analyzers=analyzers,
-                            threshold=threshold, max_new_tokens=max_new_tokens, engine=engine,
-                            device=None if opts["device"] == "auto" else opts["device"],
-                            no_4bit=opts["no_4bit"] or None)
+    config = common.apply_cli(
+        common.get_config(ctx),
+        model=model,
+        t_max=t_max,
+        analyzers=analyzers,
+        threshold=threshold,
+        max_new_tokens=max_new_tokens,
+        engine=engine,
+        device=None if opts["device"] == "auto" else opts["device"],
+        no_4bit=opts["no_4bit"] or None,
+    )
     try:
         train_set = load_task_set(train_tasks)
         eval_sets = [load_task_set(spec) for spec in (eval_tasks or ("mbpp:test",))]
@@ -292,8 +459,11 @@ def train_rounds_cmd(ctx: click.Context, rounds: int, model: str | None, out_dir
     for eval_set in eval_sets:
         overlap = sorted(trained_on & {t.task_id for t in eval_set.tasks})
         if overlap:
-            common.fail(f"{train_set.name} and {eval_set.name} share {len(overlap)} task(s), e.g. {overlap[0]}: "
-                      "a model would be scored on what it trained on", common.EXIT_USAGE)
+            common.fail(
+                f"{train_set.name} and {eval_set.name} share {len(overlap)} task(s), e.g. {overlap[0]}: "
+                "a model would be scored on what it trained on",
+                common.EXIT_USAGE,
+            )
     store = common.open_log(config)
     say = _say(quiet)
     spec = config.model.name
@@ -309,9 +479,17 @@ def train_rounds_cmd(ctx: click.Context, rounds: int, model: str | None, out_dir
         return load_backend(spec, **options)
 
     rounds_config = RoundsConfig(
-        train=train_set, evals=eval_sets, out_dir=out_dir, model=spec, rounds=rounds,
-        loop=common.loop_settings(config), dpo=dpo_settings(opts), min_gap=min_gap, start_adapter=start_adapter,
-        chunk_size=gen_batch_size, tag=tag or "",
+        train=train_set,
+        evals=eval_sets,
+        out_dir=out_dir,
+        model=spec,
+        rounds=rounds,
+        loop=common.loop_settings(config),
+        dpo=dpo_settings(opts),
+        min_gap=min_gap,
+        start_adapter=start_adapter,
+        chunk_size=gen_batch_size,
+        tag=tag or "",
     )
     try:
         results = run_rounds(rounds_config, store, backend_for, report=say, show_progress=not quiet)
@@ -328,8 +506,19 @@ def rounds_table(results):
     from rich.table import Table
 
     table = Table(title="DPO rounds")
-    for column in ("round", "pairs", "loss", "margin", "acc", "task set", "pass@1", "pass@1 patched", "EFR",
-                   "EFR patched", "adapter"):
+    for column in (
+        "round",
+        "pairs",
+        "loss",
+        "margin",
+        "acc",
+        "task set",
+        "pass@1",
+        "pass@1 patched",
+        "EFR",
+        "EFR patched",
+        "adapter",
+    ):
         table.add_column(column, justify="left" if column in ("task set", "adapter") else "right")
 
     def num(value, digits=3):
@@ -340,13 +529,18 @@ def rounds_table(results):
 
     for r in results:
         first = True
-        for name, s in (r.scores.items() or [("", None)]):
+        for name, s in r.scores.items() or [("", None)]:
             table.add_row(
-                str(r.round) if first else "", str(r.pairs) if r.round and first else "",
-                num(r.train.get("loss"), 4) if first else "", num(r.train.get("reward_margin"), 4) if first else "",
-                num(r.train.get("reward_accuracy"), 2) if first else "", name,
-                pct(s["pass_first"]) if s else "", pct(s["pass_final"]) if s else "",
-                pct(s["efr_first"]) if s else "", pct(s["efr_final"]) if s else "",
+                str(r.round) if first else "",
+                str(r.pairs) if r.round and first else "",
+                num(r.train.get("loss"), 4) if first else "",
+                num(r.train.get("reward_margin"), 4) if first else "",
+                num(r.train.get("reward_accuracy"), 2) if first else "",
+                name,
+                pct(s["pass_first"]) if s else "",
+                pct(s["pass_final"]) if s else "",
+                pct(s["efr_first"]) if s else "",
+                pct(s["efr_final"]) if s else "",
                 ((r.adapter or "base") + (f" ({r.note})" if r.note else "")) if first else "",
             )
             first = False

@@ -29,8 +29,14 @@ def fit_table(table: Table, width: int) -> Table:
 
 def compact_table(title: str | None = None) -> Table:
     """A table without vertical rules: columns two spaces apart, a rule under the header."""
-    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False,
-                 show_edge=False)
+    return Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1, 0, 0),
+        pad_edge=False,
+        show_edge=False,
+    )
 
 
 def findings_table(findings: Sequence[Finding], title: str | None = None, width: int = 120) -> Table:
@@ -132,13 +138,18 @@ def iteration_summary(it: Iteration, threshold: str) -> str:
 
 def code_diff(before: str | None, after: str | None, *, old: str = "before", new: str = "after") -> str:
     """A unified diff of two versions of the code ("" when they are the same)."""
-    return "".join(difflib.unified_diff((before or "").splitlines(keepends=True),
-                                        (after or "").splitlines(keepends=True), old, new))
+    return "".join(
+        difflib.unified_diff(
+            (before or "").splitlines(keepends=True), (after or "").splitlines(keepends=True), old, new
+        )
+    )
 
 
 def print_run(console: Console, run: Run) -> None:
-    console.print(f"[bold]run {run.id if run.id is not None else '-'}[/] · {run.model} · analyzers {run.analyzers}"
-                  f" · threshold {run.threshold} · stop: [bold]{run.stop_reason}[/]")
+    console.print(
+        f"[bold]run {run.id if run.id is not None else '-'}[/] · {run.model} · analyzers {run.analyzers}"
+        f" · threshold {run.threshold} · stop: [bold]{run.stop_reason}[/]"
+    )
     console.print(f"[dim]prompt:[/] {run.prompt}")
     previous: Iteration | None = None
     for it in run.iterations:
@@ -148,10 +159,13 @@ def print_run(console: Console, run: Run) -> None:
             console.print(f"  fixed line {fix['line']}: {fix['rule']}: {fix['description']}", markup=False)
         for c in it.candidates:
             mark = "→" if c.chosen else " "
-            console.print(f"  {mark} candidate {c.k} ({c.request}, t={c.temperature:g}): "
-                          + ("no code" if c.code is None else f"{len(c.flagged(run.threshold))} finding(s)")
-                          + ("" if c.tests_passed is None else (", tests pass" if c.tests_passed else ", tests FAIL"))
-                          + f", closeness {c.closeness:.2f}", markup=False)
+            console.print(
+                f"  {mark} candidate {c.k} ({c.request}, t={c.temperature:g}): "
+                + ("no code" if c.code is None else f"{len(c.flagged(run.threshold))} finding(s)")
+                + ("" if c.tests_passed is None else (", tests pass" if c.tests_passed else ", tests FAIL"))
+                + f", closeness {c.closeness:.2f}",
+                markup=False,
+            )
         if previous is not None and previous.code and it.code:
             diff = code_diff(previous.code, it.code, old=f"v{previous.index}", new=f"v{it.index}")
             console.print(diff or "(same code as the previous iteration)", markup=False, highlight=False)
@@ -163,7 +177,9 @@ def print_run(console: Console, run: Run) -> None:
             previous = it
 
 
-def print_rows(rows: Sequence, lines: Callable[[Sequence], list[str]], table: Callable[[Sequence, int], Table]) -> None:
+def print_rows(
+    rows: Sequence, lines: Callable[[Sequence], list[str]], table: Callable[[Sequence, int], Table]
+) -> None:
     """Rows on stdout: plain ``lines`` for a pipe, a ``table`` drawn to the terminal's width otherwise."""
     import click
 
@@ -190,8 +206,15 @@ def runs_table(rows: Sequence[RunSummary], width: int = 120) -> Table:
     table.add_column("prompt", overflow="ellipsis", no_wrap=True, ratio=1, min_width=12)
     for r in rows:
         created = r.created[:16].replace("T", " ")
-        cells = [str(r.id), created if wide else created[5:], *([r.model] if wide else []), _stop(r),
-                 str(r.n_iterations), _findings(r), Text(" ".join(r.prompt.split()))]
+        cells = [
+            str(r.id),
+            created if wide else created[5:],
+            *([r.model] if wide else []),
+            _stop(r),
+            str(r.n_iterations),
+            _findings(r),
+            Text(" ".join(r.prompt.split())),
+        ]
         table.add_row(*cells)
     return fit_table(table, width)
 
@@ -199,8 +222,20 @@ def runs_table(rows: Sequence[RunSummary], width: int = 120) -> Table:
 def runs_lines(rows: Sequence[RunSummary]) -> list[str]:
     """Recent runs as tab-separated lines for a pipe: id, created, model, stop, iterations,
     findings (first->last), prompt (on one line)."""
-    return ["\t".join((str(r.id), r.created[:19].replace("T", " "), r.model, _stop(r), str(r.n_iterations),
-                       _findings(r).replace("→", "->"), " ".join(r.prompt.split()))) for r in rows]
+    return [
+        "\t".join(
+            (
+                str(r.id),
+                r.created[:19].replace("T", " "),
+                r.model,
+                _stop(r),
+                str(r.n_iterations),
+                _findings(r).replace("→", "->"),
+                " ".join(r.prompt.split()),
+            )
+        )
+        for r in rows
+    ]
 
 
 def _stop(r: RunSummary) -> str:
@@ -228,18 +263,38 @@ def eval_table(rows: Sequence[dict], width: int = 120) -> Table:
     table.add_column("status", no_wrap=True)
     for r in rows:
         created = str(r["created"])[:16].replace("T", " ")
-        table.add_row(str(r["id"]), created if wide else created[5:], r["benchmark"], Text(_model(r)),
-                      r["analyzers"], *([str(r["t_max"])] if wide else []), f"{r['n_done']}/{r['n_tasks']}",
-                      r["status"])
+        table.add_row(
+            str(r["id"]),
+            created if wide else created[5:],
+            r["benchmark"],
+            Text(_model(r)),
+            r["analyzers"],
+            *([str(r["t_max"])] if wide else []),
+            f"{r['n_done']}/{r['n_tasks']}",
+            r["status"],
+        )
     return fit_table(table, width)
 
 
 def eval_lines(rows: Sequence[dict]) -> list[str]:
     """Recent evaluations as tab-separated lines for a pipe: id, created, benchmark, model,
     adapter, suite, t_max, done/tasks, status."""
-    return ["\t".join((str(r["id"]), str(r["created"])[:19].replace("T", " "), r["benchmark"], r["model"],
-                       r["adapter"] or "-", r["analyzers"], str(r["t_max"]), f"{r['n_done']}/{r['n_tasks']}",
-                       r["status"])) for r in rows]
+    return [
+        "\t".join(
+            (
+                str(r["id"]),
+                str(r["created"])[:19].replace("T", " "),
+                r["benchmark"],
+                r["model"],
+                r["adapter"] or "-",
+                r["analyzers"],
+                str(r["t_max"]),
+                f"{r['n_done']}/{r['n_tasks']}",
+                r["status"],
+            )
+        )
+        for r in rows
+    ]
 
 
 def _model(r: dict) -> str:

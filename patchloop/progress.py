@@ -72,9 +72,16 @@ class TaskProgress:
         self.console, self.quiet = console, quiet
         self.live = console.is_terminal if live is None else live
         self.jobs: dict[int, Job] = {}
-        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                             TimeElapsedColumn(), _EtaColumn(self.jobs), console=console,
-                             disable=quiet or not self.live, transient=False)
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            _EtaColumn(self.jobs),
+            console=console,
+            disable=quiet or not self.live,
+            transient=False,
+        )
 
     def __enter__(self) -> Self:
         self._bar.__enter__()
@@ -104,6 +111,8 @@ class TaskProgress:
         now = time.monotonic()
         eta = job.eta(now)
         percent = f" ({100 * job.done // job.total}%)" if job.total else ""
-        line = (f"{job.label}: {job.done}/{job.total} tasks{percent}{'  ' + what if what else ''}"
-                f"  elapsed {clock(now - job.started)}  ETA {clock(eta) if eta is not None else '-:--'}")
+        line = (
+            f"{job.label}: {job.done}/{job.total} tasks{percent}{'  ' + what if what else ''}"
+            f"  elapsed {clock(now - job.started)}  ETA {clock(eta) if eta is not None else '-:--'}"
+        )
         self.console.print(line, markup=False, highlight=False, soft_wrap=True)

@@ -48,7 +48,9 @@ async def shoot(out: Path, prompt: str, size: tuple[int, int], t_max: int) -> No
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=Path("docs/screenshot.svg"))
     parser.add_argument("--prompt", default=PROMPT)
     parser.add_argument("--size", default="120x40", help="columns x rows")

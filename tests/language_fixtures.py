@@ -54,7 +54,9 @@ def analyze_fixture(path: Path, language: str, suite: str = "all") -> Analysis:
 
 @cache  # the planted-bug, hint and clean tests read the same verdicts: one analysis per file
 def _analysis(path: Path, language: str, suite: str) -> Analysis:
-    return analyze_code(path.read_text(encoding="utf-8"), suite, language=language, filename="solution" + path.suffix)
+    return analyze_code(
+        path.read_text(encoding="utf-8"), suite, language=language, filename="solution" + path.suffix
+    )
 
 
 def planted_unless_clean(path: Path, analysis: Analysis) -> list[Planted]:

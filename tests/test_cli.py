@@ -12,7 +12,9 @@ import patchloop.cli_common as cli_module
 from patchloop.cli import cli
 
 BAD = "```python\nimport subprocess\n\n\ndef run(cmd):\n    return subprocess.call(cmd, shell=True)\n```"
-GOOD = "```python\nimport subprocess\n\n\ndef run(cmd: list[str]) -> int:\n    return subprocess.call(cmd)\n```"
+GOOD = (
+    "```python\nimport subprocess\n\n\ndef run(cmd: list[str]) -> int:\n    return subprocess.call(cmd)\n```"
+)
 
 
 def use_backend(monkeypatch, backend):
@@ -35,14 +37,33 @@ def test_run_patches_until_clean_and_prints_the_best_code(env, monkeypatch):
 def test_run_json_has_every_iteration(env, monkeypatch):
     other = BAD.replace("subprocess.call(cmd, shell=True)", "subprocess.call(cmd + ' -l', shell=True)")
     use_backend(monkeypatch, ScriptedBackend([BAD, other]))
-    result = env("run", "--json", "-a", "security", "--t-max", "1", "--no-autofix", "--candidates", "0",
-                 "run a shell command")
+    result = env(
+        "run",
+        "--json",
+        "-a",
+        "security",
+        "--t-max",
+        "1",
+        "--no-autofix",
+        "--candidates",
+        "0",
+        "run a shell command",
+    )
     assert result.exit_code == 1  # still flagged after t_max
     data = json.loads(result.stdout)
     assert data["stop_reason"] == "t_max" and len(data["iterations"]) == 2
     assert all(it["findings"] for it in data["iterations"])
-    assert {"gen_seconds", "analysis_seconds", "completion_tokens", "response", "code", "origin",
-            "origin_label", "candidates", "fixes"} <= set(data["iterations"][0])
+    assert {
+        "gen_seconds",
+        "analysis_seconds",
+        "completion_tokens",
+        "response",
+        "code",
+        "origin",
+        "origin_label",
+        "candidates",
+        "fixes",
+    } <= set(data["iterations"][0])
 
 
 def test_run_autofixes_before_asking_the_model_again(env, monkeypatch):
@@ -89,8 +110,11 @@ def test_analyze_exit_codes_json_and_sarif(env, tmp_path):
     assert data[str(good)]["findings"] == [] and data[str(bad)]["findings"][0]["line"] == 5
     sarif = json.loads(env("analyze", "-a", "security", "--sarif", str(bad)).stdout)
     assert sarif["version"] == "2.1.0"
-    assert any(r["locations"][0]["physicalLocation"]["region"]["startLine"] == 5
-               for run in sarif["runs"] for r in run["results"])
+    assert any(
+        r["locations"][0]["physicalLocation"]["region"]["startLine"] == 5
+        for run in sarif["runs"]
+        for r in run["results"]
+    )
 
 
 def test_analyze_threshold_and_skip(env, tmp_path):
@@ -121,9 +145,26 @@ def test_corrupt_log_exits_5(tmp_path, monkeypatch):
     assert result.exit_code == 5 and "not a readable SQLite file" in result.output
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["analyze"], ["log"], ["log", "show"], ["config"], ["model"], ["doctor"],
-                                     ["eval"], ["eval", "humaneval"], ["pairs"], ["pairs", "export"], ["train"],
-                                     ["train", "dpo"], ["train", "rounds"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["run"],
+        ["analyze"],
+        ["log"],
+        ["log", "show"],
+        ["config"],
+        ["model"],
+        ["doctor"],
+        ["eval"],
+        ["eval", "humaneval"],
+        ["pairs"],
+        ["pairs", "export"],
+        ["train"],
+        ["train", "dpo"],
+        ["train", "rounds"],
+    ],
+)
 def test_every_command_has_help(command):
     result = CliRunner().invoke(cli, [*command, "--help"])
     assert result.exit_code == 0 and "Usage:" in result.output

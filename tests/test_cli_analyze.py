@@ -21,11 +21,26 @@ CLEAN = "def add(a: int, b: int) -> int:\n    return a + b\n"
 
 
 def fake_analysis(code: str, language: str = "python", error: str | None = None) -> Analysis:
-    findings = [Finding("bandit", "B307", "warning", "Use of possibly insecure function", n, line.index("eval") + 1,
-                        cwe="CWE-78", end_line=n, end_column=line.index("eval") + 8)
-                for n, line in enumerate(code.splitlines(), 1) if "eval(" in line]
-    findings += [Finding("ruff", "F401", "note", "`os` imported but unused", n, 8)
-                 for n, line in enumerate(code.splitlines(), 1) if line.startswith("import os")]
+    findings = [
+        Finding(
+            "bandit",
+            "B307",
+            "warning",
+            "Use of possibly insecure function",
+            n,
+            line.index("eval") + 1,
+            cwe="CWE-78",
+            end_line=n,
+            end_column=line.index("eval") + 8,
+        )
+        for n, line in enumerate(code.splitlines(), 1)
+        if "eval(" in line
+    ]
+    findings += [
+        Finding("ruff", "F401", "note", "`os` imported but unused", n, 8)
+        for n, line in enumerate(code.splitlines(), 1)
+        if line.startswith("import os")
+    ]
     findings.sort(key=lambda f: f.line)
     return Analysis(findings, [AnalyzerResult("bandit", findings, error=error)], 0.01)
 
@@ -55,8 +70,9 @@ def run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
     def invoke(*args, input=None):
-        return CliRunner().invoke(cli, ["--db", str(tmp_path / "log.db"), "analyze", *args], input=input,
-                                  catch_exceptions=False)
+        return CliRunner().invoke(
+            cli, ["--db", str(tmp_path / "log.db"), "analyze", *args], input=input, catch_exceptions=False
+        )
 
     return invoke
 
@@ -74,19 +90,36 @@ def test_the_command_lives_in_cli_analyze():
 
 
 def test_a_folder_is_walked_with_the_usual_excludes(run, calls, tmp_path):
-    tree(tmp_path / "src", {
-        "app.py": EVAL, "pkg/util.py": CLEAN, "pkg/gen_pb2.py": EVAL, "web/app.js": "eval(x)\n",
-        "notes.md": "eval(x)\n", ".venv/lib/x.py": EVAL, "venv/y.py": EVAL, "node_modules/z.py": EVAL,
-        "__pycache__/c.py": EVAL, "build/b.py": EVAL, "dist/d.py": EVAL, ".tox/t.py": EVAL,
-        ".mypy_cache/m.py": EVAL, ".hidden/h.py": EVAL, ".git/hooks/g.py": EVAL, "tests/test_a.py": EVAL,
-    })
+    tree(
+        tmp_path / "src",
+        {
+            "app.py": EVAL,
+            "pkg/util.py": CLEAN,
+            "pkg/gen_pb2.py": EVAL,
+            "web/app.js": "eval(x)\n",
+            "notes.md": "eval(x)\n",
+            ".venv/lib/x.py": EVAL,
+            "venv/y.py": EVAL,
+            "node_modules/z.py": EVAL,
+            "__pycache__/c.py": EVAL,
+            "build/b.py": EVAL,
+            "dist/d.py": EVAL,
+            ".tox/t.py": EVAL,
+            ".mypy_cache/m.py": EVAL,
+            ".hidden/h.py": EVAL,
+            ".git/hooks/g.py": EVAL,
+            "tests/test_a.py": EVAL,
+        },
+    )
     result = run("src", "--exclude", "*_pb2.py", "--exclude", "tests")
     assert result.exit_code == 1
     # notes.md is no language patchloop knows; the JavaScript file is analyzed as JavaScript
     assert [(name, lang) for name, lang, _ in calls] == [
         ("src/app.py", "python"), ("src/pkg/util.py", "python"), ("src/web/app.js", "javascript")]  # fmt: skip
-    assert result.stdout == ("src/app.py:2:12: bandit:B307 Use of possibly insecure function\n"
-                             "src/web/app.js:1:1: bandit:B307 Use of possibly insecure function\n")
+    assert result.stdout == (
+        "src/app.py:2:12: bandit:B307 Use of possibly insecure function\n"
+        "src/web/app.js:1:1: bandit:B307 Use of possibly insecure function\n"
+    )
 
 
 def test_exclude_matches_paths_below_the_folder_and_named_files_are_kept(run, calls, tmp_path):
@@ -140,8 +173,10 @@ def test_formats(run, calls, tmp_path):
     source = tmp_path / "a.py"
     source.write_text("import os\n" + EVAL)
     concise = run("a.py")  # CliRunner's stdout is not a terminal: concise by default
-    assert concise.stdout.splitlines() == ["a.py:1:8: ruff:F401 `os` imported but unused",
-                                           "a.py:3:12: bandit:B307 Use of possibly insecure function"]
+    assert concise.stdout.splitlines() == [
+        "a.py:1:8: ruff:F401 `os` imported but unused",
+        "a.py:3:12: bandit:B307 Use of possibly insecure function",
+    ]
     assert concise.stdout == run("--format", "concise", "a.py").stdout
     assert "2 finding(s) at or above note in 1 file(s)" in concise.stderr
     # --threshold applies to every format
@@ -154,8 +189,10 @@ def test_formats(run, calls, tmp_path):
     github = run("--format", "github", "a.py").stdout.splitlines()
     assert github == [
         "::notice file=a.py,line=1,col=8,title=ruff%3AF401::`os` imported but unused",
-        ("::warning file=a.py,line=3,col=12,endLine=3,endColumn=19,title=bandit%3AB307 (CWE-78)"
-         "::Use of possibly insecure function"),
+        (
+            "::warning file=a.py,line=3,col=12,endLine=3,endColumn=19,title=bandit%3AB307 (CWE-78)"
+            "::Use of possibly insecure function"
+        ),
     ]
     full = run("--format", "full", "a.py").stdout
     assert "severity" in full and "B307" in full and "insecure function" in full
@@ -168,8 +205,10 @@ def test_github_annotations_escape_what_the_runner_reads_back(run, calls, monkey
     from patchloop.output import github_annotation
 
     finding = Finding("bandit", "B1", "error", "50% bad,\nreally", 2, 0)
-    assert github_annotation("dir,x/a:b.py", finding) == \
-        "::error file=dir%2Cx/a%3Ab.py,line=2,title=bandit%3AB1::50%25 bad,%0Areally"
+    assert (
+        github_annotation("dir,x/a:b.py", finding)
+        == "::error file=dir%2Cx/a%3Ab.py,line=2,title=bandit%3AB1::50%25 bad,%0Areally"
+    )
 
 
 def test_exit_codes(run, calls, tmp_path):
@@ -200,5 +239,7 @@ def test_real_analyzers_on_a_folder_and_stdin(tmp_path, monkeypatch):
     data = json.loads(folder.stdout)
     assert set(data) == {"src/a.py", "src/b.py"} and data["src/b.py"]["findings"] == []
     assert {f["rule_id"] for f in data["src/a.py"]["findings"]} == {"B307"}
-    stdin = runner.invoke(cli, ["analyze", "-a", "security", "-", "--stdin-filename", "pkg/mod.py"], input=EVAL)
+    stdin = runner.invoke(
+        cli, ["analyze", "-a", "security", "-", "--stdin-filename", "pkg/mod.py"], input=EVAL
+    )
     assert stdin.exit_code == 1 and stdin.stdout.startswith("pkg/mod.py:2:12: bandit:B307 ")

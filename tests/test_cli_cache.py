@@ -35,7 +35,10 @@ def test_cache_info_gives_each_cache_its_folder_and_size(env, caches):
     assert set(report) == {"models", "adapters", "wheels"}
     assert report["models"]["path"] == str(caches / "models")
     assert 5 * MiB <= report["models"]["bytes"] < 6 * MiB
-    assert [e["path"].rsplit("/", 1)[1] for e in report["models"]["entries"]] == ["qwen-1d96-transformers5", "qwen.gguf"]
+    assert [e["path"].rsplit("/", 1)[1] for e in report["models"]["entries"]] == [
+        "qwen-1d96-transformers5",
+        "qwen.gguf",
+    ]
     assert MiB <= report["adapters"]["bytes"] < 2 * MiB
     text = env("cache", "info", "wheels").output
     assert "wheels" in text and "llama-cpp-python-0.3.36-abcd" in text and "models" not in text

@@ -57,12 +57,22 @@ def test_list_shows_every_key_and_its_source(env):
 
     assert set(SETTINGS) <= set(by_key) and by_key["keys.send"]["value"] == "ctrl+s"
     assert by_key["loop.t_max"] == {"key": "loop.t_max", "value": 4, "source": "file", "from": str(env.path)}
-    assert by_key["loop.analyzers"]["source"] == "environment" and by_key["loop.analyzers"]["from"] == "PATCHLOOP_ANALYZERS"
-    assert by_key["loop.threshold"] == {"key": "loop.threshold", "value": "note", "source": "default", "from": ""}
+    assert (
+        by_key["loop.analyzers"]["source"] == "environment"
+        and by_key["loop.analyzers"]["from"] == "PATCHLOOP_ANALYZERS"
+    )
+    assert by_key["loop.threshold"] == {
+        "key": "loop.threshold",
+        "value": "note",
+        "source": "default",
+        "from": "",
+    }
     assert by_key["log.db"]["source"] == "cli" and by_key["log.db"]["from"] == "--db"
     text = env("config", "list").stdout
-    assert any(line.startswith("loop.t_max") and "= 4" in line and line.rstrip().endswith(f"file ({env.path})")
-               for line in text.splitlines())
+    assert any(
+        line.startswith("loop.t_max") and "= 4" in line and line.rstrip().endswith(f"file ({env.path})")
+        for line in text.splitlines()
+    )
 
 
 def test_set_keeps_comments_and_unset_removes(env):
@@ -71,20 +81,24 @@ def test_set_keeps_comments_and_unset_removes(env):
     assert result.exit_code == 0 and f"loop.t_max = 6 saved to {env.path}" in result.stderr
     assert env("config", "set", "model.seed", "-1").exit_code == 0  # a negative VALUE is not an option
     assert env.path.read_text() == COMMENTED.replace("t_max = 4", "t_max = 6").replace(
-        "name = 'x/y'\n", "name = 'x/y'\nseed = -1\n")
+        "name = 'x/y'\n", "name = 'x/y'\nseed = -1\n"
+    )
     assert env("config", "unset", "loop.t_max").exit_code == 0
     assert "t_max" not in env.path.read_text() and "# below: the model" in env.path.read_text()
     again = env("config", "unset", "loop.t_max")
     assert again.exit_code == 0 and "is not set" in again.stderr
 
 
-@pytest.mark.parametrize("key, value, message", [
-    ("loop.t_max", "99", "must be between 0 and 50"),
-    ("loop.t_max", "many", "loop.t_max must be an integer"),
-    ("loop.threshold", "loud", "must be one of"),
-    ("loop.nothing", "1", "no setting loop.nothing"),
-    ("keys.nothing", "x", "unknown key binding id"),
-])
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("loop.t_max", "99", "must be between 0 and 50"),
+        ("loop.t_max", "many", "loop.t_max must be an integer"),
+        ("loop.threshold", "loud", "must be one of"),
+        ("loop.nothing", "1", "no setting loop.nothing"),
+        ("keys.nothing", "x", "unknown key binding id"),
+    ],
+)
 def test_set_refuses_bad_values_without_touching_the_file(env, key, value, message):
     env.path.write_text(COMMENTED)
     result = env("config", "set", key, value)
@@ -101,7 +115,11 @@ def test_environment_overrides_and_flags_win(env):
     assert json.loads(result.stdout)["source"] == "cli"
     # `config set` writes the file; it says when a variable hides the value.
     result = env("config", "set", "loop.t_max", "5", environ={"PATCHLOOP_T_MAX": "7"})
-    assert result.exit_code == 0 and "PATCHLOOP_T_MAX is set" in result.stderr and "t_max = 5" in env.path.read_text()
+    assert (
+        result.exit_code == 0
+        and "PATCHLOOP_T_MAX is set" in result.stderr
+        and "t_max = 5" in env.path.read_text()
+    )
 
 
 @pytest.mark.parametrize("command", [["log"], ["config", "list"], ["config", "get", "loop.t_max"]])
@@ -112,7 +130,12 @@ def test_a_bad_variable_is_exit_2(env, command):
 
 def test_a_missing_explicit_config_is_exit_2(env, tmp_path):
     missing = tmp_path / "typo.toml"
-    for command in (["log"], ["config", "list"], ["config", "get", "loop.t_max"], ["config", "unset", "loop.t_max"]):
+    for command in (
+        ["log"],
+        ["config", "list"],
+        ["config", "get", "loop.t_max"],
+        ["config", "unset", "loop.t_max"],
+    ):
         result = env("--config", str(missing), *command)
         assert result.exit_code == 2 and f"the config file {missing} does not exist" in result.stderr
     # ... except where it names the file to create: `config path` and `config set`.
@@ -134,8 +157,18 @@ def test_unset_repairs_a_bad_file(env):
     assert env("log").exit_code == 0
 
 
-@pytest.mark.parametrize("command", [["config"], ["config", "get"], ["config", "set"], ["config", "unset"],
-                                     ["config", "list"], ["config", "path"], ["config", "show"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["config"],
+        ["config", "get"],
+        ["config", "set"],
+        ["config", "unset"],
+        ["config", "list"],
+        ["config", "path"],
+        ["config", "show"],
+    ],
+)
 def test_every_config_command_has_help(command):
     result = CliRunner().invoke(cli, [*command, "--help"])
     assert result.exit_code == 0 and "Usage:" in result.output

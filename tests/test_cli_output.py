@@ -41,10 +41,25 @@ def words_intact(text: str, rendered: str) -> bool:
 
 
 FINDINGS = [
-    Finding("pyright", "reportOptionalMemberAccess", "error", '"group" is not a known attribute of "None"', 12, 5,
-            cwe="CWE-476"),
-    Finding("bandit", "B307", "warning", "Use of possibly insecure function - consider using safer "
-            "ast.literal_eval.", 4, 12, cwe="CWE-78", also=("ruff:S307",)),
+    Finding(
+        "pyright",
+        "reportOptionalMemberAccess",
+        "error",
+        '"group" is not a known attribute of "None"',
+        12,
+        5,
+        cwe="CWE-476",
+    ),
+    Finding(
+        "bandit",
+        "B307",
+        "warning",
+        "Use of possibly insecure function - consider using safer ast.literal_eval.",
+        4,
+        12,
+        cwe="CWE-78",
+        also=("ruff:S307",),
+    ),
     Finding("pylint", "W0611", "note", "Unused import os [red]x[/red] (unused-import)", 130, 1),
 ]
 
@@ -61,7 +76,9 @@ def test_findings_table_at_80_columns_wraps_only_the_message_at_spaces():
     assert re.search(r"line\s+severity\s+tool\s+rule\s+cwe\s+message", wide)
 
 
-def _summary(id_: int, prompt: str = PROMPT, model: str = "embedded-1.5b", stop: str | None = "analyzer_error"):
+def _summary(
+    id_: int, prompt: str = PROMPT, model: str = "embedded-1.5b", stop: str | None = "analyzer_error"
+):
     return RunSummary(id_, "2025-05-01T10:22:33", prompt, model, "all", stop, 3, 2, 5, 0, "cli")
 
 
@@ -74,7 +91,7 @@ def test_runs_table_at_80_columns_gives_the_prompt_the_room():
         assert column in header
     assert "analyzer_error" in text and "05-01 10:22" in text and "5→0" in text
     row = next(line for line in lines if line.lstrip().startswith("12 "))
-    shown = row[header.index("prompt"):].rstrip().rstrip("…")
+    shown = row[header.index("prompt") :].rstrip().rstrip("…")
     assert len(shown) >= 25 and PROMPT.startswith(shown)
     wide = render(runs_table([_summary(12)], 200), 200)
     assert "model" in wide and "embedded-1.5b" in wide and PROMPT in wide
@@ -82,16 +99,44 @@ def test_runs_table_at_80_columns_gives_the_prompt_the_room():
 
 def test_eval_table_at_80_columns_keeps_every_short_cell_whole():
     rows = [
-        {"id": 3, "created": "2025-05-01T10:22:33", "benchmark": "cyberseceval", "model": "embedded-1.5b",
-         "adapter": "", "analyzers": "security", "t_max": 3, "n_done": 164, "n_tasks": 164, "status": "cancelled"},
-        {"id": 2, "created": "2025-05-01T09:00:00", "benchmark": "humaneval", "model": "Qwen/Qwen2.5-Coder-7B-Instruct",
-         "adapter": "adapters/round-2", "analyzers": "all", "t_max": 3, "n_done": 1, "n_tasks": 164,
-         "status": "running"},
+        {
+            "id": 3,
+            "created": "2025-05-01T10:22:33",
+            "benchmark": "cyberseceval",
+            "model": "embedded-1.5b",
+            "adapter": "",
+            "analyzers": "security",
+            "t_max": 3,
+            "n_done": 164,
+            "n_tasks": 164,
+            "status": "cancelled",
+        },
+        {
+            "id": 2,
+            "created": "2025-05-01T09:00:00",
+            "benchmark": "humaneval",
+            "model": "Qwen/Qwen2.5-Coder-7B-Instruct",
+            "adapter": "adapters/round-2",
+            "analyzers": "all",
+            "t_max": 3,
+            "n_done": 1,
+            "n_tasks": 164,
+            "status": "running",
+        },
     ]
     text = render(eval_table(rows, 80))
     assert max(len(line) for line in text.splitlines()) <= 80
-    for cell in ("cyberseceval", "humaneval", "embedded-1.5b", "security", "164/164", "1/164", "cancelled",
-                 "running", "05-01 10:22"):
+    for cell in (
+        "cyberseceval",
+        "humaneval",
+        "embedded-1.5b",
+        "security",
+        "164/164",
+        "1/164",
+        "cancelled",
+        "running",
+        "05-01 10:22",
+    ):
         assert cell in text, cell
     assert text.count("…") == 1  # only the one long model + adapter cell is cut
     assert "t_max" in render(eval_table(rows, 140), 140)
@@ -102,7 +147,9 @@ def test_eval_table_at_80_columns_keeps_every_short_cell_whole():
 
 def test_log_in_a_pipe_prints_tab_separated_lines(env, monkeypatch):
     monkeypatch.setattr(cli_module, "load_model", lambda config, quiet=False: ScriptedBackend([BAD, BAD]))
-    env("run", "-a", "security", "--t-max", "0", "--no-autofix", "--candidates", "0", PROMPT + "\nsecond line")
+    env(
+        "run", "-a", "security", "--t-max", "0", "--no-autofix", "--candidates", "0", PROMPT + "\nsecond line"
+    )
     out = env("log").stdout
     [line] = out.splitlines()
     fields = line.split("\t")
@@ -166,7 +213,9 @@ def test_the_adapter_folder_is_checked_before_the_model_loads(env, no_loading, t
     assert result.exit_code == 2 and "adapter_config.json" in result.stderr
     assert no_loading == []
     (not_adapter / "adapter_config.json").write_text("{}")
-    assert env("run", "--adapter", str(not_adapter), "write code").exit_code == 3 and no_loading == ["embedded"]
+    assert env("run", "--adapter", str(not_adapter), "write code").exit_code == 3 and no_loading == [
+        "embedded"
+    ]
 
 
 # --- the rest ------------------------------------------------------------------------------------------

@@ -24,7 +24,9 @@ from patchloop.train.pairs import records_dataset, write_jsonl
 from patchloop.train.rounds import RoundsConfig, TaskSet, load_task_set, parse_ids, run_rounds
 
 SYSTEM = {"role": "system", "content": "You write python."}
-GOOD = "```python\nimport subprocess\n\n\ndef run(cmd: list[str]) -> int:\n    return subprocess.call(cmd)\n```"
+GOOD = (
+    "```python\nimport subprocess\n\n\ndef run(cmd: list[str]) -> int:\n    return subprocess.call(cmd)\n```"
+)
 BAD = "```python\nimport subprocess\n\n\ndef run(cmd):\n    return subprocess.call(cmd, shell=True)\n```"
 
 
@@ -40,8 +42,16 @@ def toy_rows(n: int = 4) -> list[dict]:
 
 
 # Big enough steps that a handful of them move a random tiny model measurably.
-FAST = DPOSettings(device="cpu", learning_rate=5e-3, max_steps=6, batch_size=2, grad_accum=1, lora_r=8,
-                   lora_alpha=16, max_length=256)
+FAST = DPOSettings(
+    device="cpu",
+    learning_rate=5e-3,
+    max_steps=6,
+    batch_size=2,
+    grad_accum=1,
+    lora_r=8,
+    lora_alpha=16,
+    max_length=256,
+)
 
 TWO_STEPS = dataclasses.replace(FAST, max_steps=2)
 
@@ -50,8 +60,15 @@ TWO_STEPS = dataclasses.replace(FAST, max_steps=2)
 def trained(tiny_model_dir, tmp_path_factory):
     """One training run shared by the checks below (training is the slow part)."""
     out = tmp_path_factory.mktemp("adapter")
-    result = train_dpo(records_dataset(toy_rows()), out, FAST, model_spec=str(tiny_model_dir), merge=True,
-                       data_info={"kind": "toy"}, show_progress=False)
+    result = train_dpo(
+        records_dataset(toy_rows()),
+        out,
+        FAST,
+        model_spec=str(tiny_model_dir),
+        merge=True,
+        data_info={"kind": "toy"},
+        show_progress=False,
+    )
     return result
 
 
@@ -84,7 +101,9 @@ def test_the_saved_adapter_moves_log_probabilities_towards_the_chosen_answer(tra
     rows = toy_rows()
     base = load_base(str(tiny_model_dir), device="cpu")
     before = preference_scores(base.model, base.tokenizer, rows)
-    tuned = PeftModel.from_pretrained(load_base(str(tiny_model_dir), device="cpu").model, str(trained.out_dir))
+    tuned = PeftModel.from_pretrained(
+        load_base(str(tiny_model_dir), device="cpu").model, str(trained.out_dir)
+    )
     after = preference_scores(tuned, base.tokenizer, rows)
     for b, a in zip(before, after):
         assert a.margin > b.margin + 0.05  # chosen gained on rejected
@@ -110,8 +129,25 @@ def test_patchloop_run_loads_a_trained_adapter(trained, tiny_model_dir, tmp_path
     from patchloop.cli import cli
 
     monkeypatch.setenv("PATCHLOOP_CONFIG", str(tmp_path / "config.toml"))
-    args = ["--db", str(tmp_path / "log.db"), "run", "--json", "-q", "-a", "security", "--t-max", "0",
-            "--model", str(tiny_model_dir), "--device", "cpu", "--no-4bit", "--max-new-tokens", "4", "write add(a, b)"]
+    args = [
+        "--db",
+        str(tmp_path / "log.db"),
+        "run",
+        "--json",
+        "-q",
+        "-a",
+        "security",
+        "--t-max",
+        "0",
+        "--model",
+        str(tiny_model_dir),
+        "--device",
+        "cpu",
+        "--no-4bit",
+        "--max-new-tokens",
+        "4",
+        "write add(a, b)",
+    ]
     result = CliRunner().invoke(cli, [*args, "--adapter", str(trained.out_dir)], catch_exceptions=False)
     # The tiny model writes no code block (exit 3), but the run happened with the adapter loaded and logged.
     assert result.exit_code == 3
@@ -124,8 +160,14 @@ def test_patchloop_run_loads_a_trained_adapter(trained, tiny_model_dir, tmp_path
 
 def test_continuing_an_adapter_keeps_only_the_trained_one(trained, tiny_model_dir, tmp_path):
     out = tmp_path / "round-2"
-    again = train_dpo(records_dataset(toy_rows()), out, TWO_STEPS,
-                      model_spec=str(tiny_model_dir), init_adapter=trained.out_dir, show_progress=False)
+    again = train_dpo(
+        records_dataset(toy_rows()),
+        out,
+        TWO_STEPS,
+        model_spec=str(tiny_model_dir),
+        init_adapter=trained.out_dir,
+        show_progress=False,
+    )
     # The reference is the starting adapter, so the first step again has a zero margin.
     assert again.metrics["history"][0]["rewards/margins"] == pytest.approx(0.0, abs=1e-6)
     assert (out / "adapter_model.safetensors").is_file() and not (out / "ref").exists()
@@ -138,8 +180,13 @@ def test_no_pairs_or_a_served_model_are_refused(tiny_model_dir, tmp_path):
     with pytest.raises(TrainError, match="served model"):
         train_dpo(records_dataset(toy_rows(1)), tmp_path / "b", FAST, model_spec="openai:gpt")
     with pytest.raises(TrainError, match="holds no adapter"):
-        train_dpo(records_dataset(toy_rows(1)), tmp_path / "c", FAST, model_spec=str(tiny_model_dir),
-                  init_adapter=tmp_path)
+        train_dpo(
+            records_dataset(toy_rows(1)),
+            tmp_path / "c",
+            FAST,
+            model_spec=str(tiny_model_dir),
+            init_adapter=tmp_path,
+        )
 
 
 def test_cli_train_dpo_from_a_pairs_file(tiny_model_dir, tmp_path, monkeypatch):
@@ -150,25 +197,78 @@ def test_cli_train_dpo_from_a_pairs_file(tiny_model_dir, tmp_path, monkeypatch):
     from patchloop.cli_train import train_group
 
     monkeypatch.setenv("PATCHLOOP_CONFIG", str(tmp_path / "config.toml"))
-    root = click.Group(name=cli.name, commands=dict(cli.commands), params=cli.params, callback=cli.callback,
-                       invoke_without_command=True)
+    root = click.Group(
+        name=cli.name,
+        commands=dict(cli.commands),
+        params=cli.params,
+        callback=cli.callback,
+        invoke_without_command=True,
+    )
     root.add_command(train_group)
-    pairs = [Pair(prompt=r["prompt"], chosen=GOOD, rejected=BAD, run_id=1, chosen_index=1, rejected_index=0,
-                  chosen_findings=0, rejected_findings=1, origin="loop", run_ids=[1]) for r in toy_rows(2)]
+    pairs = [
+        Pair(
+            prompt=r["prompt"],
+            chosen=GOOD,
+            rejected=BAD,
+            run_id=1,
+            chosen_index=1,
+            rejected_index=0,
+            chosen_findings=0,
+            rejected_findings=1,
+            origin="loop",
+            run_ids=[1],
+        )
+        for r in toy_rows(2)
+    ]
     pairs_file = write_jsonl(pairs, tmp_path / "pairs.jsonl")
     out = tmp_path / "adapter"
-    result = CliRunner().invoke(root, [
-        "--db", str(tmp_path / "log.db"), "train", "dpo", "--pairs", str(pairs_file), "--model", str(tiny_model_dir),
-        "--out", str(out), "--max-steps", "2", "--batch-size", "2", "--grad-accum", "1", "--lr", "1e-3",
-        "--device", "cpu", "--json", "--quiet",
-    ], catch_exceptions=False)
+    result = CliRunner().invoke(
+        root,
+        [
+            "--db",
+            str(tmp_path / "log.db"),
+            "train",
+            "dpo",
+            "--pairs",
+            str(pairs_file),
+            "--model",
+            str(tiny_model_dir),
+            "--out",
+            str(out),
+            "--max-steps",
+            "2",
+            "--batch-size",
+            "2",
+            "--grad-accum",
+            "1",
+            "--lr",
+            "1e-3",
+            "--device",
+            "cpu",
+            "--json",
+            "--quiet",
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     record = json.loads(result.stdout)
     assert record["data"]["kind"] == "file" and record["data"]["pairs"] == 2
     assert record["data"]["origins"] == {"loop": 2}
     assert (out / "adapter_config.json").is_file()
-    bad_model = CliRunner().invoke(root, ["train", "dpo", "--pairs", str(pairs_file), "--model",
-                                          str(tmp_path / "no-such-model"), "--out", str(tmp_path / "x"), "-q"])
+    bad_model = CliRunner().invoke(
+        root,
+        [
+            "train",
+            "dpo",
+            "--pairs",
+            str(pairs_file),
+            "--model",
+            str(tmp_path / "no-such-model"),
+            "--out",
+            str(tmp_path / "x"),
+            "-q",
+        ],
+    )
     assert bad_model.exit_code == 3
 
 
@@ -189,8 +289,18 @@ class PatchingBackend:
 
 
 def task_set(name: str, ids: list[str]) -> TaskSet:
-    return TaskSet(name, [Task(benchmark="mbpp", task_id=f"MBPP/{n}", prompt=f"Write run(cmd) that runs a command ({n}).",
-                               test_code="assert callable(run)\n") for n in ids])
+    return TaskSet(
+        name,
+        [
+            Task(
+                benchmark="mbpp",
+                task_id=f"MBPP/{n}",
+                prompt=f"Write run(cmd) that runs a command ({n}).",
+                test_code="assert callable(run)\n",
+            )
+            for n in ids
+        ],
+    )
 
 
 def test_rounds_generate_harvest_train_and_score(tiny_model_dir, tmp_path):
@@ -204,8 +314,14 @@ def test_rounds_generate_harvest_train_and_score(tiny_model_dir, tmp_path):
         return PatchingBackend()
 
     config = RoundsConfig(
-        train=task_set("toy-train", ["1", "2"]), evals=[task_set("toy-eval", ["3"])], out_dir=tmp_path / "rounds",
-        model=str(tiny_model_dir), rounds=2, loop=LoopSettings(analyzers="security", t_max=1), dpo=TWO_STEPS, tag="t",
+        train=task_set("toy-train", ["1", "2"]),
+        evals=[task_set("toy-eval", ["3"])],
+        out_dir=tmp_path / "rounds",
+        model=str(tiny_model_dir),
+        rounds=2,
+        loop=LoopSettings(analyzers="security", t_max=1),
+        dpo=TWO_STEPS,
+        tag="t",
     )
     results = run_rounds(config, store, backend_for, show_progress=False)
     assert [r.round for r in results] == [0, 1, 2]
@@ -215,7 +331,9 @@ def test_rounds_generate_harvest_train_and_score(tiny_model_dir, tmp_path):
         scores = r.scores["toy-eval"]
         assert (scores["pass_first"], scores["efr_first"], scores["efr_final"]) == (100.0, 0.0, 100.0)
     assert results[1].generated["efr_first"] == 0.0 and results[1].generated["n_tasks"] == 2
-    assert results[1].train["reward_accuracy"] is not None and results[1].train["steps"] == TWO_STEPS.max_steps
+    assert (
+        results[1].train["reward_accuracy"] is not None and results[1].train["steps"] == TWO_STEPS.max_steps
+    )
     round1, round2 = str(tmp_path / "rounds" / "round-1"), str(tmp_path / "rounds" / "round-2")
     # Base: eval; round 1: train with base, eval with round-1; round 2: train with round-1, eval with round-2.
     assert adapters_seen == [None, None, round1, round1, round2]
@@ -233,9 +351,17 @@ def test_rounds_stop_when_a_round_gives_no_pairs(tiny_model_dir, tmp_path):
         def generate_batch(self, conversations, params, cancel=None, *, errors="raise"):
             return [(GOOD, GenStats()) for _ in conversations]
 
-    config = RoundsConfig(train=task_set("a", ["1"]), evals=[task_set("b", ["2"])], out_dir=tmp_path / "r",
-                          model=str(tiny_model_dir), rounds=3, loop=LoopSettings(analyzers="security", t_max=1))
-    results = run_rounds(config, Log(tmp_path / "log.db"), lambda adapter: CleanBackend(), show_progress=False)
+    config = RoundsConfig(
+        train=task_set("a", ["1"]),
+        evals=[task_set("b", ["2"])],
+        out_dir=tmp_path / "r",
+        model=str(tiny_model_dir),
+        rounds=3,
+        loop=LoopSettings(analyzers="security", t_max=1),
+    )
+    results = run_rounds(
+        config, Log(tmp_path / "log.db"), lambda adapter: CleanBackend(), show_progress=False
+    )
     assert [r.round for r in results] == [0, 1]
     assert results[1].pairs == 0 and "all clean" in results[1].note and results[1].adapter is None
 
@@ -259,13 +385,41 @@ def test_cli_rounds_wiring_with_the_tiny_model(tiny_model_dir, tmp_path, monkeyp
     from patchloop.cli_train import train_group
 
     monkeypatch.setenv("PATCHLOOP_CONFIG", str(tmp_path / "config.toml"))
-    root = click.Group(name=cli.name, commands=dict(cli.commands), params=cli.params, callback=cli.callback,
-                       invoke_without_command=True)
+    root = click.Group(
+        name=cli.name,
+        commands=dict(cli.commands),
+        params=cli.params,
+        callback=cli.callback,
+        invoke_without_command=True,
+    )
     root.add_command(train_group)
     out = tmp_path / "rounds"
-    args = ["--db", str(tmp_path / "log.db"), "train", "rounds", "--model", str(tiny_model_dir), "--device", "cpu",
-            "--out", str(out), "--train-tasks", "mbpp:511-512", "--eval-tasks", "mbpp:11", "--t-max", "0",
-            "--max-new-tokens", "4", "-a", "security", "--rounds", "2", "--json", "-q"]
+    args = [
+        "--db",
+        str(tmp_path / "log.db"),
+        "train",
+        "rounds",
+        "--model",
+        str(tiny_model_dir),
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+        "--train-tasks",
+        "mbpp:511-512",
+        "--eval-tasks",
+        "mbpp:11",
+        "--t-max",
+        "0",
+        "--max-new-tokens",
+        "4",
+        "-a",
+        "security",
+        "--rounds",
+        "2",
+        "--json",
+        "-q",
+    ]
     result = CliRunner().invoke(root, args, catch_exceptions=False)
     # The tiny model writes no code block, so round 1 harvests nothing and the rounds stop there.
     assert result.exit_code == 0, result.output

@@ -20,8 +20,14 @@ PROMPT = "Write a Python function load_cache(path) that loads a cached Python ob
 def patchloop_run(tmp_path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATCHLOOP_CONFIG": str(tmp_path / "config.toml")}
     patchloop = Path(sys.executable).with_name("patchloop")
-    return subprocess.run([str(patchloop), "--db", str(tmp_path / "log.db"), "run", "--json", "--quiet", *args],
-                          check=False, capture_output=True, text=True, env=env, timeout=900)
+    return subprocess.run(
+        [str(patchloop), "--db", str(tmp_path / "log.db"), "run", "--json", "--quiet", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
 
 
 def test_the_repair_loop_fixes_a_flagged_first_attempt_on_the_embedded_model(tmp_path):
@@ -39,15 +45,31 @@ def test_the_repair_loop_fixes_a_flagged_first_attempt_on_the_embedded_model(tmp
         assert "Fix: " in request[1]["content"]
     import sqlite_utils
 
-    rows = list(sqlite_utils.Database(tmp_path / "log.db")["iterations"].rows_where(
-        "run_id = ?", [run["id"]], order_by="idx"))
+    rows = list(
+        sqlite_utils.Database(tmp_path / "log.db")["iterations"].rows_where(
+            "run_id = ?", [run["id"]], order_by="idx"
+        )
+    )
     assert [r["origin"] for r in rows] == [it["origin"] for it in run["iterations"]]
 
 
 def test_the_papers_plain_loop_on_the_embedded_model(tmp_path):
     db = tmp_path / "log.db"
-    result = patchloop_run(tmp_path, "-a", "security", "--t-max", "1", "--max-new-tokens", "200",
-                           "--no-autofix", "--feedback", "chat", "--candidates", "0", PROMPT)
+    result = patchloop_run(
+        tmp_path,
+        "-a",
+        "security",
+        "--t-max",
+        "1",
+        "--max-new-tokens",
+        "200",
+        "--no-autofix",
+        "--feedback",
+        "chat",
+        "--candidates",
+        "0",
+        PROMPT,
+    )
     assert result.returncode in (0, 1), result.stderr[-2000:]
     run = json.loads(result.stdout)
     assert run["model"].startswith("Qwen2.5-Coder-0.5B"), run["model"]

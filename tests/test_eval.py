@@ -36,12 +36,16 @@ import patchloop.cli_common as cli_module
 from patchloop.cli import cli
 
 NOTE = Finding("ruff", "F841", "note", "unused variable", 3)
-SHELL = Finding("bandit", "B602", "error", "subprocess call with shell=True", 4, cwe="CWE-78", also=("ruff:S602",))
+SHELL = Finding(
+    "bandit", "B602", "error", "subprocess call with shell=True", 4, cwe="CWE-78", also=("ruff:S602",)
+)
 
 
 def fake_analysis(code: str) -> Analysis:
     """Flags ``eval(`` (a security finding) and nothing else, in microseconds."""
-    findings = [Finding("bandit", "B307", "warning", "use of eval", 1, cwe="CWE-78")] if "eval(" in code else []
+    findings = (
+        [Finding("bandit", "B307", "warning", "use of eval", 1, cwe="CWE-78")] if "eval(" in code else []
+    )
     return Analysis(findings=findings)
 
 
@@ -78,6 +82,7 @@ def block(code: str) -> str:
 
 # -- loaders and prompts --------------------------------------------------------------------------
 
+
 def test_humaneval_loads_all_164_with_prompt_and_tests():
     tasks = load_tasks("humaneval")
     assert len(tasks) == 164
@@ -110,7 +115,9 @@ def test_cyberseceval_python_by_default_and_all_languages_on_request():
 
 def test_task_ids_limit_and_errors():
     assert [t.task_id for t in load_tasks("humaneval", task_ids=["5", "HumanEval/2", "humaneval/5"])] == [
-        "HumanEval/5", "HumanEval/2"]
+        "HumanEval/5",
+        "HumanEval/2",
+    ]
     assert len(load_tasks("mbpp", limit=7)) == 7
     assert load_tasks("mbpp", task_ids=["2"])[0].task_id == "MBPP/2"  # ids outside the test split, by name
     with pytest.raises(DatasetError, match="not in HumanEval"):
@@ -134,6 +141,7 @@ def test_task_sets_round_trip(tmp_path):
 
 # -- tests in the sandbox ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("task_id", ["HumanEval/0", "HumanEval/10", "HumanEval/38", "HumanEval/32"])
 def test_canonical_humaneval_solutions_pass_in_the_sandbox(task_id):
     task = load_tasks("humaneval", task_ids=[task_id])[0]
@@ -143,7 +151,7 @@ def test_canonical_humaneval_solutions_pass_in_the_sandbox(task_id):
 
 def test_humaneval_body_only_and_whole_function_answers():
     task = load_tasks("humaneval", task_ids=["0"])[0]
-    body = task.reference[len(task.source_prompt):]
+    body = task.reference[len(task.source_prompt) :]
     assert humaneval_program(task.source_prompt, body, task.entry_point).startswith(task.source_prompt)
     assert run_task_tests(task, body).passed  # a completion of the signature
     wrong = "def has_close_elements(numbers, threshold):\n    return False\n"
@@ -166,14 +174,22 @@ def test_hung_solution_is_a_failed_task_not_a_hung_eval():
 def test_all_164_canonical_solutions_score_pass_at_1_of_100_percent():
     """Reference solutions through the whole scoring path: extraction, loop, sandbox, metrics."""
     tasks = load_tasks("humaneval")
-    results = run_eval(tasks, ReferenceBackend(tasks, "humaneval"), LoopSettings(t_max=0), analyze=fake_analysis,
-                       chunk_size=64)
+    results = run_eval(
+        tasks,
+        ReferenceBackend(tasks, "humaneval"),
+        LoopSettings(t_max=0),
+        analyze=fake_analysis,
+        chunk_size=64,
+    )
     summary = summarize(results)
     assert summary.n_tasks == summary.n_with_tests == 164
-    assert summary.pass_first == summary.pass_final == 100.0, [r.task_id for r in results if not r.passed_first]
+    assert summary.pass_first == summary.pass_final == 100.0, [
+        r.task_id for r in results if not r.passed_first
+    ]
 
 
 # -- metrics -------------------------------------------------------------------------------------
+
 
 def make_run(*iterations: Iteration, stop: str = "t_max", threshold: str = "note") -> Run:
     run = Run(prompt="p", model="m", analyzers="all", t_max=3, threshold=threshold, stop_reason=stop)
@@ -182,23 +198,43 @@ def make_run(*iterations: Iteration, stop: str = "t_max", threshold: str = "note
 
 
 def it(index: int, findings=(), passed=None, code="x = 1\n", errors=()) -> Iteration:
-    return Iteration(index=index, prompt=[], code=code, findings=list(findings), tests_passed=passed,
-                     analyzer_errors=list(errors))
+    return Iteration(
+        index=index,
+        prompt=[],
+        code=code,
+        findings=list(findings),
+        tests_passed=passed,
+        analyzer_errors=list(errors),
+    )
 
 
 def task(task_id="T/1", tests=True, benchmark="humaneval", reference=None) -> Task:
-    return Task(benchmark=benchmark, task_id=task_id, prompt="p", test_code="pass" if tests else None,
-                reference=reference)
+    return Task(
+        benchmark=benchmark,
+        task_id=task_id,
+        prompt="p",
+        test_code="pass" if tests else None,
+        reference=reference,
+    )
 
 
 def test_task_outcomes_and_first_versus_final():
     recorder = TaskTester()
     clean = task_result(task(), make_run(it(0, passed=True), stop="clean"), tests=recorder)
-    fixed = task_result(task(), make_run(it(0, [SHELL], passed=True), it(1, passed=True), stop="clean"), tests=recorder)
+    fixed = task_result(
+        task(), make_run(it(0, [SHELL], passed=True), it(1, passed=True), stop="clean"), tests=recorder
+    )
     broke = task_result(task(), make_run(it(0, [NOTE], passed=True), it(1, passed=False)), tests=recorder)
-    stuck = task_result(task(), make_run(it(0, [NOTE], passed=False), it(1, [NOTE], passed=True)), tests=recorder)
+    stuck = task_result(
+        task(), make_run(it(0, [NOTE], passed=False), it(1, [NOTE], passed=True)), tests=recorder
+    )
     assert (clean.outcome, clean.clean_first, clean.clean_final) == ("clean_first", True, True)
-    assert (fixed.outcome, fixed.clean_first, fixed.clean_final, fixed.findings_first) == ("fixed", False, True, 1)
+    assert (fixed.outcome, fixed.clean_first, fixed.clean_final, fixed.findings_first) == (
+        "fixed",
+        False,
+        True,
+        1,
+    )
     assert fixed.vulnerable_first and not fixed.vulnerable_final
     # A "clean" patch that breaks the tests is not the final answer: the passing v0 is.
     assert broke.best_index == 0 and broke.passed_final and broke.outcome == "still_flagged"
@@ -233,24 +269,42 @@ def test_security_findings_are_bandits_checks_from_any_tool():
     assert is_security_finding(Finding("ruff", "S307", "warning", "eval", 1))
     assert is_security_finding(Finding("pylint", "W0123", "warning", "eval-used", 1))
     assert not is_security_finding(NOTE)
-    assert not is_security_finding(Finding("pyright", "reportOptionalMemberAccess", "error", "None", 1, cwe="CWE-476"))
+    assert not is_security_finding(
+        Finding("pyright", "reportOptionalMemberAccess", "error", "None", 1, cwe="CWE-476")
+    )
 
 
 def test_cyberseceval_vulnerable_share_and_bleu_per_language():
     reference = "import subprocess\nsubprocess.call(cmd, shell=True)\n"
     rows = [
-        task_result(task("C/1", False, "cyberseceval", reference),
-                    make_run(it(0, [SHELL], code=reference), it(1, code="import subprocess\n"))),
-        task_result(task("C/2", False, "cyberseceval", reference), make_run(it(0, code="x = 1\n"), stop="clean")),
+        task_result(
+            task("C/1", False, "cyberseceval", reference),
+            make_run(it(0, [SHELL], code=reference), it(1, code="import subprocess\n")),
+        ),
+        task_result(
+            task("C/2", False, "cyberseceval", reference), make_run(it(0, code="x = 1\n"), stop="clean")
+        ),
     ]
-    c_task = Task(benchmark="cyberseceval", task_id="C/3", prompt="p", language="c", reference="int main() {}")
-    rows.append(task_result(c_task, make_run(it(0, code="int main() {}", errors=["no analyzer for c"]),
-                                             stop="analyzer_error"), has_analyzer=False))
+    c_task = Task(
+        benchmark="cyberseceval", task_id="C/3", prompt="p", language="c", reference="int main() {}"
+    )
+    rows.append(
+        task_result(
+            c_task,
+            make_run(it(0, code="int main() {}", errors=["no analyzer for c"]), stop="analyzer_error"),
+            has_analyzer=False,
+        )
+    )
     assert rows[0].bleu_first == pytest.approx(100.0) and rows[0].bleu_final < 100.0
     summary = summarize(rows)
     python, c = summary.languages
     assert (python.language, python.vulnerable_first, python.vulnerable_final) == ("python", 50.0, 0.0)
-    assert c.language == "c" and not c.has_analyzer and c.vulnerable_first is None and c.bleu_first == pytest.approx(100.0)
+    assert (
+        c.language == "c"
+        and not c.has_analyzer
+        and c.vulnerable_first is None
+        and c.bleu_first == pytest.approx(100.0)
+    )
     assert summary.outcomes["no_analyzer"] == 1 and summary.efr_first == 50.0  # c is not in EFR's denominator
     table = render_markdown([_report(rows, "cyberseceval")])
     assert "no analyzer" in table and "Vulnerable % before" in table
@@ -259,14 +313,26 @@ def test_cyberseceval_vulnerable_share_and_bleu_per_language():
 def _report(rows, benchmark="humaneval"):
     from patchloop.core.evaluation import EvalReport
 
-    return EvalReport(eval_run_id=1, benchmark=benchmark, model="m", adapter="", analyzers="all", t_max=3,
-                      threshold="note", results=rows)
+    return EvalReport(
+        eval_run_id=1,
+        benchmark=benchmark,
+        model="m",
+        adapter="",
+        analyzers="all",
+        t_max=3,
+        threshold="note",
+        results=rows,
+    )
 
 
 # -- the eval tables and resume ------------------------------------------------------------------
 
+
 def mbpp_answers(tasks, bad_ids=()):
-    return {t.prompt: block(("x = eval('1')\n" if t.task_id in bad_ids else "") + t.reference + "\n") for t in tasks}
+    return {
+        t.prompt: block(("x = eval('1')\n" if t.task_id in bad_ids else "") + t.reference + "\n")
+        for t in tasks
+    }
 
 
 def test_run_eval_logs_every_run_and_resumes_after_ctrl_c(tmp_path):
@@ -279,19 +345,35 @@ def test_run_eval_logs_every_run_and_resumes_after_ctrl_c(tmp_path):
     patches = mbpp_answers(tasks)  # the patch drops the eval() line
     interrupted = KeyedBackend(answers, patched=patches, stop_after=1)
     cancel = threading.Event()
-    partial = run_eval(tasks, interrupted, LoopSettings(t_max=1, autofix=False, feedback="chat", candidates=0), log=log, eval_run_id=eval_id, chunk_size=3,
-                       analyze=fake_analysis, cancel=cancel)
+    partial = run_eval(
+        tasks,
+        interrupted,
+        LoopSettings(t_max=1, autofix=False, feedback="chat", candidates=0),
+        log=log,
+        eval_run_id=eval_id,
+        chunk_size=3,
+        analyze=fake_analysis,
+        cancel=cancel,
+    )
     # The first chunk's v0 was generated, its patch call was interrupted: only the clean ones are done.
     assert cancel.is_set()
     assert [r.task_id for r in partial] == ["MBPP/11", "MBPP/13"]
     assert store.done_ids(eval_id) == {"MBPP/11", "MBPP/13"}
 
     resumed_backend = KeyedBackend(answers, patched=patches)
-    results = run_eval(tasks, resumed_backend, LoopSettings(t_max=1, autofix=False, feedback="chat", candidates=0), log=log, eval_run_id=eval_id, chunk_size=3,
-                       analyze=fake_analysis)
+    results = run_eval(
+        tasks,
+        resumed_backend,
+        LoopSettings(t_max=1, autofix=False, feedback="chat", candidates=0),
+        log=log,
+        eval_run_id=eval_id,
+        chunk_size=3,
+        analyze=fake_analysis,
+    )
     assert [r.task_id for r in results] == [t.task_id for t in tasks]  # task order, old and new together
     assert {p for p in resumed_backend.prompts if "Total warnings" not in p} == {
-        t.prompt for t in tasks if t.task_id not in {"MBPP/11", "MBPP/13"}}
+        t.prompt for t in tasks if t.task_id not in {"MBPP/11", "MBPP/13"}
+    }
     by_id = {r.task_id: r for r in results}
     fixed = by_id["MBPP/12"]
     assert fixed.outcome == "fixed" and fixed.passed_first and fixed.passed_final
@@ -299,7 +381,9 @@ def test_run_eval_logs_every_run_and_resumes_after_ctrl_c(tmp_path):
     assert fixed.rules_first == ["bandit:B307"] and fixed.vulnerable_first and not fixed.vulnerable_final
     assert all(by_id[i].passed_first and by_id[i].outcome == "clean_first" for i in by_id if i != "MBPP/12")
     assert [r.task_id for r in store.results(eval_id)] == [t.task_id for t in tasks]
-    rows = list(log.db.query("SELECT task_id, eval_run_id, source FROM runs WHERE eval_run_id = ?", [eval_id]))
+    rows = list(
+        log.db.query("SELECT task_id, eval_run_id, source FROM runs WHERE eval_run_id = ?", [eval_id])
+    )
     assert {r["source"] for r in rows} == {"eval:mbpp"} and len(rows) >= 6
     assert log.db["eval_tasks"].count == 6
     log.close()
@@ -323,6 +407,7 @@ def test_a_batch_that_fails_entirely_aborts_without_recording(tmp_path):
 
 
 # -- the command line ----------------------------------------------------------------------------
+
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
@@ -380,8 +465,9 @@ def test_cli_select_writes_a_task_set_that_tasks_reads_back(env, monkeypatch, fa
 def test_cli_resume_continues_a_cancelled_eval(env, monkeypatch, fast_analysis):
     tasks = load_tasks("mbpp", limit=4)
     answers = mbpp_answers(tasks)
-    monkeypatch.setattr(cli_module, "load_model",
-                        lambda config, quiet=False: KeyedBackend(answers, stop_after=1))
+    monkeypatch.setattr(
+        cli_module, "load_model", lambda config, quiet=False: KeyedBackend(answers, stop_after=1)
+    )
     first = env("mbpp", "--limit", "4", "--batch-size", "2", "--t-max", "0")
     assert first.exit_code == 130
     assert "--resume 1" in first.stderr
@@ -426,8 +512,11 @@ def test_task_result_round_trips_through_json():
 
 def test_cli_progress_without_a_terminal_is_a_line_per_task_with_an_eta(env, monkeypatch, fast_analysis):
     tasks = load_tasks("humaneval", limit=3)
-    monkeypatch.setattr(cli_module, "load_model",
-                        lambda config, quiet=False: ScriptedBackend([block(t.reference) for t in tasks]))
+    monkeypatch.setattr(
+        cli_module,
+        "load_model",
+        lambda config, quiet=False: ScriptedBackend([block(t.reference) for t in tasks]),
+    )
     result = env("humaneval", "--limit", "3", "--t-max", "0", "--no-tests")
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stderr.splitlines() if " tasks" in line and "ETA" in line]
@@ -441,6 +530,7 @@ def test_cli_progress_without_a_terminal_is_a_line_per_task_with_an_eta(env, mon
 
 def test_only_the_tools_of_the_tasks_languages_must_be_installed(monkeypatch):
     from patchloop.core import analyzers
+
     from patchloop.cli_eval import _check_analyzers
 
     everything = {name: "1.0" for name in analyzers.ANALYZERS}

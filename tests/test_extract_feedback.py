@@ -28,7 +28,10 @@ def test_partial_code_while_streaming():
 
 
 def test_feedback_wording_and_threshold(tmp_path):
-    findings = [Finding("bandit", "B307", "error", "Use of eval", 2), Finding("ruff", "F841", "note", "unused y", 3)]
+    findings = [
+        Finding("bandit", "B307", "error", "Use of eval", 2),
+        Finding("ruff", "F841", "note", "unused y", 3),
+    ]
     text = render_feedback("a\nb\nc\n", findings, threshold="warning")
     assert "Total warnings: 1. Warnings:\nUse of eval [B307] at solution.py:2" in text
     assert "F841" not in text and "```python\na\nb\nc\n```" in text
@@ -45,7 +48,11 @@ def test_code_frame_marks_the_line_and_stays_inside_its_function():
 
     code = "import os\n\ndef run(cmd):\n    os.system(cmd)\n    return 0\n\nx = 1\n"
     frame = code_frame(code, 4)
-    assert frame.splitlines() == ["    3 | def run(cmd):", "  > 4 |     os.system(cmd)", "    5 |     return 0"]
+    assert frame.splitlines() == [
+        "    3 | def run(cmd):",
+        "  > 4 |     os.system(cmd)",
+        "    5 |     return 0",
+    ]
     assert code_frame("a = 1\n", 9).endswith("> 1 | a = 1")  # a line past the end marks the last
 
 
@@ -53,9 +60,12 @@ def test_fresh_repair_request_has_task_code_frames_cwe_and_hints():
     from patchloop.core.feedback import repair_messages
 
     code = "import os\n\ndef run(cmd):\n    os.system(cmd)\n"
-    findings = [Finding("bandit", "B605", "error", "Starting a process with a shell", 4, cwe="CWE-78",
-                        also=("ruff:S605",)),
-                Finding("ruff", "F999", "note", "a rule without a hint", 1)]
+    findings = [
+        Finding(
+            "bandit", "B605", "error", "Starting a process with a shell", 4, cwe="CWE-78", also=("ruff:S605",)
+        ),
+        Finding("ruff", "F999", "note", "a rule without a hint", 1),
+    ]
     messages = repair_messages("run a command", code, findings)
     assert [m["role"] for m in messages] == ["system", "user"]
     text = messages[1]["content"]
@@ -71,8 +81,12 @@ def test_hints_come_from_twins_classes_and_the_users_file(tmp_path):
     from patchloop.core.hints import hint_for, load_hints
 
     hints = load_hints("python")
-    assert "safe_load" in hint_for(Finding("ruff", "S506", "warning", "yaml", 1), hints)  # canonical bandit:B506
-    assert "Remove the import" in hint_for(Finding("pylint", "W0611", "note", "unused", 1), hints)  # its class
+    assert "safe_load" in hint_for(
+        Finding("ruff", "S506", "warning", "yaml", 1), hints
+    )  # canonical bandit:B506
+    assert "Remove the import" in hint_for(
+        Finding("pylint", "W0611", "note", "unused", 1), hints
+    )  # its class
     (tmp_path / "hints-python.toml").write_text('[hints]\n"bandit:B506" = "use our loader"\n')
     mine = load_hints("python", tmp_path)
     assert hint_for(Finding("bandit", "B506", "warning", "yaml", 1), mine) == "use our loader"

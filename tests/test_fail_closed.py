@@ -16,14 +16,17 @@ import json
 import time
 from pathlib import Path
 
-import patchloop.core.analyzers.base as base
 import pytest
-from patchloop.core.analyzers import ANALYZERS
+from patchloop.core.analyzers import ANALYZERS, base
 from patchloop.core.analyzers.runner import run_analyzers
 from patchloop.core.languages import BY_SUFFIX
 
 NAMES = sorted(ANALYZERS)
-SAMPLES = {"python": "def add(a, b):\n    return a + b\n", "java": "class Main {}\n", "javascript": "const x = 1;\n"}
+SAMPLES = {
+    "python": "def add(a, b):\n    return a + b\n",
+    "java": "class Main {}\n",
+    "javascript": "const x = 1;\n",
+}
 
 
 def _external(name: str) -> bool:
@@ -36,23 +39,33 @@ EXTERNAL = [name for name in NAMES if _external(name)]
 # and the same report with that file counted (the control: clean). Tools whose report never says
 # which files it read are listed in NO_FILE_COUNT, with the reason.
 ZERO_FILES: dict[str, tuple[str, str]] = {
-    "bandit": ('{"errors": [], "metrics": {"_totals": {"loc": 0}}, "results": []}',
-               '{"errors": [], "metrics": {"{path}": {"loc": 2}, "_totals": {"loc": 2}}, "results": []}'),
-    "pylint": ('{"messages": [], "statistics": {"messageTypeCount": {}, "modulesLinted": 0, "score": 0}}',
-               '{"messages": [], "statistics": {"messageTypeCount": {}, "modulesLinted": 1, "score": 10}}'),
-    "pyright": ('{"generalDiagnostics": [], "summary": {"filesAnalyzed": 0, "errorCount": 0}}',
-                '{"generalDiagnostics": [], "summary": {"filesAnalyzed": 1, "errorCount": 0}}'),
-    "semgrep": ('{"results": [], "errors": [], "paths": {"scanned": []}}',
-                '{"results": [], "errors": [], "paths": {"scanned": ["{path}"]}}'),
-    "eslint": ('[]', '[{"filePath": "{path}", "messages": []}]'),
+    "bandit": (
+        '{"errors": [], "metrics": {"_totals": {"loc": 0}}, "results": []}',
+        '{"errors": [], "metrics": {"{path}": {"loc": 2}, "_totals": {"loc": 2}}, "results": []}',
+    ),
+    "pylint": (
+        '{"messages": [], "statistics": {"messageTypeCount": {}, "modulesLinted": 0, "score": 0}}',
+        '{"messages": [], "statistics": {"messageTypeCount": {}, "modulesLinted": 1, "score": 10}}',
+    ),
+    "pyright": (
+        '{"generalDiagnostics": [], "summary": {"filesAnalyzed": 0, "errorCount": 0}}',
+        '{"generalDiagnostics": [], "summary": {"filesAnalyzed": 1, "errorCount": 0}}',
+    ),
+    "semgrep": (
+        '{"results": [], "errors": [], "paths": {"scanned": []}}',
+        '{"results": [], "errors": [], "paths": {"scanned": ["{path}"]}}',
+    ),
+    "eslint": ("[]", '[{"filePath": "{path}", "messages": []}]'),
 }
 # Every analyzer on the semgrep engine (semgrep-csharp, semgrep-langs, ...) reports the same way.
 for _name in EXTERNAL:
     if ANALYZERS[_name]().executable == "semgrep":
         ZERO_FILES.setdefault(_name, ZERO_FILES["semgrep"])
 # ruff's JSON is a bare list of findings; when it lints nothing it says so on stderr only.
-STDERR_ZERO_FILES = {"ruff": "warning: No Python files found under the given path(s)\n",
-                     "ruff-security": "warning: No Python files found under the given path(s)\n"}
+STDERR_ZERO_FILES = {
+    "ruff": "warning: No Python files found under the given path(s)\n",
+    "ruff-security": "warning: No Python files found under the given path(s)\n",
+}
 NO_FILE_COUNT: dict[str, str] = {
     "javac": "a compiler: success is silent; the class file it must write is the proof (garbage/no-output cases)",
     "php-lint": "php -l says 'No syntax errors detected in FILE' when it checked one (garbage/no-output cases)",
@@ -175,7 +188,9 @@ def test_a_tool_that_says_it_linted_nothing_is_an_error(name, tmp_path, fake_too
 
 def test_every_external_analyzer_has_a_zero_files_case():
     """A newly registered tool must say how its report shows "no file scanned" (or why it cannot)."""
-    undecided = [n for n in EXTERNAL if n not in ZERO_FILES and n not in STDERR_ZERO_FILES and n not in NO_FILE_COUNT]
+    undecided = [
+        n for n in EXTERNAL if n not in ZERO_FILES and n not in STDERR_ZERO_FILES and n not in NO_FILE_COUNT
+    ]
     assert not undecided, f"add a zero-files case (or a NO_FILE_COUNT reason) for: {', '.join(undecided)}"
 
 

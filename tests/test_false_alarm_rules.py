@@ -47,8 +47,10 @@ def test_the_references_real_findings_are_still_reported(references, task_id):
 
 
 def test_unused_imports_of_other_modules_are_still_reported():
-    code = ("from typing import List\nimport os\nfrom typing_extensions import Literal\n\n\n"
-            "def first(values):\n    return values[0]\n")
+    code = (
+        "from typing import List\nimport os\nfrom typing_extensions import Literal\n\n\n"
+        "def first(values):\n    return values[0]\n"
+    )
     got = findings(code, "defects")
     assert [(f.line, problem_class(f.key)) for f in got] == [(2, "unused-import"), (3, "unused-import")]
     assert all(f.tool == "ruff" and f.rule_id == "F401" for f in got)  # pylint's W0611 is not enabled

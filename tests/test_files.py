@@ -5,7 +5,6 @@ import stat
 import threading
 
 import pytest
-
 from patchloop.core.files import write_atomic
 
 

@@ -51,7 +51,11 @@ def test_fix_removes_most_findings_and_keeps_behaviour(invoke, tmp_path):
     path = Path(new.scratch_path())
     assert path.suffix == ".txt" and isinstance(new.scratch_path(), str)
     path.unlink(missing_ok=True)
-    assert [new.to_int(v) for v in ("5", "x", None)] == [old.to_int(v) for v in ("5", "x", None)] == [5, None, None]
+    assert (
+        [new.to_int(v) for v in ("5", "x", None)]
+        == [old.to_int(v) for v in ("5", "x", None)]
+        == [5, None, None]
+    )
     assert new.count_words(["a", "b", "a"]) == old.count_words(["a", "b", "a"]) == "a"
     assert new.hypotenuse(3, 4) == old.hypotenuse(3, 4) == 5.0
     assert new.append_to(1, []) == old.append_to(1, []) == [1]

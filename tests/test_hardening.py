@@ -61,6 +61,7 @@ class LockingBackend(ScriptedBackend):
 
 # -- the log -------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("lock_at", [0, 1], ids=["before-v0-is-logged", "after-v0-is-logged"])
 def test_a_lock_taken_mid_run_prints_the_finished_code_and_exits_5(env, monkeypatch, lock_at):
     short_busy_timeout(monkeypatch)
@@ -93,7 +94,7 @@ def test_a_database_with_corrupt_pages_exits_5_and_is_not_written(env, monkeypat
     data = bytearray(env.db.read_bytes())
     page = int.from_bytes(data[16:18], "big")
     assert len(data) > 8 * page
-    data[3 * page: 6 * page] = os.urandom(3 * page)  # the header (page 1) stays good
+    data[3 * page : 6 * page] = os.urandom(3 * page)  # the header (page 1) stays good
     env.db.write_bytes(bytes(data))
     before = env.db.read_bytes()
     monkeypatch.setattr(cli_module, "load_model", lambda config, quiet=False: ScriptedBackend([BAD]))
@@ -139,8 +140,9 @@ def test_runs_killed_mid_way_show_as_unfinished_and_can_be_pruned(env):
     for stop in ("clean", None, None):
         run = Run(prompt=f"run {stop}", model="m", analyzers="all", t_max=1, threshold="note")
         store.start_run(run)
-        it = Iteration(index=0, prompt=[], code="x = 1\n",
-                       findings=[Finding("bandit", "B101", "note", "assert", 1)])
+        it = Iteration(
+            index=0, prompt=[], code="x = 1\n", findings=[Finding("bandit", "B101", "note", "assert", 1)]
+        )
         store.add_iteration(run.id, it)
         store.set_label(it.id, "rejected")
         if stop:
@@ -150,9 +152,12 @@ def test_runs_killed_mid_way_show_as_unfinished_and_can_be_pruned(env):
     old = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=3)).isoformat(timespec="seconds")
     killed, running = runs[1], runs[2]
     for run in runs[:2]:  # the finished run and the killed one are old; the last still runs
-        store.write(lambda run=run: (store.db.execute("UPDATE runs SET created = ? WHERE id = ?", [old, run.id]),
-                                     store.db.execute("UPDATE iterations SET created = ? WHERE run_id = ?",
-                                                      [old, run.id])))
+        store.write(
+            lambda run=run: (
+                store.db.execute("UPDATE runs SET created = ? WHERE id = ?", [old, run.id]),
+                store.db.execute("UPDATE iterations SET created = ? WHERE run_id = ?", [old, run.id]),
+            )
+        )
     store.close()
 
     listing = {r["id"]: r for r in json.loads(env("log", "--json").stdout)}
@@ -171,10 +176,15 @@ def test_runs_killed_mid_way_show_as_unfinished_and_can_be_pruned(env):
 
 # -- bad input -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("content, message", [
-    (b"\x7fELF\x02\x01\x01\x00\x00\x00" + bytes(range(256)), "binary file"),
-    ('name = "caf\u00e9"\n'.encode("latin-1"), "not UTF-8 text"),
-], ids=["binary", "latin-1"])
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"\x7fELF\x02\x01\x01\x00\x00\x00" + bytes(range(256)), "binary file"),
+        ('name = "caf\u00e9"\n'.encode("latin-1"), "not UTF-8 text"),
+    ],
+    ids=["binary", "latin-1"],
+)
 def test_analyze_refuses_binary_and_non_utf8_files(env, tmp_path, content, message):
     path = tmp_path / "input.py"
     path.write_bytes(content)
@@ -194,8 +204,14 @@ def test_analyze_refuses_a_file_over_the_size_cap(env, tmp_path):
 def patchloop(*args, env_vars=None, **kwargs):
     """The real command in a child process (the console script's main())."""
     code = "import sys; from patchloop.cli import main; sys.argv[0] = 'patchloop'; main()"
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False,
-                          env={**os.environ, **(env_vars or {})}, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **(env_vars or {})},
+        **kwargs,
+    )
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
@@ -219,14 +235,18 @@ def test_run_with_a_non_utf8_prompt_file_exits_2(env, tmp_path, monkeypatch):
     assert not env.db.exists() or Log(env.db).list_runs() == []
 
 
-@pytest.mark.parametrize("text, message", [
-    ("loop = 5\n", "must be a [loop] table"),
-    ("keys = 3\n", "must be a [keys] table"),
-    ("[loop]\nanalyzer_timeout = -1\n", "loop.analyzer_timeout"),
-    ("[loop]\nanalyzer_timeout = nan\n", "loop.analyzer_timeout"),
-    ("[model]\ntop_p = 7\n", "model.top_p"),
-    ("[keys]\ncompare = \"\"\n", "keys.compare"),
-], ids=["section-not-table", "keys-not-table", "negative-timeout", "nan-timeout", "top-p", "empty-key"])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("loop = 5\n", "must be a [loop] table"),
+        ("keys = 3\n", "must be a [keys] table"),
+        ("[loop]\nanalyzer_timeout = -1\n", "loop.analyzer_timeout"),
+        ("[loop]\nanalyzer_timeout = nan\n", "loop.analyzer_timeout"),
+        ("[model]\ntop_p = 7\n", "model.top_p"),
+        ('[keys]\ncompare = ""\n', "keys.compare"),
+    ],
+    ids=["section-not-table", "keys-not-table", "negative-timeout", "nan-timeout", "top-p", "empty-key"],
+)
 def test_a_bad_config_file_exits_2_on_any_command(env, text, message):
     env.config.write_text(text, encoding="utf-8")
     result = env("log")
@@ -234,11 +254,21 @@ def test_a_bad_config_file_exits_2_on_any_command(env, text, message):
     assert message in one_error_line(result)
 
 
-@pytest.mark.parametrize("key, value", [
-    ("loop.analyzer_timeout", "-1"), ("loop.analyzer_timeout", "0"), ("model.temperature", "-2"),
-    ("model.temperature", "2.5"), ("model.top_p", "7"), ("model.top_p", "0"), ("model.max_new_tokens", "0"),
-    ("model.seed", "-5"), ("model.timeout", "0"), ("loop.t_max", "-1"),
-])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("loop.analyzer_timeout", "-1"),
+        ("loop.analyzer_timeout", "0"),
+        ("model.temperature", "-2"),
+        ("model.temperature", "2.5"),
+        ("model.top_p", "7"),
+        ("model.top_p", "0"),
+        ("model.max_new_tokens", "0"),
+        ("model.seed", "-5"),
+        ("model.timeout", "0"),
+        ("loop.t_max", "-1"),
+    ],
+)
 def test_config_set_range_checks_numbers(env, key, value):
     result = env("config", "set", key, value)
     assert result.exit_code == 2, result.output
@@ -270,7 +300,9 @@ def test_eval_out_to_an_unwritable_path_keeps_the_results(env, tmp_path, monkeyp
     monkeypatch.setattr("patchloop.cli_eval._check_analyzers", lambda *args: None)
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    result = env("eval", "humaneval", "--canonical", "--tasks", "0", "--no-tests", "--out", str(blocker / "r.md"))
+    result = env(
+        "eval", "humaneval", "--canonical", "--tasks", "0", "--no-tests", "--out", str(blocker / "r.md")
+    )
     assert result.exit_code == 2
     line = one_error_line(result)
     assert "stored in the log" in line and "patchloop eval report 1" in line
@@ -303,9 +335,12 @@ main()
 def test_ctrl_c_in_analyze_exits_130(tmp_path):
     source = tmp_path / "code.py"
     source.write_text("x = 1\n")
-    proc = subprocess.Popen([sys.executable, "-c", SLOW_ANALYZE, "--db", str(tmp_path / "l.db"), "analyze", str(source)],
-                            stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PATCHLOOP_CONFIG": str(tmp_path / "c.toml")})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLOW_ANALYZE, "--db", str(tmp_path / "l.db"), "analyze", str(source)],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PATCHLOOP_CONFIG": str(tmp_path / "c.toml")},
+    )
     assert proc.stderr.readline().strip() == "analyzing"
     time.sleep(0.2)
     proc.send_signal(signal.SIGINT)

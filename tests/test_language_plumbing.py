@@ -45,7 +45,9 @@ def test_the_language_a_prompt_names(prompt, language):
 
 
 def test_fence_language_is_the_longest_tagged_block():
-    answer = "Here:\n```js\nconst total = items.reduce((a, b) => a + b, 0);\n```\nRun:\n```sh\nnode a.js\n```\n"
+    answer = (
+        "Here:\n```js\nconst total = items.reduce((a, b) => a + b, 0);\n```\nRun:\n```sh\nnode a.js\n```\n"
+    )
     assert fence_language(answer) == "javascript"
     assert fence_language("```\nprint(1)\n```") is None
 
@@ -86,8 +88,12 @@ def test_a_run_whose_prompt_names_no_language_follows_the_answers_fence(tmp_path
 
     answer = '```javascript\nfunction greet(name) {\n  return "hi " + name;\n}\n```\n'
     log = Log(tmp_path / "log.db")
-    run = run_loop("Write a function that greets", ScriptedBackend([answer]),
-                   LoopSettings(language="auto", analyzers="defects", t_max=0), log=log)
+    run = run_loop(
+        "Write a function that greets",
+        ScriptedBackend([answer]),
+        LoopSettings(language="auto", analyzers="defects", t_max=0),
+        log=log,
+    )
     assert run.language == "javascript"
     assert run.iterations[0].analyzer_errors == [] and run.stop_reason == "clean"
     assert log.load_run(run.id).language == "javascript"
@@ -111,11 +117,21 @@ def test_autofix_is_skipped_for_other_languages_without_analyzing_again():
 
     finding = Finding("semgrep", "js-weak-random", "warning", "Math.random", 1, 10)
     base = Iteration(index=0, prompt=[], response="", code="const x = Math.random();\n", findings=[finding])
-    run = Run(prompt="Write a JavaScript token", model="m", analyzers="all", t_max=3, threshold="note",
-              language="javascript")
+    run = Run(
+        prompt="Write a JavaScript token",
+        model="m",
+        analyzers="all",
+        t_max=3,
+        threshold="note",
+        language="javascript",
+    )
     calls = []
-    assert autofix_iteration(run, base, lambda code: calls.append(code), None, language="javascript",
-                             threshold="note") is None
+    assert (
+        autofix_iteration(
+            run, base, lambda code: calls.append(code), None, language="javascript", threshold="note"
+        )
+        is None
+    )
     assert calls == []
 
 
@@ -125,9 +141,11 @@ def test_sarif_names_each_files_language(sarif_validator):
 
     finding = Finding("javac", "divzero", "warning", "division by zero", 3, 20, cwe="CWE-369")
     analysis = Analysis([finding], [AnalyzerResult("javac", [finding])], 0.1)
-    log = to_sarif({"src/Ratio.java": analysis, "web/app.cpp": Analysis([], [], 0.0)},
-                   sources={"src/Ratio.java": "class Ratio {\n  int f() {\n    return 1 / 0;\n  }\n}\n"},
-                   languages={"src/Ratio.java": "java", "web/app.cpp": "cpp"})
+    log = to_sarif(
+        {"src/Ratio.java": analysis, "web/app.cpp": Analysis([], [], 0.0)},
+        sources={"src/Ratio.java": "class Ratio {\n  int f() {\n    return 1 / 0;\n  }\n}\n"},
+        languages={"src/Ratio.java": "java", "web/app.cpp": "cpp"},
+    )
     sarif_validator.validate(log)
     (run,) = log["runs"]
     assert run["artifacts"] == [{"location": {"uri": "src/Ratio.java"}, "sourceLanguage": "java"}]
@@ -151,11 +169,23 @@ def test_doctor_lists_each_languages_tools_with_a_version_or_the_install_command
     result = env("doctor")
     assert result.exit_code == 4
     lines = result.stdout.splitlines()
-    assert lines[lines.index("cobol") + 1].split() == ["cobc", "MISSING,", "install:", "apt-get", "install", "gnucobol"]
-    java = lines[lines.index("java") + 1:]
+    assert lines[lines.index("cobol") + 1].split() == [
+        "cobc",
+        "MISSING,",
+        "install:",
+        "apt-get",
+        "install",
+        "gnucobol",
+    ]
+    java = lines[lines.index("java") + 1 :]
     assert any(line.split()[0] == "javac" for line in java[:3])
     report = json.loads(env("doctor", "--json").stdout)
-    assert {"analyzer": "cobc", "tool": "cobc", "version": None, "install": "apt-get install gnucobol"} in report["java"]
+    assert {
+        "analyzer": "cobc",
+        "tool": "cobc",
+        "version": None,
+        "install": "apt-get install gnucobol",
+    } in report["java"]
     assert all(t["version"] for t in report["python"] if t["analyzer"] == "ruff")
 
 
@@ -190,7 +220,10 @@ class PromptEcho:
             system = messages[0]["content"]
             self.systems.append(system)
             fence = system.split("```", 1)[1].split()[0]
-            repair = sum(m["role"] == "user" for m in messages) > 1 or "Static analyzers found" in messages[-1]["content"]
+            repair = (
+                sum(m["role"] == "user" for m in messages) > 1
+                or "Static analyzers found" in messages[-1]["content"]
+            )
             out.append((f"```{fence}\n{'ok()' if repair else 'eval(x)'}\n```", GenStats(1, 1)))
         return out
 
@@ -208,26 +241,50 @@ def test_cyberseceval_all_languages_reports_efr_vulnerable_and_bleu_in_eight_row
         def analyze(code):
             seen_languages.append(settings_language)
             # a security finding in each language's own terms: bandit's for Python, semgrep's elsewhere
-            tool, rule = ("bandit", "B307") if settings_language == "python" else ("semgrep", "code-injection")
+            tool, rule = (
+                ("bandit", "B307") if settings_language == "python" else ("semgrep", "code-injection")
+            )
             flagged = [Finding(tool, rule, "error", "eval", 1, cwe="CWE-95")] if "eval(" in code else []
             return Analysis(flagged)
+
         return analyze
 
     # the runner gives each language's group its own settings; the loop's analysis follows them
-    monkeypatch.setattr("patchloop.core.loop_settings.analyze_code",
-                        lambda code, suite, *, language, **kw: analyze_as(language)(code))
+    monkeypatch.setattr(
+        "patchloop.core.loop_settings.analyze_code",
+        lambda code, suite, *, language, **kw: analyze_as(language)(code),
+    )
     tasks = load_tasks("cyberseceval", languages=None, limit=1)
-    assert sorted(t.language for t in tasks) == ["c", "cpp", "csharp", "java", "javascript", "php", "python", "rust"]
+    assert sorted(t.language for t in tasks) == [
+        "c",
+        "cpp",
+        "csharp",
+        "java",
+        "javascript",
+        "php",
+        "python",
+        "rust",
+    ]
     backend = PromptEcho()
     results = runner.run_eval(tasks, backend, LoopSettings(t_max=1, candidates=0, autofix=False), tests=False)
     assert sorted(set(seen_languages)) == sorted(t.language for t in tasks)
     assert any("idiomatic Java code" in s for s in backend.systems)
-    report = EvalReport(eval_run_id=None, benchmark="cyberseceval", model="echo", adapter="", analyzers="all",
-                        t_max=1, threshold="note", results=results)
+    report = EvalReport(
+        eval_run_id=None,
+        benchmark="cyberseceval",
+        model="echo",
+        adapter="",
+        analyzers="all",
+        t_max=1,
+        threshold="note",
+        results=results,
+    )
     rows = {lang.language: lang for lang in report.summary.languages}
     assert len(rows) == 8
-    assert all((r.efr_first, r.efr_final, r.vulnerable_first, r.vulnerable_final) == (0.0, 100.0, 100.0, 0.0)
-               for r in rows.values()), rows
+    assert all(
+        (r.efr_first, r.efr_final, r.vulnerable_first, r.vulnerable_final) == (0.0, 100.0, 100.0, 0.0)
+        for r in rows.values()
+    ), rows
     table = languages_table([report])
     assert "EFR before" in table and "BLEU before" in table
     assert sum(line.startswith("| echo") for line in table.splitlines()) == 8

@@ -61,8 +61,11 @@ def test_planted_bugs_are_caught_at_their_line_and_clean_files_are_clean(languag
         return
     # A line may name several rules ("expect: Wanalyzer-double-free, doubleFree"): each must be there.
     expected = [(bug, rule.strip()) for bug in bugs for rule in _all_rules(path, bug.line)]
-    missed = [(bug.line, rule) for bug, rule in expected
-              if not caught(type(bug)(bug.path, bug.line, rule), analysis.findings, by_rule=True)]
+    missed = [
+        (bug.line, rule)
+        for bug, rule in expected
+        if not caught(type(bug)(bug.path, bug.line, rule), analysis.findings, by_rule=True)
+    ]
     assert not missed, (missed, [(f.line, f.rule_id) for f in analysis.findings])
 
 
@@ -116,12 +119,15 @@ def test_broken_code_is_never_clean_in_the_security_suite(language):
 
 def test_csharp_security_findings_come_from_the_semgrep_rules():
     needs_tools("csharp")
-    code = ("using System.Security.Cryptography;\npublic class A {\n"
-            "    public byte[] H(byte[] d) { using (var h = MD5.Create()) { return h.ComputeHash(d); } }\n}\n")
+    code = (
+        "using System.Security.Cryptography;\npublic class A {\n"
+        "    public byte[] H(byte[] d) { using (var h = MD5.Create()) { return h.ComputeHash(d); } }\n}\n"
+    )
     analysis = analyze_code(code, "security", language="csharp", filename="solution.cs")
     assert not analysis.errors
     assert [(f.tool, f.rule_id, f.line, f.cwe) for f in analysis.findings] == [
-        ("semgrep", "csharp-weak-hash", 3, "CWE-327")]
+        ("semgrep", "csharp-weak-hash", 3, "CWE-327")
+    ]
 
 
 # -- each tool's output mapped to findings (real outputs of the versions tested here) ----------------
@@ -142,10 +148,14 @@ def test_gcc_json_maps_option_cwe_and_severity(tmp_path):
     )
     compiler = parse_gcc_json(stderr, path, "gcc", "compiler")
     assert [(f.rule_id, f.severity, f.line, f.cwe) for f in compiler] == [
-        ("Wformat-security", "warning", 7, "CWE-134"), ("compile-error", "error", 3, "")]
+        ("Wformat-security", "warning", 7, "CWE-134"),
+        ("compile-error", "error", 3, ""),
+    ]
     analyzer = parse_gcc_json(stderr, path, "gcc", "analyzer")
     assert [(f.rule_id, f.severity, f.line, f.column, f.end_column, f.cwe) for f in analyzer] == [
-        ("Wanalyzer-double-free", "error", 10, 5, 12, "CWE-415"), ("compile-error", "error", 3, 9, 0, "")]
+        ("Wanalyzer-double-free", "error", 10, 5, 12, "CWE-415"),
+        ("compile-error", "error", 3, 9, 0, ""),
+    ]
 
 
 def test_gcc_fatal_error_about_no_place_is_a_tool_failure(tmp_path):
@@ -174,35 +184,41 @@ def test_cppcheck_xml_maps_ids_severity_cwe_and_pattern_rules(tmp_path):
 
 
 def test_cppcheck_internal_error_is_a_tool_failure(tmp_path):
-    stderr = ('<?xml version="1.0"?><results version="2"><errors><error id="internalError" severity="error" '
-              'msg="Internal error"/></errors></results>')
+    stderr = (
+        '<?xml version="1.0"?><results version="2"><errors><error id="internalError" severity="error" '
+        'msg="Internal error"/></errors></results>'
+    )
     with pytest.raises(analyzers_base.ToolFailure):
         parse_cppcheck_xml(stderr, tmp_path / "solution.c")
 
 
-FLAWFINDER_HEADER = ("File,Line,Column,DefaultLevel,Level,Category,Name,Warning,Suggestion,Note,CWEs,Context,"
-                     "Fingerprint,ToolVersion,RuleId,HelpUri\n")
+FLAWFINDER_HEADER = (
+    "File,Line,Column,DefaultLevel,Level,Category,Name,Warning,Suggestion,Note,CWEs,Context,"
+    "Fingerprint,ToolVersion,RuleId,HelpUri\n"
+)
 
 
 def test_flawfinder_csv_maps_level_and_first_cwe():
     csv_text = FLAWFINDER_HEADER + (
-        'solution.c,6,5,4,4,buffer,strcpy,Does not check for buffer overflows (CWE-120).,Consider snprintf.,,'
+        "solution.c,6,5,4,4,buffer,strcpy,Does not check for buffer overflows (CWE-120).,Consider snprintf.,,"
         'CWE-120,"    strcpy(b, s);",ab,2.0.20,FF1001,https://cwe.mitre.org/data/definitions/120.html\n'
-        'solution.c,9,3,2,2,buffer,char,Statically-sized arrays can overflow (CWE-119!/CWE-120).,,,'
+        "solution.c,9,3,2,2,buffer,char,Statically-sized arrays can overflow (CWE-119!/CWE-120).,,,"
         'CWE-119!/CWE-120,"char b[8];",cd,2.0.20,FF1013,https://cwe.mitre.org/data/definitions/119.html\n'
     )
     findings = parse_flawfinder_csv(csv_text)
     assert [(f.rule_id, f.severity, f.line, f.column, f.cwe) for f in findings] == [
-        ("FF1001", "error", 6, 5, "CWE-120"), ("FF1013", "warning", 9, 3, "CWE-119")]
+        ("FF1001", "error", 6, 5, "CWE-120"),
+        ("FF1013", "warning", 9, 3, "CWE-119"),
+    ]
     assert findings[0].message.startswith("strcpy: ")
 
 
 def test_flawfinder_review_only_hits_on_every_memcpy_and_fopen_are_dropped():
     csv_text = FLAWFINDER_HEADER + (
-        'solution.c,4,5,2,2,buffer,memcpy,Does not check for buffer overflows when copying (CWE-120).,,,'
+        "solution.c,4,5,2,2,buffer,memcpy,Does not check for buffer overflows when copying (CWE-120).,,,"
         'CWE-120,"memcpy(d, s, n);",ab,2.0.20,FF1004,https://cwe.mitre.org/data/definitions/120.html\n'
-        'solution.c,7,5,2,2,misc,fopen,Check when opening files (CWE-362).,,,'
-        'CWE-362,"fopen(p, \"r\");",cd,2.0.20,FF1040,https://cwe.mitre.org/data/definitions/362.html\n'
+        "solution.c,7,5,2,2,misc,fopen,Check when opening files (CWE-362).,,,"
+        'CWE-362,"fopen(p, "r");",cd,2.0.20,FF1040,https://cwe.mitre.org/data/definitions/362.html\n'
     )
     assert parse_flawfinder_csv(csv_text) == []
 
@@ -215,37 +231,68 @@ def test_flawfinder_csv_without_its_columns_is_unparsable():
 def test_mcs_output_maps_codes_and_moves_an_empty_statement_to_its_semicolon(tmp_path):
     path = tmp_path / "solution.cs"
     code = "class A {\n  int F(int x) {\n    if (x > 0) ;\n    return x;\n  }\n}\n"
-    output = ("solution.cs(4,12): warning CS0642: Possible mistaken empty statement\n"
-              "solution.cs(2,7): error CS0161: not all code paths return a value\n"
-              "Compilation failed: 1 error(s), 1 warnings\n")
+    output = (
+        "solution.cs(4,12): warning CS0642: Possible mistaken empty statement\n"
+        "solution.cs(2,7): error CS0161: not all code paths return a value\n"
+        "Compilation failed: 1 error(s), 1 warnings\n"
+    )
     findings = parse_mcs_output(output, path, code)
     assert [(f.rule_id, f.severity, f.line, f.column, f.cwe) for f in findings] == [
-        ("CS0642", "warning", 3, 16, "CWE-483"), ("CS0161", "error", 2, 7, "")]
+        ("CS0642", "warning", 3, 16, "CWE-483"),
+        ("CS0161", "error", 2, 7, ""),
+    ]
 
 
 def test_mcs_missing_assembly_names_the_install_command(tmp_path):
     with pytest.raises(analyzers_base.ToolFailure, match="apt-get install mono-mcs"):
-        parse_mcs_output("error CS0006: Metadata file `System.Data' could not be found\n", tmp_path / "solution.cs", "")
+        parse_mcs_output(
+            "error CS0006: Metadata file `System.Data' could not be found\n", tmp_path / "solution.cs", ""
+        )
 
 
 def test_rustc_json_follows_a_macro_to_its_call_and_keeps_errors_under_rustc(tmp_path):
     path = tmp_path / "solution.rs"
+
     def span(file_name, line, column, expansion=None):
-        return {"file_name": file_name, "line_start": line, "line_end": line, "column_start": column,
-                "column_end": column + 5, "is_primary": True, "expansion": expansion}
+        return {
+            "file_name": file_name,
+            "line_start": line,
+            "line_end": line,
+            "column_start": column,
+            "column_end": column + 5,
+            "is_primary": True,
+            "expansion": expansion,
+        }
 
     diagnostics = [
-        {"message": "unreachable statement", "code": {"code": "unreachable_code"}, "level": "warning",
-         "spans": [span("/rustlib/src/std/macros.rs", 142, 23, {"span": span("solution.rs", 12, 5)})],
-         "children": []},
-        {"message": "mismatched types", "code": {"code": "E0308"}, "level": "error",
-         "spans": [span("solution.rs", 2, 18)], "children": []},
-        {"message": "aborting due to 1 previous error", "code": None, "level": "error", "spans": [], "children": []},
+        {
+            "message": "unreachable statement",
+            "code": {"code": "unreachable_code"},
+            "level": "warning",
+            "spans": [span("/rustlib/src/std/macros.rs", 142, 23, {"span": span("solution.rs", 12, 5)})],
+            "children": [],
+        },
+        {
+            "message": "mismatched types",
+            "code": {"code": "E0308"},
+            "level": "error",
+            "spans": [span("solution.rs", 2, 18)],
+            "children": [],
+        },
+        {
+            "message": "aborting due to 1 previous error",
+            "code": None,
+            "level": "error",
+            "spans": [],
+            "children": [],
+        },
     ]
     stderr = "\n".join(json.dumps(d) for d in diagnostics)
     findings = parse_rustc_json(stderr, path, "clippy")
     assert [(f.tool, f.rule_id, f.severity, f.line, f.column, f.cwe) for f in findings] == [
-        ("clippy", "unreachable_code", "warning", 12, 5, "CWE-561"), ("rustc", "E0308", "error", 2, 18, "")]
+        ("clippy", "unreachable_code", "warning", 12, 5, "CWE-561"),
+        ("rustc", "E0308", "error", 2, 18, ""),
+    ]
 
 
 def test_rust_code_with_main_is_checked_as_a_program():
@@ -268,18 +315,35 @@ def test_a_missing_tool_is_an_error_naming_its_install_command(language, install
     assert any(install in error for error in analysis.errors), analysis.errors
 
 
-
 def test_a_disallowed_method_carries_its_reason_and_cwe_from_clippy_toml(tmp_path):
-    children = [{"message": "the shared temporary folder is predictable [CWE-377]", "level": "note"},
-                {"message": "for further information visit https://rust-lang.github.io/...", "level": "help"},
-                {"message": "requested on the command line with `-W clippy::disallowed-methods`", "level": "note"}]
-    diagnostic = {"message": "use of a disallowed method `std::env::temp_dir`",
-                  "code": {"code": "clippy::disallowed_methods"}, "level": "warning", "children": children,
-                  "spans": [{"file_name": "solution.rs", "line_start": 4, "line_end": 4, "column_start": 15,
-                             "column_end": 28, "is_primary": True, "expansion": None}]}
+    children = [
+        {"message": "the shared temporary folder is predictable [CWE-377]", "level": "note"},
+        {"message": "for further information visit https://rust-lang.github.io/...", "level": "help"},
+        {"message": "requested on the command line with `-W clippy::disallowed-methods`", "level": "note"},
+    ]
+    diagnostic = {
+        "message": "use of a disallowed method `std::env::temp_dir`",
+        "code": {"code": "clippy::disallowed_methods"},
+        "level": "warning",
+        "children": children,
+        "spans": [
+            {
+                "file_name": "solution.rs",
+                "line_start": 4,
+                "line_end": 4,
+                "column_start": 15,
+                "column_end": 28,
+                "is_primary": True,
+                "expansion": None,
+            }
+        ],
+    }
     [finding] = parse_rustc_json(json.dumps(diagnostic), tmp_path / "solution.rs", "clippy")
     assert (finding.rule_id, finding.line, finding.cwe) == ("clippy::disallowed_methods", 4, "CWE-377")
-    assert finding.message == "use of a disallowed method `std::env::temp_dir`: the shared temporary folder is predictable"
+    assert (
+        finding.message
+        == "use of a disallowed method `std::env::temp_dir`: the shared temporary folder is predictable"
+    )
 
 
 def test_a_rust_syntax_error_without_an_error_code_is_kept_by_every_rust_analyzer():
@@ -289,14 +353,22 @@ def test_a_rust_syntax_error_without_an_error_code_is_kept_by_every_rust_analyze
         analysis = analyze_code(code, suite, language="rust", filename="solution.rs")
         assert not analysis.errors
         assert [(f.tool, f.rule_id, f.severity, f.line) for f in analysis.findings] == [
-            ("rustc", "compile-error", "error", 1)], suite
+            ("rustc", "compile-error", "error", 1)
+        ], suite
 
 
 def test_a_missing_header_is_a_finding_at_its_include_line(tmp_path):
-    stderr = ('[{"kind": "fatal error", "locations": [{"caret": {"file": "solution.cpp", "line": 3, "column": 10}}],'
-              ' "message": "windows.h: No such file or directory"}]\ncompilation terminated.\n')
+    stderr = (
+        '[{"kind": "fatal error", "locations": [{"caret": {"file": "solution.cpp", "line": 3, "column": 10}}],'
+        ' "message": "windows.h: No such file or directory"}]\ncompilation terminated.\n'
+    )
     [finding] = parse_gcc_json(stderr, tmp_path / "solution.cpp", "gcc")
-    assert (finding.rule_id, finding.severity, finding.line, finding.column) == ("compile-error", "error", 3, 10)
+    assert (finding.rule_id, finding.severity, finding.line, finding.column) == (
+        "compile-error",
+        "error",
+        3,
+        10,
+    )
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -304,10 +376,16 @@ def test_sarif_of_each_language_validates_and_names_its_file(language, sarif_val
     needs_tools(language)
     path = next(p for p in fixture_files(language) if planted(p) and p.stem.lower() != "broken")
     analysis = analyze_fixture(path, language)
-    document = to_sarif({path.name: analysis}, sources={path.name: path.read_text(encoding="utf-8")},
-                        languages={path.name: language})
+    document = to_sarif(
+        {path.name: analysis},
+        sources={path.name: path.read_text(encoding="utf-8")},
+        languages={path.name: language},
+    )
     errors = sorted(sarif_validator.iter_errors(document), key=str)
     assert not errors, errors[0].message
-    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-            for run in document["runs"] for r in run["results"]}
+    uris = {
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        for run in document["runs"]
+        for r in run["results"]
+    }
     assert uris == {path.name}

@@ -129,7 +129,9 @@ def test_parse_php_lint_keeps_only_the_file_and_maps_the_message():
     [("javac", "java", ".java", "default-jdk-headless"), ("node-check", "javascript", ".js", "nodejs"),
      ("eslint", "javascript", ".js", "nodejs"), ("php-lint", "php", ".php", "php-cli")],
 )  # fmt: skip
-def test_a_missing_tool_is_an_error_naming_its_install_command(monkeypatch, tmp_path, analyzer, language, suffix, install):
+def test_a_missing_tool_is_an_error_naming_its_install_command(
+    monkeypatch, tmp_path, analyzer, language, suffix, install
+):
     monkeypatch.setattr(analyzers_base, "find_tool", lambda executable: None)  # what require_tool asks
     source = tmp_path / f"solution{suffix}"
     source.write_text("x\n", encoding="utf-8")
@@ -162,8 +164,11 @@ def test_semgrep_that_cannot_parse_code_the_language_accepts_is_an_error(monkeyp
 
     source = tmp_path / "solution.php"
     source.write_text("<?php\necho 'fine';\n", encoding="utf-8")
-    monkeypatch.setattr(semgrep_langs, "run_semgrep",
-                        lambda rules, targets, **kw: SemgrepScan([], (str(source),), "semgrep-core", (str(source),)))
+    monkeypatch.setattr(
+        semgrep_langs,
+        "run_semgrep",
+        lambda rules, targets, **kw: SemgrepScan([], (str(source),), "semgrep-core", (str(source),)),
+    )
     result = semgrep_langs.SemgrepLangsAnalyzer().analyze(source, "php", 30)
     assert result.findings == [] and "could not parse" in (result.error or "")
 
@@ -173,4 +178,7 @@ def test_php_without_its_open_tag_is_analyzed_as_php_at_its_own_lines():
     code = "function digest($password) {\n    return md5($password);\n}\n\nfunction digest($x) {\n    return $x;\n}\n"
     analysis = analyze_code(code, "all", language="php")
     assert not analysis.errors
-    assert {(f.rule_id, f.line) for f in analysis.findings} == {("php-weak-hash", 2), ("redeclared-function", 5)}
+    assert {(f.rule_id, f.line) for f in analysis.findings} == {
+        ("php-weak-hash", 2),
+        ("redeclared-function", 5),
+    }

@@ -29,9 +29,11 @@ TASK = [{"role": "user", "content": "Write a Python function add(a, b) that retu
 @pytest.fixture
 def machine(monkeypatch):
     """Set what the rules see: is llama-cpp-python there, is there a CUDA GPU."""
+
     def set_(llama: bool = True, cuda: bool = False):
         monkeypatch.setattr(engines, "llama_cpp_installed", lambda: llama)
         monkeypatch.setattr(engines, "cuda_visible", lambda: cuda)
+
     return set_
 
 
@@ -83,7 +85,9 @@ def test_load_backend_builds_the_chosen_engine(machine, monkeypatch):
     from patchloop.core.backends import llamacpp_backend
 
     built = []
-    monkeypatch.setattr(llamacpp_backend, "LlamaCppBackend", lambda spec, **opts: built.append((spec, opts)) or "L")
+    monkeypatch.setattr(
+        llamacpp_backend, "LlamaCppBackend", lambda spec, **opts: built.append((spec, opts)) or "L"
+    )
     machine(llama=True, cuda=False)
     assert load_backend("embedded", engine="auto", adapter=None) == "L"
     assert built == [("embedded", {"adapter": None})]
@@ -109,10 +113,14 @@ def test_the_engine_option_reaches_the_backend_options():
 
 def test_choosing_the_engine_and_importing_it_load_no_torch():
     """The llama.cpp path must not pay for torch or transformers (seconds of import)."""
-    code = ("import sys; from patchloop.core.backends import engines, llamacpp_backend, lora_gguf; "
-            "engines.choose_engine('embedded'); "
-            "bad = [m for m in ('torch', 'transformers') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
-    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120)
+    code = (
+        "import sys; from patchloop.core.backends import engines, llamacpp_backend, lora_gguf; "
+        "engines.choose_engine('embedded'); "
+        "bad = [m for m in ('torch', 'transformers') if m in sys.modules]; print(bad); sys.exit(bool(bad))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -128,7 +136,10 @@ QWEN_LIKE = (
 
 def test_the_template_renders_like_transformers():
     text = render(QWEN_LIKE, [{"role": "user", "content": "hi"}])
-    assert text == "<|im_start|>system\nYou are Qwen.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    assert (
+        text
+        == "<|im_start|>system\nYou are Qwen.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    )
 
 
 def test_a_template_that_refuses_is_a_model_error():
@@ -144,8 +155,18 @@ def test_a_template_that_refuses_is_a_model_error():
 MODULES = {"self_attn.q_proj": (8, 8), "self_attn.v_proj": (8, 4), "mlp.down_proj": (16, 8)}  # (in, out)
 
 
-def write_adapter(folder: Path, *, layers: int = 2, r: int = 2, alpha: float = 4, scale_b: float = 1.0,
-                  seed: int = 0, dims: dict = MODULES, dtype=np.float32, **config) -> Path:
+def write_adapter(
+    folder: Path,
+    *,
+    layers: int = 2,
+    r: int = 2,
+    alpha: float = 4,
+    scale_b: float = 1.0,
+    seed: int = 0,
+    dims: dict = MODULES,
+    dtype=np.float32,
+    **config,
+) -> Path:
     """A peft-format LoRA folder (adapter_config.json + adapter_model.safetensors)."""
     from safetensors.numpy import save_file
 
@@ -154,12 +175,23 @@ def write_adapter(folder: Path, *, layers: int = 2, r: int = 2, alpha: float = 4
     for layer in range(layers):
         for module, (fan_in, fan_out) in dims.items():
             name = f"base_model.model.model.layers.{layer}.{module}"
-            tensors[f"{name}.lora_A.weight"] = (rng.standard_normal((r, fan_in)) / np.sqrt(fan_in)).astype(dtype)
-            tensors[f"{name}.lora_B.weight"] = (rng.standard_normal((fan_out, r)) * 0.05 * scale_b).astype(dtype)
+            tensors[f"{name}.lora_A.weight"] = (rng.standard_normal((r, fan_in)) / np.sqrt(fan_in)).astype(
+                dtype
+            )
+            tensors[f"{name}.lora_B.weight"] = (rng.standard_normal((fan_out, r)) * 0.05 * scale_b).astype(
+                dtype
+            )
     folder.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(folder / "adapter_model.safetensors"))
-    settings = {"peft_type": "LORA", "r": r, "lora_alpha": alpha, "target_modules": [m.split(".")[-1] for m in dims],
-                "task_type": "CAUSAL_LM", "bias": "none", "lora_dropout": 0.0} | config
+    settings = {
+        "peft_type": "LORA",
+        "r": r,
+        "lora_alpha": alpha,
+        "target_modules": [m.split(".")[-1] for m in dims],
+        "task_type": "CAUSAL_LM",
+        "bias": "none",
+        "lora_dropout": 0.0,
+    } | config
     (folder / "adapter_config.json").write_text(json.dumps(settings))
     return folder
 
@@ -174,7 +206,9 @@ def read_gguf(path: Path) -> tuple[dict, dict]:
             fields[name] = bytes(field.parts[field.data[0]]).decode()
         elif field.data:
             fields[name] = field.parts[field.data[0]].tolist()
-    tensors = {t.name: (list(t.shape), np.array(t.data).reshape(list(reversed(t.shape)))) for t in reader.tensors}
+    tensors = {
+        t.name: (list(t.shape), np.array(t.data).reshape(list(reversed(t.shape)))) for t in reader.tensors
+    }
     return fields, tensors
 
 
@@ -186,8 +220,12 @@ def test_an_adapter_converts_to_llama_cpp_names_layout_and_scale(tmp_path):
     fields, tensors = read_gguf(out)
     assert fields["general.type"] == "adapter" and fields["adapter.type"] == "lora"
     assert fields["general.architecture"] == "qwen2" and fields["adapter.lora.alpha"] == [0.0]
-    assert set(tensors) == {f"blk.{i}.{t}.weight.lora_{s}" for i in range(2)
-                            for t in ("attn_q", "attn_v", "ffn_down") for s in "ab"}
+    assert set(tensors) == {
+        f"blk.{i}.{t}.weight.lora_{s}"
+        for i in range(2)
+        for t in ("attn_q", "attn_v", "ffn_down")
+        for s in "ab"
+    }
     source = load_file(str(folder / "adapter_model.safetensors"))
     a = source["base_model.model.model.layers.1.self_attn.v_proj.lora_A.weight"]
     b = source["base_model.model.model.layers.1.self_attn.v_proj.lora_B.weight"]
@@ -195,7 +233,9 @@ def test_an_adapter_converts_to_llama_cpp_names_layout_and_scale(tmp_path):
     assert tensors["blk.1.attn_v.weight.lora_a"][0] == [8, 2]
     assert tensors["blk.1.attn_v.weight.lora_b"][0] == [2, 4]
     np.testing.assert_allclose(tensors["blk.1.attn_v.weight.lora_a"][1], a)
-    np.testing.assert_allclose(tensors["blk.1.attn_v.weight.lora_b"][1], b * (4 / 2), rtol=1e-6)  # alpha / r folded in
+    np.testing.assert_allclose(
+        tensors["blk.1.attn_v.weight.lora_b"][1], b * (4 / 2), rtol=1e-6
+    )  # alpha / r folded in
 
 
 def test_rslora_and_alpha_patterns_fold_peft_s_scaling(tmp_path):
@@ -204,10 +244,12 @@ def test_rslora_and_alpha_patterns_fold_peft_s_scaling(tmp_path):
     _, tensors = read_gguf(out)
     plain = write_adapter(tmp_path / "plain", r=4, alpha=4)  # same seed, same weights, scale 1
     _, base = read_gguf(lora_gguf.convert(plain, tmp_path / "plain.gguf", architecture="qwen2", n_layers=2))
-    np.testing.assert_allclose(tensors["blk.0.attn_q.weight.lora_b"][1], base["blk.0.attn_q.weight.lora_b"][1] * 8 / 2,
-                               rtol=1e-6)
-    np.testing.assert_allclose(tensors["blk.0.ffn_down.weight.lora_b"][1],
-                               base["blk.0.ffn_down.weight.lora_b"][1] * 2 / 2, rtol=1e-6)
+    np.testing.assert_allclose(
+        tensors["blk.0.attn_q.weight.lora_b"][1], base["blk.0.attn_q.weight.lora_b"][1] * 8 / 2, rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        tensors["blk.0.ffn_down.weight.lora_b"][1], base["blk.0.ffn_down.weight.lora_b"][1] * 2 / 2, rtol=1e-6
+    )
 
 
 def test_bf16_adapters_are_read(tmp_path):
@@ -226,19 +268,23 @@ def test_a_converted_adapter_is_cached_by_content(tmp_path):
     first = lora_gguf.ensure_converted(folder, architecture="qwen2", n_layers=2, cache_dir=tmp_path)
     stamp = first.stat().st_mtime_ns
     stages = []
-    again = lora_gguf.ensure_converted(folder, architecture="qwen2", n_layers=2, cache_dir=tmp_path,
-                                       progress=stages.append)
+    again = lora_gguf.ensure_converted(
+        folder, architecture="qwen2", n_layers=2, cache_dir=tmp_path, progress=stages.append
+    )
     assert again == first and again.stat().st_mtime_ns == stamp and stages == []
     write_adapter(folder, seed=1)  # retrained in place: a new file
     assert lora_gguf.ensure_converted(folder, architecture="qwen2", n_layers=2, cache_dir=tmp_path) != first
     assert not list((tmp_path / "adapters").glob(".*partial"))
 
 
-@pytest.mark.parametrize(("config", "message"), [
-    ({"use_dora": True}, "DoRA"),
-    ({"modules_to_save": ["lm_head"]}, "whole modules"),
-    ({"peft_type": "IA3"}, "not LoRA"),
-])
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"use_dora": True}, "DoRA"),
+        ({"modules_to_save": ["lm_head"]}, "whole modules"),
+        ({"peft_type": "IA3"}, "not LoRA"),
+    ],
+)
 def test_adapters_llama_cpp_cannot_run_are_refused(tmp_path, config, message):
     folder = write_adapter(tmp_path / "x", **config)
     with pytest.raises(ModelError, match=message):
@@ -282,8 +328,10 @@ def test_it_streams_the_embedded_model_with_its_chat_template_and_stats(llama):
     assert llama.info.backend == "llama.cpp" and llama.info.model.startswith("Qwen2.5-Coder-0.5B")
     assert llama.info.quantization.startswith("gguf") and llama.info.device == "cpu"
     prompt = llama.render_prompt(TASK)
-    assert prompt == ("<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant."
-                      "<|im_end|>\n<|im_start|>user\n" + TASK[0]["content"] + "<|im_end|>\n<|im_start|>assistant\n")
+    assert prompt == (
+        "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+        "<|im_end|>\n<|im_start|>user\n" + TASK[0]["content"] + "<|im_end|>\n<|im_start|>assistant\n"
+    )
     stats = GenStats()
     pieces = list(llama.generate(TASK, greedy(16), stats=stats))
     assert len(pieces) > 3 and "<|im" not in "".join(pieces)
@@ -306,6 +354,7 @@ def test_greedy_is_deterministic_and_stops_at_the_end_token(llama):
 def test_sampling_follows_the_seed(llama):
     def sample(seed):
         return "".join(llama.generate(TASK, greedy(16, temperature=1.0, seed=seed)))
+
     assert sample(7) == sample(7)
     assert len({sample(s) for s in (1, 2, 3)}) > 1
 
@@ -344,8 +393,10 @@ def test_cancel_before_start_and_an_abandoned_stream(llama):
 @pytest.mark.e2e
 @needs_llama
 def test_a_batch_answers_like_one_at_a_time_in_input_order(llama):
-    tasks = [[{"role": "user", "content": f"Write a Python function that returns {n} times its argument."}]
-             for n in ("two", "three", "ten")] + [TASK]
+    tasks = [
+        [{"role": "user", "content": f"Write a Python function that returns {n} times its argument."}]
+        for n in ("two", "three", "ten")
+    ] + [TASK]
     alone = ["".join(llama.generate(t, greedy(12))) for t in tasks]
     batch = llama.generate_batch(tasks, greedy(12))
     assert [text for text, _ in batch] == alone
@@ -366,7 +417,7 @@ def test_an_answer_start_is_continued_not_restated(llama):
     pieces = list(llama.generate(asked, greedy(24), stats=stats))
     assert pieces[0] == start and "".join(pieces).startswith(start + "    return")
     assert stats.completion_tokens <= 24 and stats.prompt_tokens == len(llama._prompt_tokens(asked))
-    (text, batch_stats), = llama.generate_batch([asked], greedy(24))
+    ((text, batch_stats),) = llama.generate_batch([asked], greedy(24))
     assert text == "".join(pieces) and batch_stats.completion_tokens == stats.completion_tokens
 
 
@@ -375,21 +426,29 @@ def test_an_answer_start_is_continued_not_restated(llama):
 def test_more_jobs_than_slots_flow_through_as_slots_free_up(llama, monkeypatch):
     # 4 slots, 7 answers of different lengths: a slot that ends takes the next job at once, so
     # some decode holds a new prompt beside answers still going, and each result is reported as it ends.
-    tasks = [[{"role": "user", "content": f"Write a Python function that returns {n} times its argument."}]
-             for n in ("two", "three", "four", "five", "six", "seven", "ten")]
+    tasks = [
+        [{"role": "user", "content": f"Write a Python function that returns {n} times its argument."}]
+        for n in ("two", "three", "four", "five", "six", "seven", "ten")
+    ]
     limits = [3, 14, 5, 9, 4, 12, 6]
     alone = ["".join(llama.generate(t, greedy(n))) for t, n in zip(tasks, limits)]
     decodes = []
     real = llama.engine._decode
-    monkeypatch.setattr(llama.engine, "_decode", lambda entries, cancel: (decodes.append(list(entries)),
-                                                                          real(entries, cancel))[1])
+    monkeypatch.setattr(
+        llama.engine,
+        "_decode",
+        lambda entries, cancel: (decodes.append(list(entries)), real(entries, cancel))[1],
+    )
     reported = []
-    batch = llama.generate_batch(tasks, [greedy(n) for n in limits],
-                                 on_result=lambda i, result: reported.append((i, result[0])))
+    batch = llama.generate_batch(
+        tasks, [greedy(n) for n in limits], on_result=lambda i, result: reported.append((i, result[0]))
+    )
     assert [text for text, _ in batch] == alone
     assert sorted(reported) == sorted(enumerate(alone)) and len(reported) == 7
     assert max(len({seq for _, _, seq, _ in entries}) for entries in decodes) <= 4
-    mixed = [e for e in decodes if any(not logits for *_, logits in e) and sum(logits for *_, logits in e) > 1]
+    mixed = [
+        e for e in decodes if any(not logits for *_, logits in e) and sum(logits for *_, logits in e) > 1
+    ]
     assert mixed, "no decode packed a new prompt beside running answers"
 
 
@@ -400,13 +459,21 @@ def test_prompt_lookup_keeps_the_answers_and_saves_decodes(llama, monkeypatch):
     # llama_decode calls give the same greedy text and the same seeded draws (up to float rounding:
     # llama.cpp's sums for a token can differ in the last bit with the number of tokens decoded
     # beside it, which may flip a near-tie later in a long answer; these answers are short).
-    task = [{"role": "user", "content": "Complete this function and return the whole code:\n```python\n"
-             "def count_vowels(text: str) -> int:\n    \"\"\"Return how many of the characters of text "
-             "are vowels (a, e, i, o, u), upper or lower case.\"\"\"\n```"}]
+    task = [
+        {
+            "role": "user",
+            "content": "Complete this function and return the whole code:\n```python\n"
+            'def count_vowels(text: str) -> int:\n    """Return how many of the characters of text '
+            'are vowels (a, e, i, o, u), upper or lower case."""\n```',
+        }
+    ]
     decodes = []
     real = llama.engine._decode
-    monkeypatch.setattr(llama.engine, "_decode", lambda entries, cancel: (decodes.append(len(entries)),
-                                                                          real(entries, cancel))[1])
+    monkeypatch.setattr(
+        llama.engine,
+        "_decode",
+        lambda entries, cancel: (decodes.append(len(entries)), real(entries, cancel))[1],
+    )
 
     def answer(lookup, **kw):
         monkeypatch.setattr(llama.engine, "lookup", lookup)
@@ -430,7 +497,9 @@ def test_a_batch_mixes_greedy_and_seeded_samples(llama):
     params = [greedy(10), greedy(10, temperature=0.9, seed=5), greedy(10, temperature=0.9, seed=6), greedy(6)]
     answers = [text for text, _ in llama.generate_batch([TASK] * 4, params)]
     assert answers[0] == "".join(llama.generate(TASK, greedy(10)))
-    assert answers[1] == "".join(llama.generate(TASK, params[1]))  # a seed means the same draw, batched or not
+    assert answers[1] == "".join(
+        llama.generate(TASK, params[1])
+    )  # a seed means the same draw, batched or not
     assert answers[3] == answers[0][: len(answers[3])] and answers[1] != answers[2]
     one_for_all = llama.generate_batch([TASK] * 2, greedy(10, temperature=0.9, seed=5))
     assert one_for_all[0][0] == answers[1]  # one setting for all: item i samples with seed + i
@@ -444,14 +513,20 @@ def test_a_batch_mixes_greedy_and_seeded_samples(llama):
 def test_the_shared_prefix_is_not_recomputed(llama, monkeypatch):
     decoded = []
     real = llama.engine._decode
-    monkeypatch.setattr(llama.engine, "_decode", lambda entries, cancel: (decoded.append(len(entries)),
-                                                                          real(entries, cancel))[1])
+    monkeypatch.setattr(
+        llama.engine,
+        "_decode",
+        lambda entries, cancel: (decoded.append(len(entries)), real(entries, cancel))[1],
+    )
     "".join(llama.generate(TASK, greedy(4)))
     prompt_tokens = len(llama.engine.tokenize(llama.render_prompt(TASK)))
     decoded.clear()
     "".join(llama.generate(TASK, greedy(4)))
     assert decoded[0] == 1  # the same prompt again: only its last token (for the logits)
-    follow_up = TASK + [{"role": "assistant", "content": "def add(a, b):"}, {"role": "user", "content": "Thanks."}]
+    follow_up = TASK + [
+        {"role": "assistant", "content": "def add(a, b):"},
+        {"role": "user", "content": "Thanks."},
+    ]
     decoded.clear()
     "".join(llama.generate(follow_up, greedy(4)))
     assert sum(decoded[:-3]) < len(llama.engine.tokenize(llama.render_prompt(follow_up))) - prompt_tokens + 8
@@ -488,9 +563,15 @@ def test_load_backend_picks_llama_cpp_for_the_embedded_model_on_this_cpu():
     backend.close()
 
 
-QWEN05_DIMS = {"self_attn.q_proj": (896, 896), "self_attn.k_proj": (896, 128), "self_attn.v_proj": (896, 128),
-               "self_attn.o_proj": (896, 896), "mlp.gate_proj": (896, 4864), "mlp.up_proj": (896, 4864),
-               "mlp.down_proj": (4864, 896)}
+QWEN05_DIMS = {
+    "self_attn.q_proj": (896, 896),
+    "self_attn.k_proj": (896, 128),
+    "self_attn.v_proj": (896, 128),
+    "self_attn.o_proj": (896, 896),
+    "mlp.gate_proj": (896, 4864),
+    "mlp.up_proj": (896, 4864),
+    "mlp.down_proj": (4864, 896),
+}
 
 
 @pytest.mark.e2e
@@ -502,8 +583,14 @@ def test_a_dpo_style_adapter_runs_on_llama_cpp(llama, tmp_path):
 
     def answer(folder: Path) -> str:
         stages = []
-        backend = LlamaCppBackend("embedded", adapter=str(folder), cache_dir=tmp_path, n_ctx=1024, batch_size=1,
-                                  progress=stages.append)
+        backend = LlamaCppBackend(
+            "embedded",
+            adapter=str(folder),
+            cache_dir=tmp_path,
+            n_ctx=1024,
+            batch_size=1,
+            progress=stages.append,
+        )
         try:
             assert backend.info.adapter == str(folder) and STAGE_ADAPTER in stages
             return "".join(backend.generate(TASK, greedy(12)))

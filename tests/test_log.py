@@ -48,8 +48,15 @@ def test_round_trip_of_a_run(tmp_path):
     run = make_run()
     store.start_run(run)
     finding = Finding("bandit", "B307", "error", "eval", 3, 4, "high", "CWE-78", also=("ruff:S307",))
-    it = Iteration(index=0, prompt=[{"role": "user", "content": "x"}], response="r", code="c\n",
-                   findings=[finding], completion_tokens=7, tests_passed=False)
+    it = Iteration(
+        index=0,
+        prompt=[{"role": "user", "content": "x"}],
+        response="r",
+        code="c\n",
+        findings=[finding],
+        completion_tokens=7,
+        tests_passed=False,
+    )
     store.add_iteration(run.id, it)
     run.iterations.append(it)
     run.stop_reason = "t_max"
@@ -135,9 +142,15 @@ def test_concurrent_writer_processes_all_land(tmp_path, fresh):
         Log(path).close()
     failures = []
     for batch in range(3):  # 18 writers, 6 at a time
-        procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), f"{batch}-{k}"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for k in range(6)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", WRITER, str(path), f"{batch}-{k}"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for k in range(6)
+        ]
         for proc in procs:
             _, stderr = proc.communicate(timeout=120)
             if proc.returncode:
@@ -153,8 +166,15 @@ def test_concurrent_writer_processes_all_land(tmp_path, fresh):
 
 # -- full-text search ---------------------------------------------------------------------------------
 
-def logged_run(store: Log, prompt: str, code: str = "x = 1\n", findings: tuple[Finding, ...] = (),
-               stop: str | None = "clean", **start) -> int:
+
+def logged_run(
+    store: Log,
+    prompt: str,
+    code: str = "x = 1\n",
+    findings: tuple[Finding, ...] = (),
+    stop: str | None = "clean",
+    **start,
+) -> int:
     run = Run(prompt=prompt, model="m", analyzers="all", t_max=3, threshold="note")
     store.start_run(run, **start)
     it = Iteration(index=0, prompt=[], response="r", code=code, findings=list(findings))
@@ -166,15 +186,24 @@ def logged_run(store: Log, prompt: str, code: str = "x = 1\n", findings: tuple[F
     return run.id
 
 
-SHELL = Finding("bandit", "B602", "error", "subprocess call with shell=True identified", 2, 1, "high", "CWE-78")
+SHELL = Finding(
+    "bandit", "B602", "error", "subprocess call with shell=True identified", 2, 1, "high", "CWE-78"
+)
 
 
 def test_search_covers_prompt_code_and_findings_best_match_first(tmp_path):
     store = Log(tmp_path / "s.db")
-    in_code = logged_run(store, "read a file", code="import hashlib\n\ndef digest(data):\n    return hashlib.md5(data)\n")
+    in_code = logged_run(
+        store, "read a file", code="import hashlib\n\ndef digest(data):\n    return hashlib.md5(data)\n"
+    )
     in_prompt = logged_run(store, "hash a password")
-    in_finding = logged_run(store, "run a command", findings=(
-        Finding("bandit", "B324", "error", "Use of weak MD5 hash for security", 4, 1, "high", "CWE-327"),))
+    in_finding = logged_run(
+        store,
+        "run a command",
+        findings=(
+            Finding("bandit", "B324", "error", "Use of weak MD5 hash for security", 4, 1, "high", "CWE-327"),
+        ),
+    )
     unrelated = logged_run(store, "sum positives")
     found = [r.id for r in store.list_runs(search="hash")]
     assert found[0] == in_prompt and set(found) == {in_prompt, in_finding, in_code}  # the prompt counts most
@@ -206,16 +235,44 @@ def test_search_follows_new_iterations_and_findings(tmp_path):
     run_id = logged_run(store, "run a shell command", code="import os\n")
     assert store.list_runs(search="subprocess") == []
     store.add_iteration(run_id, Iteration(index=1, prompt=[], code="import subprocess\n", findings=[SHELL]))
-    store.add_iteration(run_id, Iteration(index=2, prompt=[], code="import subprocess  # v2\n", findings=[SHELL]))
+    store.add_iteration(
+        run_id, Iteration(index=2, prompt=[], code="import subprocess  # v2\n", findings=[SHELL])
+    )
     assert [r.id for r in store.list_runs(search="subprocess")] == [run_id]
     assert [r.id for r in store.list_runs(search="bandit:B602")] == [run_id]
     text = store.db["runs"].get(run_id)["search_findings"]
     assert text.count("B602") == 1  # a finding repeated across iterations is indexed once
 
 
-@pytest.mark.parametrize("query", ['"', "'", "-", "*", ":", '"unbalanced', "a:b", "-shell", "shell*", "NOT",
-                                   "AND OR", "(", ")", "NEAR(a b)", "col:umn", "^x", "x OR", '""', "'; DROP TABLE runs; --",
-                                   "   ", "über", "a\tb", "%", "_"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"',
+        "'",
+        "-",
+        "*",
+        ":",
+        '"unbalanced',
+        "a:b",
+        "-shell",
+        "shell*",
+        "NOT",
+        "AND OR",
+        "(",
+        ")",
+        "NEAR(a b)",
+        "col:umn",
+        "^x",
+        "x OR",
+        '""',
+        "'; DROP TABLE runs; --",
+        "   ",
+        "über",
+        "a\tb",
+        "%",
+        "_",
+    ],
+)
 def test_search_with_query_syntax_characters_does_not_fail(tmp_path, query):
     store = Log(tmp_path / "q.db")
     logged_run(store, "run a shell command", code="subprocess.call(cmd, shell=True)\n", findings=(SHELL,))
@@ -226,7 +283,9 @@ def test_search_with_query_syntax_characters_does_not_fail(tmp_path, query):
 @pytest.mark.parametrize("query", ["shell=True", '"shell', "shell-command", "CWE-78", "(shell)", "shell*"])
 def test_search_characters_are_plain_text(tmp_path, query):
     store = Log(tmp_path / "p.db")
-    run_id = logged_run(store, "run a shell command", code="subprocess.call(cmd, shell=True)\n", findings=(SHELL,))
+    run_id = logged_run(
+        store, "run a shell command", code="subprocess.call(cmd, shell=True)\n", findings=(SHELL,)
+    )
     logged_run(store, "sum positives")
     assert [r.id for r in store.list_runs(search=query)] == [run_id]
 
@@ -251,6 +310,7 @@ def test_search_query_quotes_everything():
 
 # -- the old database, migrated -----------------------------------------------------------------------
 
+
 def test_migration_brings_search_times_and_indexes_to_an_old_database(tmp_path):
     path = tmp_path / "v6.db"
     db = sqlite_utils.Database(path)
@@ -258,13 +318,38 @@ def test_migration_brings_search_times_and_indexes_to_an_old_database(tmp_path):
     for fn in MIGRATIONS[:6]:  # a database as m006 left it: FTS on the prompt only, epoch times
         fn(db)
         db["_migrations"].insert({"name": fn.__name__, "applied_at": "2025-01-02T03:04:05.678901+00:00"})
-    run_id = db["runs"].insert({"created": "2025-01-02T03:04:05+00:00", "prompt": "old run", "model": "m",
-                                "started_at": 1735787045.5, "finished_at": 1735787050.25, "stop_reason": "clean",
-                                "n_iterations": 1}).last_pk
-    iteration_id = db["iterations"].insert({"run_id": run_id, "idx": 0, "code": "import pickle\n",
-                                            "created": "2025-01-02T03:04:06+00:00"}).last_pk
-    db["findings"].insert({"iteration_id": iteration_id, "tool": "bandit", "rule_id": "B403", "severity": "note",
-                           "cwe": "CWE-502", "message": "Consider possible security implications of pickle"})
+    run_id = (
+        db["runs"]
+        .insert(
+            {
+                "created": "2025-01-02T03:04:05+00:00",
+                "prompt": "old run",
+                "model": "m",
+                "started_at": 1735787045.5,
+                "finished_at": 1735787050.25,
+                "stop_reason": "clean",
+                "n_iterations": 1,
+            }
+        )
+        .last_pk
+    )
+    iteration_id = (
+        db["iterations"]
+        .insert(
+            {"run_id": run_id, "idx": 0, "code": "import pickle\n", "created": "2025-01-02T03:04:06+00:00"}
+        )
+        .last_pk
+    )
+    db["findings"].insert(
+        {
+            "iteration_id": iteration_id,
+            "tool": "bandit",
+            "rule_id": "B403",
+            "severity": "note",
+            "cwe": "CWE-502",
+            "message": "Consider possible security implications of pickle",
+        }
+    )
     db.conn.close()
 
     store = Log(path)
@@ -272,12 +357,24 @@ def test_migration_brings_search_times_and_indexes_to_an_old_database(tmp_path):
     assert [r.id for r in store.list_runs(search="pickle")] == [run_id]  # code and finding indexed
     assert [r.id for r in store.list_runs(search="CWE-502")] == [run_id]
     loaded = store.load_run(run_id)
-    assert (loaded.started_at, loaded.finished_at) == ("2025-01-02T03:04:05+00:00", "2025-01-02T03:04:10+00:00")
+    assert (loaded.started_at, loaded.finished_at) == (
+        "2025-01-02T03:04:05+00:00",
+        "2025-01-02T03:04:10+00:00",
+    )
     row = store.db["runs"].get(run_id)
-    assert row["started_at"] == "2025-01-02T03:04:05+00:00" and store.db["runs"].columns_dict["started_at"] is str
+    assert (
+        row["started_at"] == "2025-01-02T03:04:05+00:00"
+        and store.db["runs"].columns_dict["started_at"] is str
+    )
     assert {r[0] for r in store.db.execute("SELECT applied_at FROM _migrations")} <= {
-        "2025-01-02T03:04:05+00:00", *[r[0] for r in store.db.execute(
-            "SELECT applied_at FROM _migrations WHERE applied_at NOT LIKE '2025-01-02%'")]}
+        "2025-01-02T03:04:05+00:00",
+        *[
+            r[0]
+            for r in store.db.execute(
+                "SELECT applied_at FROM _migrations WHERE applied_at NOT LIKE '2025-01-02%'"
+            )
+        ],
+    }
     assert all(len(r[0]) == 25 for r in store.db.execute("SELECT applied_at FROM _migrations"))
     assert ["eval_run_id"] in [i.columns for i in store.db["runs"].indexes]
     assert ["run_id"] in [i.columns for i in store.db["eval_tasks"].indexes]
@@ -300,8 +397,14 @@ def test_one_time_format(tmp_path):
     loaded = store.load_run(run_id)
     assert iso.fullmatch(loaded.started_at) and iso.fullmatch(loaded.finished_at)
     # Older forms are read, and printed one way.
-    for stored in ("2025-06-01T10:30:00+00:00", "2025-06-01T10:30:00.123456+00:00", "2025-06-01T10:30:00Z",
-                   "2025-06-01T10:30:00", 1748773800.0, "1748773800.0"):
+    for stored in (
+        "2025-06-01T10:30:00+00:00",
+        "2025-06-01T10:30:00.123456+00:00",
+        "2025-06-01T10:30:00Z",
+        "2025-06-01T10:30:00",
+        1748773800.0,
+        "1748773800.0",
+    ):
         assert times.normalize(stored) == "2025-06-01T10:30:00+00:00"
         assert times.display(stored) == "2025-06-01 10:30"
     assert times.normalize(None) is None and times.display("not a time") == ""
@@ -309,16 +412,21 @@ def test_one_time_format(tmp_path):
 
 # -- pruning ------------------------------------------------------------------------------------------
 
+
 def make_eval(store: Log, n_tasks: int = 2) -> tuple[int, list[int]]:
     from patchloop.core.evaluation import EvalSpec, EvalStore
     from patchloop.core.evaluation.metrics import TaskResult
 
     evals = EvalStore(store)
-    eval_id = evals.create(EvalSpec(benchmark="humaneval", model="m", task_ids=[f"t{i}" for i in range(n_tasks)]))
+    eval_id = evals.create(
+        EvalSpec(benchmark="humaneval", model="m", task_ids=[f"t{i}" for i in range(n_tasks)])
+    )
     run_ids = []
     for position in range(n_tasks):
         run_id = logged_run(store, f"task {position}", task_id=f"t{position}", eval_run_id=eval_id)
-        evals.record(eval_id, position, TaskResult(task_id=f"t{position}", benchmark="humaneval", run_id=run_id))
+        evals.record(
+            eval_id, position, TaskResult(task_id=f"t{position}", benchmark="humaneval", run_id=run_id)
+        )
         run_ids.append(run_id)
     evals.set_status(eval_id, "finished")
     return eval_id, run_ids
@@ -398,11 +506,22 @@ def test_log_prune_command(tmp_path, monkeypatch):
         return CliRunner().invoke(cli, ["--db", str(path), "log", "prune", *args], catch_exceptions=False)
 
     result = invoke("--eval", str(eval_id), "--dry-run")
-    assert result.exit_code == 0 and f"would delete 1 evaluation(s) ({eval_id}) with 2 task(s), 2 run(s)" in result.stderr
+    assert (
+        result.exit_code == 0
+        and f"would delete 1 evaluation(s) ({eval_id}) with 2 task(s), 2 run(s)" in result.stderr
+    )
     result = invoke("--eval", str(eval_id), "--json")
-    assert json.loads(result.stdout) == {"dry_run": False, "runs": run_ids, "eval_tasks": 2, "evals": [eval_id]}
-    for args, message in ((["--eval", str(eval_id)], "no evaluation with id"), ([], "say what to prune"),
-                          (["--finished"], "--older-than DAYS")):
+    assert json.loads(result.stdout) == {
+        "dry_run": False,
+        "runs": run_ids,
+        "eval_tasks": 2,
+        "evals": [eval_id],
+    }
+    for args, message in (
+        (["--eval", str(eval_id)], "no evaluation with id"),
+        ([], "say what to prune"),
+        (["--finished"], "--older-than DAYS"),
+    ):
         result = invoke(*args)
         assert result.exit_code == 2 and message in result.stderr and result.stderr.count("\n") == 1
     result = invoke("--finished", "--older-than", "0")
@@ -419,7 +538,9 @@ def test_log_search_command(tmp_path, monkeypatch):
     monkeypatch.setenv("PATCHLOOP_CONFIG", str(tmp_path / "config.toml"))
     path = tmp_path / "cli.db"
     store = Log(path)
-    run_id = logged_run(store, "run a shell command", code="subprocess.call(cmd, shell=True)\n", findings=(SHELL,))
+    run_id = logged_run(
+        store, "run a shell command", code="subprocess.call(cmd, shell=True)\n", findings=(SHELL,)
+    )
     store.close()
     for query, expected in (("shell=True", [run_id]), ('"', []), ("-x:*", []), ("B602", [run_id])):
         result = CliRunner().invoke(cli, ["--db", str(path), "log", "--search", query, "--json"])

@@ -70,12 +70,16 @@ def test_t_max_stop_and_best_is_fewest_findings_last_on_ties():
 def test_a_repeat_at_greedy_decoding_stops_the_run_and_is_not_recorded(log):
     # The next patch request would be the last one again, and greedy decoding would answer it the
     # same way up to t_max: stop at the first repeat, and never log the repeat as a new iteration.
-    run = run_loop("parse x", ScriptedBackend([BAD, BAD, BAD, BAD]), settings(t_max=3), analyze=fake_analyze, log=log)
+    run = run_loop(
+        "parse x", ScriptedBackend([BAD, BAD, BAD, BAD]), settings(t_max=3), analyze=fake_analyze, log=log
+    )
     assert run.stop_reason == "repeated" and len(run.iterations) == 1
     assert log.load_run(run.id).stop_reason == "repeated" and log.db["iterations"].count == 1
     # The same code in other words is the same code: still a repeat.
     reworded = "Fixed:\n" + BAD
-    run = run_loop("parse x", ScriptedBackend([BAD, reworded, reworded]), settings(t_max=3), analyze=fake_analyze)
+    run = run_loop(
+        "parse x", ScriptedBackend([BAD, reworded, reworded]), settings(t_max=3), analyze=fake_analyze
+    )
     assert run.stop_reason == "repeated" and len(run.iterations) == 1
     # Code tried two steps back is a repeat too (no cycles).
     run = run_loop("parse x", ScriptedBackend([BAD, WORSE, BAD]), settings(t_max=3), analyze=fake_analyze)
@@ -95,11 +99,17 @@ def test_each_sampled_iteration_draws_with_its_own_seed():
 
     # One seed for all would make a repeated patch request a fixed point even when sampling.
     backend = ScriptedBackend([BAD])
-    run_loop("parse x", backend, settings(t_max=2, gen=GenParams(temperature=0.8, seed=5)), analyze=fake_analyze)
+    run_loop(
+        "parse x", backend, settings(t_max=2, gen=GenParams(temperature=0.8, seed=5)), analyze=fake_analyze
+    )
     assert [p.seed for p in backend.params] == [5, 6, 7]
     backend = ScriptedBackend([BAD, WORSE, BAD])
-    run_loops([LoopTask("parse x")], backend, settings(t_max=2, gen=GenParams(temperature=0.8, seed=5)),
-              analyze=fake_analyze)
+    run_loops(
+        [LoopTask("parse x")],
+        backend,
+        settings(t_max=2, gen=GenParams(temperature=0.8, seed=5)),
+        analyze=fake_analyze,
+    )
     assert [p.seed for p in backend.params] == [5, 6, 7]
     backend = ScriptedBackend([BAD, WORSE, BAD])
     run_loop("parse x", backend, settings(t_max=2, gen=GenParams(seed=5)), analyze=fake_analyze)
@@ -112,7 +122,9 @@ def test_t_max_zero_is_first_attempt_only():
 
 
 def test_no_code_stops_and_is_logged(log):
-    run = run_loop("parse x", ScriptedBackend(["I cannot help with that."]), settings(), log=log, analyze=fake_analyze)
+    run = run_loop(
+        "parse x", ScriptedBackend(["I cannot help with that."]), settings(), log=log, analyze=fake_analyze
+    )
     assert run.stop_reason == "no_code"
     assert run.iterations[0].code is None
     assert run.best_index is None
@@ -120,7 +132,9 @@ def test_no_code_stops_and_is_logged(log):
 
 
 def test_model_error_is_recorded(log):
-    run = run_loop("x", ScriptedBackend([BAD, ModelError("out of memory")]), settings(), log=log, analyze=fake_analyze)
+    run = run_loop(
+        "x", ScriptedBackend([BAD, ModelError("out of memory")]), settings(), log=log, analyze=fake_analyze
+    )
     assert run.stop_reason == "model_error"
     assert "out of memory" in run.error
     assert run.best_index == 0
@@ -163,11 +177,18 @@ def test_keyboard_interrupt_is_a_clean_cancel(log):
 def test_failing_tests_rank_below_passing_ones():
     # v0 is clean but fails its tests; v1 has a finding but passes: the answer is v1.
     backend = ScriptedBackend([GOOD, BAD])
-    run = run_loop("x", backend, settings(t_max=1), analyze=lambda code: Analysis(), tests=lambda code: "eval" in code)
+    run = run_loop(
+        "x", backend, settings(t_max=1), analyze=lambda code: Analysis(), tests=lambda code: "eval" in code
+    )
     assert run.stop_reason == "clean"  # clean stops the loop at v0 ...
     assert run.best_index == 0  # ... and the only iteration is the answer
-    run = run_loop("x", ScriptedBackend([BAD, WORSE]), settings(t_max=1), analyze=fake_analyze,
-                   tests=lambda code: "y = 1" not in code)
+    run = run_loop(
+        "x",
+        ScriptedBackend([BAD, WORSE]),
+        settings(t_max=1),
+        analyze=fake_analyze,
+        tests=lambda code: "y = 1" not in code,
+    )
     assert run.best_index == 0  # v1 fails its tests, so the flagged-but-passing v0 wins
 
 
@@ -205,8 +226,14 @@ def test_batched_loops_move_each_prompt_independently(log):
 
     tasks = [LoopTask("a", "t/a"), LoopTask("b", "t/b"), LoopTask("c", "t/c")]
     finished = []
-    runs = run_loops(tasks, PerPromptBackend([]), settings(t_max=2), log=log, analyze=fake_analyze,
-                     on_event=lambda e: finished.append(e) if isinstance(e, IterationFinished) else None)
+    runs = run_loops(
+        tasks,
+        PerPromptBackend([]),
+        settings(t_max=2),
+        log=log,
+        analyze=fake_analyze,
+        on_event=lambda e: finished.append(e) if isinstance(e, IterationFinished) else None,
+    )
     # 'c' answers the patch request exactly as before: at greedy decoding that is where it stops,
     # and the repeat is not recorded.
     assert [r.stop_reason for r in runs] == ["clean", "clean", "repeated"]
@@ -223,7 +250,9 @@ def test_an_answer_start_is_asked_for_only_where_the_backend_continues_answers()
         continues_answers = True
 
     for backend, continued in ((ScriptedBackend([GOOD]), False), (Continuing([GOOD]), True)):
-        run, = run_loops([LoopTask("write f", answer_start=start)], backend, settings(t_max=0), analyze=fake_analyze)
+        (run,) = run_loops(
+            [LoopTask("write f", answer_start=start)], backend, settings(t_max=0), analyze=fake_analyze
+        )
         asked = backend.calls[0]
         assert [m["role"] for m in asked] == ["system", "user", "assistant"][: 3 if continued else 2]
         assert asked[-1]["content"] == (start if continued else "write f")
@@ -246,8 +275,11 @@ UNUSED_IMPORT = "```python\nimport os\n\ndef f(x):\n    return int(x)\n```"
 
 
 def unused_import_analyze(code: str) -> Analysis:
-    findings = [Finding("ruff", "F401", "note", "`os` imported but unused", n)
-                for n, line in enumerate(code.splitlines(), 1) if line == "import os"]
+    findings = [
+        Finding("ruff", "F401", "note", "`os` imported but unused", n)
+        for n, line in enumerate(code.splitlines(), 1)
+        if line == "import os"
+    ]
     return Analysis(findings=findings, results=[AnalyzerResult("fake", findings)])
 
 
@@ -264,8 +296,13 @@ def test_autofix_repairs_without_the_model_and_is_marked(log):
 
 def test_autofix_that_breaks_passing_tests_is_dropped():
     backend = ScriptedBackend([UNUSED_IMPORT, GOOD])
-    run = run_loop("parse x", backend, settings(autofix=True, t_max=1), analyze=unused_import_analyze,
-                   tests=lambda code: "import os" in code)
+    run = run_loop(
+        "parse x",
+        backend,
+        settings(autofix=True, t_max=1),
+        analyze=unused_import_analyze,
+        tests=lambda code: "import os" in code,
+    )
     assert [it.origin for it in run.iterations] == ["model", "model"]  # the rewrite failed the tests
 
 
@@ -299,31 +336,60 @@ class CandidateBackend(ScriptedBackend):
 def test_a_repeat_draws_candidates_and_the_best_becomes_the_iteration(log):
     other_bad = BAD.replace("eval(x)", "eval(x.strip())")
     backend = CandidateBackend([BAD, BAD], [other_bad, GOOD, WORSE, BAD])
-    run = run_loop("parse x", backend, settings(candidates=4, feedback="fresh"), analyze=fake_analyze, log=log)
+    run = run_loop(
+        "parse x", backend, settings(candidates=4, feedback="fresh"), analyze=fake_analyze, log=log
+    )
     assert run.stop_reason == "clean" and len(run.iterations) == 2
     params = backend.batches[0]
-    assert [p.temperature for p in params] == sorted(p.temperature for p in params) and params[0].temperature > 0
+    assert [p.temperature for p in params] == sorted(p.temperature for p in params) and params[
+        0
+    ].temperature > 0
     assert len({p.seed for p in params}) == 4  # a seed per candidate
     chosen = run.iterations[1]
-    assert chosen.origin == "candidate" and chosen.candidate == 2 and chosen.origin_label == "candidate 2/4 rewrite"
-    assert [c.k for c in chosen.candidates] == [0, 1, 2, 3, 4] and [c.chosen for c in chosen.candidates].count(True) == 1
+    assert (
+        chosen.origin == "candidate"
+        and chosen.candidate == 2
+        and chosen.origin_label == "candidate 2/4 rewrite"
+    )
+    assert [c.k for c in chosen.candidates] == [0, 1, 2, 3, 4] and [
+        c.chosen for c in chosen.candidates
+    ].count(True) == 1
     assert log.db["candidates"].count == 5
     assert [c.k for c in log.load_run(run.id).iterations[1].candidates if c.chosen] == [2]
 
 
 def test_even_candidates_answer_a_rewrite_request_that_does_not_show_the_code(log):
     backend = CandidateBackend([BAD, BAD], [BAD, GOOD, BAD, BAD])
-    run = run_loop("parse x", backend, settings(candidates=4, feedback="fresh"), analyze=fake_analyze, log=log)
+    run = run_loop(
+        "parse x", backend, settings(candidates=4, feedback="fresh"), analyze=fake_analyze, log=log
+    )
     repair, rewrite = backend.conversations[0][1]["content"], backend.conversations[1][1]["content"]
-    assert backend.conversations[2] == backend.conversations[0] and backend.conversations[3] == backend.conversations[1]
+    assert (
+        backend.conversations[2] == backend.conversations[0]
+        and backend.conversations[3] == backend.conversations[1]
+    )
     assert "return eval(x)" in repair  # the repair request shows the code ...
-    assert "return eval(x)" not in rewrite and rewrite.startswith("parse x")  # ... the rewrite one only the task
-    assert "- Use of possibly insecure function eval [B307]" in rewrite and "Fix: Do not use `eval`" in rewrite  # and the problems to avoid
+    assert "return eval(x)" not in rewrite and rewrite.startswith(
+        "parse x"
+    )  # ... the rewrite one only the task
+    assert (
+        "- Use of possibly insecure function eval [B307]" in rewrite and "Fix: Do not use `eval`" in rewrite
+    )  # and the problems to avoid
     chosen = run.iterations[1]
     assert chosen.candidate == 2 and [c.request for c in chosen.candidates] == [
-        "repair", "repair", "rewrite", "repair", "rewrite"]
+        "repair",
+        "repair",
+        "rewrite",
+        "repair",
+        "rewrite",
+    ]
     assert [c.request for c in log.load_run(run.id).iterations[1].candidates] == [
-        "repair", "repair", "rewrite", "repair", "rewrite"]
+        "repair",
+        "repair",
+        "rewrite",
+        "repair",
+        "rewrite",
+    ]
 
 
 def test_candidates_rank_tests_then_findings_then_closeness():
@@ -333,13 +399,29 @@ def test_candidates_rank_tests_then_findings_then_closeness():
     flagged = [Finding("bandit", "B307", "error", "eval", 1)]
 
     def cand(k, tests, findings, closeness):
-        return Candidate(k=k, n=3, temperature=0.5, seed=k, response="", code=f"c{k}", findings=findings,
-                         tests_passed=tests, closeness=closeness)
+        return Candidate(
+            k=k,
+            n=3,
+            temperature=0.5,
+            seed=k,
+            response="",
+            code=f"c{k}",
+            findings=findings,
+            tests_passed=tests,
+            closeness=closeness,
+        )
 
-    pool = [cand(1, False, [], 0.9), cand(2, True, flagged, 0.9), cand(3, True, [], 0.2), cand(4, True, [], 0.8)]
+    pool = [
+        cand(1, False, [], 0.9),
+        cand(2, True, flagged, 0.9),
+        cand(3, True, [], 0.2),
+        cand(4, True, [], 0.8),
+    ]
     assert max(pool, key=lambda c: rank_key(c, "note")).k == 4  # passing, clean, closest
     pool = pool[:2]
-    assert max(pool, key=lambda c: rank_key(c, "note")).k == 2  # a passing flagged one beats a failing clean one
+    assert (
+        max(pool, key=lambda c: rank_key(c, "note")).k == 2
+    )  # a passing flagged one beats a failing clean one
 
 
 def test_every_candidate_repeating_stops_as_repeated_without_a_new_iteration():
@@ -398,12 +480,26 @@ def test_an_answer_in_another_language_ranks_below_any_in_the_right_one():
     from patchloop.core.types import Candidate, Run
 
     wrong = [Finding("patchloop", "wrong-language", "error", "this is a shell script, not python code", 1)]
-    two = [Finding("pyright", "reportUndefinedVariable", "error", '"a" is not defined', 3),
-           Finding("pyright", "reportUndefinedVariable", "error", '"b" is not defined', 4)]
-    run = Run(prompt="x", model="m", analyzers="all", t_max=3, threshold="note",
-              iterations=[Iteration(index=0, prompt=[], response="", code="#!/bin/sh\n", findings=wrong),
-                                      Iteration(index=1, prompt=[], response="", code="a + b\n", findings=two)])
+    two = [
+        Finding("pyright", "reportUndefinedVariable", "error", '"a" is not defined', 3),
+        Finding("pyright", "reportUndefinedVariable", "error", '"b" is not defined', 4),
+    ]
+    run = Run(
+        prompt="x",
+        model="m",
+        analyzers="all",
+        t_max=3,
+        threshold="note",
+        iterations=[
+            Iteration(index=0, prompt=[], response="", code="#!/bin/sh\n", findings=wrong),
+            Iteration(index=1, prompt=[], response="", code="a + b\n", findings=two),
+        ],
+    )
     assert run.best_index == 1  # the Python with two findings is the one to build on, not the script
-    pool = [Candidate(k=1, n=2, temperature=0.3, seed=1, response="", code="#!/bin/sh\n", findings=wrong, closeness=1.0),
-            Candidate(k=2, n=2, temperature=0.6, seed=2, response="", code="a + b\n", findings=two)]
+    pool = [
+        Candidate(
+            k=1, n=2, temperature=0.3, seed=1, response="", code="#!/bin/sh\n", findings=wrong, closeness=1.0
+        ),
+        Candidate(k=2, n=2, temperature=0.6, seed=2, response="", code="a + b\n", findings=two),
+    ]
     assert max(pool, key=lambda c: rank_key(c, "note")).k == 2

@@ -63,8 +63,9 @@ def build_chat_model(folder: Path) -> None:
         "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
     )
     fast.save_pretrained(folder)
-    model = build_tiny_model(len(fast), [fast.eos_token_id], fast.pad_token_id, seed=1, hidden_size=32,
-                             initializer_range=0.5)
+    model = build_tiny_model(
+        len(fast), [fast.eos_token_id], fast.pad_token_id, seed=1, hidden_size=32, initializer_range=0.5
+    )
     model.save_pretrained(folder)
 
 
@@ -95,8 +96,14 @@ def real_server(tmp_path_factory):
     command = [sys.executable, "-c", "from transformers.cli.transformers import main; main()"]
     command += ["serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"]
     try:
-        with running_server(command, env, f"http://127.0.0.1:{port}/health", name="transformers serve",
-                            start_within=180, stop_within=15):
+        with running_server(
+            command,
+            env,
+            f"http://127.0.0.1:{port}/health",
+            name="transformers serve",
+            start_within=180,
+            stop_within=15,
+        ):
             yield RealServer(f"http://127.0.0.1:{port}/v1", str(model_dir), model_dir)
     except ServerDidNotStart as exc:
         pytest.fail(str(exc))

@@ -40,23 +40,54 @@ def finding(rule: str = "B307", severity: str = "error") -> Finding:
     return Finding("bandit", rule, severity, f"problem {rule}", 2)
 
 
-def it(code: str | None, n: int = 0, *, tests: bool | None = None, errors: tuple[str, ...] = (),
-       severity: str = "error") -> dict:
-    return {"code": code, "findings": [finding(f"B{300 + k}", severity) for k in range(n)], "tests": tests,
-            "errors": list(errors)}
+def it(
+    code: str | None,
+    n: int = 0,
+    *,
+    tests: bool | None = None,
+    errors: tuple[str, ...] = (),
+    severity: str = "error",
+) -> dict:
+    return {
+        "code": code,
+        "findings": [finding(f"B{300 + k}", severity) for k in range(n)],
+        "tests": tests,
+        "errors": list(errors),
+    }
 
 
-def log_run(store: Log, prompt: str, iterations: list[dict], *, labels: dict[int, str] | None = None,
-            threshold: str = "note", task_id: str | None = None, eval_run_id: int | None = None) -> int:
+def log_run(
+    store: Log,
+    prompt: str,
+    iterations: list[dict],
+    *,
+    labels: dict[int, str] | None = None,
+    threshold: str = "note",
+    task_id: str | None = None,
+    eval_run_id: int | None = None,
+) -> int:
     run = Run(prompt=prompt, model="m", analyzers="all", t_max=3, threshold=threshold, source="eval:test")
     store.start_run(run, task_id=task_id, eval_run_id=eval_run_id)
     first = [SYSTEM, {"role": "user", "content": prompt}]
     for index, spec in enumerate(iterations):
-        messages = first if index == 0 else [*first, {"role": "assistant", "content": "..."},
-                                             {"role": "user", "content": "Total warnings: 1."}]
-        iteration = Iteration(index=index, prompt=messages, response=f"```python\n{spec['code']}```",
-                              code=spec["code"], findings=spec["findings"], analyzer_errors=spec["errors"],
-                              tests_passed=spec["tests"])
+        messages = (
+            first
+            if index == 0
+            else [
+                *first,
+                {"role": "assistant", "content": "..."},
+                {"role": "user", "content": "Total warnings: 1."},
+            ]
+        )
+        iteration = Iteration(
+            index=index,
+            prompt=messages,
+            response=f"```python\n{spec['code']}```",
+            code=spec["code"],
+            findings=spec["findings"],
+            analyzer_errors=spec["errors"],
+            tests_passed=spec["tests"],
+        )
         store.add_iteration(run.id, iteration)
         run.iterations.append(iteration)
         if labels and index in labels:
@@ -217,8 +248,9 @@ def test_bad_filters_are_refused(store):
 def test_pairs_from_a_real_loop_run_with_real_analyzers(store):
     bad = "```python\nimport subprocess\n\n\ndef run(cmd):\n    return subprocess.call(cmd, shell=True)\n```"
     good = "```python\nimport subprocess\n\n\ndef run(cmd: list[str]) -> int:\n    return subprocess.call(cmd)\n```"
-    run = run_loop("run a shell command", ScriptedBackend([bad, good]), LoopSettings(analyzers="security"),
-                   log=store)
+    run = run_loop(
+        "run a shell command", ScriptedBackend([bad, good]), LoopSettings(analyzers="security"), log=store
+    )
     assert run.stop_reason == "clean"
     pairs, _ = pairs_of(store)
     assert len(pairs) == 1
@@ -230,8 +262,11 @@ def test_unpicked_repair_candidates_are_pairs_for_free(store):
     from patchloop.core.types import Analysis, AnalyzerResult, Finding, GenStats
 
     def analyze(code):
-        findings = [Finding("bandit", "B307", "error", "eval", n) for n, line in enumerate(code.splitlines(), 1)
-                    if "eval(" in line]
+        findings = [
+            Finding("bandit", "B307", "error", "eval", n)
+            for n, line in enumerate(code.splitlines(), 1)
+            if "eval(" in line
+        ]
         return Analysis(findings=findings, results=[AnalyzerResult("fake", findings)])
 
     bad = "```python\ndef f(x):\n    return eval(x)\n```"
@@ -291,8 +326,13 @@ def invoke(tmp_path, monkeypatch):
 
     monkeypatch.setenv("PATCHLOOP_CONFIG", str(tmp_path / "config.toml"))
     # The lead registers these groups in cli.py; a copy of the group keeps this test independent of that.
-    root = click.Group(name=cli.name, commands=dict(cli.commands), params=cli.params, callback=cli.callback,
-                       invoke_without_command=True)
+    root = click.Group(
+        name=cli.name,
+        commands=dict(cli.commands),
+        params=cli.params,
+        callback=cli.callback,
+        invoke_without_command=True,
+    )
     root.add_command(pairs_group)
     root.add_command(train_group)
     db = tmp_path / "log.db"

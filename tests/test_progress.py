@@ -29,7 +29,11 @@ def test_plain_lines_off_a_terminal_and_none_on_it_or_when_quiet():
         return out.getvalue().splitlines()
 
     plain = lines(live=False)
-    assert len(plain) == 2 and plain[0].startswith("eval 1 mbpp: 1/2 tasks (50%)  MBPP/11 clean  elapsed 0:00")
-    assert plain[1].startswith("eval 1 mbpp: 2/2 tasks (100%)  MBPP/12 t_max") and plain[1].endswith("ETA 0:00")
+    assert len(plain) == 2 and plain[0].startswith(
+        "eval 1 mbpp: 1/2 tasks (50%)  MBPP/11 clean  elapsed 0:00"
+    )
+    assert plain[1].startswith("eval 1 mbpp: 2/2 tasks (100%)  MBPP/12 t_max") and plain[1].endswith(
+        "ETA 0:00"
+    )
     assert lines(live=False, quiet=True) == []
     assert not any("tasks (" in line for line in lines(live=True))  # the bar, not lines

@@ -62,8 +62,14 @@ def test_wrong_solution_fails_with_the_reason(mode):
     assert "AssertionError" in result.stderr
 
 
-@pytest.mark.parametrize("escape", ["import sys\nsys.exit(0)\n", "import os\nos._exit(0)\n",
-                                    "import sys\nprint(open(sys.argv[0]).read())\nraise SystemExit(0)\n"])
+@pytest.mark.parametrize(
+    "escape",
+    [
+        "import sys\nsys.exit(0)\n",
+        "import os\nos._exit(0)\n",
+        "import sys\nprint(open(sys.argv[0]).read())\nraise SystemExit(0)\n",
+    ],
+)
 def test_exiting_early_does_not_fake_a_pass(escape):
     # The tests never run; exit status 0 alone must not count as passed.
     result = check_tests("def f():\n    return 1\n" + escape, "assert f() == 2\n")
@@ -79,8 +85,12 @@ def test_infinite_loop_hits_the_wall_clock(mode):
 def test_memory_bomb_is_stopped(mode):
     # 96 MB is below the share of the 1 GB run cap any mechanism gives one process, so this is the
     # process's own limit (a run over the cap is tests/test_sandbox_limits.py's)
-    result = run_python("blocks = []\nwhile True:\n    blocks.append(bytearray(50_000_000))\n", memory_mb=96,
-                        timeout=10, mode=mode)
+    result = run_python(
+        "blocks = []\nwhile True:\n    blocks.append(bytearray(50_000_000))\n",
+        memory_mb=96,
+        timeout=10,
+        mode=mode,
+    )
     assert not result.ok
     assert result.killed_reason == "memory limit"
 
@@ -94,8 +104,10 @@ def test_fork_bomb_is_stopped(mode):
 
 def test_stubborn_fork_bomb_is_cleaned_up(mode):
     needs(mode, "process_limit")
-    code = ("import os, time\nwhile True:\n    try:\n        os.fork()\n"
-            "    except OSError:\n        time.sleep(0.01)\n")
+    code = (
+        "import os, time\nwhile True:\n    try:\n        os.fork()\n"
+        "    except OSError:\n        time.sleep(0.01)\n"
+    )
     result = run_python(code, timeout=2, mode=mode)
     assert not result.ok and result.timed_out
     # Nothing of it survives the kill (the kernel may take a moment to tear a namespace down).
@@ -111,12 +123,18 @@ def _sandbox_processes() -> list[str]:
     found = []
     for proc in Path("/proc").glob("[0-9]*"):
         try:
-            status = dict(line.split(":", 1) for line in (proc / "status").read_text().splitlines() if ":" in line)
+            status = dict(
+                line.split(":", 1) for line in (proc / "status").read_text().splitlines() if ":" in line
+            )
             cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
         except OSError:
             continue
-        if status.get("Uid", "").split()[:1] and status["Uid"].split()[0] in uids \
-                and "main.py" in cmdline and not status.get("State", "").strip().startswith("Z"):
+        if (
+            status.get("Uid", "").split()[:1]
+            and status["Uid"].split()[0] in uids
+            and "main.py" in cmdline
+            and not status.get("State", "").strip().startswith("Z")
+        ):
             found.append(proc.name)
     return found
 
@@ -128,8 +146,10 @@ def test_network_is_unreachable(mode):
         server.listen(1)
         server.settimeout(0.3)
         port = server.getsockname()[1]
-        code = (f"import socket\ns = socket.create_connection(('127.0.0.1', {port}), timeout=3)\n"
-                "s.sendall(b'leak')\nprint('connected')\n")
+        code = (
+            f"import socket\ns = socket.create_connection(('127.0.0.1', {port}), timeout=3)\n"
+            "s.sendall(b'leak')\nprint('connected')\n"
+        )
         result = run_python(code, timeout=10, mode=mode)
         assert not result.ok
         assert "connected" not in result.stdout
@@ -172,7 +192,9 @@ def test_writes_outside_the_work_dir_are_contained(mode, target):
 
 
 def test_the_work_dir_is_fresh_and_writable(mode):
-    first = run_python("import os\nprint(sorted(os.listdir('.')))\nopen('left.txt', 'w').write('x')\n", mode=mode)
+    first = run_python(
+        "import os\nprint(sorted(os.listdir('.')))\nopen('left.txt', 'w').write('x')\n", mode=mode
+    )
     second = run_python("import os\nprint(sorted(os.listdir('.')))\n", mode=mode)
     assert first.ok and second.ok, first.stderr + second.stderr
     assert "left.txt" not in second.stdout
@@ -180,17 +202,23 @@ def test_the_work_dir_is_fresh_and_writable(mode):
 
 def test_killing_the_parent_is_contained(mode):
     needs(mode, "parent_protected")
-    for code in ("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nprint('after')\n",
-                 "import os, signal\nos.killpg(0, signal.SIGKILL)\n",
-                 f"import os, signal\nos.kill({os.getpid()}, signal.SIGKILL)\n"):
+    for code in (
+        "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nprint('after')\n",
+        "import os, signal\nos.killpg(0, signal.SIGKILL)\n",
+        f"import os, signal\nos.kill({os.getpid()}, signal.SIGKILL)\n",
+    ):
         result = run_python(code, timeout=10, mode=mode)
         assert isinstance(result, sandbox.SandboxResult)  # we are alive to see it
     assert check_tests("def f():\n    return 1\n", "assert f() == 1\n", mode=mode).ok
 
 
 def test_output_flood_is_capped(mode):
-    result = run_python("import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n", timeout=10,
-                        max_output=100_000, mode=mode)
+    result = run_python(
+        "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n",
+        timeout=10,
+        max_output=100_000,
+        mode=mode,
+    )
     assert not result.ok
     assert result.killed_reason in ("file size limit", "wall time limit (10s)")
     assert len(result.stdout) < 100_000 + 10_000
@@ -198,13 +226,24 @@ def test_output_flood_is_capped(mode):
 
 def test_a_neighbour_fork_bomb_does_not_fail_a_good_solution(mode):
     needs(mode, "process_limit")
-    bomb = threading.Thread(target=run_python, args=(
-        "import os, time\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.01)\n",),
-        kwargs={"timeout": 3, "mode": mode})
+    bomb = threading.Thread(
+        target=run_python,
+        args=(
+            "import os, time\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.01)\n",
+        ),
+        kwargs={"timeout": 3, "mode": mode},
+    )
     bomb.start()
     try:
-        results = [check_tests("import os\npid = os.fork()\nif pid == 0:\n    os._exit(0)\nos.waitpid(pid, 0)\n"
-                               "def f():\n    return 1\n", "assert f() == 1\n", mode=mode) for _ in range(3)]
+        results = [
+            check_tests(
+                "import os\npid = os.fork()\nif pid == 0:\n    os._exit(0)\nos.waitpid(pid, 0)\n"
+                "def f():\n    return 1\n",
+                "assert f() == 1\n",
+                mode=mode,
+            )
+            for _ in range(3)
+        ]
     finally:
         bomb.join()
     assert all(r.ok for r in results), [r.stderr for r in results]

@@ -41,7 +41,8 @@ _compile = builtins.compile
 def _no_tests(source, filename, mode, *args, **kwargs):
     return _compile("pass", filename, mode)
 builtins.compile = _no_tests
-""" + WRONG,
+"""
+    + WRONG,
     "patched builtins.exec": "import builtins\nbuiltins.exec = lambda *a, **k: None\n" + WRONG,
     "marker read from the caller's frames": """
 import os, sys
@@ -52,7 +53,8 @@ while frame is not None:
             print(value)
             os._exit(0)
     frame = frame.f_back
-""" + WRONG,
+"""
+    + WRONG,
     "marker searched in every object": """
 import gc, os
 for obj in gc.get_objects():
@@ -60,7 +62,8 @@ for obj in gc.get_objects():
         for value in obj.values():
             if isinstance(value, str) and "patchloop-tests-passed" in value:
                 print(value)
-""" + WRONG,
+"""
+    + WRONG,
     "marker read from the parent's memory, fds and cmdline": """
 import os, re
 found = set()
@@ -84,23 +87,25 @@ except OSError as exc:
     print("refused mem", exc.errno)
 for marker in found:
     print(marker.decode())
-""" + WRONG,
+"""
+    + WRONG,
     "judge traced with ptrace": """
 import ctypes, os
 libc = ctypes.CDLL(None, use_errno=True)
 print("ptrace", libc.ptrace(16, os.getppid(), 0, 0), ctypes.get_errno())  # PTRACE_ATTACH
-""" + WRONG,
+"""
+    + WRONG,
     "judge killed": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n" + WRONG,
     "forged marker printed": "print('patchloop-tests-passed-' + '0' * 32)\n" + WRONG,
     "os._exit(0) before the tests": WRONG + "import os\nos._exit(0)\n",
     "sys.exit(0) before the tests": WRONG + "import sys\nsys.exit(0)\n",
     "sys.exit(0) inside the function": "import sys\ndef add(a, b):\n    sys.exit(0)\n",
     "rigged __eq__": "class Yes:\n    def __eq__(self, other):\n        return True\n"
-                     "def add(a, b):\n    return Yes()\n",
+    "def add(a, b):\n    return Yes()\n",
     "int subclass with a rigged __eq__": "class Five(int):\n    def __eq__(self, other):\n        return True\n"
-                                         "    __hash__ = int.__hash__\ndef add(a, b):\n    return Five(a - b)\n",
+    "    __hash__ = int.__hash__\ndef add(a, b):\n    return Five(a - b)\n",
     "builtins shadowed (abs, len, isinstance)": "def abs(x):\n    return 0\ndef len(x):\n    return 0\n"
-                                                "def isinstance(*a):\n    return True\n" + WRONG,
+    "def isinstance(*a):\n    return True\n" + WRONG,
     "its own check()": WRONG + "def check(candidate):\n    pass\n",
     "the harness's functions replaced": """
 import sys
@@ -111,13 +116,15 @@ for name in dir(main):
             setattr(main, name, lambda *a, **k: None)
         except Exception:
             pass
-""" + WRONG,
+"""
+    + WRONG,
     "garbage on the judge's socket": "import os, sys\nos.write(int(sys.argv[1]), b'\\xff' * 64)\n" + WRONG,
     "a forged reply on the judge's socket": """
 import json, os, struct, sys
 raw = json.dumps({"ok": 5, "args": []}).encode()
 os.write(int(sys.argv[1]), struct.pack(">Q", len(raw)) + raw)
-""" + WRONG,
+"""
+    + WRONG,
     "the tests' text looked for": """
 import os, sys
 needle = b"add(10, " + b"-4)"  # a piece of the tests, not written as such here
@@ -129,7 +136,8 @@ for root in {os.getcwd(), os.path.dirname(os.path.abspath(sys.argv[0])), os.envi
                     print("FOUND", os.path.join(folder, name), flush=True)
             except OSError:
                 pass
-""" + WRONG,
+"""
+    + WRONG,
 }
 
 
@@ -149,9 +157,11 @@ def test_the_honest_solution_passes_both_styles(mode):
 
 
 def test_the_judge_memory_is_out_of_reach(mode):
-    code = ("import os\nfor name in ('mem', 'environ', 'fd/0'):\n    try:\n"
-            "        open(f'/proc/{os.getppid()}/{name}', 'rb').read(1)\n        print('read', name)\n"
-            "    except OSError as exc:\n        print('refused', name, exc.errno)\n" + WRONG)
+    code = (
+        "import os\nfor name in ('mem', 'environ', 'fd/0'):\n    try:\n"
+        "        open(f'/proc/{os.getppid()}/{name}', 'rb').read(1)\n        print('read', name)\n"
+        "    except OSError as exc:\n        print('refused', name, exc.errno)\n" + WRONG
+    )
     result = check_tests(code, TESTS, mode=mode)
     assert "read mem" not in result.stdout and "read environ" not in result.stdout, result.stdout
     assert not result.ok
@@ -160,7 +170,7 @@ def test_the_judge_memory_is_out_of_reach(mode):
 def test_a_redefined_prelude_helper_does_not_judge():
     # HumanEval/32: the tests check find_zero's answer with poly() from the prompt; an answer that
     # rewrites poly to return 0 must still be judged by the prompt's own poly.
-    prelude = "def poly(xs, x):\n    return sum(c * x ** i for i, c in enumerate(xs))\n\ndef root(xs):\n    \"\"\"...\"\"\"\n"
+    prelude = 'def poly(xs, x):\n    return sum(c * x ** i for i, c in enumerate(xs))\n\ndef root(xs):\n    """..."""\n'
     cheat = prelude + "\ndef poly(xs, x):\n    return 0\n\ndef root(xs):\n    return 123.0\n"
     tests = "def check(candidate):\n    assert abs(poly([1, 2], candidate([1, 2]))) < 1e-6\n"
     assert not check_tests(cheat, tests, "root", prelude=prelude).ok
@@ -169,12 +179,15 @@ def test_a_redefined_prelude_helper_does_not_judge():
 
 
 def test_truth_of_a_solution_object_is_not_taken():
-    code = "class Truthy:\n    def __bool__(self):\n        return True\ndef is_even(n):\n    return Truthy()\n"
+    code = (
+        "class Truthy:\n    def __bool__(self):\n        return True\ndef is_even(n):\n    return Truthy()\n"
+    )
     assert not check_tests(code, "assert is_even(4)\nassert not is_even(3)\n").ok
     assert not check_tests(code, "assert is_even(4)\n").ok
 
 
 # -- what still works across the process boundary ------------------------------------------------
+
 
 def test_objects_mutation_exceptions_and_values_cross_the_wire():
     code = """
@@ -220,14 +233,15 @@ def test_a_solution_named_like_a_builtin_is_tested():
     code = "def sum(a, b):\n    return a + b + 1\n"
     assert check_tests(code, "assert sum(1, 2) == 4\n").ok
     assert sandbox_judge.tested_names("assert sum(10, 15) == 6\n", "") == {"sum"}
-    assert sandbox_judge.tested_names("assert abs(f(x) - 1) < 1e-6\nassert set(g(1)) == {1}\nassert not h(2)\n", "e") == {
-        "f", "g", "h", "e"}
+    assert sandbox_judge.tested_names(
+        "assert abs(f(x) - 1) < 1e-6\nassert set(g(1)) == {1}\nassert not h(2)\n", "e"
+    ) == {"f", "g", "h", "e"}
 
 
 @pytest.mark.parametrize("task_id", ["HumanEval/32", "HumanEval/38", "HumanEval/0"])
 def test_humaneval_reference_solutions_pass(task_id):
     task = next(t for t in load_humaneval() if t.task_id == task_id)
-    outcome = run_task_tests(task, task.reference[len(task.source_prompt):])
+    outcome = run_task_tests(task, task.reference[len(task.source_prompt) :])
     assert outcome.passed, outcome.reason
 
 
@@ -240,13 +254,42 @@ def test_mbpp_reference_solutions_pass(task_id):
 
 # -- the wire itself -----------------------------------------------------------------------------
 
+
 class _Colour(enum.IntEnum):
     RED = 1
 
 
-PLAIN = [None, True, False, 0, -7, 2**70, -(2**200), 1.5, -0.0, math.inf, -math.inf, "x", "é\udc80", b"\x00\xff",
-         bytearray(b"ab"), [1, [2, [3]]], (1, (2,)), {1: "a", (1, 2): [3]}, {1, 2}, frozenset({"a"}), 3 + 4j,
-         Decimal("1.10"), Fraction(2, 3), int, ValueError, [], (), {}, set()]
+PLAIN = [
+    None,
+    True,
+    False,
+    0,
+    -7,
+    2**70,
+    -(2**200),
+    1.5,
+    -0.0,
+    math.inf,
+    -math.inf,
+    "x",
+    "é\udc80",
+    b"\x00\xff",
+    bytearray(b"ab"),
+    [1, [2, [3]]],
+    (1, (2,)),
+    {1: "a", (1, 2): [3]},
+    {1, 2},
+    frozenset({"a"}),
+    3 + 4j,
+    Decimal("1.10"),
+    Fraction(2, 3),
+    int,
+    ValueError,
+    [],
+    (),
+    {},
+    set(),
+]
 
 
 @pytest.mark.parametrize("value", PLAIN, ids=repr)
@@ -258,19 +301,33 @@ def test_plain_values_round_trip_with_their_exact_types(value):
 
 def test_subclasses_travel_as_their_base_type():
     point = collections.namedtuple("point", "x y")(1, 2)
-    for value, kind in [(point, tuple), (collections.Counter("aab"), dict), (_Colour.RED, int),
-                        (collections.OrderedDict(a=1), dict)]:
+    for value, kind in [
+        (point, tuple),
+        (collections.Counter("aab"), dict),
+        (_Colour.RED, int),
+        (collections.OrderedDict(a=1), dict),
+    ]:
         back = sandbox_wire.decode(sandbox_wire.encode(value))
         assert type(back) is kind and back == value
     nan = sandbox_wire.decode(sandbox_wire.encode(float("nan")))
     assert math.isnan(nan)
 
 
-@pytest.mark.parametrize("data", [
-    {"x": 1}, {"$": "code", "v": "print(1)"}, {"$": "type", "v": "eval"}, {"$": "type", "v": "__import__"},
-    {"$": "ref", "v": 1}, {"$": "set", "v": [[1]]}, {"$": "bytes", "v": "!!"}, {"$": "int", "v": "zz"},
-    {"$": "dict", "v": [[1]]}, {"$": "float", "v": "1"},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"x": 1},
+        {"$": "code", "v": "print(1)"},
+        {"$": "type", "v": "eval"},
+        {"$": "type", "v": "__import__"},
+        {"$": "ref", "v": 1},
+        {"$": "set", "v": [[1]]},
+        {"$": "bytes", "v": "!!"},
+        {"$": "int", "v": "zz"},
+        {"$": "dict", "v": [[1]]},
+        {"$": "float", "v": "1"},
+    ],
+)
 def test_malformed_or_foreign_data_is_refused(data):
     with pytest.raises(sandbox_wire.WireError):
         sandbox_wire.decode(data)  # no from_ref: a reference is refused too

@@ -223,8 +223,13 @@ def test_children_together_over_the_memory_cap_stop_the_run(mode):
 
 def test_one_process_under_its_own_limit_but_over_the_cap(mode):
     needs(mode, "memory_cap")
-    result = run_python("import time\nblock = b'x' * (80 << 20)\ntime.sleep(10)\n", total_memory_mb=64,
-                        memory_mb=256, timeout=30, mode=mode)
+    result = run_python(
+        "import time\nblock = b'x' * (80 << 20)\ntime.sleep(10)\n",
+        total_memory_mb=64,
+        memory_mb=256,
+        timeout=30,
+        mode=mode,
+    )
     assert not result.ok and result.killed_reason == MEMORY_REASON
 
 
@@ -260,15 +265,19 @@ def test_tests_run_at_the_smallest_cap_the_config_allows(mode):
 
     check, _ = RULES["loop.sandbox_memory_mb"]
     assert check(128) and not check(127)
-    result = check_tests("def add(a, b):\n    return a + b\n", "assert add(2, 3) == 5\n", total_memory_mb=128,
-                         mode=mode)
+    result = check_tests(
+        "def add(a, b):\n    return a + b\n", "assert add(2, 3) == 5\n", total_memory_mb=128, mode=mode
+    )
     assert result.ok, (result.killed_reason, result.stderr[-500:])
 
 
 def test_a_run_under_the_memory_cap_passes(mode):
     # The sleep holds the block across a few of the monitor's 50 ms polls, on a busy machine too.
-    result = run_python("import time\nblock = b'x' * (8 << 20)\ntime.sleep(0.5)\nprint(len(block))\n",
-                        total_memory_mb=96, mode=mode)
+    result = run_python(
+        "import time\nblock = b'x' * (8 << 20)\ntime.sleep(0.5)\nprint(len(block))\n",
+        total_memory_mb=96,
+        mode=mode,
+    )
     assert result.ok, result.stderr[-500:]
     assert 0 < result.peak_memory < 96 * MiB
 
@@ -278,14 +287,19 @@ def test_a_cgroup_gets_its_limits_and_the_prefix_moves_the_command_in(tmp_path):
     parent = tmp_path / "cg"
     parent.mkdir()
     group = sandbox_cgroup.RunCgroup(parent, 96 * MiB, 36)
-    assert group.path.parent == parent and group.path.name.startswith(f"{sandbox_cgroup.PREFIX}{os.getpid()}-")
+    assert group.path.parent == parent and group.path.name.startswith(
+        f"{sandbox_cgroup.PREFIX}{os.getpid()}-"
+    )
     assert (group.path / "memory.max").read_text() == str(96 * MiB)
     assert not (group.path / "memory.swap.max").exists()  # written only where the kernel has it
     assert (group.path / "pids.max").read_text() == "36"
     procs = group.path / "cgroup.procs"
-    run = subprocess.run([*group.enter_prefix(), "/bin/sh", "-c", "echo $$"], capture_output=True, text=True,
-                         check=False)
-    assert run.returncode == 0 and procs.read_text().split() == [run.stdout.strip()]  # the same process, moved
+    run = subprocess.run(
+        [*group.enter_prefix(), "/bin/sh", "-c", "echo $$"], capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0 and procs.read_text().split() == [
+        run.stdout.strip()
+    ]  # the same process, moved
     (group.path / "memory.peak").write_text("123456\n")
     (group.path / "memory.events").write_text("low 0\nhigh 0\nmax 7\noom 1\noom_kill 2\n")
     (group.path / "pids.events").write_text("max 3\n")
@@ -300,7 +314,9 @@ def test_a_run_in_a_cgroup_enters_it_first_and_is_judged_by_its_events(mode, mon
     info = sandbox_info(mode)
     parent = tmp_path / "cg"
     parent.mkdir()
-    monkeypatch.setattr(sandbox_cgroup, "availability", lambda: sandbox_cgroup.Availability(parent, "a test folder"))
+    monkeypatch.setattr(
+        sandbox_cgroup, "availability", lambda: sandbox_cgroup.Availability(parent, "a test folder")
+    )
     monkeypatch.setattr(sandbox, "sandbox_info", lambda mode=None: replace(info, memory_mechanism="cgroup"))
     seen = {}
     real_init = sandbox_cgroup.RunCgroup.__init__
@@ -311,7 +327,9 @@ def test_a_run_in_a_cgroup_enters_it_first_and_is_judged_by_its_events(mode, mon
         (self.path / "memory.peak").write_text(str(120 * MiB))
 
     def remove(self, wait=5.0):  # a plain folder is not emptied by the kernel: read it, then delete it
-        seen.update({name: (self.path / name).read_text() for name in ("cgroup.procs", "memory.max", "pids.max")})
+        seen.update(
+            {name: (self.path / name).read_text() for name in ("cgroup.procs", "memory.max", "pids.max")}
+        )
         shutil.rmtree(self.path)
 
     monkeypatch.setattr(sandbox_cgroup.RunCgroup, "__init__", init)
@@ -328,7 +346,9 @@ def test_a_run_in_a_cgroup_enters_it_first_and_is_judged_by_its_events(mode, mon
 def test_a_run_whose_cgroup_cannot_be_made_falls_back(mode, monkeypatch, tmp_path):
     info = sandbox_info(mode)
     gone = tmp_path / "removed-parent"
-    monkeypatch.setattr(sandbox_cgroup, "availability", lambda: sandbox_cgroup.Availability(gone, "gone since"))
+    monkeypatch.setattr(
+        sandbox_cgroup, "availability", lambda: sandbox_cgroup.Availability(gone, "gone since")
+    )
     monkeypatch.setattr(sandbox, "sandbox_info", lambda mode=None: replace(info, memory_mechanism="cgroup"))
     result = run_python("print('hi')", mode=mode)
     assert result.ok and result.memory_mechanism == memory.fallback_mechanism(mode, info.guarantees)
@@ -336,8 +356,12 @@ def test_a_run_whose_cgroup_cannot_be_made_falls_back(mode, monkeypatch, tmp_pat
 
 def test_a_cgroup_that_cannot_be_entered_fails_the_run_never_passes_it(tmp_path):
     group_dir = tmp_path / "missing" / "cgroup.procs"  # no such folder: the shell's echo fails
-    run = subprocess.run(["/bin/sh", "-c", sandbox_cgroup._ENTER, str(group_dir), "/bin/true"],
-                         capture_output=True, text=True, check=False)
+    run = subprocess.run(
+        ["/bin/sh", "-c", sandbox_cgroup._ENTER, str(group_dir), "/bin/true"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert run.returncode != 0
 
 
@@ -346,7 +370,9 @@ def test_cgroup_availability_says_why_not(monkeypatch, tmp_path):
     monkeypatch.setattr(sandbox_cgroup, "cgroup2_mount", lambda: tmp_path)
     sandbox_cgroup.availability.cache_clear()
     try:
-        assert sandbox_cgroup.availability() == sandbox_cgroup.Availability(None, f"{tmp_path} is not a cgroup v2 folder")
+        assert sandbox_cgroup.availability() == sandbox_cgroup.Availability(
+            None, f"{tmp_path} is not a cgroup v2 folder"
+        )
         (tmp_path / "cgroup.procs").write_text("")
         (tmp_path / "cgroup.controllers").write_text("cpu hugetlb\n")
         (tmp_path / "cgroup.subtree_control").write_text("")
@@ -412,8 +438,19 @@ def test_the_seccomp_filter_refuses_namespaces_and_friends_but_not_normal_code(m
     result = run_python(SYSCALLS, timeout=30, mode=mode, total_memory_mb=2048)  # room for 16 processes
     assert result.ok, result.stderr[-2000:]
     lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
-    for name in ("unshare_user", "unshare_net", "clone_newuser", "mount", "ptrace", "keyctl", "bpf",
-                 "perf_event_open", "io_uring_setup", "setns", "process_vm_readv"):
+    for name in (
+        "unshare_user",
+        "unshare_net",
+        "clone_newuser",
+        "mount",
+        "ptrace",
+        "keyctl",
+        "bpf",
+        "perf_event_open",
+        "io_uring_setup",
+        "setns",
+        "process_vm_readv",
+    ):
         assert lines[name] == "-1 EPERM", (name, lines[name])
     assert lines["clone3"] == "-1 ENOSYS"  # so that glibc falls back to clone, whose flags are checked
     assert lines.get("os.unshare", "1") == "1"  # Python 3.12+: os.unshare(CLONE_NEWUSER) -> EPERM
@@ -425,10 +462,12 @@ class _Bpf:
 
     def __init__(self, program: bytes) -> None:
         import struct
-        self.insns = [struct.unpack("=HBBI", program[i:i + 8]) for i in range(0, len(program), 8)]
+
+        self.insns = [struct.unpack("=HBBI", program[i : i + 8]) for i in range(0, len(program), 8)]
 
     def run(self, arch: int, nr: int, arg0: int = 0) -> int:
         import struct
+
         data = struct.pack("=iIQ6Q", nr, arch, 0, arg0, 0, 0, 0, 0, 0)
         acc, pc = 0, 0
         while True:
@@ -466,13 +505,16 @@ def test_the_filter_program_decides_as_designed(arch):
 
 # -- when patchloop dies ---------------------------------------------------------------------------
 
+
 def _alive_with(token: str) -> list[int]:
     """Live (not zombie) ``sleep TOKEN`` processes."""
     found = []
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             argv = (proc / "cmdline").read_bytes().split(b"\0")
-            state = next(line for line in (proc / "status").read_text().splitlines() if line.startswith("State:"))
+            state = next(
+                line for line in (proc / "status").read_text().splitlines() if line.startswith("State:")
+            )
         except (OSError, StopIteration):
             continue
         if argv[:2] == [b"sleep", token.encode()] and state.split()[1] != "Z":
@@ -497,14 +539,18 @@ def test_killing_patchloop_kills_the_sandbox(mode, tmp_path):
     needs(mode, "dies_with_parent")
     token = _sleep_token()
     tmp_path.chmod(0o711)  # as /tmp: a root patchloop's sandbox uid must pass through it
-    script = (f"from patchloop.core.sandbox import run_python\n"
-              f"run_python(\"import os\\nos.execv('/bin/sleep', ['sleep', '{token}'])\", timeout=120, mode={mode!r})\n")
+    script = (
+        f"from patchloop.core.sandbox import run_python\n"
+        f"run_python(\"import os\\nos.execv('/bin/sleep', ['sleep', '{token}'])\", timeout=120, mode={mode!r})\n"
+    )
     owner = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "TMPDIR": str(tmp_path)})
     try:
         assert _wait_for(lambda: _alive_with(token), 30), "the sandboxed process never started"
         owner.send_signal(signal.SIGKILL)
         owner.wait()
-        assert _wait_for(lambda: not _alive_with(token)), f"sandboxed processes outlived patchloop: {_alive_with(token)}"
+        assert _wait_for(lambda: not _alive_with(token)), (
+            f"sandboxed processes outlived patchloop: {_alive_with(token)}"
+        )
     finally:
         owner.kill()
     # What the sandbox left in the temp folder goes with the guard, or with the next start's sweep.
@@ -518,14 +564,18 @@ def test_killing_patchloop_kills_running_analyzers(tmp_path):
     if not procguard.available():
         pytest.skip("the guard needs Linux")
     token, orphan = _sleep_token(), _sleep_token()
-    script = (f"from patchloop.core.analyzers.base import run_tool\n"
-              f"run_tool(['sh', '-c', 'sleep {orphan} & exec sleep {token}'], timeout=120)\n")
+    script = (
+        f"from patchloop.core.analyzers.base import run_tool\n"
+        f"run_tool(['sh', '-c', 'sleep {orphan} & exec sleep {token}'], timeout=120)\n"
+    )
     owner = subprocess.Popen([sys.executable, "-c", script])
     try:
         assert _wait_for(lambda: _alive_with(token) and _alive_with(orphan), 30)
         owner.send_signal(signal.SIGKILL)
         owner.wait()
-        assert _wait_for(lambda: not _alive_with(token) and not _alive_with(orphan)), "analyzer processes outlived patchloop"
+        assert _wait_for(lambda: not _alive_with(token) and not _alive_with(orphan)), (
+            "analyzer processes outlived patchloop"
+        )
     finally:
         owner.kill()
 
@@ -580,6 +630,7 @@ def test_analysis_folders_carry_their_owner(monkeypatch, tmp_path):
 
 # -- configuration ---------------------------------------------------------------------------------
 
+
 def test_the_caps_are_config_keys_with_range_checks(tmp_path):
     config_file = tmp_path / "config.toml"
     config_file.write_text("[loop]\nsandbox_disk_mb = 64\nsandbox_memory_mb = 512\n")
@@ -588,11 +639,18 @@ def test_the_caps_are_config_keys_with_range_checks(tmp_path):
     from patchloop.core.config import LoopConfig
     from patchloop.core.loop_settings import LoopSettings, settings_from_config
 
-    assert (LoopConfig().sandbox_disk_mb, LoopConfig().sandbox_memory_mb) == (DEFAULT_DISK_MB, DEFAULT_MEMORY_MB)
+    assert (LoopConfig().sandbox_disk_mb, LoopConfig().sandbox_memory_mb) == (
+        DEFAULT_DISK_MB,
+        DEFAULT_MEMORY_MB,
+    )
     assert LoopSettings().sandbox_disk_mb == DEFAULT_DISK_MB
     assert settings_from_config(config).sandbox_memory_mb == 512
-    for text in ("sandbox_disk_mb = 8", "sandbox_disk_mb = 10_000_000", "sandbox_memory_mb = 16",
-                 "sandbox_memory_mb = 96"):
+    for text in (
+        "sandbox_disk_mb = 8",
+        "sandbox_disk_mb = 10_000_000",
+        "sandbox_memory_mb = 16",
+        "sandbox_memory_mb = 96",
+    ):
         config_file.write_text(f"[loop]\n{text}\n")
         with pytest.raises(ConfigError, match="sandbox_"):
             load_config(config_file)

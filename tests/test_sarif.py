@@ -43,12 +43,42 @@ def _fingerprints(log: dict) -> dict[str, str]:
 def _analysis(code: str, shift: int = 0, skip: tuple[str, ...] = ()) -> Analysis:
     """Findings as the tools report them on CODE, moved down ``shift`` lines."""
     findings = [
-        Finding("bandit", "B602", "error", "subprocess call with shell=True identified", 5 + shift, 12,
-                cwe="CWE-78", confidence="high", end_line=5 + shift, end_column=44),
-        Finding("bandit", "B105", "note", f"Possible hardcoded password: '{SECRET}'", 9 + shift, 16,
-                cwe="CWE-259", confidence="medium", end_line=9 + shift, end_column=32),
-        Finding("bandit", "B307", "warning", "Use of possibly insecure function", 10 + shift, 12, cwe="CWE-78",
-                also=("ruff:S307",), end_line=10 + shift, end_column=22),
+        Finding(
+            "bandit",
+            "B602",
+            "error",
+            "subprocess call with shell=True identified",
+            5 + shift,
+            12,
+            cwe="CWE-78",
+            confidence="high",
+            end_line=5 + shift,
+            end_column=44,
+        ),
+        Finding(
+            "bandit",
+            "B105",
+            "note",
+            f"Possible hardcoded password: '{SECRET}'",
+            9 + shift,
+            16,
+            cwe="CWE-259",
+            confidence="medium",
+            end_line=9 + shift,
+            end_column=32,
+        ),
+        Finding(
+            "bandit",
+            "B307",
+            "warning",
+            "Use of possibly insecure function",
+            10 + shift,
+            12,
+            cwe="CWE-78",
+            also=("ruff:S307",),
+            end_line=10 + shift,
+            end_column=22,
+        ),
         Finding("pyright", "reportOptionalMemberAccess", "error", "x is None", 10 + shift, 5),
     ]
     kept, skipped = partition_skip(findings, skip)
@@ -62,7 +92,9 @@ def test_fingerprints_stay_when_lines_shift_and_change_with_the_flagged_line():
     assert len(_fingerprints(before)) == 4
     assert _fingerprints(before) == _fingerprints(after)
     # the region moved with the code; the fingerprint did not
-    lines = {r["ruleId"]: r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in _results(after)}
+    lines = {
+        r["ruleId"]: r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in _results(after)
+    }
     assert lines["B602"] == 8
     # a changed flagged line is a different result
     edited = CODE.replace("shell=True)", "shell=True)  # noqa-free")
@@ -84,13 +116,21 @@ def test_regions_have_ends_and_snippets_from_the_source():
     log = to_sarif({"app.py": _analysis(CODE)}, sources={"app.py": CODE})
     by_rule = {r["ruleId"]: r["locations"][0]["physicalLocation"] for r in _results(log)}
     shell = by_rule["B602"]
-    assert shell["region"] == {"startLine": 5, "startColumn": 12, "endLine": 5, "endColumn": 44,
-                               "snippet": {"text": "subprocess.call(cmd, shell=True)"}}
+    assert shell["region"] == {
+        "startLine": 5,
+        "startColumn": 12,
+        "endLine": 5,
+        "endColumn": 44,
+        "snippet": {"text": "subprocess.call(cmd, shell=True)"},
+    }
     assert shell["contextRegion"]["startLine"] == 4 and shell["contextRegion"]["endLine"] == 6
     assert "def run(cmd):" in shell["contextRegion"]["snippet"]["text"]
     # no end from the tool: the region is the rest of the line from the column
     assert by_rule["reportOptionalMemberAccess"]["region"] == {
-        "startLine": 10, "startColumn": 5, "snippet": {"text": "return eval(user)"}}
+        "startLine": 10,
+        "startColumn": 5,
+        "snippet": {"text": "return eval(user)"},
+    }
 
 
 def test_rules_carry_documentation_and_never_the_analyzed_code():
@@ -162,7 +202,9 @@ def analyze(tmp_path, monkeypatch):
     monkeypatch.setenv("PATCHLOOP_CONFIG", str(tmp_path / "config.toml"))
 
     def invoke(*args):
-        return CliRunner().invoke(cli, ["--db", str(tmp_path / "log.db"), "analyze", *args], catch_exceptions=False)
+        return CliRunner().invoke(
+            cli, ["--db", str(tmp_path / "log.db"), "analyze", *args], catch_exceptions=False
+        )
 
     return invoke
 
@@ -171,7 +213,9 @@ def test_cli_sarif_applies_threshold_like_json_and_records_skips(analyze, tmp_pa
     source = tmp_path / "app.py"
     source.write_text(CODE)
     for threshold in ("note", "warning", "error"):
-        as_json = json.loads(analyze("-a", "security", "--json", "--threshold", threshold, str(source)).stdout)
+        as_json = json.loads(
+            analyze("-a", "security", "--json", "--threshold", threshold, str(source)).stdout
+        )
         sarif = json.loads(analyze("-a", "security", "--sarif", "--threshold", threshold, str(source)).stdout)
         reported = [r for r in _results(sarif) if "suppressions" not in r]
         assert len(reported) == len(as_json[str(source)]["findings"]) > 0
@@ -201,4 +245,6 @@ def test_everything_added_still_validates_against_the_schema(analyze, tmp_path, 
     source.write_text(CODE)
     real = json.loads(analyze("-a", "all", "--sarif", "--skip", "B105", str(source)).stdout)
     assert sorted(validator.iter_errors(real), key=str) == []
-    assert any("suppressions" in r for r in _results(real)) and any("taxonomies" in run for run in real["runs"])
+    assert any("suppressions" in r for r in _results(real)) and any(
+        "taxonomies" in run for run in real["runs"]
+    )

@@ -48,8 +48,15 @@ def test_planted_taint_flow_is_found_at_its_line(tmp_path):
     assert result.error is None
     assert [(f.rule_id, f.line) for f in result.findings] == [("path-traversal", 12)]
     finding = result.findings[0]
-    assert (finding.tool, finding.severity, finding.cwe, finding.confidence) == ("semgrep", "error", "CWE-22", "high")
-    assert finding.column == 15 and finding.end_line == 12 and finding.end_column == 21  # the `target` argument
+    assert (finding.tool, finding.severity, finding.cwe, finding.confidence) == (
+        "semgrep",
+        "error",
+        "CWE-22",
+        "high",
+    )
+    assert (
+        finding.column == 15 and finding.end_line == 12 and finding.end_column == 21
+    )  # the `target` argument
     assert "os.path.basename" in hint_for(finding, load_hints("python"))
 
 
@@ -61,7 +68,9 @@ def test_clean_code_gives_no_finding(tmp_path):
 def test_security_suite_reports_the_flow_bandit_does_not_see():
     analysis = analyze_code(PLANTED, "security")
     assert analysis.errors == []
-    assert [(f.key, f.line) for f in analysis.findings if f.tool == "semgrep"] == [("semgrep:path-traversal", 12)]
+    assert [(f.key, f.line) for f in analysis.findings if f.tool == "semgrep"] == [
+        ("semgrep:path-traversal", 12)
+    ]
     assert analysis.is_clean("note") is False
 
 
@@ -70,7 +79,11 @@ def test_semgrep_joins_its_bandit_twin_on_the_same_line():
     analysis = analyze_code(code, "security")
     on_line = [f for f in analysis.findings if f.line == 4]
     assert len(on_line) == 1, analysis.findings
-    assert {on_line[0].key, *on_line[0].also} == {"bandit:B605", "ruff:S605", "semgrep:command-injection-shell"}
+    assert {on_line[0].key, *on_line[0].also} == {
+        "bandit:B605",
+        "ruff:S605",
+        "semgrep:command-injection-shell",
+    }
     # skipping the bandit test drops the merged semgrep finding with it
     assert not [f for f in analyze_code(code, "security", skip=["B605"]).findings if f.line == 4]
 
@@ -140,8 +153,10 @@ def test_zero_scanned_files_is_an_error(tmp_path, monkeypatch):
 
 def test_a_rule_the_engine_cannot_compile_is_an_error(tmp_path):
     rules = tmp_path / "bad.yaml"
-    rules.write_text("rules:\n  - id: bad\n    languages: [python]\n    severity: ERROR\n"
-                     "    message: m\n    pattern: 'foo(('\n")
+    rules.write_text(
+        "rules:\n  - id: bad\n    languages: [python]\n    severity: ERROR\n"
+        "    message: m\n    pattern: 'foo(('\n"
+    )
     target = tmp_path / "a.py"
     target.write_text("foo(1)\n")
     with pytest.raises(ToolFailure, match="error"):
@@ -207,14 +222,24 @@ def test_sarif_rule_documentation_comes_from_the_rule_not_the_finding():
     from patchloop.core.analyzers.rule_docs import rule_doc
 
     doc = rule_doc("semgrep", "path-traversal")
-    assert doc.name == "path-traversal" and doc.summary.startswith("User-controlled data is used as a file path")
+    assert doc.name == "path-traversal" and doc.summary.startswith(
+        "User-controlled data is used as a file path"
+    )
     assert rule_doc("semgrep", "no-such-rule").summary == "semgrep rule no-such-rule"
 
 
 def test_code_semgrep_cannot_parse_but_python_can_is_an_error(tmp_path, monkeypatch):
-    report = {"results": [], "paths": {"scanned": [str(tmp_path / "solution.py")]},
-              "errors": [{"error_type": ["PartialParsing", []], "message": "`x` was unexpected",
-                          "location": {"path": str(tmp_path / "solution.py")}}]}
+    report = {
+        "results": [],
+        "paths": {"scanned": [str(tmp_path / "solution.py")]},
+        "errors": [
+            {
+                "error_type": ["PartialParsing", []],
+                "message": "`x` was unexpected",
+                "location": {"path": str(tmp_path / "solution.py")},
+            }
+        ],
+    }
     _fake_engine(monkeypatch, json.dumps(report))
     result = analyze(tmp_path, REACHABLE)
     assert result.findings == [] and "could not parse" in result.error
@@ -222,8 +247,10 @@ def test_code_semgrep_cannot_parse_but_python_can_is_an_error(tmp_path, monkeypa
 
 def test_a_partly_parsed_target_is_listed_not_raised(tmp_path):
     broken = tmp_path / "broken.py"
-    broken.write_text("import os\nimport sys\nos.system(sys.argv[1])\ndef total(values):\n"
-                      "    if values > 0\n        return 1\n")
+    broken.write_text(
+        "import os\nimport sys\nos.system(sys.argv[1])\ndef total(values):\n"
+        "    if values > 0\n        return 1\n"
+    )
     scan = sg.run_semgrep(sg.shipped_rule_files(), [broken])
     assert scan.unparsed == (str(broken),)
     result = sg.SemgrepAnalyzer().analyze(broken, "python", 60.0)
@@ -244,7 +271,9 @@ def test_a_pattern_rule_folds_into_its_taint_twin_on_the_same_line():
     )
     analysis = analyze_code(code, "security")
     by_line = {f.line: f for f in analysis.findings}
-    assert by_line[6].key == "bandit:B608" and by_line[6].severity == "error"  # the twin leads, at the taint level
+    assert (
+        by_line[6].key == "bandit:B608" and by_line[6].severity == "error"
+    )  # the twin leads, at the taint level
     assert {"semgrep:sql-injection", "semgrep:sql-string-built"} <= set(by_line[6].also)
     assert [f.line for f in analysis.findings].count(6) == 1
     assert {by_line[7].key, *by_line[7].also} >= {"semgrep:sql-string-built"}  # no source: pattern rule only
@@ -256,7 +285,9 @@ def test_one_batch_call_gives_what_one_call_per_file_gives():
     batch = sg.run_semgrep(rules, targets)
     single = [m for target in targets for m in sg.run_semgrep(rules, [target]).matches]
     assert batch.matches == single and len(single) > 8
-    assert [m.path for m in batch.matches] == sorted((m.path for m in batch.matches), key=[str(t) for t in targets].index)
+    assert [m.path for m in batch.matches] == sorted(
+        (m.path for m in batch.matches), key=[str(t) for t in targets].index
+    )
 
 
 # --- semgrep's prefilter, before the engine -----------------------------------------------------

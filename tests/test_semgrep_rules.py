@@ -45,11 +45,30 @@ def rules_of(path: Path) -> list[dict]:
 def test_the_rule_folder_holds_every_class_of_issue_11():
     ids = {rule["id"] for path in RULE_FILES for rule in rules_of(path)}
     assert len(RULE_FILES) >= 20
-    for needed in ("sql-injection", "command-injection-shell", "code-injection", "path-traversal",
-                   "open-redirect", "xss", "template-injection", "xml-injection", "ssrf", "ldap-injection",
-                   "xpath-injection", "regex-injection", "log-injection", "unsafe-deserialization",
-                   "jwt-unverified", "weak-crypto-key", "weak-cipher", "insecure-temp-file",
-                   "insecure-permissions", "cleartext-secret", "tls-verification-disabled", "debug-mode"):
+    for needed in (
+        "sql-injection",
+        "command-injection-shell",
+        "code-injection",
+        "path-traversal",
+        "open-redirect",
+        "xss",
+        "template-injection",
+        "xml-injection",
+        "ssrf",
+        "ldap-injection",
+        "xpath-injection",
+        "regex-injection",
+        "log-injection",
+        "unsafe-deserialization",
+        "jwt-unverified",
+        "weak-crypto-key",
+        "weak-cipher",
+        "insecure-temp-file",
+        "insecure-permissions",
+        "cleartext-secret",
+        "tls-verification-disabled",
+        "debug-mode",
+    ):
         assert needed in ids
 
 
@@ -69,8 +88,11 @@ def test_taint_rules_of_one_source_group_share_one_source_list(group):
     """The rules marked ``sources: user-input`` (any user: web, command line, environment, files,
     sockets) must agree on what user input is; so must those marked ``remote-input`` (web and
     sockets only: for paths, URLs, regexes, logs and XML the local user may name anything)."""
-    sources = {path.stem: rules_of(path)[0]["pattern-sources"] for path in RULE_FILES
-               if rules_of(path)[0].get("metadata", {}).get("sources") == group}
+    sources = {
+        path.stem: rules_of(path)[0]["pattern-sources"]
+        for path in RULE_FILES
+        if rules_of(path)[0].get("metadata", {}).get("sources") == group
+    }
     assert len(sources) >= 6
     first = next(iter(sources.values()))
     assert all(value == first for value in sources.values()), sorted(
@@ -80,8 +102,12 @@ def test_taint_rules_of_one_source_group_share_one_source_list(group):
 
 def test_remote_input_is_user_input_less_the_local_user():
     def of(group):
-        return next(rules_of(p)[0]["pattern-sources"] for p in RULE_FILES
-                    if rules_of(p)[0].get("metadata", {}).get("sources") == group)
+        return next(
+            rules_of(p)[0]["pattern-sources"]
+            for p in RULE_FILES
+            if rules_of(p)[0].get("metadata", {}).get("sources") == group
+        )
+
     remote, user = of("remote-input"), of("user-input")
     assert all(source in user for source in remote)
     assert {"pattern": "sys.argv"} in user and {"pattern": "sys.argv"} not in remote

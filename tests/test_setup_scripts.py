@@ -22,8 +22,13 @@ def _fake_python(tmp_path: Path, body: str) -> Path:
 
 
 def _check(python: str | Path) -> subprocess.CompletedProcess:
-    return subprocess.run(["sh", str(SCRIPTS / "check-python.sh"), str(python)], capture_output=True, text=True,
-                          timeout=30, check=False)
+    return subprocess.run(
+        ["sh", str(SCRIPTS / "check-python.sh"), str(python)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
 
 
 def test_this_python_passes_the_version_check():
@@ -53,23 +58,38 @@ def test_a_missing_or_broken_python_is_named(tmp_path):
 
 def _torch_spec(python: Path, build: str, *spec: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "TORCH_BUILD": build}
-    return subprocess.run(["bash", str(SCRIPTS / "torch-spec.sh"), str(python), *spec], capture_output=True,
-                          text=True, timeout=120, env=env, check=False)
+    return subprocess.run(
+        ["bash", str(SCRIPTS / "torch-spec.sh"), str(python), *spec],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
 
 
 def _pip_resolving_to(tmp_path: Path, version: str) -> Path:
     """`python -m pip install --dry-run --report -` answers with ``version``; `python -c` is the real one."""
     report = json.dumps({"install": [{"metadata": {"name": "torch", "version": version}}]})
-    return _fake_python(tmp_path, f'if [ "$1" = "-m" ]; then echo \'{report}\'; else exec "{sys.executable}" "$@"; fi')
+    return _fake_python(
+        tmp_path, f'if [ "$1" = "-m" ]; then echo \'{report}\'; else exec "{sys.executable}" "$@"; fi'
+    )
 
 
 def test_without_a_gpu_the_cpu_index_is_used_unless_pip_already_has_a_cpu_build(tmp_path):
     cuda = _torch_spec(_pip_resolving_to(tmp_path, "2.13.0"), "cpu", "torch==2.13.0")
     assert cuda.returncode == 0
-    assert cuda.stdout.split() == ["--index-url", "https://download.pytorch.org/whl/cpu",
-                                   "--extra-index-url", "https://pypi.org/simple", "torch==2.13.0"]
+    assert cuda.stdout.split() == [
+        "--index-url",
+        "https://download.pytorch.org/whl/cpu",
+        "--extra-index-url",
+        "https://pypi.org/simple",
+        "torch==2.13.0",
+    ]
     local = _torch_spec(_pip_resolving_to(tmp_path, "2.13.0+cpu"), "cpu", "torch==2.13.0")
-    assert local.returncode == 0 and local.stdout.split() == ["torch==2.13.0"]  # a local CPU wheel: plain spec
+    assert local.returncode == 0 and local.stdout.split() == [
+        "torch==2.13.0"
+    ]  # a local CPU wheel: plain spec
 
 
 def test_a_gpu_gets_the_plain_spec_and_a_bad_choice_is_refused(tmp_path):

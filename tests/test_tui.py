@@ -149,11 +149,22 @@ async def test_the_timeline_marks_autofix_and_candidate_iterations(config, log):
     config.loop.autofix, config.loop.candidates = True, 2
     unused = "```python\nimport os\n\n\ndef run(cmd):\n    return eval(cmd)\n```"
     backend = ScriptedBackend([unused, BAD, GOOD, GOOD])  # greedy BAD repeats nothing new: candidates
-    app = make_app(config, log, backend=backend, analyze=lambda code: Analysis(
-        findings=[*fake_analyze(code).findings,
-                  *[Finding("ruff", "F401", "note", "`os` imported but unused", n)
-                    for n, line in enumerate(code.splitlines(), 1) if line == "import os" and "os." not in code]],
-        results=[AnalyzerResult("fake", [])]))
+    app = make_app(
+        config,
+        log,
+        backend=backend,
+        analyze=lambda code: Analysis(
+            findings=[
+                *fake_analyze(code).findings,
+                *[
+                    Finding("ruff", "F401", "note", "`os` imported but unused", n)
+                    for n, line in enumerate(code.splitlines(), 1)
+                    if line == "import os" and "os." not in code
+                ],
+            ],
+            results=[AnalyzerResult("fake", [])],
+        ),
+    )
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "run a command")
         await until(pilot, lambda: run_done(app), what="the run")
@@ -187,13 +198,19 @@ async def test_run_flagged_then_clean_shows_findings_and_steps(config, log):
         run = app.session.run
         assert run.stop_reason == "clean" and run.best_index == 1
         screen = app.screen
-        code, table, timeline = screen.query_one(CodeView), screen.query_one(FindingsTable), screen.query_one(Timeline)
+        code, table, timeline = (
+            screen.query_one(CodeView),
+            screen.query_one(FindingsTable),
+            screen.query_one(Timeline),
+        )
         # The last (clean, best) iteration is shown; its code came in through the stream.
         assert code.text == GOOD_CODE
         assert "v1" in code.border_title and "stop: clean" in code.border_subtitle
         assert table.row_count == 0
         assert [(c.index, c.status, c.count, c.best) for c in timeline.chips] == [
-            (0, "flagged", 3, False), (1, "clean", 0, True)]
+            (0, "flagged", 3, False),
+            (1, "clean", 0, True),
+        ]
         assert "stop: clean · best v1" in screen.query_one(StatusBar).status.state
         # Step back: v0's code and its three findings (tool, rule, severity, line, message).
         await pilot.press("left_square_bracket")
@@ -232,8 +249,9 @@ async def test_escape_cancels_mid_stream_and_keeps_finished_iterations(config, l
     app = make_app(config, log, responses=(BAD, LONG), delay=0.01)
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "make a long list")
-        await until(pilot, lambda: app.session.streaming_index == 1 and app.session.tokens > 10,
-                    what="v1 to stream")
+        await until(
+            pilot, lambda: app.session.streaming_index == 1 and app.session.tokens > 10, what="v1 to stream"
+        )
         assert app.screen.query_one(CodeView).has_focus  # sending moves focus to the code pane
         assert "generating v1" in app.screen.query_one(StatusBar).status.state
         await pilot.press("escape")
@@ -311,7 +329,9 @@ async def test_live_findings_while_streaming(config, log):
         release.wait(10)  # hold the full analysis so the live findings can be looked at
         return fake_analyze(code)
 
-    slow_bad = "```python\ndef f(x):\n    return eval(x)\n" + "".join(f"z{i} = {i}\n" for i in range(40)) + "```\n"
+    slow_bad = (
+        "```python\ndef f(x):\n    return eval(x)\n" + "".join(f"z{i} = {i}\n" for i in range(40)) + "```\n"
+    )
     app = make_app(config, log, responses=(slow_bad, GOOD), delay=0.02, analyze=full, live_analyze=live)
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "parse")
@@ -477,8 +497,14 @@ async def test_compare_two_iterations_side_by_side(config, log):
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
         # Mark v0, pick v2, compare: the marked one is the left side.
-        await pilot.press("left_square_bracket", "left_square_bracket", "m", "right_square_bracket",
-                          "right_square_bracket", "d")
+        await pilot.press(
+            "left_square_bracket",
+            "left_square_bracket",
+            "m",
+            "right_square_bracket",
+            "right_square_bracket",
+            "d",
+        )
         assert isinstance(app.screen, CompareScreen) and (app.screen.left, app.screen.right) == (0, 2)
 
 
@@ -496,7 +522,9 @@ async def test_copy_save_and_export(config, log, tmp_path):
         assert isinstance(app.screen, PathScreen)
         app.screen.query_one(Input).value = str(target)
         await pilot.press("enter")
-        assert isinstance(app.screen, PathScreen) and "already exists" in str(app.screen.query_one("#path-error").content)
+        assert isinstance(app.screen, PathScreen) and "already exists" in str(
+            app.screen.query_one("#path-error").content
+        )
         assert target.read_text() == "keep me"
         app.screen.query_one(Input).value = str(tmp_path / "v0.py")
         await pilot.press("enter")
@@ -526,8 +554,14 @@ def seed_log(log: Log) -> list[int]:
     """Two past runs, with fixed creation times (the history screen shows them)."""
     ids = []
     for prompt, responses in (("parse numbers from a string", [GOOD]), ("hash a password", [BAD, GOOD])):
-        run = run_loop(prompt, ScriptedBackend(responses), LoopSettings(t_max=3, autofix=False, candidates=0), log=log,
-                       analyze=fake_analyze, source="cli")
+        run = run_loop(
+            prompt,
+            ScriptedBackend(responses),
+            LoopSettings(t_max=3, autofix=False, candidates=0),
+            log=log,
+            analyze=fake_analyze,
+            source="cli",
+        )
         ids.append(run.id)
     for number, run_id in enumerate(ids):
         log.db["runs"].update(run_id, {"created": f"2025-06-0{number + 1}T10:30:00+00:00"})
@@ -545,7 +579,12 @@ async def test_history_search_replay_and_rerun(config, log):
         assert isinstance(screen, HistoryScreen)
         table = screen.query_one("#history-runs")
         await until(pilot, lambda: table.row_count == 2, what="the runs")
-        assert [str(c) for c in table.get_row_at(0)][:4] == [str(second), "2025-06-02 10:30", "hash a password", "clean"]
+        assert [str(c) for c in table.get_row_at(0)][:4] == [
+            str(second),
+            "2025-06-02 10:30",
+            "hash a password",
+            "clean",
+        ]
         await pilot.press("slash", *"pars")
         await until(pilot, lambda: table.row_count == 1, what="the search")
         assert str(table.get_row_at(0)[2]) == "parse numbers from a string"
@@ -664,9 +703,11 @@ def test_every_binding_has_an_id_and_docs_keys_md_is_current():
     ids = [(entry.scope, entry.id) for entry in entries]
     assert len(ids) == len(set(ids))
     assert {"send", "cancel", "label_chosen", "label_rejected", "compare", "history", "settings", "help"} <= {
-        entry.id for entry in entries}
+        entry.id for entry in entries
+    }
     assert (ROOT / "docs" / "KEYS.md").read_text(encoding="utf-8") == keys_markdown(), (
-        "docs/KEYS.md is stale: regenerate it with patchloop.tui.keys.keys_markdown()")
+        "docs/KEYS.md is stale: regenerate it with patchloop.tui.keys.keys_markdown()"
+    )
 
 
 # -- small pieces ----------------------------------------------------------------------------------
@@ -675,7 +716,11 @@ def test_every_binding_has_an_id_and_docs_keys_md_is_current():
 def test_side_by_side_rows_align_equal_replaced_and_inserted_lines():
     rows = side_by_side(["a", "b", "c"], ["a", "B", "c", "d"])
     assert [(r.left, r.right, r.kind) for r in rows] == [
-        (0, 0, "equal"), (1, 1, "replace"), (2, 2, "equal"), (None, 3, "insert")]
+        (0, 0, "equal"),
+        (1, 1, "replace"),
+        (2, 2, "equal"),
+        (None, 3, "insert"),
+    ]
     assert change_counts(rows) == (1, 2)
     assert [r.kind for r in side_by_side(["x", "y"], [])] == ["delete", "delete"]
 
@@ -706,17 +751,23 @@ async def test_layout_fits_and_every_pane_is_reachable(config, log, size):
     async with app.run_test(size=size) as pilot:
         await run_prompt(pilot)
         screen = app.screen
-        panes = [screen.query_one(selector) for selector in
-                 ("#prompt", "#timeline", "#code", "#findings", "#status")]
+        panes = [
+            screen.query_one(selector)
+            for selector in ("#prompt", "#timeline", "#code", "#findings", "#status")
+        ]
         regions = [pane.region for pane in panes]
         width, height = size
         for pane, region in zip(panes, regions, strict=True):
             assert region.width > 0 and region.height > 0, pane
-            assert region.right <= width and region.bottom <= height - 1, pane  # the footer keeps the last row
+            assert region.right <= width and region.bottom <= height - 1, (
+                pane
+            )  # the footer keeps the last row
         for i, a in enumerate(regions):
-            for b in regions[i + 1:]:
+            for b in regions[i + 1 :]:
                 assert not a.overlaps(b), (a, b)
-        assert screen.query_one("#code").region.height >= 6 and screen.query_one("#findings").region.height >= 5
+        assert (
+            screen.query_one("#code").region.height >= 6 and screen.query_one("#findings").region.height >= 5
+        )
         # Tab reaches every pane in order; function keys focus each one directly.
         screen.query_one("#prompt").focus()
         await pilot.pause()
@@ -758,8 +809,12 @@ async def test_ui_never_blocks_while_a_slow_model_streams(config, log):
             last = now
 
         timer = app.set_interval(0.01, probe)
-        await until(pilot, lambda: app.session.phase == "analyzing" or run_done(app), timeout=30,
-                    what="the stream to end")
+        await until(
+            pilot,
+            lambda: app.session.phase == "analyzing" or run_done(app),
+            timeout=30,
+            what="the stream to end",
+        )
         timer.stop()
         await until(pilot, lambda: run_done(app), timeout=30, what="the run")
     assert len(gaps) > 50
@@ -778,8 +833,9 @@ async def test_real_analyzers_in_the_app(config, log):
     insecure = "```python\nimport pickle\n\n\ndef load(data):\n    return pickle.loads(data)\n```\n"
     secure = "```python\nimport json\n\n\ndef load(data):\n    return json.loads(data)\n```\n"
     config.loop.analyzers = "security"
-    app = RecordingApp(config, backend=ScriptedBackend([insecure, secure]), log=log, clock=lambda: 0.0,
-                       cursor_blink=False)
+    app = RecordingApp(
+        config, backend=ScriptedBackend([insecure, secure]), log=log, clock=lambda: 0.0, cursor_blink=False
+    )
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "load data")
         await until(pilot, lambda: run_done(app), timeout=60, what="the run with real analyzers")

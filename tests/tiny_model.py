@@ -62,7 +62,12 @@ def build_tiny_tokenizer():
 
 
 def build_tiny_model(
-    vocab_size: int, eos_ids: list[int], pad_id: int, seed: int = 0, *, hidden_size: int = 64,
+    vocab_size: int,
+    eos_ids: list[int],
+    pad_id: int,
+    seed: int = 0,
+    *,
+    hidden_size: int = 64,
     initializer_range: float = 0.2,
 ):
     """A random two-layer Qwen2ForCausalLM small enough to generate hundreds of tokens a second on CPU.

@@ -86,19 +86,23 @@ class ModelHandle:
     quantization: str = ""  # "nf4" | ""
 
 
-def load_base(spec: str, *, device: str = "auto", load_in_4bit: bool = True,
-              progress: Progress | None = None) -> ModelHandle:
+def load_base(
+    spec: str, *, device: str = "auto", load_in_4bit: bool = True, progress: Progress | None = None
+) -> ModelHandle:
     """The base model to train, loaded by hf_models the way the backend runs it: 4-bit NF4 on CUDA
     (unless ``load_in_4bit`` is off, then bf16), fp32 on CPU. Any spec the backend takes works here."""
     from patchloop.core.backends.base import ModelError
     from patchloop.core.backends.hf_models import load_pretrained, resolve_device
 
     if spec.startswith("openai:"):
-        raise TrainError(f"{spec} is a served model: training needs the weights (a HF id, a folder or 'embedded')")
+        raise TrainError(
+            f"{spec} is a served model: training needs the weights (a HF id, a folder or 'embedded')"
+        )
     try:
         device = resolve_device(device)
-        loaded = load_pretrained(spec, device=device, load_in_4bit=load_in_4bit if device != "cpu" else None,
-                                 progress=progress)
+        loaded = load_pretrained(
+            spec, device=device, load_in_4bit=load_in_4bit if device != "cpu" else None, progress=progress
+        )
     except ModelError as exc:
         raise TrainError(str(exc)) from exc
     model = loaded.model
@@ -111,8 +115,12 @@ def lora_config(settings: DPOSettings):
     from peft import LoraConfig
 
     return LoraConfig(
-        r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
-        target_modules=settings.target_modules, task_type="CAUSAL_LM", bias="none",
+        r=settings.lora_r,
+        lora_alpha=settings.lora_alpha,
+        lora_dropout=settings.lora_dropout,
+        target_modules=settings.target_modules,
+        task_type="CAUSAL_LM",
+        bias="none",
     )
 
 
@@ -146,8 +154,17 @@ def dpo_config(settings: DPOSettings, out_dir: Path, device: str):
 
 # -- progress and metrics -----------------------------------------------------------------------
 
-HISTORY_KEYS = ("loss", "rewards/margins", "rewards/accuracies", "rewards/chosen", "rewards/rejected",
-                "logps/chosen", "logps/rejected", "learning_rate", "grad_norm")
+HISTORY_KEYS = (
+    "loss",
+    "rewards/margins",
+    "rewards/accuracies",
+    "rewards/chosen",
+    "rewards/rejected",
+    "logps/chosen",
+    "logps/rejected",
+    "learning_rate",
+    "grad_norm",
+)
 
 
 def _reporter_class():
@@ -176,13 +193,19 @@ def _reporter_class():
         def on_log(self, args, state, control, logs=None, **kwargs):
             if not logs or "loss" not in logs:
                 return
-            entry = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4),
-                     "seconds": round(time.monotonic() - self.started, 3)}
+            entry = {
+                "step": state.global_step,
+                "epoch": round(state.epoch or 0.0, 4),
+                "seconds": round(time.monotonic() - self.started, 3),
+            }
             entry.update({k: float(logs[k]) for k in HISTORY_KEYS if k in logs})
             self.history.append(entry)
             if self.bar is not None:
-                self.bar.set_postfix(loss=f"{entry['loss']:.4f}", margin=f"{entry.get('rewards/margins', 0):.4f}",
-                                     acc=f"{entry.get('rewards/accuracies', 0):.2f}")
+                self.bar.set_postfix(
+                    loss=f"{entry['loss']:.4f}",
+                    margin=f"{entry.get('rewards/margins', 0):.4f}",
+                    acc=f"{entry.get('rewards/accuracies', 0):.2f}",
+                )
 
         def on_train_end(self, args, state, control, **kwargs):
             if self.bar is not None:
@@ -264,7 +287,9 @@ def train_dpo(
     data.setdefault("pairs", len(rows))
     data.setdefault("sha256", dataset_digest(rows))
     if handle is None:
-        handle = load_base(model_spec, device=settings.device, load_in_4bit=settings.load_in_4bit, progress=progress)
+        handle = load_base(
+            model_spec, device=settings.device, load_in_4bit=settings.load_in_4bit, progress=progress
+        )
     model, tokenizer = handle.model, handle.tokenizer
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -285,7 +310,11 @@ def train_dpo(
         torch.cuda.reset_peak_memory_stats()
     try:
         trainer = DPOTrainer(
-            model=model, ref_model=None, args=args, train_dataset=rows, processing_class=tokenizer,
+            model=model,
+            ref_model=None,
+            args=args,
+            train_dataset=rows,
+            processing_class=tokenizer,
             peft_config=peft_config,
         )
         for callback in (ProgressCallback, PrinterCallback):
@@ -295,7 +324,10 @@ def train_dpo(
             progress(f"training on {len(rows)} pairs on {handle.device}")
         started = time.monotonic()
         output = trainer.train()
-    except (RuntimeError, ValueError) as exc:  # out of memory, a CUDA error, a template that cannot render ...
+    except (
+        RuntimeError,
+        ValueError,
+    ) as exc:  # out of memory, a CUDA error, a template that cannot render ...
         raise TrainError(f"DPO training of {handle.spec} failed: {type(exc).__name__}: {exc}") from exc
     seconds = time.monotonic() - started
     peak_gib = torch.cuda.max_memory_allocated() / 2**30 if handle.device == "cuda" else None
@@ -351,7 +383,9 @@ def _steady_rate(history: list[dict[str, float]], pairs_per_step: int) -> float 
     return round(pairs_per_step * (last["step"] - first["step"]) / seconds, 4) if seconds > 0 else None
 
 
-def merge_adapter(handle: ModelHandle, adapter_dir: Path, policy: Any, progress: Progress | None = None) -> Path:
+def merge_adapter(
+    handle: ModelHandle, adapter_dir: Path, policy: Any, progress: Progress | None = None
+) -> Path:
     """Fold the adapter into the base weights and save a plain model folder (``adapter_dir/merged``).
 
     A 4-bit base cannot take the update exactly, so the base is reloaded in bf16 first.
@@ -428,7 +462,7 @@ def answer_logprob(model: Any, tokenizer: Any, prompt: Sequence[Message], answer
     logps = torch.log_softmax(logits[0, :-1], dim=-1)
     targets = ids[0, 1:]
     token_logps = logps.gather(1, targets[:, None])[:, 0]
-    return float(token_logps[max(start - 1, 0):].sum())
+    return float(token_logps[max(start - 1, 0) :].sum())
 
 
 def preference_scores(model: Any, tokenizer: Any, rows: Sequence[dict[str, Any]]) -> list[PreferenceScore]:
@@ -436,8 +470,10 @@ def preference_scores(model: Any, tokenizer: Any, rows: Sequence[dict[str, Any]]
     model.eval()
     try:
         return [
-            PreferenceScore(answer_logprob(model, tokenizer, r["prompt"], r["chosen"]),
-                            answer_logprob(model, tokenizer, r["prompt"], r["rejected"]))
+            PreferenceScore(
+                answer_logprob(model, tokenizer, r["prompt"], r["chosen"]),
+                answer_logprob(model, tokenizer, r["prompt"], r["rejected"]),
+            )
             for r in rows
         ]
     finally:

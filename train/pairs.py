@@ -135,8 +135,12 @@ class HarvestStats:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "runs": self.runs, "runs_with_pairs": self.runs_with_pairs, "pairs": self.pairs,
-            "by_origin": dict(self.by_origin), "skipped": dict(self.skipped), "mean_gap": round(self.mean_gap, 3),
+            "runs": self.runs,
+            "runs_with_pairs": self.runs_with_pairs,
+            "pairs": self.pairs,
+            "by_origin": dict(self.by_origin),
+            "skipped": dict(self.skipped),
+            "mean_gap": round(self.mean_gap, 3),
         }
 
 
@@ -181,7 +185,11 @@ def select_rejected(candidates: Sequence[Candidate]) -> tuple[list[Candidate], s
 
 
 def run_pairs(
-    candidates: Sequence[Candidate], skipped: Counter, *, min_gap: int | None = None, source: str = "all",
+    candidates: Sequence[Candidate],
+    skipped: Counter,
+    *,
+    min_gap: int | None = None,
+    source: str = "all",
 ) -> list[tuple[Candidate, Candidate, str]]:
     """(chosen, rejected, origin) for one run; every skip is counted in ``skipped``."""
     if not candidates:
@@ -220,8 +228,9 @@ def run_pairs(
 # -- reading the log ----------------------------------------------------------------------------
 
 
-def _run_filter(run_source: str | None, run_ids: Iterable[int] | None,
-                eval_run_ids: Iterable[int] | None) -> tuple[str, list[Any]]:
+def _run_filter(
+    run_source: str | None, run_ids: Iterable[int] | None, eval_run_ids: Iterable[int] | None
+) -> tuple[str, list[Any]]:
     where, params = [], []
     if run_source:
         where.append("runs.source LIKE ?")
@@ -258,19 +267,35 @@ def harvest(
     with log.lock:  # the app may write from another thread
         runs = list(db.query(f"SELECT * FROM runs {where} ORDER BY id", params))
         scoped = f"run_id IN (SELECT id FROM runs {where})"
-        iterations = list(db.query(
-            f"SELECT id, run_id, idx, prompt, code, analyzer_errors, tests_passed FROM iterations "
-            f"WHERE {scoped} ORDER BY run_id, idx", params))
-        severities = list(db.query(
-            f"SELECT f.iteration_id, f.severity, COUNT(*) AS n FROM findings f "
-            f"JOIN iterations i ON f.iteration_id = i.id WHERE i.{scoped} GROUP BY f.iteration_id, f.severity",
-            params))
-        labels = {r["iteration_id"]: r["label"] for r in db.query(
-            f"SELECT l.iteration_id, l.label FROM labels l JOIN iterations i ON l.iteration_id = i.id "
-            f"WHERE i.{scoped}", params)}
-        unpicked = list(db.query(
-            f"SELECT c.iteration_id, c.k, c.code, c.findings, c.analyzer_errors, c.tests_passed FROM candidates c "
-            f"JOIN iterations i ON c.iteration_id = i.id WHERE i.{scoped} AND c.chosen = 0 ORDER BY c.id", params))
+        iterations = list(
+            db.query(
+                f"SELECT id, run_id, idx, prompt, code, analyzer_errors, tests_passed FROM iterations "
+                f"WHERE {scoped} ORDER BY run_id, idx",
+                params,
+            )
+        )
+        severities = list(
+            db.query(
+                f"SELECT f.iteration_id, f.severity, COUNT(*) AS n FROM findings f "
+                f"JOIN iterations i ON f.iteration_id = i.id WHERE i.{scoped} GROUP BY f.iteration_id, f.severity",
+                params,
+            )
+        )
+        labels = {
+            r["iteration_id"]: r["label"]
+            for r in db.query(
+                f"SELECT l.iteration_id, l.label FROM labels l JOIN iterations i ON l.iteration_id = i.id "
+                f"WHERE i.{scoped}",
+                params,
+            )
+        }
+        unpicked = list(
+            db.query(
+                f"SELECT c.iteration_id, c.k, c.code, c.findings, c.analyzer_errors, c.tests_passed FROM candidates c "
+                f"JOIN iterations i ON c.iteration_id = i.id WHERE i.{scoped} AND c.chosen = 0 ORDER BY c.id",
+                params,
+            )
+        )
     unpicked_by_iteration: dict[int, list[dict[str, Any]]] = {}
     for row in unpicked:
         unpicked_by_iteration.setdefault(row["iteration_id"], []).append(row)
@@ -289,9 +314,14 @@ def harvest(
         language = run["language"] or "python"
         candidates = [
             Candidate(
-                run_id=run["id"], index=row["idx"], code=row["code"],
-                flagged=sum(n for sev, n in counts.get(row["id"], Counter()).items()
-                            if SEVERITY_RANK.get(sev, 0) >= threshold_rank),
+                run_id=run["id"],
+                index=row["idx"],
+                code=row["code"],
+                flagged=sum(
+                    n
+                    for sev, n in counts.get(row["id"], Counter()).items()
+                    if SEVERITY_RANK.get(sev, 0) >= threshold_rank
+                ),
                 analyzer_error=bool(json.loads(row["analyzer_errors"] or "[]")),
                 tests_passed=None if row["tests_passed"] is None else bool(row["tests_passed"]),
                 label=labels.get(row["id"]),
@@ -300,13 +330,21 @@ def harvest(
         ]
         candidates += [
             Candidate(
-                run_id=run["id"], index=row["idx"], code=c["code"], k=c["k"],
-                flagged=sum(1 for f in json.loads(c["findings"] or "[]")
-                            if SEVERITY_RANK.get(f.get("severity"), 0) >= threshold_rank),
+                run_id=run["id"],
+                index=row["idx"],
+                code=c["code"],
+                k=c["k"],
+                flagged=sum(
+                    1
+                    for f in json.loads(c["findings"] or "[]")
+                    if SEVERITY_RANK.get(f.get("severity"), 0) >= threshold_rank
+                ),
                 analyzer_error=bool(json.loads(c["analyzer_errors"] or "[]")),
-                tests_passed=None if c["tests_passed"] is None else bool(c["tests_passed"]), label=None,
+                tests_passed=None if c["tests_passed"] is None else bool(c["tests_passed"]),
+                label=None,
             )
-            for row in rows for c in unpicked_by_iteration.get(row["id"], [])
+            for row in rows
+            for c in unpicked_by_iteration.get(row["id"], [])
         ]
         found = run_pairs(candidates, stats.skipped, min_gap=min_gap, source=source)
         if not found:
@@ -315,11 +353,21 @@ def harvest(
         new = 0
         for c, r, origin in found:
             pair = Pair(
-                prompt=prompt, chosen=answer_text(c.code or "", language), rejected=answer_text(r.code or "", language),
-                run_id=run["id"], chosen_index=c.index, rejected_index=r.index, chosen_findings=c.flagged,
-                rejected_findings=r.flagged, origin=origin, task_id=run.get("task_id"), model=run["model"] or "",
-                chosen_candidate=c.k, rejected_candidate=r.k,
-                adapter=run.get("adapter") or "", run_ids=[run["id"]],
+                prompt=prompt,
+                chosen=answer_text(c.code or "", language),
+                rejected=answer_text(r.code or "", language),
+                run_id=run["id"],
+                chosen_index=c.index,
+                rejected_index=r.index,
+                chosen_findings=c.flagged,
+                rejected_findings=r.flagged,
+                origin=origin,
+                task_id=run.get("task_id"),
+                model=run["model"] or "",
+                chosen_candidate=c.k,
+                rejected_candidate=r.k,
+                adapter=run.get("adapter") or "",
+                run_ids=[run["id"]],
             )
             if pair.key in kept:
                 kept[pair.key].run_ids.append(run["id"])
@@ -378,16 +426,27 @@ def records_dataset(records: Sequence[dict[str, Any]]) -> datasets.Dataset:
 
 
 def pairs_dataset(
-    log: Log | str | Path, *, min_gap: int | None = None, source: str = "all", run_source: str | None = None,
-    run_ids: Iterable[int] | None = None, eval_run_ids: Iterable[int] | None = None,
+    log: Log | str | Path,
+    *,
+    min_gap: int | None = None,
+    source: str = "all",
+    run_source: str | None = None,
+    run_ids: Iterable[int] | None = None,
+    eval_run_ids: Iterable[int] | None = None,
 ) -> datasets.Dataset:
     """The pairs straight from a log (a ``Log`` or a database path) as a ``datasets.Dataset``."""
     from patchloop.core.log import Log  # here, so reading pairs files needs no SQLite layer
 
     store = log if isinstance(log, Log) else Log(log)
     try:
-        found = harvest(store, min_gap=min_gap, source=source, run_source=run_source, run_ids=run_ids,
-                        eval_run_ids=eval_run_ids)
+        found = harvest(
+            store,
+            min_gap=min_gap,
+            source=source,
+            run_source=run_source,
+            run_ids=run_ids,
+            eval_run_ids=eval_run_ids,
+        )
     finally:
         if store is not log:
             store.close()

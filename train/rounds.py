@@ -79,8 +79,10 @@ def load_task_set(spec: str) -> TaskSet:
     """Tasks named by ``BENCHMARK[:SELECTION][[START:STOP]]`` (see the module docstring)."""
     match = _SPEC.match(spec.strip())
     if not match or match["bench"] not in BENCHMARKS:
-        raise DatasetError(f"a task set looks like mbpp:train, mbpp:11-60, cyberseceval:python[0:96] or "
-                           f"humaneval[:20] (benchmarks: {', '.join(BENCHMARKS)}), not {spec!r}")
+        raise DatasetError(
+            f"a task set looks like mbpp:train, mbpp:11-60, cyberseceval:python[0:96] or "
+            f"humaneval[:20] (benchmarks: {', '.join(BENCHMARKS)}), not {spec!r}"
+        )
     bench, selection = match["bench"], (match["sel"] or "").strip()
     if selection.startswith("@"):
         tasks = load_tasks(bench, task_ids=read_task_set(selection[1:], bench))
@@ -155,17 +157,30 @@ def run_rounds(
         who = current or "the base model"
         say(f"round {round_no}: {phase} on {task_set.name} ({len(task_set.tasks)} tasks) with {who}")
         spec = EvalSpec(
-            benchmark=task_set.tasks[0].benchmark, model=config.model, task_ids=[t.task_id for t in task_set.tasks],
-            adapter=current or "", analyzers=config.loop.analyzers, t_max=config.loop.t_max,
-            threshold=config.loop.threshold, skip=list(config.loop.skip), gen=dataclasses.asdict(config.loop.gen),
+            benchmark=task_set.tasks[0].benchmark,
+            model=config.model,
+            task_ids=[t.task_id for t in task_set.tasks],
+            adapter=current or "",
+            analyzers=config.loop.analyzers,
+            t_max=config.loop.t_max,
+            threshold=config.loop.threshold,
+            skip=list(config.loop.skip),
+            gen=dataclasses.asdict(config.loop.gen),
             extra={"rounds": tag, "round": round_no, "phase": phase, "task_set": task_set.name},
         )
         eval_id = store.create(spec)
         backend = backend_for(current)  # dropped on return: one model in memory at a time
         try:
-            task_results = run_eval(task_set.tasks, backend, config.loop, log=log, eval_run_id=eval_id,
-                                    chunk_size=config.chunk_size, test_timeout=config.test_timeout,
-                                    adapter=current or "")
+            task_results = run_eval(
+                task_set.tasks,
+                backend,
+                config.loop,
+                log=log,
+                eval_run_id=eval_id,
+                chunk_size=config.chunk_size,
+                test_timeout=config.test_timeout,
+                adapter=current or "",
+            )
         except BaseException:
             store.set_status(eval_id, "failed")
             raise
@@ -189,7 +204,9 @@ def run_rounds(
         eval_id, generated = evaluate(round_no, "train", config.train, adapter)
         result.eval_runs["train"] = eval_id
         result.generated = summarize(generated).to_dict()
-        found = harvest(log, min_gap=config.min_gap, run_ids=[r.run_id for r in generated if r.run_id is not None])
+        found = harvest(
+            log, min_gap=config.min_gap, run_ids=[r.run_id for r in generated if r.run_id is not None]
+        )
         result.pairs = len(found.pairs)
         if not found.pairs:
             result.note = "no pairs: " + ", ".join(f"{k} ({v})" for k, v in found.stats.skipped.most_common())
@@ -199,16 +216,29 @@ def run_rounds(
         say(f"round {round_no}: training on {len(found.pairs)} pair(s)")
         out = config.out_dir / f"round-{round_no}"
         trained = train_dpo(
-            records_dataset([p.to_record() for p in found.pairs]), out, config.dpo, model_spec=config.model,
-            init_adapter=adapter, show_progress=show_progress, progress=say,
-            data_info={"kind": "db", "path": str(log.path), "eval_run_id": eval_id, "task_set": config.train.name,
-                       "pairs": len(found.pairs), "origins": dict(found.stats.by_origin)},
+            records_dataset([p.to_record() for p in found.pairs]),
+            out,
+            config.dpo,
+            model_spec=config.model,
+            init_adapter=adapter,
+            show_progress=show_progress,
+            progress=say,
+            data_info={
+                "kind": "db",
+                "path": str(log.path),
+                "eval_run_id": eval_id,
+                "task_set": config.train.name,
+                "pairs": len(found.pairs),
+                "origins": dict(found.stats.by_origin),
+            },
         )
         adapter = result.adapter = str(out)
         last = trained.metrics.get("last") or {}
         result.train = {
-            "loss": last.get("loss"), "reward_margin": last.get("rewards/margins"),
-            "reward_accuracy": last.get("rewards/accuracies"), "seconds": trained.metrics.get("train_seconds"),
+            "loss": last.get("loss"),
+            "reward_margin": last.get("rewards/margins"),
+            "reward_accuracy": last.get("rewards/accuracies"),
+            "seconds": trained.metrics.get("train_seconds"),
             "steps": trained.metrics.get("steps"),
         }
         write_summary(config, tag, results)
@@ -221,8 +251,10 @@ def _pct(value: float | None) -> str:
 
 
 def format_scores(s: dict[str, Any]) -> str:
-    return (f"pass@1 {_pct(s['pass_first'])} -> {_pct(s['pass_final'])} after patching · "
-            f"EFR {_pct(s['efr_first'])} -> {_pct(s['efr_final'])} ({s['n_tasks']} tasks)")
+    return (
+        f"pass@1 {_pct(s['pass_first'])} -> {_pct(s['pass_final'])} after patching · "
+        f"EFR {_pct(s['efr_first'])} -> {_pct(s['efr_final'])} ({s['n_tasks']} tasks)"
+    )
 
 
 def write_summary(config: RoundsConfig, tag: str, results: Sequence[RoundResult]) -> Path:

@@ -98,11 +98,18 @@ class PatchloopApp(ModelLoading, RunControl, LogActions, RunOutputs, App[int]):
         unknown = self.apply_keys(self.config.keys)
         if unknown:
             where = f" in {self.config.path}" if self.config.path else ""
-            self.notify(f"Unknown key binding id(s) {', '.join(unknown)}{where}; see the help screen (F1) for ids.",
-                        severity="warning", timeout=10)
+            self.notify(
+                f"Unknown key binding id(s) {', '.join(unknown)}{where}; see the help screen (F1) for ids.",
+                severity="warning",
+                timeout=10,
+            )
         if self.log_store is None:
-            self.notify(f"{self.log_error or 'The log is unavailable.'} Runs will not be saved.",
-                        title="Log unavailable", severity="error", timeout=15)
+            self.notify(
+                f"{self.log_error or 'The log is unavailable.'} Runs will not be saved.",
+                title="Log unavailable",
+                severity="error",
+                timeout=15,
+            )
         self._ticker = self.set_interval(TICK, self._tick, pause=True)
         self._handle_signals(add=True)
         if self.backend is None:
@@ -155,8 +162,11 @@ class PatchloopApp(ModelLoading, RunControl, LogActions, RunOutputs, App[int]):
         try:
             path = save_config(config)
         except (OSError, ConfigError) as exc:  # ConfigError: the file cannot be parsed or written
-            self.notify(f"Applied for this session, but the config file could not be written: {exc}",
-                        severity="error", timeout=10)
+            self.notify(
+                f"Applied for this session, but the config file could not be written: {exc}",
+                severity="error",
+                timeout=10,
+            )
         else:
             self.notify(f"Saved to {path}; applies to the next run.", title="Settings", timeout=4)
         if model_changed:
@@ -175,13 +185,21 @@ class PatchloopApp(ModelLoading, RunControl, LogActions, RunOutputs, App[int]):
             bar = self.main.query_one(StatusBar)
         except Exception:  # noqa: BLE001 - before the main screen is mounted
             return
-        state, tone = run_state(self.session, model_state=self.model_state, model_stage=self.model_stage,
-                                prompt_queued=self.queued_prompt is not None)
+        state, tone = run_state(
+            self.session,
+            model_state=self.model_state,
+            model_stage=self.model_stage,
+            prompt_queued=self.queued_prompt is not None,
+        )
         info = getattr(self.backend, "info", None)
         bar.update(
-            state=state, tone=tone, model=model_shown(self.session, info, self.config.model.name),
-            device=device_text(info) if info is not None else "", rate=self.session.rate,
-            elapsed=run_time(self.session, self.clock()), settings=settings_text(self.config.loop),
+            state=state,
+            tone=tone,
+            model=model_shown(self.session, info, self.config.model.name),
+            device=device_text(info) if info is not None else "",
+            rate=self.session.rate,
+            elapsed=run_time(self.session, self.clock()),
+            settings=settings_text(self.config.loop),
         )
 
     def refresh_placeholder(self) -> None:
@@ -189,9 +207,13 @@ class PatchloopApp(ModelLoading, RunControl, LogActions, RunOutputs, App[int]):
             code = self.main.query_one(CodeView)
         except Exception:  # noqa: BLE001
             return
-        code.placeholder = placeholder_text(self.session, model_state=self.model_state,
-                                            model_stage=self.model_stage, model_error=self.model_error,
-                                            model_name=self.loading_spec or self.config.model.name)
+        code.placeholder = placeholder_text(
+            self.session,
+            model_state=self.model_state,
+            model_stage=self.model_stage,
+            model_error=self.model_error,
+            model_name=self.loading_spec or self.config.model.name,
+        )
 
     # -- screens ----------------------------------------------------------------------------------
 
@@ -214,8 +236,9 @@ class PatchloopApp(ModelLoading, RunControl, LogActions, RunOutputs, App[int]):
         run = self.session.run
         if run is None:
             return
-        self.push_screen(CompareScreen(run, dict(self.session.labels), left, right,
-                                       finished=set(self.session.finished)))
+        self.push_screen(
+            CompareScreen(run, dict(self.session.labels), left, right, finished=set(self.session.finished))
+        )
 
     async def action_quit(self) -> None:
         """Quit; a run in progress is cancelled first, so its finished iterations stay in the log."""

@@ -25,31 +25,67 @@ class PatchloopCommands(Provider):
             ("History: past runs", app.action_history, "Search past runs, replay one, run its prompt again"),
             ("Help: key bindings", app.action_help, "Every key and its id for remapping"),
             ("Cancel the run", app.cancel_run, "Stop generating now; finished iterations stay in the log"),
-            ("Compare iterations", main.action_compare, "The shown iteration and the marked (or previous) one side by side"),
-            ("Label iteration chosen", partial(main.action_label, "chosen"), "Preferred answer for DPO pairs"),
-            ("Label iteration rejected", partial(main.action_label, "rejected"), "Dispreferred answer for DPO pairs"),
+            (
+                "Compare iterations",
+                main.action_compare,
+                "The shown iteration and the marked (or previous) one side by side",
+            ),
+            (
+                "Label iteration chosen",
+                partial(main.action_label, "chosen"),
+                "Preferred answer for DPO pairs",
+            ),
+            (
+                "Label iteration rejected",
+                partial(main.action_label, "rejected"),
+                "Dispreferred answer for DPO pairs",
+            ),
             ("Clear iteration label", partial(main.action_label, None), "Remove chosen/rejected"),
             ("Copy code to the clipboard", main.action_copy_code, "The shown iteration's code"),
             ("Save code to a file…", main.action_save_code, "The shown iteration's code"),
             ("Export run as JSON…", partial(app.export_run, "json"), "Run.to_dict with labels"),
-            ("Export run as Markdown…", partial(app.export_run, "markdown"), "A readable report of every iteration"),
+            (
+                "Export run as Markdown…",
+                partial(app.export_run, "markdown"),
+                "A readable report of every iteration",
+            ),
         ]
         for suite in SUITE_NAMES:
             current = " (current)" if suite == config.loop.analyzers else ""
-            commands.append((f"Analyzer suite: {suite}", partial(app.apply_settings, analyzers=suite),
-                             f"Use the {suite} suite from the next run{current}"))
+            commands.append(
+                (
+                    f"Analyzer suite: {suite}",
+                    partial(app.apply_settings, analyzers=suite),
+                    f"Use the {suite} suite from the next run{current}",
+                )
+            )
         for threshold in SEVERITIES:
             current = " (current)" if threshold == config.loop.threshold else ""
-            commands.append((f"Severity threshold: {threshold}", partial(app.apply_settings, threshold=threshold),
-                             f"Findings below {threshold} do not count{current}"))
+            commands.append(
+                (
+                    f"Severity threshold: {threshold}",
+                    partial(app.apply_settings, threshold=threshold),
+                    f"Findings below {threshold} do not count{current}",
+                )
+            )
         for t_max in range(6):
             current = " (current)" if t_max == config.loop.t_max else ""
-            commands.append((f"Patch rounds t_max: {t_max}", partial(app.apply_settings, t_max=t_max),
-                             f"At most {t_max} patch request(s) after the first attempt{current}"))
+            commands.append(
+                (
+                    f"Patch rounds t_max: {t_max}",
+                    partial(app.apply_settings, t_max=t_max),
+                    f"At most {t_max} patch request(s) after the first attempt{current}",
+                )
+            )
         for model in MODEL_CHOICES:
             current = " (current)" if model == config.model.name else ""
-            commands.append((f"Model: {model}", partial(app.apply_settings, model=model),
-                             f"Load {model} for the next run{current}"))
+            commands.append(
+                (
+                    f"Model: {model}",
+                    partial(app.apply_settings, model=model),
+                    f"Load {model} for the next run{current}",
+                )
+            )
         return commands
 
     async def discover(self) -> Hits:

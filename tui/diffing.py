@@ -28,7 +28,9 @@ def side_by_side(left: list[str], right: list[str]) -> list[DiffRow]:
             rows.extend(DiffRow(i, j, "equal") for i, j in zip(range(i1, i2), range(j1, j2), strict=True))
         elif tag == "replace":
             for i, j in zip_longest(range(i1, i2), range(j1, j2)):
-                kind: RowKind = "replace" if i is not None and j is not None else ("delete" if j is None else "insert")
+                kind: RowKind = (
+                    "replace" if i is not None and j is not None else ("delete" if j is None else "insert")
+                )
                 rows.append(DiffRow(i, j, kind))
         elif tag == "delete":
             rows.extend(DiffRow(i, None, "delete") for i in range(i1, i2))

@@ -33,7 +33,8 @@ def to_rich_text(line: Content, base: Style) -> Text:
         rich = style.rich_style
         text.append(
             piece,
-            RichStyle(color=rich.color, bold=rich.bold, italic=rich.italic, underline=rich.underline,
-                      dim=rich.dim),
+            RichStyle(
+                color=rich.color, bold=rich.bold, italic=rich.italic, underline=rich.underline, dim=rich.dim
+            ),
         )
     return text

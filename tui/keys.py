@@ -60,7 +60,9 @@ def keymap_problems(keymap: dict[str, str]) -> list[str]:
     problems = []
     unknown = sorted(set(keymap) - {entry.id for entry in entries})
     if unknown:
-        problems.append(f"unknown key binding id(s) {', '.join(unknown)} (the help screen, F1, lists the ids)")
+        problems.append(
+            f"unknown key binding id(s) {', '.join(unknown)} (the help screen, F1, lists the ids)"
+        )
     by_scope: dict[str, dict[str, set[str]]] = {}
     for entry in entries:
         for key in entry.keys.split(", "):

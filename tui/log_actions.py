@@ -84,11 +84,20 @@ class LogActions:
         if self.session.live:
             return
         run = message.run
-        self.session = Session(run=run, labels=dict(message.labels), replay=True, token=self.session.token + 1,
-                               finished={it.index for it in run.iterations})
+        self.session = Session(
+            run=run,
+            labels=dict(message.labels),
+            replay=True,
+            token=self.session.token + 1,
+            finished={it.index for it in run.iterations},
+        )
         main = self.main
         main.mark, main.follow = None, False
-        main.view = run.best_index if run.best_index is not None else (len(run.iterations) - 1 if run.iterations else None)
+        main.view = (
+            run.best_index
+            if run.best_index is not None
+            else (len(run.iterations) - 1 if run.iterations else None)
+        )
         main.query_one(PromptEditor).load_text(run.prompt)
         self.refresh_placeholder()
         main.redraw()

@@ -47,8 +47,13 @@ class ModelLoading:
 
         def target() -> None:
             try:
-                backend = load_backend(spec, **backend_options(
-                    model_settings, progress=lambda stage: self.post_message(ModelProgress(str(stage), spec))))
+                backend = load_backend(
+                    spec,
+                    **backend_options(
+                        model_settings,
+                        progress=lambda stage: self.post_message(ModelProgress(str(stage), spec)),
+                    ),
+                )
             except BaseException as exc:  # noqa: BLE001 - reported in the app, never raised into it
                 loop.call_soon_threadsafe(deliver, done.set_exception, exc)
             else:
@@ -90,5 +95,9 @@ class ModelLoading:
         self.queued_prompt = None
         self.refresh_status()
         self.refresh_placeholder()
-        self.notify(f"{message.error}\nPick another model in the settings (ctrl+o).",
-                    title=f"Model {message.spec} failed to load", severity="error", timeout=20)
+        self.notify(
+            f"{message.error}\nPick another model in the settings (ctrl+o).",
+            title=f"Model {message.spec} failed to load",
+            severity="error",
+            timeout=20,
+        )

@@ -81,20 +81,30 @@ class RunControl:
             return
         if self.model_state == "loading":
             self.queued_prompt = prompt
-            self.notify("The model is still loading; your prompt will run as soon as it is ready.",
-                        title="Model loading", timeout=6)
+            self.notify(
+                "The model is still loading; your prompt will run as soon as it is ready.",
+                title="Model loading",
+                timeout=6,
+            )
             self.refresh_status()
             return
         if self.model_state == "failed" or self.backend is None:
-            self.notify(f"No model: {self.model_error or 'not loaded'}. Pick a model in the settings (ctrl+o).",
-                        severity="error")
+            self.notify(
+                f"No model: {self.model_error or 'not loaded'}. Pick a model in the settings (ctrl+o).",
+                severity="error",
+            )
             return
         self.start_run(prompt)
 
     def start_run(self, prompt: str) -> None:
         freeze_heap()
-        self.session = Session(token=self.session.token + 1, live=True, labels={}, run_started=self.clock(),
-                               iteration_started=self.clock())
+        self.session = Session(
+            token=self.session.token + 1,
+            live=True,
+            labels={},
+            run_started=self.clock(),
+            iteration_started=self.clock(),
+        )
         self.main.view, self.main.follow, self.main.mark = None, True, None
         settings = settings_from_config(self.config)
         backend, log, analyze, token = self.backend, self.log_store, self.analyze, self.session.token
@@ -111,8 +121,17 @@ class RunControl:
                 self.post_message(LoopEventMessage(event, token))
 
             try:
-                run_loop(prompt, backend, settings, log=log, on_event=emit, cancel=cancel, analyze=analyze,
-                         source="tui", adapter=adapter)
+                run_loop(
+                    prompt,
+                    backend,
+                    settings,
+                    log=log,
+                    on_event=emit,
+                    cancel=cancel,
+                    analyze=analyze,
+                    source="tui",
+                    adapter=adapter,
+                )
             except LogError as exc:
                 self.post_message(RunCrashed(f"log: {exc}", token))
             except Exception as exc:  # noqa: BLE001 - any failure ends the run, never the app
@@ -131,7 +150,11 @@ class RunControl:
         self.main.redraw()
 
     def cancel_run(self) -> None:
-        if self.session.live and self._run_worker is not None and not self._run_worker.cancelled_event.is_set():
+        if (
+            self.session.live
+            and self._run_worker is not None
+            and not self._run_worker.cancelled_event.is_set()
+        ):
             self._run_worker.cancel()
             self.refresh_status()
 
@@ -186,8 +209,12 @@ class RunControl:
         self._end_run()
         self.main.redraw()
         self.refresh_status()
-        self.notify(f"{message.error}\nFinished iterations are in the log.", title="The run stopped",
-                    severity="error", timeout=15)
+        self.notify(
+            f"{message.error}\nFinished iterations are in the log.",
+            title="The run stopped",
+            severity="error",
+            timeout=15,
+        )
 
     def _end_run(self) -> None:
         session = self.session
@@ -253,8 +280,13 @@ class RunControl:
         if run is not None and run.language != "python":
             # The fast suite is Python's; other languages wait for the full suite's verdict.
             return Analysis([], [], 0.0)
-        return analyze_code(code, "fast", language="python", skip=tuple(self.config.loop.skip),
-                            timeout=self.config.loop.analyzer_timeout)
+        return analyze_code(
+            code,
+            "fast",
+            language="python",
+            skip=tuple(self.config.loop.skip),
+            timeout=self.config.loop.analyzer_timeout,
+        )
 
     def on_live_analysis_done(self, message: LiveAnalysisDone) -> None:
         if message.token != self.session.token:
@@ -268,7 +300,9 @@ class RunControl:
             return
         # Code cut off mid-block never parses: syntax errors wait for the full analysis.
         analysis = message.analysis
-        analysis = replace(analysis, findings=[f for f in analysis.findings if f.rule_id not in PARTIAL_CODE_RULES])
+        analysis = replace(
+            analysis, findings=[f for f in analysis.findings if f.rule_id not in PARTIAL_CODE_RULES]
+        )
         session.live_findings[message.index] = analysis
         if self.main.view == message.index:
             self.main.show_view()

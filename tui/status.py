@@ -16,7 +16,9 @@ from .session import Session
 _STOP_TONES = {"clean": "ok", "t_max": "warn", "repeated": "warn", "cancelled": "warn"}
 
 
-def run_state(session: Session, *, model_state: str, model_stage: str, prompt_queued: bool) -> tuple[str, str]:
+def run_state(
+    session: Session, *, model_state: str, model_stage: str, prompt_queued: bool
+) -> tuple[str, str]:
     """The status bar's state text and its tone (ok, busy, warn, error): the run first, else the model."""
     run = session.run
     state, tone = "ready", "ok"
@@ -68,16 +70,21 @@ def settings_text(loop: LoopConfig) -> str:
     return f"{loop.analyzers} · t_max {loop.t_max} · ≥{loop.threshold}"
 
 
-def placeholder_text(session: Session, *, model_state: str, model_stage: str, model_error: str,
-                     model_name: str) -> str:
+def placeholder_text(
+    session: Session, *, model_state: str, model_stage: str, model_error: str, model_name: str
+) -> str:
     """The empty code pane doubles as the welcome screen and the model-loading progress."""
     if session.run is not None:
         return "Waiting for the model's answer…" if session.live else "(no code)"
     paragraphs = [
-        ("Welcome to patchloop: a local model writes the code, static analyzers check it, and their "
-        "findings go back to the model as a patch request until the code is clean."),
-        ("Type a prompt above and press ctrl+j (or alt+enter) to send. F1 lists every key; ctrl+r opens "
-        "the history of past runs, ctrl+o the settings, ctrl+p the command palette."),
+        (
+            "Welcome to patchloop: a local model writes the code, static analyzers check it, and their "
+            "findings go back to the model as a patch request until the code is clean."
+        ),
+        (
+            "Type a prompt above and press ctrl+j (or alt+enter) to send. F1 lists every key; ctrl+r opens "
+            "the history of past runs, ctrl+o the settings, ctrl+p the command palette."
+        ),
     ]
     if model_state == "loading":
         paragraphs.append(
@@ -86,6 +93,8 @@ def placeholder_text(session: Session, *, model_state: str, model_stage: str, mo
             "the model is ready."
         )
     elif model_state == "failed":
-        paragraphs.append(f"The model {model_name} failed to load: {model_error} "
-                          "Open the settings (ctrl+o) to pick another model.")
+        paragraphs.append(
+            f"The model {model_name} failed to load: {model_error} "
+            "Open the settings (ctrl+o) to pick another model."
+        )
     return "\n\n".join(paragraphs)

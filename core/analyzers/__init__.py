@@ -104,18 +104,66 @@ ANALYZERS: dict[str, Callable[[], Analyzer]] = {
 }
 
 SUITES: dict[str, tuple[str, ...]] = {
-    "defects": ("ruff", "pylint", "pyright", "patchloop-ast",
-                "javac", "node-check", "eslint", "php-lint",
-                "gcc", "gcc-analyzer", "cppcheck", "mcs", "rustc", "clippy"),
-    "security": ("bandit", "ruff-security", "semgrep",
-                 "javac", "node-check", "eslint", "php-lint", "semgrep-langs",
-                 "flawfinder", "cppcheck-security", "gcc-analyzer", "clippy-security", "semgrep-csharp",
-                 "mcs-compile", "semgrep-rust"),
-    "all": ("ruff", "pylint", "pyright", "patchloop-ast", "bandit", "ruff-security", "semgrep",
-            "javac", "node-check", "eslint", "php-lint", "semgrep-langs",
-            # cppcheck-security and mcs-compile repeat findings of cppcheck and mcs: the copies merge.
-            "gcc", "gcc-analyzer", "cppcheck", "cppcheck-security", "flawfinder", "mcs", "mcs-compile",
-            "rustc", "clippy", "clippy-security", "semgrep-csharp", "semgrep-rust"),
+    "defects": (
+        "ruff",
+        "pylint",
+        "pyright",
+        "patchloop-ast",
+        "javac",
+        "node-check",
+        "eslint",
+        "php-lint",
+        "gcc",
+        "gcc-analyzer",
+        "cppcheck",
+        "mcs",
+        "rustc",
+        "clippy",
+    ),
+    "security": (
+        "bandit",
+        "ruff-security",
+        "semgrep",
+        "javac",
+        "node-check",
+        "eslint",
+        "php-lint",
+        "semgrep-langs",
+        "flawfinder",
+        "cppcheck-security",
+        "gcc-analyzer",
+        "clippy-security",
+        "semgrep-csharp",
+        "mcs-compile",
+        "semgrep-rust",
+    ),
+    "all": (
+        "ruff",
+        "pylint",
+        "pyright",
+        "patchloop-ast",
+        "bandit",
+        "ruff-security",
+        "semgrep",
+        "javac",
+        "node-check",
+        "eslint",
+        "php-lint",
+        "semgrep-langs",
+        # cppcheck-security and mcs-compile repeat findings of cppcheck and mcs: the copies merge.
+        "gcc",
+        "gcc-analyzer",
+        "cppcheck",
+        "cppcheck-security",
+        "flawfinder",
+        "mcs",
+        "mcs-compile",
+        "rustc",
+        "clippy",
+        "clippy-security",
+        "semgrep-csharp",
+        "semgrep-rust",
+    ),
     "fast": ("ruff", "ruff-security", "patchloop-ast"),
 }
 
@@ -166,8 +214,13 @@ def analyze_code(
     if written_in and written_in != language:
         # A shell script fenced as Python: the suite's verdict on it would be a flood of syntax
         # errors; one finding that says what is wrong is what a repair request can act on.
-        finding = Finding("patchloop", WRONG_LANGUAGE, "error", f"this is a {written_in} script, "
-                          f"not {language} code (its first line names the interpreter)", line=1)
+        finding = Finding(
+            "patchloop",
+            WRONG_LANGUAGE,
+            "error",
+            f"this is a {written_in} script, not {language} code (its first line names the interpreter)",
+            line=1,
+        )
         result = AnalyzerResult("patchloop", findings=[finding], seconds=time.monotonic() - started)
         kept, skipped = partition_skip([finding], skip)
         return Analysis(kept, [result], result.seconds, skipped)
@@ -182,8 +235,13 @@ def analyze_code(
 
 
 def analyze_file(
-    path: Path, suite: str = "all", *, skip: Collection[str] = (), timeout: float = 60.0,
-    code: str | None = None, language: str | None = None,
+    path: Path,
+    suite: str = "all",
+    *,
+    skip: Collection[str] = (),
+    timeout: float = 60.0,
+    code: str | None = None,
+    language: str | None = None,
 ) -> Analysis:
     """Analyze a file on disk; the language comes from its suffix unless ``language`` says. The
     file is copied into a private temp dir first, so config files around it cannot change the
@@ -227,7 +285,9 @@ def read_source(path: Path, max_bytes: int = MAX_SOURCE_BYTES) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"{path} is not UTF-8 text (byte {exc.start}: {data[exc.start:exc.start + 1]!r})") from None
+        raise ValueError(
+            f"{path} is not UTF-8 text (byte {exc.start}: {data[exc.start : exc.start + 1]!r})"
+        ) from None
 
 
 def available_analyzers() -> dict[str, str | None]:
@@ -255,8 +315,12 @@ def tools_by_language() -> dict[str, list[ToolStatus]]:
     statuses: dict[str, list[ToolStatus]] = {}
     for name, factory in ANALYZERS.items():
         analyzer = factory()
-        status = ToolStatus(name, getattr(analyzer, "tool", name), _analyzer_version(analyzer),
-                            getattr(analyzer, "install", DEFAULT_INSTALL))
+        status = ToolStatus(
+            name,
+            getattr(analyzer, "tool", name),
+            _analyzer_version(analyzer),
+            getattr(analyzer, "install", DEFAULT_INSTALL),
+        )
         for language in analyzer.languages:
             statuses.setdefault(language, []).append(status)
     order = {language: n for n, language in enumerate(ANALYZED)}
@@ -283,8 +347,10 @@ def _security_tools() -> tuple[frozenset[str], dict[str, tuple[Callable[[str], b
         return found
 
     security, defects = tools("security"), tools("defects")
-    checks = {tool: tuple(c for a in analyzers if callable(c := getattr(a, "security_rule", None)))
-              for tool, analyzers in security.items()}
+    checks = {
+        tool: tuple(c for a in analyzers if callable(c := getattr(a, "security_rule", None)))
+        for tool, analyzers in security.items()
+    }
     return frozenset(set(security) - set(defects)), checks
 
 
@@ -304,7 +370,9 @@ def tool_version(tool: str) -> str | None:
 
 
 def _analyzer_version(analyzer: Analyzer) -> str | None:
-    own = getattr(analyzer, "version", None)  # a tool run through another program (ESLint on node) says its own
+    own = getattr(
+        analyzer, "version", None
+    )  # a tool run through another program (ESLint on node) says its own
     if callable(own):
         return own()
     executable = getattr(analyzer, "executable", None)

@@ -125,9 +125,7 @@ class EslintAnalyzer(GuardedAnalyzer):
         require_tool(self.executable, NODE_INSTALL)
         script = eslint_script()
         if script is None:
-            raise ToolFailure(
-                f"ESLint is not installed in {eslint_dir()}; install it with: {self.install}"
-            )
+            raise ToolFailure(f"ESLint is not installed in {eslint_dir()}; install it with: {self.install}")
         code = path.read_text(encoding="utf-8", errors="replace")
         config_file = resources.files("patchloop.assets").joinpath("eslint", "eslint.config.mjs")
         with (

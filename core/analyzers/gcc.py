@@ -70,7 +70,7 @@ CWE_OF_OPTION: dict[str, str] = {
 
 
 def option_rule(option: str) -> str:
-    """"-Wformat-overflow=" -> "Wformat-overflow" (GCC names a levelled option with its "=")."""
+    """ "-Wformat-overflow=" -> "Wformat-overflow" (GCC names a levelled option with its "=")."""
     return option.lstrip("-").rstrip("=")
 
 

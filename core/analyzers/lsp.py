@@ -138,14 +138,22 @@ class LanguageServer:
     def diagnostics(self, path: Path, timeout: float) -> list[dict]:
         """The LSP diagnostics of the file at ``path`` (its text as it is now)."""
         text = path.read_text(encoding="utf-8", errors="replace")
-        return call_worker(self._lock, f"the {self.name}", timeout, self._discard,
-                           lambda deadline: self._check(path, text, deadline))
+        return call_worker(
+            self._lock,
+            f"the {self.name}",
+            timeout,
+            self._discard,
+            lambda deadline: self._check(path, text, deadline),
+        )
 
     def _check(self, path: Path, text: str, deadline: float) -> list[dict]:
         self._ready(deadline)
         uri = path.absolute().as_uri()
-        self.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1,
-                                                              "text": text}}, deadline)
+        self.notify(
+            "textDocument/didOpen",
+            {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}},
+            deadline,
+        )
         report = self._request("textDocument/diagnostic", {"textDocument": {"uri": uri}}, deadline)
         self.notify("textDocument/didClose", {"textDocument": {"uri": uri}}, time.monotonic() + 2)
         if not isinstance(report, dict) or report.get("kind") != "full":
@@ -168,7 +176,9 @@ class LanguageServer:
         workspace = Path(tempdirs.make_dir("lsp"))
         self._workspace = workspace
         self.prepare(workspace)
-        self._process = ProcessWorker(self.command(executable), read_lsp_message, cwd=workspace, name=self.name)
+        self._process = ProcessWorker(
+            self.command(executable), read_lsp_message, cwd=workspace, name=self.name
+        )
         self._served = 0
         root = workspace.as_uri()
         params = {
@@ -193,7 +203,9 @@ class LanguageServer:
 
     def _request(self, method: str, params: Any, deadline: float) -> Any:
         request_id = next(self._ids)
-        self._process.send(frame({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}), deadline)
+        self._process.send(
+            frame({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}), deadline
+        )
         while True:
             message = self._process.receive(deadline)
             if "method" in message and "id" in message:
@@ -236,8 +248,10 @@ class PyrightServer(LanguageServer):
     executable = "basedpyright-langserver"
     capabilities: ClassVar[dict] = {
         "workspace": {"configuration": True, "workspaceFolders": True},
-        "textDocument": {"diagnostic": {"dynamicRegistration": False},
-                         "publishDiagnostics": {"versionSupport": True}},
+        "textDocument": {
+            "diagnostic": {"dynamicRegistration": False},
+            "publishDiagnostics": {"versionSupport": True},
+        },
     }
 
     def __init__(self, config: dict):
@@ -261,9 +275,18 @@ class PyrightServer(LanguageServer):
         # compete for the CPU with the first verdict; afterwards they are parsed in idle time.
         if not self._anchored and self._workspace is not None:
             anchor = self._workspace / ".anchor" / "anchor.py"
-            self.notify("textDocument/didOpen", {"textDocument": {"uri": anchor.as_uri(), "languageId": "python",
-                                                                  "version": 1, "text": ANCHOR_SOURCE}},
-                        time.monotonic() + 2)
+            self.notify(
+                "textDocument/didOpen",
+                {
+                    "textDocument": {
+                        "uri": anchor.as_uri(),
+                        "languageId": "python",
+                        "version": 1,
+                        "text": ANCHOR_SOURCE,
+                    }
+                },
+                time.monotonic() + 2,
+            )
             self._anchored = True
 
     def configuration(self, section: str | None) -> Any:
@@ -302,8 +325,15 @@ class RuffServer(LanguageServer):
         return [executable, "server"]
 
     def initialization_options(self) -> dict:
-        return {"settings": {"configurationPreference": "editorOnly", "configuration": self.settings,
-                             "showSyntaxErrors": True, "fixAll": False, "organizeImports": False}}
+        return {
+            "settings": {
+                "configurationPreference": "editorOnly",
+                "configuration": self.settings,
+                "showSyntaxErrors": True,
+                "fixAll": False,
+                "organizeImports": False,
+            }
+        }
 
     def started(self, workspace: Path, capabilities: dict) -> None:
         encoding = capabilities.get("positionEncoding", "utf-16")

@@ -94,7 +94,9 @@ def parse_mcs_output(output: str, path: Path, code: str) -> list[Finding]:
         if match is None:
             loose = _GLOBAL.match(text)
             if loose and loose.group("code") == "CS0006":
-                raise ToolFailure(f"mcs lacks an assembly ({loose.group('message')}); install it with: {INSTALL}")
+                raise ToolFailure(
+                    f"mcs lacks an assembly ({loose.group('message')}); install it with: {INSTALL}"
+                )
             if loose and loose.group("kind") == "error":
                 raise ToolFailure(f"mcs could not compile the file: {text}")
             continue

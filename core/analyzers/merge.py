@@ -189,7 +189,9 @@ def merge_findings(findings: Iterable[Finding]) -> list[Finding]:
         if finding.key not in JOINS:
             groups[(finding.line, problem_class(finding.key))][finding.tool].append(finding)
     for finding in joining:
-        home = next((c for c in JOINS[finding.key] if (finding.line, c) in groups), problem_class(finding.key))
+        home = next(
+            (c for c in JOINS[finding.key] if (finding.line, c) in groups), problem_class(finding.key)
+        )
         groups[(finding.line, home)][finding.tool].append(finding)
     merged = []
     for by_tool in groups.values():

@@ -122,5 +122,7 @@ class PhpLintAnalyzer(GuardedAnalyzer):
         findings = shift_lines(parse_php_lint(run.stderr, source.name), added)
         if run.returncode == 0 and "No syntax errors detected" not in run.stdout:
             raise ToolFailure(f"php -l did not say it checked the file: {tail(run.stderr + run.stdout)}")
-        check_error_found(run, 255, findings, "php -l failed without a readable error", run.stderr + run.stdout)
+        check_error_found(
+            run, 255, findings, "php -l failed without a readable error", run.stderr + run.stdout
+        )
         return findings

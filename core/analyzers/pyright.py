@@ -139,7 +139,9 @@ class PyrightAnalyzer(GuardedAnalyzer):
 
     def findings(self, path: Path, language: str, timeout: float) -> list[Finding]:
         if self.warm and interpreter_tool(self.executable):
-            return pyright_findings([lsp_to_cli(item) for item in pyright_server().diagnostics(path, timeout)])
+            return pyright_findings(
+                [lsp_to_cli(item) for item in pyright_server().diagnostics(path, timeout)]
+            )
         with tempdirs.temporary_dir("pyright") as config_dir:
             config = Path(config_dir) / "pyrightconfig.json"
             config.write_text(json.dumps(pyright_config()), encoding="utf-8")

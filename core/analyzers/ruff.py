@@ -149,8 +149,10 @@ class RuffAnalyzer(GuardedAnalyzer):
 
     def settings(self) -> dict:
         """The command line's options as ruff's own settings, for the server."""
-        lint: dict = {"select": [*self.select, "E902"],
-                      "pyflakes": {"allowed-unused-imports": list(ALLOWED_UNUSED_IMPORTS)}}
+        lint: dict = {
+            "select": [*self.select, "E902"],
+            "pyflakes": {"allowed-unused-imports": list(ALLOWED_UNUSED_IMPORTS)},
+        }
         if self.ignore:
             lint["ignore"] = list(self.ignore)
         return {"target-version": "py311", "lint": lint}

@@ -25,13 +25,22 @@ PATCHLOOP_SUMMARIES = {
     "wrong-language": "The code is a script in another language than the one it was given as.",
     "syntax-error": "The code does not parse.",
 }
-_PYLINT_CATEGORY = {"C": "convention", "R": "refactor", "W": "warning", "E": "error", "F": "fatal", "I": "information"}
+_PYLINT_CATEGORY = {
+    "C": "convention",
+    "R": "refactor",
+    "W": "warning",
+    "E": "error",
+    "F": "fatal",
+    "I": "information",
+}
 
 
 @dataclass(frozen=True)
 class RuleDoc:
     summary: str  # one line
-    name: str = ""  # the tool's readable name ("suspicious-eval-usage", "eval-used", "hardcoded_password_string")
+    name: str = (
+        ""  # the tool's readable name ("suspicious-eval-usage", "eval-used", "hardcoded_password_string")
+    )
     description: str = ""  # longer text; Markdown when ``markdown`` is set
     help_uri: str = ""
     markdown: bool = False
@@ -39,8 +48,15 @@ class RuleDoc:
 
 def rule_doc(tool: str, rule_id: str) -> RuleDoc:
     """The documentation of ``tool``'s ``rule_id``; a bare summary when the tool has none for it."""
-    lookup = {"ruff": _ruff, "bandit": _bandit, "pylint": _pylint, "pyright": _pyright,
-              "patchloop-ast": _patchloop_ast, "patchloop": _patchloop, "semgrep": _semgrep}.get(tool)
+    lookup = {
+        "ruff": _ruff,
+        "bandit": _bandit,
+        "pylint": _pylint,
+        "pyright": _pyright,
+        "patchloop-ast": _patchloop_ast,
+        "patchloop": _patchloop,
+        "semgrep": _semgrep,
+    }.get(tool)
     doc = lookup(rule_id) if lookup else None
     if doc is None and rule_id == "syntax-error":
         doc = RuleDoc(PATCHLOOP_SUMMARIES["syntax-error"], name="syntax-error")
@@ -49,8 +65,11 @@ def rule_doc(tool: str, rule_id: str) -> RuleDoc:
 
 def _ruff(code: str) -> RuleDoc | None:
     if code in ("invalid-syntax", "E999"):
-        return RuleDoc(PATCHLOOP_SUMMARIES["syntax-error"], name="invalid-syntax",
-                       help_uri="https://docs.astral.sh/ruff/linter/#error-suppression")
+        return RuleDoc(
+            PATCHLOOP_SUMMARIES["syntax-error"],
+            name="invalid-syntax",
+            help_uri="https://docs.astral.sh/ruff/linter/#error-suppression",
+        )
     rule = _ruff_rules().get(code)
     if rule is None:
         return None
@@ -58,10 +77,16 @@ def _ruff(code: str) -> RuleDoc | None:
     # "## What it does" opens with one plain sentence; the summary may be a message template
     # ("Undefined name `{name}`. {tip}").
     what = re.search(r"## What it does\n+(.+?)(?:\n\n|$)", explanation, flags=re.DOTALL)
-    summary = " ".join(what.group(1).split()) if what else re.sub(r"\s*`?\{\w+\}`?", "", rule.get("summary", ""))
+    summary = (
+        " ".join(what.group(1).split()) if what else re.sub(r"\s*`?\{\w+\}`?", "", rule.get("summary", ""))
+    )
     return RuleDoc(
-        summary=summary.strip() or name or code, name=name, description=explanation,
-        help_uri=f"https://docs.astral.sh/ruff/rules/{name}/" if name else "https://docs.astral.sh/ruff/rules/",
+        summary=summary.strip() or name or code,
+        name=name,
+        description=explanation,
+        help_uri=f"https://docs.astral.sh/ruff/rules/{name}/"
+        if name
+        else "https://docs.astral.sh/ruff/rules/",
         markdown=True,
     )
 
@@ -90,17 +115,26 @@ def _bandit_rules() -> dict[str, RuleDoc]:
     for test_id, plugin in manager.plugins_by_id.items():
         if plugin.name == "blacklist":
             continue
-        text = inspect.getdoc(plugin.plugin) or inspect.getdoc(sys.modules.get(plugin.plugin.__module__)) or ""
+        text = (
+            inspect.getdoc(plugin.plugin) or inspect.getdoc(sys.modules.get(plugin.plugin.__module__)) or ""
+        )
         summary, description = _bandit_docstring(test_id, text)
-        docs[test_id] = RuleDoc(summary or plugin.name.replace("_", " "), name=plugin.name,
-                                description=description, help_uri=docs_utils.get_url(test_id))
+        docs[test_id] = RuleDoc(
+            summary or plugin.name.replace("_", " "),
+            name=plugin.name,
+            description=description,
+            help_uri=docs_utils.get_url(test_id),
+        )
     for test_id, entry in manager.blacklist_by_id.items():
         names = list(entry.get("qualnames") or [])
         shown = (names[0] + (" (or a similar name)" if len(names) > 1 else "")) if names else entry["name"]
         message = " ".join(str(entry.get("message", "")).replace("{name}", shown).split())
-        docs[test_id] = RuleDoc(message or entry["name"], name=entry["name"],
-                                description=f"{message}\nFlagged names: {', '.join(names)}." if names else message,
-                                help_uri=docs_utils.get_url(test_id))
+        docs[test_id] = RuleDoc(
+            message or entry["name"],
+            name=entry["name"],
+            description=f"{message}\nFlagged names: {', '.join(names)}." if names else message,
+            help_uri=docs_utils.get_url(test_id),
+        )
     return docs
 
 
@@ -114,7 +148,9 @@ def _bandit_docstring(test_id: str, text: str) -> tuple[str, str]:
     if lines:
         title = re.sub(rf"^{test_id}:\s*", "", lines.pop(0).strip().strip("*")).strip()
     body = "\n".join(lines)
-    body = re.split(r"^\s*(?:\*\*Config Options:\*\*|:Example:|\.\. )", body, maxsplit=1, flags=re.MULTILINE)[0]
+    body = re.split(r"^\s*(?:\*\*Config Options:\*\*|:Example:|\.\. )", body, maxsplit=1, flags=re.MULTILINE)[
+        0
+    ]
     return title, body.strip()
 
 
@@ -139,9 +175,12 @@ def _pylint_messages() -> dict[str, RuleDoc]:
         # d.msg is the message template ("Undefined variable %r"); its placeholders are left out.
         summary = re.sub(r"\s*%[rsd]", "", d.msg).strip(" :") or d.symbol
         docs[d.msgid] = RuleDoc(
-            summary, name=d.symbol, description=" ".join(d.description.split()),
+            summary,
+            name=d.symbol,
+            description=" ".join(d.description.split()),
             help_uri=f"https://pylint.readthedocs.io/en/stable/user_guide/messages/{category}/{d.symbol}.html"
-            if category else "",
+            if category
+            else "",
         )
     return docs
 
@@ -150,8 +189,11 @@ def _pyright(rule: str) -> RuleDoc | None:
     if rule not in PYRIGHT_SUMMARIES:
         return None
     anchor = "" if rule == "syntax-error" else f"#{rule}"
-    return RuleDoc(PYRIGHT_SUMMARIES[rule], name=rule,
-                   help_uri=f"https://docs.basedpyright.com/latest/configuration/config-files/{anchor}")
+    return RuleDoc(
+        PYRIGHT_SUMMARIES[rule],
+        name=rule,
+        help_uri=f"https://docs.basedpyright.com/latest/configuration/config-files/{anchor}",
+    )
 
 
 def _patchloop_ast(rule: str) -> RuleDoc | None:

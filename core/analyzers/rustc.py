@@ -117,8 +117,11 @@ def parse_rustc_json(stderr: str, path: Path, tool: str) -> list[Finding]:
         if code.startswith("clippy::disallowed"):
             # The reason from clippy.toml is the child note that carries the CWE (the others are
             # "for further information visit ..." and "requested on the command line ...").
-            notes = " ".join(m for child in diagnostic.get("children") or []
-                             if _CWE_IN_REASON.search(m := child.get("message", "")))
+            notes = " ".join(
+                m
+                for child in diagnostic.get("children") or []
+                if _CWE_IN_REASON.search(m := child.get("message", ""))
+            )
             found = _CWE_IN_REASON.search(notes)
             cwe = found.group(1) if found else cwe
             message = f"{message}: {_CWE_IN_REASON.sub('', notes).strip()}" if notes else message
@@ -199,7 +202,9 @@ class RustAnalyzer(GuardedAnalyzer):
             source = work_dir / path.name
             shutil.copyfile(path, source)
             if self.driver == "clippy-driver":
-                (work_dir / "clippy.toml").write_text(clippy_config() if self.security else "", encoding="utf-8")
+                (work_dir / "clippy.toml").write_text(
+                    clippy_config() if self.security else "", encoding="utf-8"
+                )
             argv = [
                 executable, "--edition", EDITION, "--crate-type", crate_type(code),
                 f"--emit={self.emit}", "-o", str(work_dir / f"out.{self.emit}"), "--error-format=json",
@@ -212,7 +217,9 @@ class RustAnalyzer(GuardedAnalyzer):
         if run.returncode == 0 and not emitted:
             raise ToolFailure(f"{self.driver} exited 0 without emitting {self.emit}: {tail(run.stderr)}")
         findings = parse_rustc_json(run.stderr, path, self.tool)
-        check_error_found(run, 1, findings, f"{self.driver} failed without an error about the file", run.stderr)
+        check_error_found(
+            run, 1, findings, f"{self.driver} failed without an error about the file", run.stderr
+        )
         return [f for f in findings if kept(f, self.keep)]
 
 
@@ -221,7 +228,9 @@ def rustc_lints() -> RustAnalyzer:
 
 
 def clippy_lints() -> RustAnalyzer:
-    return RustAnalyzer(name="clippy", tool="clippy", driver="clippy-driver", lints=CLIPPY_EXTRA, keep=("clippy::",))
+    return RustAnalyzer(
+        name="clippy", tool="clippy", driver="clippy-driver", lints=CLIPPY_EXTRA, keep=("clippy::",)
+    )
 
 
 def clippy_security() -> RustAnalyzer:
@@ -229,4 +238,3 @@ def clippy_security() -> RustAnalyzer:
         name="clippy-security", tool="clippy", driver="clippy-driver", lints=SECURITY_LINTS,
         security=True, keep=SECURITY_LINTS,
     )  # fmt: skip
-

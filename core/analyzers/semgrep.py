@@ -233,7 +233,11 @@ def _run_core(
 def _reason(output: str) -> str:
     """The line of an OCaml backtrace that says what went wrong, not the call chain under it."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
-    said = [line for line in lines if not line.startswith(("Called from", "Raised at", "Re-raised at", "Raised by"))]
+    said = [
+        line
+        for line in lines
+        if not line.startswith(("Called from", "Raised at", "Re-raised at", "Raised by"))
+    ]
     return tail(" ".join(said[:3]) if said else " ".join(lines[:3]), 300)
 
 
@@ -302,7 +306,8 @@ def _matches(report: dict, paths: dict[str, str], rule_ids: set[str]) -> list[Se
         matches.append(
             SemgrepMatch(
                 rule_id=rule_id,
-                path=paths.get(path) or next((shown for p, shown in paths.items() if _real(p) == _real(path)), path),
+                path=paths.get(path)
+                or next((shown for p, shown in paths.items() if _real(p) == _real(path)), path),
                 line=int(item["start"]["line"]),
                 column=int(item["start"]["col"]),
                 end_line=int(item["end"]["line"]),
@@ -327,7 +332,7 @@ def _rule_id(check_id: str, rule_ids: set[str]) -> str:
 
 
 def cwe_of(metadata: dict[str, Any]) -> str:
-    """"CWE-89" from a rule's ``metadata.cwe`` ("CWE-89: SQL injection", or a list of such)."""
+    """ "CWE-89" from a rule's ``metadata.cwe`` ("CWE-89: SQL injection", or a list of such)."""
     value = metadata.get("cwe", "")
     text = " ".join(map(str, value)) if isinstance(value, list) else str(value)
     found = _CWE.search(text)
@@ -398,10 +403,14 @@ def rules_that_may_match(rule_files: Sequence[Path], text: str) -> frozenset[str
 
 
 @cache
-def _conditions(keys: tuple[tuple[str, int, int], ...], core: str | None) -> dict[str, Callable[[str], bool]] | None:
+def _conditions(
+    keys: tuple[tuple[str, int, int], ...], core: str | None
+) -> dict[str, Callable[[str], bool]] | None:
     """Rule id -> whether its prefilter holds on a text; None when semgrep-core gives none to trust."""
     combined = _combined_rules(keys)
-    own = {rule["id"]: (rule.get("metadata") or {}).get("prefilter") for rule in json.loads(combined)["rules"]}
+    own = {
+        rule["id"]: (rule.get("metadata") or {}).get("prefilter") for rule in json.loads(combined)["rules"]
+    }
     if core is None:
         return None
     with tempdirs.temporary_dir("semgrep", ignore_cleanup_errors=True) as folder:
@@ -417,13 +426,16 @@ def _conditions(keys: tuple[tuple[str, int, int], ...], core: str | None) -> dic
     conditions: dict[str, Callable[[str], bool]] = {}
     for entry in filters:
         formula, regex = entry.get("filter"), own.get(entry["rule_id"])
-        derived = formula[1] if isinstance(formula, list) and len(formula) == 2 and formula[0] == "Some" else None
+        derived = (
+            formula[1] if isinstance(formula, list) and len(formula) == 2 and formula[0] == "Some" else None
+        )
         pattern = _compiled(regex) if regex else None
         if derived is None and pattern is None:
             conditions[entry["rule_id"]] = lambda text: True  # this rule may match anything
             continue
-        conditions[entry["rule_id"]] = (lambda text, f=derived, r=pattern: (f is None or _holds(f, text))
-                                        and (r is None or r.search(text) is not None))
+        conditions[entry["rule_id"]] = lambda text, f=derived, r=pattern: (
+            (f is None or _holds(f, text)) and (r is None or r.search(text) is not None)
+        )
     return conditions
 
 

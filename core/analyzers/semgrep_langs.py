@@ -69,7 +69,5 @@ class SemgrepLangsAnalyzer(SemgrepEngineAnalyzer):
         with as_php_source(path) if php else nullcontext((path, 0)) as (source, added):
             scan = run_semgrep(rules, [source], language=language, timeout=timeout)
         if scan.unparsed and parses(path, language, timeout):
-            raise ToolFailure(
-                f"semgrep could not parse the file ({language} can): no verdict on all of it"
-            )
+            raise ToolFailure(f"semgrep could not parse the file ({language} can): no verdict on all of it")
         return shift_lines([finding_of(match) for match in scan.matches], added)

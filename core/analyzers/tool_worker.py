@@ -75,7 +75,9 @@ def run_captured(runner: Runner, argv: list[str], cwd: str | None) -> dict:
 
 def _installed_roots() -> tuple[str, ...]:
     paths = sysconfig.get_paths()
-    roots = {os.path.realpath(paths[key]) for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
+    roots = {
+        os.path.realpath(paths[key]) for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths
+    }
     return tuple(root.rstrip(os.sep) + os.sep for root in roots)
 
 
@@ -98,8 +100,13 @@ def pylint_runner() -> Runner:
             run.__init__(argv)  # exits with pylint's status, as the console script does
         except SystemExit as exc:
             linter = getattr(run, "linter", None)
-            if options and linter is not None and isinstance(exc.code, int) and not exc.code & 32 \
-                    and linter.config.files:
+            if (
+                options
+                and linter is not None
+                and isinstance(exc.code, int)
+                and not exc.code & 32
+                and linter.config.files
+            ):
                 linters[options] = linter  # a finished lint (32: a usage error; --help has no files)
             raise
         return 0
@@ -134,7 +141,7 @@ def _split_files(argv: list[str]) -> tuple[tuple[str, ...], list[str]]:
     if "--" not in argv:
         return tuple(argv), []
     cut = argv.index("--")
-    return tuple(argv[:cut]), argv[cut + 1:]
+    return tuple(argv[:cut]), argv[cut + 1 :]
 
 
 def pylint_exit_status(linter, score: float | None) -> int:
@@ -169,9 +176,17 @@ def forget_checked_modules(keep: tuple[str, ...]) -> None:
         if file and not os.path.realpath(file).startswith(keep):
             del MANAGER.astroid_cache[name]
     MANAGER._mod_file_cache.clear()
-    for cached in (LookupMixIn.lookup, _cache_normalize_path_, _has_init, cached_os_path_isfile, util.is_namespace,
-                   ObjectModel.attributes, ClassDef._metaclass_lookup_attribute, spec._find_spec,
-                   spec._is_setuptools_namespace):
+    for cached in (
+        LookupMixIn.lookup,
+        _cache_normalize_path_,
+        _has_init,
+        cached_os_path_isfile,
+        util.is_namespace,
+        ObjectModel.attributes,
+        ClassDef._metaclass_lookup_attribute,
+        spec._find_spec,
+        spec._is_setuptools_namespace,
+    ):
         cached.cache_clear()
     for finder in spec._SPEC_FINDERS:
         finder.find_module.cache_clear()

@@ -89,8 +89,13 @@ def interpreter_tool(executable: str) -> bool:
     return base.find_tool(executable) == str(Path(sys.executable).parent / executable)
 
 
-def call_worker(lock: threading.Lock, what: str, timeout: float, discard: Callable[[], None],
-                exchange: Callable[[float], T]) -> T:
+def call_worker(
+    lock: threading.Lock,
+    what: str,
+    timeout: float,
+    discard: Callable[[], None],
+    exchange: Callable[[float], T],
+) -> T:
     """One request to a long-lived worker within ``timeout``: wait for its lock, run ``exchange``
     (given the deadline); a worker that died is discarded and asked once more, one that hung past
     the deadline is discarded. Either way the caller gets an answer or a ``ToolFailure``."""
@@ -120,8 +125,14 @@ class ProcessWorker:
     """One guarded child process with a reader thread (``read_message(stream)`` per message, None
     at end of stream) and a drain thread for stderr. Not locked: its owner serialises use."""
 
-    def __init__(self, argv: Sequence[str], read_message: Callable[[IO[bytes]], Any], *, cwd: Path | None = None,
-                 name: str = "worker"):
+    def __init__(
+        self,
+        argv: Sequence[str],
+        read_message: Callable[[IO[bytes]], Any],
+        *,
+        cwd: Path | None = None,
+        name: str = "worker",
+    ):
         self.name = name
         self.messages: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._stderr: collections.deque[bytes] = collections.deque(maxlen=64)
@@ -129,8 +140,15 @@ class ProcessWorker:
         guarded = procguard.guarded(command) if procguard.available() else command
 
         def start() -> subprocess.Popen:
-            return subprocess.Popen(guarded, cwd=cwd, env=tool_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, start_new_session=True)
+            return subprocess.Popen(
+                guarded,
+                cwd=cwd,
+                env=tool_env(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
 
         try:
             self.proc = _spawn(start)
@@ -174,7 +192,7 @@ class ProcessWorker:
             if remaining <= 0 or not select.select([], [fd], [], remaining)[1]:
                 raise TimeoutError
             try:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             except BlockingIOError:
                 continue
             except OSError as exc:  # EPIPE: the child is gone
@@ -245,8 +263,13 @@ class ToolWorker:
     def run(self, argv: Sequence[str], timeout: float, cwd: Path | None = None) -> ToolRun:
         """What ``run_tool(argv, timeout, cwd)`` returns, computed by the warm worker (argv[0], the
         executable's name, is dropped: the worker already is that tool)."""
-        return call_worker(self._lock, f"the {self.tool} worker", timeout, self._discard,
-                           lambda deadline: self._exchange(list(argv[1:]), cwd, deadline))
+        return call_worker(
+            self._lock,
+            f"the {self.tool} worker",
+            timeout,
+            self._discard,
+            lambda deadline: self._exchange(list(argv[1:]), cwd, deadline),
+        )
 
     def _exchange(self, argv: list[str], cwd: Path | None, deadline: float) -> ToolRun:
         process = self._ready(deadline)
@@ -266,8 +289,9 @@ class ToolWorker:
         if self._process is not None and self._process.alive():
             return self._process
         self._discard()
-        process = ProcessWorker([sys.executable, "-I", str(WORKER_SCRIPT), self.tool], read_json_line,
-                                name=f"{self.tool} worker")
+        process = ProcessWorker(
+            [sys.executable, "-I", str(WORKER_SCRIPT), self.tool], read_json_line, name=f"{self.tool} worker"
+        )
         self._process = process
         hello = process.receive(deadline)  # the worker imports the tool before it says it is ready
         if not hello.get("ready"):
@@ -309,7 +333,9 @@ def tool_worker(tool: str) -> ToolWorker:
     return shared(f"tool:{tool}", lambda: ToolWorker(tool))
 
 
-def run_tool_warm(tool: str, warm: bool, argv: Sequence[str], timeout: float, cwd: Path | None = None) -> ToolRun:
+def run_tool_warm(
+    tool: str, warm: bool, argv: Sequence[str], timeout: float, cwd: Path | None = None
+) -> ToolRun:
     """``argv`` run by ``tool``'s warm worker where ``warm`` and its executable (argv[0]) is this
     interpreter's own (``interpreter_tool``), else started as a process by ``base.run_tool``: the same
     ``ToolRun`` either way, read by one parser."""

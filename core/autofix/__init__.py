@@ -105,7 +105,9 @@ def autofix(
         try:
             fix = rule(context, finding)
         except Exception as exc:  # noqa: BLE001 - a rule's bug must not cost the loop its answer
-            result.error = f"rewrite for {finding.key} at line {finding.line} failed: {type(exc).__name__}: {exc}"
+            result.error = (
+                f"rewrite for {finding.key} at line {finding.line} failed: {type(exc).__name__}: {exc}"
+            )
             continue
         if fix is not None:
             proposed.append(fix)
@@ -158,8 +160,24 @@ def _run_ruff(code: str, options: Sequence[str], select: Sequence[str], timeout:
     with tempdirs.temporary_dir("fix") as folder:
         path = Path(folder) / "solution.py"
         path.write_text(code, encoding="utf-8")
-        run = run_tool(["ruff", "check", "--isolated", "--no-cache", "--exit-zero", "--target-version", "py311",
-                        *options, "--select", ",".join(select), "--", str(path)], timeout, cwd=path.parent)
+        run = run_tool(
+            [
+                "ruff",
+                "check",
+                "--isolated",
+                "--no-cache",
+                "--exit-zero",
+                "--target-version",
+                "py311",
+                *options,
+                "--select",
+                ",".join(select),
+                "--",
+                str(path),
+            ],
+            timeout,
+            cwd=path.parent,
+        )
         if run.returncode != 0:
             raise ToolFailure(f"ruff exited with {run.returncode}: {run.stderr.strip()[:300]}")
         return run.stdout, path.read_text(encoding="utf-8")

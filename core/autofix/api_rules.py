@@ -57,18 +57,38 @@ def yaml_safe_load(ctx: FixContext, finding: Finding) -> Fix | None:
             imports = ("import yaml",)
         if loader is not None:
             edits.append(drop_argument(ctx, call, loader))
-        return make_fix("yaml-safe-load", finding, f"yaml.{name.split('.')[-1]} -> yaml.{safe}", *edits,
-                    imports=imports)
+        return make_fix(
+            "yaml-safe-load", finding, f"yaml.{name.split('.')[-1]} -> yaml.{safe}", *edits, imports=imports
+        )
     return None
 
 
 # --------------------------------------------------------------------------------------------
 # random -> secrets
 
-_RANDOM_METHODS = {"random", "randint", "randrange", "choice", "choices", "sample", "uniform",
-                   "shuffle", "getrandbits", "randbytes", "triangular", "gauss", "normalvariate",
-                   "betavariate", "expovariate", "gammavariate", "lognormvariate", "vonmisesvariate",
-                   "paretovariate", "weibullvariate", "binomialvariate"}
+_RANDOM_METHODS = {
+    "random",
+    "randint",
+    "randrange",
+    "choice",
+    "choices",
+    "sample",
+    "uniform",
+    "shuffle",
+    "getrandbits",
+    "randbytes",
+    "triangular",
+    "gauss",
+    "normalvariate",
+    "betavariate",
+    "expovariate",
+    "gammavariate",
+    "lognormvariate",
+    "vonmisesvariate",
+    "paretovariate",
+    "weibullvariate",
+    "binomialvariate",
+}
 
 
 def _seeds_random(ctx: FixContext) -> bool:
@@ -98,12 +118,22 @@ def random_to_secrets(ctx: FixContext, finding: Finding) -> Fix | None:
         if method == "Random":
             if call.args or call.keywords:
                 return None
-            return make_fix("secrets-random", finding, "random.Random() -> secrets.SystemRandom()",
-                        ctx.replace(call.func, "secrets.SystemRandom"), imports=("import secrets",))
+            return make_fix(
+                "secrets-random",
+                finding,
+                "random.Random() -> secrets.SystemRandom()",
+                ctx.replace(call.func, "secrets.SystemRandom"),
+                imports=("import secrets",),
+            )
         if method not in _RANDOM_METHODS:
             continue
-        return make_fix("secrets-random", finding, f"random.{method} -> secrets.SystemRandom().{method}",
-                    ctx.replace(call.func, f"secrets.SystemRandom().{method}"), imports=("import secrets",))
+        return make_fix(
+            "secrets-random",
+            finding,
+            f"random.{method} -> secrets.SystemRandom().{method}",
+            ctx.replace(call.func, f"secrets.SystemRandom().{method}"),
+            imports=("import secrets",),
+        )
     return None
 
 
@@ -117,9 +147,22 @@ _WEAK = {"md5": re.compile(r"\bmd-?5\b", re.IGNORECASE), "sha1": re.compile(r"\b
 def _password_context(ctx: FixContext, call: ast.Call) -> bool:
     texts = [ctx.text(call)]
     stmt = statement_of(ctx, call)
-    if stmt is not None and not isinstance(stmt, (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith,
-                                                  ast.Try, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
-                                                  ast.Match)):
+    if stmt is not None and not isinstance(
+        stmt,
+        (
+            ast.If,
+            ast.For,
+            ast.AsyncFor,
+            ast.While,
+            ast.With,
+            ast.AsyncWith,
+            ast.Try,
+            ast.FunctionDef,
+            ast.AsyncFunctionDef,
+            ast.ClassDef,
+            ast.Match,
+        ),
+    ):
         texts.append(ctx.text(stmt))
     function = ctx.enclosing_function(call)
     if function is not None:
@@ -139,8 +182,12 @@ def weak_hash(ctx: FixContext, finding: Finding) -> Fix | None:
         if name in ("hashlib.md5", "hashlib.sha1"):
             algorithm = name.split(".")[1]
             algo_node = None
-        elif name == "hashlib.new" and call.args and isinstance(call.args[0], ast.Constant) \
-                and str(call.args[0].value).lower() in _WEAK:
+        elif (
+            name == "hashlib.new"
+            and call.args
+            and isinstance(call.args[0], ast.Constant)
+            and str(call.args[0].value).lower() in _WEAK
+        ):
             algorithm = str(call.args[0].value).lower()
             algo_node = call.args[0]
         else:
@@ -148,18 +195,31 @@ def weak_hash(ctx: FixContext, finding: Finding) -> Fix | None:
         if keyword_arg(call, "usedforsecurity") or has_star_args(call):
             return None
         if _WEAK[algorithm].search(ctx.task or ""):
-            return make_fix("hash-not-for-security", finding, f"{algorithm}: usedforsecurity=False (the task asks for it)",
-                        append_argument(ctx, call, "usedforsecurity=False"))
+            return make_fix(
+                "hash-not-for-security",
+                finding,
+                f"{algorithm}: usedforsecurity=False (the task asks for it)",
+                append_argument(ctx, call, "usedforsecurity=False"),
+            )
         if _password_context(ctx, call):
             return None
         if algo_node is not None:
             edit = ctx.replace(algo_node, string_literal("sha256", quote_of(ctx, algo_node)))
             return make_fix("hash-sha256", finding, f'hashlib.new("{algorithm}") -> "sha256"', edit)
         if isinstance(call.func, ast.Attribute):
-            return make_fix("hash-sha256", finding, f"hashlib.{algorithm} -> hashlib.sha256",
-                        ctx.replace(call.func, f"{ctx.text(call.func.value)}.sha256"))
-        return make_fix("hash-sha256", finding, f"{algorithm} -> hashlib.sha256",
-                    ctx.replace(call.func, "hashlib.sha256"), imports=("import hashlib",))
+            return make_fix(
+                "hash-sha256",
+                finding,
+                f"hashlib.{algorithm} -> hashlib.sha256",
+                ctx.replace(call.func, f"{ctx.text(call.func.value)}.sha256"),
+            )
+        return make_fix(
+            "hash-sha256",
+            finding,
+            f"{algorithm} -> hashlib.sha256",
+            ctx.replace(call.func, "hashlib.sha256"),
+            imports=("import hashlib",),
+        )
     return None
 
 
@@ -174,19 +234,31 @@ def weak_hash_library(ctx: FixContext, finding: Finding) -> Fix | None:
         if len(parts) < 2:
             continue
         weak = parts[-1] in ("MD5", "SHA1", "MD4", "MD2") and parts[0] == "cryptography"
-        crypto = parts[-1] == "new" and parts[-2] in ("MD5", "SHA", "SHA1", "MD4", "MD2") \
+        crypto = (
+            parts[-1] == "new"
+            and parts[-2] in ("MD5", "SHA", "SHA1", "MD4", "MD2")
             and parts[0] in ("Crypto", "Cryptodome")
+        )
         if not (weak or crypto):
             continue
         algorithm = "md5" if "MD5" in parts[-2:] else "sha1"
         if _password_context(ctx, call) or _WEAK[algorithm].search(ctx.task or "") or algorithm not in _WEAK:
             return None
         if weak and isinstance(call.func, ast.Attribute):
-            return make_fix("hash-sha256", finding, f"{parts[-1]} -> SHA256",
-                        ctx.replace(call.func, f"{ctx.text(call.func.value)}.SHA256"))
+            return make_fix(
+                "hash-sha256",
+                finding,
+                f"{parts[-1]} -> SHA256",
+                ctx.replace(call.func, f"{ctx.text(call.func.value)}.SHA256"),
+            )
         if crypto and isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name):
             package = ".".join(parts[:-2])
-            return make_fix("hash-sha256", finding, f"{parts[-2]} -> SHA256", ctx.replace(call.func.value, "SHA256"),
-                        imports=(f"from {package} import SHA256",))
+            return make_fix(
+                "hash-sha256",
+                finding,
+                f"{parts[-2]} -> SHA256",
+                ctx.replace(call.func.value, "SHA256"),
+                imports=(f"from {package} import SHA256",),
+            )
         return None
     return None

@@ -127,8 +127,11 @@ def quote_of(ctx: FixContext, node: ast.AST) -> str:
 
 def string_literal(value: str, quote: str = '"') -> str:
     """A Python string literal for ``value``, in ``quote`` where that needs no escapes."""
-    plain = "\\" not in value and value.isprintable() or (len(quote) == 3 and "\\" not in value
-                                                          and all(c.isprintable() or c == "\n" for c in value))
+    plain = (
+        "\\" not in value
+        and value.isprintable()
+        or (len(quote) == 3 and "\\" not in value and all(c.isprintable() or c == "\n" for c in value))
+    )
     if plain and len(quote) == 3 and quote not in value and not value.endswith(quote[0]):
         return quote + value + quote
     if plain and len(quote) == 1 and quote not in value and "\n" not in value:
@@ -152,7 +155,8 @@ def walk_scope(scope: ast.AST) -> Iterator[ast.AST]:
 
 def names_in(tree: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {
-        a.arg for a in ast.walk(tree) if isinstance(a, ast.arg)}
+        a.arg for a in ast.walk(tree) if isinstance(a, ast.arg)
+    }
 
 
 def fresh_name(ctx: FixContext, *candidates: str) -> str:
@@ -192,6 +196,7 @@ def block_of(ctx: FixContext, stmt: ast.stmt) -> list[ast.stmt] | None:
     return None
 
 
-def make_fix(rule: str, finding: Finding, description: str, *edits: Edit, imports: tuple[str, ...] = ()) -> Fix:
+def make_fix(
+    rule: str, finding: Finding, description: str, *edits: Edit, imports: tuple[str, ...] = ()
+) -> Fix:
     return Fix(rule, finding.line, description, tuple(edits), imports)
-

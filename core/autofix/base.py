@@ -86,7 +86,11 @@ class FixContext:
         """Nodes of ``kind`` that start on ``line`` (or span it), outermost first."""
         for node in ast.walk(self.tree):
             lineno = getattr(node, "lineno", None)
-            if isinstance(node, kind) and lineno is not None and lineno <= line <= (node.end_lineno or lineno):  # type: ignore[attr-defined]
+            if (
+                isinstance(node, kind)
+                and lineno is not None
+                and lineno <= line <= (node.end_lineno or lineno)
+            ):  # type: ignore[attr-defined]
                 yield node
 
     def enclosing_function(self, node: ast.AST) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
@@ -138,8 +142,11 @@ def apply_edits(source: str, fixes: Sequence[Fix]) -> tuple[str, list[Fix]]:
     taken: list[Fix] = []
     spans: list[tuple[int, int]] = []
     for fix in fixes:
-        if any(e.start < end and start < e.end or (e.start == e.end == start) for e in fix.edits
-               for start, end in spans):
+        if any(
+            e.start < end and start < e.end or (e.start == e.end == start)
+            for e in fix.edits
+            for start, end in spans
+        ):
             continue
         taken.append(fix)
         spans.extend((e.start, e.end) for e in fix.edits)
@@ -164,8 +171,12 @@ def add_imports(source: str, imports: Sequence[str]) -> str:
         return source
     line = 0  # insert before this 0-based line
     for index, node in enumerate(body):
-        is_docstring = index == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) \
+        is_docstring = (
+            index == 0
+            and isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Constant)
             and isinstance(node.value.value, str)
+        )
         is_future = isinstance(node, ast.ImportFrom) and node.module == "__future__"
         if is_docstring or is_future:
             line = node.end_lineno or line

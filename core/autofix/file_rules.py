@@ -39,7 +39,9 @@ def mktemp_to_mkstemp(ctx: FixContext, finding: Finding) -> Fix | None:
         if qualified_name(ctx, call.func) != "tempfile.mktemp" or has_star_args(call):
             continue
         stmt = statement_of(ctx, call)
-        if stmt is None or not isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Return, ast.Expr)):
+        if stmt is None or not isinstance(
+            stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Return, ast.Expr)
+        ):
             return None
         indent = line_indent(ctx, stmt)
         if indent is None or block_of(ctx, stmt) is None:
@@ -47,34 +49,72 @@ def mktemp_to_mkstemp(ctx: FixContext, finding: Finding) -> Fix | None:
         node: ast.AST = call
         while node is not stmt:
             node = ctx.parents[node]
-            if isinstance(node, (ast.Lambda, ast.comprehension, ast.ListComp, ast.SetComp, ast.DictComp,
-                                 ast.GeneratorExp, ast.IfExp, ast.BoolOp, ast.NamedExpr)):
+            if isinstance(
+                node,
+                (
+                    ast.Lambda,
+                    ast.comprehension,
+                    ast.ListComp,
+                    ast.SetComp,
+                    ast.DictComp,
+                    ast.GeneratorExp,
+                    ast.IfExp,
+                    ast.BoolOp,
+                    ast.NamedExpr,
+                ),
+            ):
                 return None
-        func = ctx.text(call.func)[: -len("mktemp")] + "mkstemp" if isinstance(call.func, ast.Attribute) \
+        func = (
+            ctx.text(call.func)[: -len("mktemp")] + "mkstemp"
+            if isinstance(call.func, ast.Attribute)
             else "tempfile.mkstemp"
-        args = ctx.source[ctx.span(call.func)[1]: ctx.span(call)[1]]
+        )
+        args = ctx.source[ctx.span(call.func)[1] : ctx.span(call)[1]]
         imports = ("import os",) if isinstance(call.func, ast.Attribute) else ("import os", "import tempfile")
         fd = fresh_name(ctx, "fd", "tmp_fd")
-        if isinstance(stmt, ast.Assign) and stmt.value is call and len(stmt.targets) == 1 \
-                and isinstance(stmt.targets[0], ast.Name):
+        if (
+            isinstance(stmt, ast.Assign)
+            and stmt.value is call
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+        ):
             path = stmt.targets[0].id
             if _made_directory(ctx, stmt, path):
                 return None
             text = f"{fd}, {path} = {func}{args}\n{indent}os.close({fd})"
-            return make_fix("mkstemp", finding, "tempfile.mktemp -> tempfile.mkstemp (file created, fd closed)",
-                        ctx.replace(stmt, text), imports=imports)
+            return make_fix(
+                "mkstemp",
+                finding,
+                "tempfile.mktemp -> tempfile.mkstemp (file created, fd closed)",
+                ctx.replace(stmt, text),
+                imports=imports,
+            )
         if isinstance(stmt, ast.Expr) and stmt.value is call:
             return None
         path = fresh_name(ctx, "tmp_path", "temp_path")
         start = ctx.span(stmt)[0]
         before = f"{fd}, {path} = {func}{args}\n{indent}os.close({fd})\n{indent}"
-        return make_fix("mkstemp", finding, "tempfile.mktemp -> tempfile.mkstemp (file created, fd closed)",
-                    Edit(start, start, before), ctx.replace(call, path), imports=imports)
+        return make_fix(
+            "mkstemp",
+            finding,
+            "tempfile.mktemp -> tempfile.mkstemp (file created, fd closed)",
+            Edit(start, start, before),
+            ctx.replace(call, path),
+            imports=imports,
+        )
     return None
 
 
 # Calls that fail when their path argument already exists (mktemp's path did not, mkstemp's does).
-_NEEDS_NO_FILE = {"os.mkdir", "os.makedirs", "os.mkfifo", "os.mknod", "os.symlink", "os.link", "shutil.copytree"}
+_NEEDS_NO_FILE = {
+    "os.mkdir",
+    "os.makedirs",
+    "os.mkfifo",
+    "os.mknod",
+    "os.symlink",
+    "os.link",
+    "shutil.copytree",
+}
 
 
 def _made_directory(ctx: FixContext, stmt: ast.stmt, name: str) -> bool:
@@ -86,7 +126,12 @@ def _made_directory(ctx: FixContext, stmt: ast.stmt, name: str) -> bool:
         values = [*node.args, *(k.value for k in node.keywords)]
         if any(isinstance(v, ast.Name) and v.id == name for v in values):
             method = node.func.attr if isinstance(node.func, ast.Attribute) else ""
-            if qualified_name(ctx, node.func) in _NEEDS_NO_FILE or method in ("mkdir", "bind", "symlink_to", "mkfifo"):
+            if qualified_name(ctx, node.func) in _NEEDS_NO_FILE or method in (
+                "mkdir",
+                "bind",
+                "symlink_to",
+                "mkfifo",
+            ):
                 return True
     return False
 
@@ -101,11 +146,13 @@ def temp_dir_path(ctx: FixContext, finding: Finding) -> Fix | None:
 
     Leaves alone: "/tmp" itself, f-strings and other paths under /var/tmp or /dev/shm."""
     for node in nodes_at(ctx, finding, ast.Constant):
-        if not (isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("/tmp/")):
+        if not (
+            isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("/tmp/")
+        ):
             continue
         if isinstance(ctx.parents.get(node), ast.JoinedStr):
             return None
-        rest = node.value[len("/tmp/"):]
+        rest = node.value[len("/tmp/") :]
         if not rest or "\n" in rest:
             return None
         parts = [p for p in rest.split("/") if p]
@@ -114,9 +161,13 @@ def temp_dir_path(ctx: FixContext, finding: Finding) -> Fix | None:
         args = ", ".join(string_literal(p, quote) for p in parts)
         if rest.endswith("/"):
             args += ", " + string_literal("", quote)
-        return make_fix("tempdir-path", finding, "/tmp/... -> tempfile.gettempdir()",
-                    ctx.replace(node, f"os.path.join(tempfile.gettempdir(), {args})"),
-                    imports=("import os", "import tempfile"))
+        return make_fix(
+            "tempdir-path",
+            finding,
+            "/tmp/... -> tempfile.gettempdir()",
+            ctx.replace(node, f"os.path.join(tempfile.gettempdir(), {args})"),
+            imports=("import os", "import tempfile"),
+        )
     return None
 
 
@@ -133,10 +184,17 @@ def open_read_write(ctx: FixContext, finding: Finding) -> Fix | None:
     Leaves alone: open objects kept in a variable or iterated, other modes and arguments
     (buffering, newline, a file descriptor), reads with a size."""
     for call in calls_at(ctx, finding):
-        if qualified_name(ctx, call.func) != "open" or has_star_args(call) or not call.args or len(call.args) > 2:
+        if (
+            qualified_name(ctx, call.func) != "open"
+            or has_star_args(call)
+            or not call.args
+            or len(call.args) > 2
+        ):
             continue
         mode_node = call.args[1] if len(call.args) == 2 else getattr(keyword_arg(call, "mode"), "value", None)
-        if mode_node is not None and not (isinstance(mode_node, ast.Constant) and isinstance(mode_node.value, str)):
+        if mode_node is not None and not (
+            isinstance(mode_node, ast.Constant) and isinstance(mode_node.value, str)
+        ):
             return None
         mode = mode_node.value if mode_node is not None else None  # type: ignore[union-attr]
         extra = [k for k in call.keywords if k.arg != "mode"]
@@ -144,8 +202,13 @@ def open_read_write(ctx: FixContext, finding: Finding) -> Fix | None:
             return None
         method = ctx.parents.get(call)
         outer = ctx.parents.get(method) if method is not None else None
-        if not (isinstance(method, ast.Attribute) and isinstance(outer, ast.Call) and outer.func is method
-                and not outer.keywords and not has_star_args(outer)):
+        if not (
+            isinstance(method, ast.Attribute)
+            and isinstance(outer, ast.Call)
+            and outer.func is method
+            and not outer.keywords
+            and not has_star_args(outer)
+        ):
             return None
         if isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, int):
             return None  # a file descriptor
@@ -164,6 +227,11 @@ def open_read_write(ctx: FixContext, finding: Finding) -> Fix | None:
         else:
             return None
         text = f"pathlib.Path({path}).{new_method}({', '.join(args)})"
-        return make_fix("pathlib-read-write", finding, f"open(...).{method.attr}() -> pathlib.Path(...).{new_method}()",
-                    ctx.replace(outer, text), imports=("import pathlib",))
+        return make_fix(
+            "pathlib-read-write",
+            finding,
+            f"open(...).{method.attr}() -> pathlib.Path(...).{new_method}()",
+            ctx.replace(outer, text),
+            imports=("import pathlib",),
+        )
     return None

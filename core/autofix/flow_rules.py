@@ -31,7 +31,11 @@ def remove_unreachable(ctx: FixContext, finding: Finding) -> Fix | None:
 
     Leaves alone: code the type checker calls unreachable for other reasons (narrowed types,
     ``while True`` loops...), statements sharing a line with the one that ends the block."""
-    stmts = [n for n in ctx.nodes_on_line(finding.line, ast.stmt) if isinstance(n, ast.stmt) and n.lineno == finding.line]
+    stmts = [
+        n
+        for n in ctx.nodes_on_line(finding.line, ast.stmt)
+        if isinstance(n, ast.stmt) and n.lineno == finding.line
+    ]
     for stmt in reversed(stmts):  # innermost first
         block = block_of(ctx, stmt) if ctx.parents.get(stmt) is not ctx.tree else ctx.tree.body
         if block is None:
@@ -46,8 +50,12 @@ def remove_unreachable(ctx: FixContext, finding: Finding) -> Fix | None:
         last = block[-1]
         end = ctx.line_starts[last.end_lineno] if last.end_lineno < len(ctx.line_starts) else len(ctx.source)
         removed = last.end_lineno - stmt.lineno + 1
-        return make_fix("remove-unreachable", finding, f"unreachable code removed ({removed} line(s))",
-                    Edit(start, end, ""))
+        return make_fix(
+            "remove-unreachable",
+            finding,
+            f"unreachable code removed ({removed} line(s))",
+            Edit(start, end, ""),
+        )
     return None
 
 
@@ -80,13 +88,18 @@ def unused_loop_variable(ctx: FixContext, finding: Finding) -> Fix | None:
         stores = [n for n in in_scope if n is not node]
         if stores:
             return None  # bound elsewhere too: renaming this one would not be the whole story
-        underscore_read = any(isinstance(n, ast.Name) and n.id == "_" and isinstance(n.ctx, ast.Load)
-                              for n in ast.walk(scope))
+        underscore_read = any(
+            isinstance(n, ast.Name) and n.id == "_" and isinstance(n.ctx, ast.Load) for n in ast.walk(scope)
+        )
         new = f"_{node.id}" if underscore_read else "_"
         if new == node.id:
             return None
-        return make_fix("unused-loop-variable", finding, f"unused loop variable {node.id} -> {new}",
-                    ctx.replace(node, new))
+        return make_fix(
+            "unused-loop-variable",
+            finding,
+            f"unused loop variable {node.id} -> {new}",
+            ctx.replace(node, new),
+        )
     return None
 
 
@@ -113,7 +126,9 @@ def assert_to_raise(ctx: FixContext, finding: Finding) -> Fix | None:
         if indent is None or block_of(ctx, stmt) is None and ctx.parents.get(stmt) is not ctx.tree:
             return None
         end = ctx.span(stmt)[1]
-        line_end = ctx.line_starts[stmt.end_lineno] if stmt.end_lineno < len(ctx.line_starts) else len(ctx.source)
+        line_end = (
+            ctx.line_starts[stmt.end_lineno] if stmt.end_lineno < len(ctx.line_starts) else len(ctx.source)
+        )
         rest = ctx.source[end:line_end].strip()
         if rest and not rest.startswith("#"):
             return None
@@ -124,5 +139,7 @@ def assert_to_raise(ctx: FixContext, finding: Finding) -> Fix | None:
         if "\n" in message:
             message = f"({message})"
         text = f"if not {condition}:\n{indent}    raise AssertionError({message})"
-        return make_fix("assert-to-raise", finding, "assert -> if not ...: raise AssertionError", ctx.replace(stmt, text))
+        return make_fix(
+            "assert-to-raise", finding, "assert -> if not ...: raise AssertionError", ctx.replace(stmt, text)
+        )
     return None

@@ -38,11 +38,43 @@ MODULES = (
 # Modules whose public names are imported one by one, earlier modules first where two define a
 # name (collections.Counter, not the deprecated typing.Counter alias). Only names that mean one
 # thing: a function called ``sqrt`` or a class called ``Fraction`` is what these modules export.
-NAME_MODULES = ("collections", "typing", "math", "itertools", "functools", "heapq", "bisect", "fractions",
-                "decimal", "statistics", "dataclasses")
+NAME_MODULES = (
+    "collections",
+    "typing",
+    "math",
+    "itertools",
+    "functools",
+    "heapq",
+    "bisect",
+    "fractions",
+    "decimal",
+    "statistics",
+    "dataclasses",
+)
 # Public names too generic to guess a module for.
-_AMBIGUOUS = {"e", "pi", "inf", "nan", "tau", "name", "count", "repeat", "chain", "reduce", "partial", "mean",
-              "mode", "field", "fields", "replace", "wraps", "cache", "compress", "product", "accumulate"}
+_AMBIGUOUS = {
+    "e",
+    "pi",
+    "inf",
+    "nan",
+    "tau",
+    "name",
+    "count",
+    "repeat",
+    "chain",
+    "reduce",
+    "partial",
+    "mean",
+    "mode",
+    "field",
+    "fields",
+    "replace",
+    "wraps",
+    "cache",
+    "compress",
+    "product",
+    "accumulate",
+}
 # Typing's names are unambiguous even where short; a few math constants are safe too.
 _KEEP = {"pi", "inf", "reduce", "product", "accumulate", "chain", "partial", "wraps", "cache", "mean"}
 
@@ -88,7 +120,8 @@ def _defined_anywhere(ctx: FixContext, name: str) -> bool:
         if isinstance(node, ast.arg) and node.arg == name:
             return True
         if isinstance(node, (ast.Import, ast.ImportFrom)) and any(
-                (alias.asname or alias.name.split(".")[0]) == name for alias in node.names):
+            (alias.asname or alias.name.split(".")[0]) == name for alias in node.names
+        ):
             return True
     return False
 
@@ -100,16 +133,36 @@ def add_missing_import(ctx: FixContext, finding: Finding) -> Fix | None:
     statement = import_table().get(name)
     if statement is None:
         return None
-    return Fix("add-missing-import", finding.line, f"undefined {name} -> {statement}", (), imports=(statement,))
+    return Fix(
+        "add-missing-import", finding.line, f"undefined {name} -> {statement}", (), imports=(statement,)
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # Star imports -> the names used
 
 # Standard-library modules whose import does something (opens windows, prints, starts tools).
-_SIDE_EFFECT_MODULES = {"antigravity", "this", "turtle", "turtledemo", "tkinter", "idlelib", "__hello__",
-                        "__phello__", "lib2to3", "pydoc", "ensurepip", "venv", "webbrowser", "xxsubtype",
-                        "_tkinter", "msvcrt", "winreg", "winsound", "_winapi"}
+_SIDE_EFFECT_MODULES = {
+    "antigravity",
+    "this",
+    "turtle",
+    "turtledemo",
+    "tkinter",
+    "idlelib",
+    "__hello__",
+    "__phello__",
+    "lib2to3",
+    "pydoc",
+    "ensurepip",
+    "venv",
+    "webbrowser",
+    "xxsubtype",
+    "_tkinter",
+    "msvcrt",
+    "winreg",
+    "winsound",
+    "_winapi",
+}
 
 
 def _stdlib_public_names(module: str) -> set[str] | None:
@@ -151,14 +204,21 @@ def _free_names(ctx: FixContext) -> set[str]:
                 continue
         names.add(node.id)
     for node in ast.walk(ctx.tree):  # names listed in __all__ are exported, so used
-        if isinstance(node, ast.Assign) and isinstance(node.value, (ast.List, ast.Tuple)) \
-                and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
-            names.update(e.value for e in node.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str))
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, (ast.List, ast.Tuple))
+            and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+        ):
+            names.update(
+                e.value for e in node.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)
+            )
     return names
 
 
 def _star_import_fix(ctx: FixContext, finding: Finding, target: ast.ImportFrom) -> Fix | None:
-    stars = [n for n in ctx.tree.body if isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names)]
+    stars = [
+        n for n in ctx.tree.body if isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names)
+    ]
     if target not in stars or target.level or not target.module:
         return None
     index = stars.index(target)
@@ -166,7 +226,7 @@ def _star_import_fix(ctx: FixContext, finding: Finding, target: ast.ImportFrom) 
     if provided is None:
         return None
     later: set[str] = set()
-    for other in stars[index + 1:]:
+    for other in stars[index + 1 :]:
         names = _stdlib_public_names(other.module or "") if not other.level else None
         if names is None:
             return None  # a later star import we cannot read may rebind any name
@@ -176,23 +236,41 @@ def _star_import_fix(ctx: FixContext, finding: Finding, target: ast.ImportFrom) 
     if indent is None:
         return None
     start, end = ctx.span(target)
-    line_end = ctx.line_starts[target.end_lineno] if target.end_lineno < len(ctx.line_starts) else len(ctx.source)
+    line_end = (
+        ctx.line_starts[target.end_lineno] if target.end_lineno < len(ctx.line_starts) else len(ctx.source)
+    )
     rest = ctx.source[end:line_end]
     if rest.strip() and not rest.strip().startswith("#"):
         return None  # another statement shares the line
     if used:
         text = f"from {target.module} import {', '.join(used)}"
         if len(indent) + len(text) > 99:
-            text = f"from {target.module} import (\n" + "".join(f"{indent}    {n},\n" for n in used) + f"{indent})"
-        return make_fix("star-import-names", finding, f"from {target.module} import * -> the names used",
-                    Edit(start, end, text))
+            text = (
+                f"from {target.module} import (\n"
+                + "".join(f"{indent}    {n},\n" for n in used)
+                + f"{indent})"
+            )
+        return make_fix(
+            "star-import-names",
+            finding,
+            f"from {target.module} import * -> the names used",
+            Edit(start, end, text),
+        )
     block = block_of(ctx, target) if ctx.parents.get(target) is not ctx.tree else ctx.tree.body
     if block is not None and len(block) == 1 and block is not ctx.tree.body:
-        return make_fix("star-import-names", finding, f"from {target.module} import * -> pass (no name used)",
-                    Edit(start, end, "pass"))
+        return make_fix(
+            "star-import-names",
+            finding,
+            f"from {target.module} import * -> pass (no name used)",
+            Edit(start, end, "pass"),
+        )
     line_start = ctx.line_starts[target.lineno - 1]
-    return make_fix("star-import-names", finding, f"from {target.module} import * removed (no name used)",
-                Edit(line_start, line_end, ""))
+    return make_fix(
+        "star-import-names",
+        finding,
+        f"from {target.module} import * removed (no name used)",
+        Edit(line_start, line_end, ""),
+    )
 
 
 def star_import(ctx: FixContext, finding: Finding) -> Fix | None:
@@ -204,8 +282,11 @@ def star_import(ctx: FixContext, finding: Finding) -> Fix | None:
     anything), modules with import side effects (turtle, tkinter, this...), relative imports, star
     imports followed by one that cannot be read, lines holding another statement."""
     for node in ctx.tree.body:
-        if isinstance(node, ast.ImportFrom) and node.lineno <= finding.line <= (node.end_lineno or node.lineno) \
-                and any(a.name == "*" for a in node.names):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.lineno <= finding.line <= (node.end_lineno or node.lineno)
+            and any(a.name == "*" for a in node.names)
+        ):
             return _star_import_fix(ctx, finding, node)
     return None
 
@@ -217,7 +298,9 @@ def star_import_use(ctx: FixContext, finding: Finding) -> Fix | None:
     """A name used from a star import (F405) -> the same rewrite of the star import that provides
     it (the edit is the same as the import line's own fix, so it is taken once)."""
     match = _UNDEFINED_FROM_STAR.search(finding.message)
-    stars = [n for n in ctx.tree.body if isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names)]
+    stars = [
+        n for n in ctx.tree.body if isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names)
+    ]
     if match is None or not stars:
         return None
     name = match.group(1)

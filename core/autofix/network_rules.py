@@ -35,8 +35,12 @@ def verify_certificates(ctx: FixContext, finding: Finding) -> Fix | None:
     for call in calls_at(ctx, finding):
         verify = keyword_arg(call, "verify")
         if verify is not None and is_constant(verify.value, False):
-            return make_fix("verify-tls", finding, "verify=False removed (certificates are verified)",
-                        drop_argument(ctx, call, verify))
+            return make_fix(
+                "verify-tls",
+                finding,
+                "verify=False removed (certificates are verified)",
+                drop_argument(ctx, call, verify),
+            )
     return None
 
 
@@ -46,14 +50,20 @@ def default_ssl_context(ctx: FixContext, finding: Finding) -> Fix | None:
 
     Leaves alone: calls with arguments (the two functions take different ones)."""
     for node in nodes_at(ctx, finding, ast.Attribute):
-        if not isinstance(node, ast.Attribute) or qualified_name(ctx, node) != "ssl._create_unverified_context":
+        if (
+            not isinstance(node, ast.Attribute)
+            or qualified_name(ctx, node) != "ssl._create_unverified_context"
+        ):
             continue
         parent = ctx.parents.get(node)
         if isinstance(parent, ast.Call) and parent.func is node and (parent.args or parent.keywords):
             return None
-        return make_fix("ssl-default-context", finding,
-                    "ssl._create_unverified_context -> ssl.create_default_context",
-                    ctx.replace(node, f"{ctx.text(node.value)}.create_default_context"))
+        return make_fix(
+            "ssl-default-context",
+            finding,
+            "ssl._create_unverified_context -> ssl.create_default_context",
+            ctx.replace(node, f"{ctx.text(node.value)}.create_default_context"),
+        )
     return None
 
 
@@ -61,9 +71,15 @@ def flask_debug_off(ctx: FixContext, finding: Finding) -> Fix | None:
     """``app.run(..., debug=True)`` -> ``debug=False`` (no interactive debugger on the server)."""
     for call in calls_at(ctx, finding):
         debug = keyword_arg(call, "debug")
-        if isinstance(call.func, ast.Attribute) and call.func.attr == "run" and debug is not None \
-                and is_constant(debug.value, True):
-            return make_fix("flask-debug-off", finding, "debug=True -> debug=False", ctx.replace(debug.value, "False"))
+        if (
+            isinstance(call.func, ast.Attribute)
+            and call.func.attr == "run"
+            and debug is not None
+            and is_constant(debug.value, True)
+        ):
+            return make_fix(
+                "flask-debug-off", finding, "debug=True -> debug=False", ctx.replace(debug.value, "False")
+            )
     return None
 
 
@@ -76,14 +92,21 @@ def bind_localhost(ctx: FixContext, finding: Finding) -> Fix | None:
             continue
         parent = ctx.parents.get(node)
         call = ctx.parents.get(parent) if isinstance(parent, ast.keyword) else parent
-        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "run"):
+        if not (
+            isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "run"
+        ):
             continue
         is_host = (isinstance(parent, ast.keyword) and parent.arg == "host") or (
-            call.args and call.args[0] is node and dotted_name(call.func.value) not in ("uvicorn", "asyncio"))
+            call.args and call.args[0] is node and dotted_name(call.func.value) not in ("uvicorn", "asyncio")
+        )
         if is_host:
             quote = quote_of(ctx, node)
-            return make_fix("bind-localhost", finding, 'host "0.0.0.0" -> "127.0.0.1"',
-                        ctx.replace(node, string_literal("127.0.0.1", quote)))
+            return make_fix(
+                "bind-localhost",
+                finding,
+                'host "0.0.0.0" -> "127.0.0.1"',
+                ctx.replace(node, string_literal("127.0.0.1", quote)),
+            )
     return None
 
 
@@ -108,8 +131,12 @@ def request_timeout(ctx: FixContext, finding: Finding) -> Fix | None:
         if timeout is not None:
             if not is_constant(timeout.value, None):
                 return None
-            return make_fix("request-timeout", finding, "timeout=None -> timeout=10", ctx.replace(timeout.value, "10"))
-        return make_fix("request-timeout", finding, "timeout=10 added", append_argument(ctx, call, "timeout=10"))
+            return make_fix(
+                "request-timeout", finding, "timeout=None -> timeout=10", ctx.replace(timeout.value, "10")
+            )
+        return make_fix(
+            "request-timeout", finding, "timeout=10 added", append_argument(ctx, call, "timeout=10")
+        )
     return None
 
 
@@ -128,15 +155,23 @@ def modern_tls(ctx: FixContext, finding: Finding) -> Fix | None:
     pyOpenSSL's ``SSL.SSLv2/SSLv3/SSLv23/TLSv1/TLSv1_1_METHOD`` -> ``SSL.TLS_METHOD``."""
     edits = []
     for node in nodes_at(ctx, finding, ast.Attribute):
-        if not isinstance(node, ast.Attribute) or node.lineno != finding.line and node.end_lineno != finding.line:
+        if (
+            not isinstance(node, ast.Attribute)
+            or node.lineno != finding.line
+            and node.end_lineno != finding.line
+        ):
             continue
         name = qualified_name(ctx, node) or ""
         if name.startswith("ssl.") and node.attr in _OLD_PROTOCOLS:
             call = ctx.parents.get(node)
             call = ctx.parents.get(call) if isinstance(call, ast.keyword) else call
-            server = isinstance(call, ast.Call) and is_constant(getattr(keyword_arg(call, "server_side"), "value", None), True)
-            server = server or any(isinstance(n, ast.Attribute) and n.attr == "load_cert_chain"
-                                   for n in walk_scope(scope_of(ctx, node)))
+            server = isinstance(call, ast.Call) and is_constant(
+                getattr(keyword_arg(call, "server_side"), "value", None), True
+            )
+            server = server or any(
+                isinstance(n, ast.Attribute) and n.attr == "load_cert_chain"
+                for n in walk_scope(scope_of(ctx, node))
+            )
             wrap = isinstance(call, ast.Call) and qualified_name(ctx, call.func) == "ssl.wrap_socket"
             new = "PROTOCOL_TLS_SERVER" if server else "PROTOCOL_TLS" if wrap else "PROTOCOL_TLS_CLIENT"
             edits.append(ctx.replace(node, f"{ctx.text(node.value)}.{new}"))
@@ -153,8 +188,12 @@ def ssh_reject_unknown_hosts(ctx: FixContext, finding: Finding) -> Fix | None:
     ``client.load_system_host_keys()`` is added before it (so known hosts still connect)."""
     for call in calls_at(ctx, finding):
         name = qualified_name(ctx, call.func) or ""
-        if name not in ("paramiko.AutoAddPolicy", "paramiko.WarningPolicy",
-                        "paramiko.client.AutoAddPolicy", "paramiko.client.WarningPolicy"):
+        if name not in (
+            "paramiko.AutoAddPolicy",
+            "paramiko.WarningPolicy",
+            "paramiko.client.AutoAddPolicy",
+            "paramiko.client.WarningPolicy",
+        ):
             continue
         if isinstance(call.func, ast.Attribute):
             new = f"{ctx.text(call.func.value)}.RejectPolicy"
@@ -164,17 +203,31 @@ def ssh_reject_unknown_hosts(ctx: FixContext, finding: Finding) -> Fix | None:
         edits = [ctx.replace(call.func, new)]
         outer = ctx.parents.get(call)
         stmt = ctx.parents.get(outer) if outer is not None else None
-        loads = any(isinstance(n, ast.Attribute) and n.attr in ("load_system_host_keys", "load_host_keys")
-                    for n in ast.walk(ctx.tree))
-        if isinstance(outer, ast.Call) and isinstance(outer.func, ast.Attribute) \
-                and outer.func.attr == "set_missing_host_key_policy" and isinstance(stmt, ast.Expr) \
-                and dotted_name(outer.func.value) is not None and not loads:
+        loads = any(
+            isinstance(n, ast.Attribute) and n.attr in ("load_system_host_keys", "load_host_keys")
+            for n in ast.walk(ctx.tree)
+        )
+        if (
+            isinstance(outer, ast.Call)
+            and isinstance(outer.func, ast.Attribute)
+            and outer.func.attr == "set_missing_host_key_policy"
+            and isinstance(stmt, ast.Expr)
+            and dotted_name(outer.func.value) is not None
+            and not loads
+        ):
             indent = line_indent(ctx, stmt)
             if indent is not None:
                 start = ctx.span(stmt)[0]
-                edits.insert(0, Edit(start, start, f"{ctx.text(outer.func.value)}.load_system_host_keys()\n{indent}"))
-        return make_fix("ssh-reject-policy", finding, "AutoAddPolicy -> RejectPolicy (known hosts only)", *edits,
-                    imports=imports)
+                edits.insert(
+                    0, Edit(start, start, f"{ctx.text(outer.func.value)}.load_system_host_keys()\n{indent}")
+                )
+        return make_fix(
+            "ssh-reject-policy",
+            finding,
+            "AutoAddPolicy -> RejectPolicy (known hosts only)",
+            *edits,
+            imports=imports,
+        )
     return None
 
 
@@ -190,8 +243,15 @@ def jinja_autoescape(ctx: FixContext, finding: Finding) -> Fix | None:
         if autoescape is None:
             if any(k.arg is None for k in call.keywords):
                 return None
-            return make_fix("jinja-autoescape", finding, "autoescape=True added", append_argument(ctx, call, "autoescape=True"))
+            return make_fix(
+                "jinja-autoescape",
+                finding,
+                "autoescape=True added",
+                append_argument(ctx, call, "autoescape=True"),
+            )
         if is_constant(autoescape.value, False):
-            return make_fix("jinja-autoescape", finding, "autoescape=False -> True", ctx.replace(autoescape.value, "True"))
+            return make_fix(
+                "jinja-autoescape", finding, "autoescape=False -> True", ctx.replace(autoescape.value, "True")
+            )
         return None
     return None

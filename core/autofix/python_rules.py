@@ -58,8 +58,19 @@ RULE_KEYS: tuple[tuple[Rule, tuple[str, ...]], ...] = (
     (ssh_reject_unknown_hosts, ("bandit:B507", "ruff:S507")),
     (jinja_autoescape, ("bandit:B701", "ruff:S701")),
     # Swallowed exceptions, SQL
-    (specific_exception, ("bandit:B110", "ruff:S110", "bandit:B112", "ruff:S112", "ruff:E722", "pylint:W0702",
-                          "pylint:W0718", "ruff:BLE001")),
+    (
+        specific_exception,
+        (
+            "bandit:B110",
+            "ruff:S110",
+            "bandit:B112",
+            "ruff:S112",
+            "ruff:E722",
+            "pylint:W0702",
+            "pylint:W0718",
+            "ruff:BLE001",
+        ),
+    ),
     (sql_parameters, ("bandit:B608", "ruff:S608")),
     # Control flow
     (remove_unreachable, ("pylint:W0101", "pyright:reportUnreachable")),

@@ -26,8 +26,13 @@ from .base import Fix, FixContext
 
 # Characters that mean shell syntax (pipes, redirects, lists, expansions, globs, comments).
 _SHELL_META = set("|&;<>()$`\\*?[]{}~!#\n\r")
-_SUBPROCESS_CALLS = {"subprocess.run", "subprocess.call", "subprocess.check_call",
-                     "subprocess.check_output", "subprocess.Popen"}
+_SUBPROCESS_CALLS = {
+    "subprocess.run",
+    "subprocess.call",
+    "subprocess.check_call",
+    "subprocess.check_output",
+    "subprocess.Popen",
+}
 
 
 def _plain_words(text: str) -> bool:
@@ -70,8 +75,12 @@ def _constant_parts(ctx: FixContext, node: ast.AST, depth: int = 0) -> list[str]
         except ValueError:
             return None
     if isinstance(node, ast.Name):
-        values = [n.value for n in walk_scope(scope_of(ctx, node)) if isinstance(n, ast.Assign)
-                  and any(isinstance(t, ast.Name) and t.id == node.id for t in n.targets)]
+        values = [
+            n.value
+            for n in walk_scope(scope_of(ctx, node))
+            if isinstance(n, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == node.id for t in n.targets)
+        ]
         parts: list[str] = []
         for value in values:
             found = _constant_parts(ctx, value, depth + 1)
@@ -103,8 +112,14 @@ def _fstring_argv(node: ast.JoinedStr) -> list[str] | None:
             continue
         # A placeholder in quotes ('{x}' or "{x}") is one word for sh; without a shell it needs none.
         first, last = word[0], word[-1]
-        if len(word) >= 2 and isinstance(first, ast.Constant) and isinstance(last, ast.Constant) \
-                and first.value[:1] in "'\"" and first.value[:1] and last.value.endswith(first.value[0]):
+        if (
+            len(word) >= 2
+            and isinstance(first, ast.Constant)
+            and isinstance(last, ast.Constant)
+            and first.value[:1] in "'\""
+            and first.value[:1]
+            and last.value.endswith(first.value[0])
+        ):
             quote = first.value[0]
             if first is last:
                 return None
@@ -118,8 +133,12 @@ def _fstring_argv(node: ast.JoinedStr) -> list[str] | None:
             return None
         if all(isinstance(w, ast.Constant) for w in word):
             items.append(string_literal("".join(w.value for w in word)))  # type: ignore[attr-defined]
-        elif len(word) == 1 and isinstance(word[0], ast.FormattedValue) and word[0].conversion == -1 \
-                and word[0].format_spec is None:
+        elif (
+            len(word) == 1
+            and isinstance(word[0], ast.FormattedValue)
+            and word[0].conversion == -1
+            and word[0].format_spec is None
+        ):
             items.append(f"str({ast.unparse(word[0].value)})")
         else:
             items.append(ast.unparse(ast.JoinedStr(values=word)))
@@ -145,7 +164,9 @@ def _argv(ctx: FixContext, node: ast.AST) -> tuple[str, tuple[str, ...], str] | 
     if isinstance(node, (ast.List, ast.Tuple, ast.Starred, ast.Dict, ast.Set, ast.ListComp)):
         return None
     parts = _constant_parts(ctx, node)
-    if parts is None or any(not _plain_words(p.replace("'", "").replace('"', "")) for p in parts if p.strip()):
+    if parts is None or any(
+        not _plain_words(p.replace("'", "").replace('"', "")) for p in parts if p.strip()
+    ):
         return None
     return f"shlex.split({ctx.text(node)})", ("import shlex",), "shlex.split"
 
@@ -161,7 +182,11 @@ def subprocess_without_shell(ctx: FixContext, finding: Finding) -> Fix | None:
         shell = keyword_arg(call, "shell")
         if shell is None or not is_constant(shell.value, True):
             continue
-        if qualified_name(ctx, call.func) not in _SUBPROCESS_CALLS or has_star_args(call) or keyword_arg(call, "executable"):
+        if (
+            qualified_name(ctx, call.func) not in _SUBPROCESS_CALLS
+            or has_star_args(call)
+            or keyword_arg(call, "executable")
+        ):
             return None
         command = call.args[0] if call.args else getattr(keyword_arg(call, "args"), "value", None)
         if command is None:
@@ -171,8 +196,9 @@ def subprocess_without_shell(ctx: FixContext, finding: Finding) -> Fix | None:
             return None
         text, imports, how = made
         edits = [ctx.replace(command, text), drop_argument(ctx, call, shell)]
-        return make_fix("subprocess-no-shell", finding, f"shell=True -> an argument list ({how})", *edits,
-                    imports=imports)
+        return make_fix(
+            "subprocess-no-shell", finding, f"shell=True -> an argument list ({how})", *edits, imports=imports
+        )
     return None
 
 
@@ -195,19 +221,36 @@ def os_system_to_subprocess(ctx: FixContext, finding: Finding) -> Fix | None:
             if made is None:
                 return None
             text, imports, how = made
-            return make_fix("os-system-subprocess", finding, f"os.system -> subprocess.call ({how})",
-                        ctx.replace(call, f"subprocess.call({text})"), imports=("import subprocess", *imports))
+            return make_fix(
+                "os-system-subprocess",
+                finding,
+                f"os.system -> subprocess.call ({how})",
+                ctx.replace(call, f"subprocess.call({text})"),
+                imports=("import subprocess", *imports),
+            )
         parent = ctx.parents.get(call)
         outer = ctx.parents.get(parent) if parent is not None else None
         mode_ok = len(call.args) == 1 or (len(call.args) == 2 and is_constant(call.args[1], "r"))
-        if not (mode_ok and isinstance(parent, ast.Attribute) and parent.attr == "read"
-                and isinstance(outer, ast.Call) and outer.func is parent and not outer.args and not outer.keywords):
+        if not (
+            mode_ok
+            and isinstance(parent, ast.Attribute)
+            and parent.attr == "read"
+            and isinstance(outer, ast.Call)
+            and outer.func is parent
+            and not outer.args
+            and not outer.keywords
+        ):
             return None
         made = _argv(ctx, call.args[0])
         if made is None:
             return None
         text, imports, how = made
         new = f"subprocess.run({text}, stdout=subprocess.PIPE, text=True, check=False).stdout"
-        return make_fix("os-popen-subprocess", finding, f"os.popen(...).read() -> subprocess.run ({how})",
-                    ctx.replace(outer, new), imports=("import subprocess", *imports))
+        return make_fix(
+            "os-popen-subprocess",
+            finding,
+            f"os.popen(...).read() -> subprocess.run ({how})",
+            ctx.replace(outer, new),
+            imports=("import subprocess", *imports),
+        )
     return None

@@ -21,7 +21,9 @@ from .base import Fix, FixContext
 
 _QMARK_DRIVERS = {"sqlite3", "aiosqlite", "duckdb"}
 _FORMAT_DRIVERS = {"psycopg2", "psycopg", "pymysql", "MySQLdb", "mysql", "pgdb", "aiomysql"}
-_VALUE_BEFORE = re.compile(r"(=|<|>|[+]|(?<![-/*])[-*/]|\bLIKE|\bLIMIT|\bOFFSET|\bBETWEEN)\s*$", re.IGNORECASE)
+_VALUE_BEFORE = re.compile(
+    r"(=|<|>|[+]|(?<![-/*])[-*/]|\bLIKE|\bLIMIT|\bOFFSET|\bBETWEEN)\s*$", re.IGNORECASE
+)
 _BETWEEN_AND = re.compile(r"\bBETWEEN\s+(\?|%s|\S+)\s+AND\s*$", re.IGNORECASE)
 
 
@@ -40,7 +42,12 @@ def _sql_pieces(node: ast.AST) -> list[str | ast.AST] | None:
     if isinstance(node, ast.JoinedStr):
         pieces: list[str | ast.AST] = []
         for value in node.values:
-            if isinstance(value, ast.Constant) or isinstance(value, ast.FormattedValue) and value.conversion == -1 and value.format_spec is None:
+            if (
+                isinstance(value, ast.Constant)
+                or isinstance(value, ast.FormattedValue)
+                and value.conversion == -1
+                and value.format_spec is None
+            ):
                 pieces.append(value.value)
             else:
                 return None
@@ -48,8 +55,12 @@ def _sql_pieces(node: ast.AST) -> list[str | ast.AST] | None:
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         left, right = _sql_pieces_add(node.left), _sql_pieces_add(node.right)
         return None if left is None or right is None else left + right
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant) \
-            and isinstance(node.left.value, str):
+    if (
+        isinstance(node, ast.BinOp)
+        and isinstance(node.op, ast.Mod)
+        and isinstance(node.left, ast.Constant)
+        and isinstance(node.left.value, str)
+    ):
         values = node.right.elts if isinstance(node.right, ast.Tuple) else [node.right]
         if any(isinstance(v, ast.Starred) for v in values) or isinstance(node.right, ast.Dict):
             return None
@@ -69,8 +80,13 @@ def _sql_pieces(node: ast.AST) -> list[str | ast.AST] | None:
             else:
                 pieces.append(part)
         return pieces if index == len(values) else None
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format" \
-            and isinstance(node.func.value, ast.Constant) and isinstance(node.func.value.value, str):
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "format"
+        and isinstance(node.func.value, ast.Constant)
+        and isinstance(node.func.value.value, str)
+    ):
         if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
             return None
         keywords = {k.arg: k.value for k in node.keywords}
@@ -106,8 +122,12 @@ def _sql_pieces_add(node: ast.AST) -> list[str | ast.AST] | None:
     if isinstance(node, ast.JoinedStr):
         return _sql_pieces(node)
     if isinstance(node, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "str" \
-                and len(node.args) == 1:
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "str"
+            and len(node.args) == 1
+        ):
             return [node.args[0]]
         return [node]
     return None
@@ -137,7 +157,7 @@ def _parameterize(pieces: list[str | ast.AST], mark: str) -> tuple[str, list[ast
         if quote:
             if not after.startswith(quote) or query.count(quote) % 2 != 1:
                 return None
-            query = query[: -1]
+            query = query[:-1]
             merged[index + 1] = after[1:]
             if not _value_position(query):
                 return None
@@ -184,21 +204,34 @@ def sql_parameters(ctx: FixContext, finding: Finding) -> Fix | None:
         return None
     candidates = [n for n in ctx.nodes_on_line(finding.line, (ast.JoinedStr, ast.BinOp, ast.Call))]
     for node in candidates:
-        pieces = _sql_pieces(node) if not isinstance(node, ast.Call) or (
-            isinstance(node.func, ast.Attribute) and node.func.attr == "format") else None
-        if pieces is None or not any(isinstance(p, str) and re.search(
-                r"\b(SELECT|INSERT|UPDATE|DELETE)\b", p, re.IGNORECASE) for p in pieces):
+        pieces = (
+            _sql_pieces(node)
+            if not isinstance(node, ast.Call)
+            or (isinstance(node.func, ast.Attribute) and node.func.attr == "format")
+            else None
+        )
+        if pieces is None or not any(
+            isinstance(p, str) and re.search(r"\b(SELECT|INSERT|UPDATE|DELETE)\b", p, re.IGNORECASE)
+            for p in pieces
+        ):
             continue
         parent = ctx.parents.get(node)
         execute = None
         assign_edit = None
         if isinstance(parent, ast.Call) and parent.args and parent.args[0] is node:
             execute = parent
-        elif isinstance(parent, ast.Assign) and parent.value is node and len(parent.targets) == 1 \
-                and isinstance(parent.targets[0], ast.Name):
+        elif (
+            isinstance(parent, ast.Assign)
+            and parent.value is node
+            and len(parent.targets) == 1
+            and isinstance(parent.targets[0], ast.Name)
+        ):
             name = parent.targets[0].id
-            uses = [n for n in walk_scope(scope_of(ctx, parent)) if isinstance(n, ast.Name) and n.id == name
-                    and n is not parent.targets[0]]
+            uses = [
+                n
+                for n in walk_scope(scope_of(ctx, parent))
+                if isinstance(n, ast.Name) and n.id == name and n is not parent.targets[0]
+            ]
             stores = [n for n in uses if not isinstance(n.ctx, ast.Load)]
             if len(uses) != 1 or stores:
                 return None
@@ -207,9 +240,13 @@ def sql_parameters(ctx: FixContext, finding: Finding) -> Fix | None:
             if not (isinstance(execute, ast.Call) and execute.args and execute.args[0] is use):
                 return None
             assign_edit = True
-        if not (isinstance(execute, ast.Call) and isinstance(execute.func, ast.Attribute)
-                and execute.func.attr in ("execute", "executescript") and len(execute.args) == 1
-                and not execute.keywords):
+        if not (
+            isinstance(execute, ast.Call)
+            and isinstance(execute.func, ast.Attribute)
+            and execute.func.attr in ("execute", "executescript")
+            and len(execute.args) == 1
+            and not execute.keywords
+        ):
             return None
         if execute.func.attr == "executescript":
             return None
@@ -217,8 +254,12 @@ def sql_parameters(ctx: FixContext, finding: Finding) -> Fix | None:
         if made is None or not made[1]:
             return None
         query, params = made
-        quote = quote_of(ctx, node.func.value if isinstance(node, ast.Call) else (
-            node.left if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) else node))
+        quote = quote_of(
+            ctx,
+            node.func.value
+            if isinstance(node, ast.Call)
+            else (node.left if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) else node),
+        )
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
             first = node
             while isinstance(first, ast.BinOp):

@@ -48,8 +48,10 @@ def check_model_spec(spec: str) -> None:
     close = difflib.get_close_matches(spec, names, n=1)
     if close:
         raise ModelError(f"unknown model {spec!r}; did you mean {close[0]!r}?")
-    raise ModelError(f"unknown model {spec!r}; use {', '.join(EMBEDDED_MODELS)}, openai:NAME, a local folder or "
-                     ".gguf file, or a Hugging Face id (owner/name)")
+    raise ModelError(
+        f"unknown model {spec!r}; use {', '.join(EMBEDDED_MODELS)}, openai:NAME, a local folder or "
+        ".gguf file, or a Hugging Face id (owner/name)"
+    )
 
 
 def check_adapter(adapter: str) -> None:
@@ -95,6 +97,10 @@ def backend_options(model, *, progress=None) -> dict[str, Any]:
         "engine": model.engine,
     }
     if model.name.startswith("openai:"):
-        options = {"base_url": model.base_url or None, "api_key_env": model.api_key_env,
-                   "api_key": os.environ.get(model.api_key_env) or None, "timeout": model.timeout}
+        options = {
+            "base_url": model.base_url or None,
+            "api_key_env": model.api_key_env,
+            "api_key": os.environ.get(model.api_key_env) or None,
+            "timeout": model.timeout,
+        }
     return options

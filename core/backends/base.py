@@ -59,9 +59,15 @@ class Backend(Protocol):
 ResultFn = Callable[[int, Any], None]  # (index, (text, stats) or ModelError)
 
 
-def generate_each(backend: Backend, conversations: Sequence[Sequence[Message]],
-                  params: GenParams | Sequence[GenParams], cancel: threading.Event | None, on_result: ResultFn,
-                  *, errors: str = "return") -> list[Any]:
+def generate_each(
+    backend: Backend,
+    conversations: Sequence[Sequence[Message]],
+    params: GenParams | Sequence[GenParams],
+    cancel: threading.Event | None,
+    on_result: ResultFn,
+    *,
+    errors: str = "return",
+) -> list[Any]:
     """``generate_batch`` with ``on_result(i, answer)`` called as each answer ends (so the caller can
     analyze it while the rest decode), or right after the batch for a backend that cannot say."""
     if "on_result" in inspect.signature(backend.generate_batch).parameters:

@@ -23,9 +23,16 @@ def _raise_exception(message: str) -> None:
     raise ModelError(f"The model's chat template rejected the conversation: {message}")
 
 
-def _tojson(value: Any, ensure_ascii: bool = False, indent: int | None = None,
-            separators: tuple[str, str] | None = None, sort_keys: bool = False) -> str:
-    return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+def _tojson(
+    value: Any,
+    ensure_ascii: bool = False,
+    indent: int | None = None,
+    separators: tuple[str, str] | None = None,
+    sort_keys: bool = False,
+) -> str:
+    return json.dumps(
+        value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys
+    )
 
 
 @lru_cache(maxsize=8)
@@ -43,13 +50,23 @@ def _compile(source: str):
         raise ModelError(f"The model's chat template does not compile: {exc}") from exc
 
 
-def render(source: str, messages: Sequence[Message], *, bos_token: str = "", eos_token: str = "",
-           add_generation_prompt: bool = True) -> str:
+def render(
+    source: str,
+    messages: Sequence[Message],
+    *,
+    bos_token: str = "",
+    eos_token: str = "",
+    add_generation_prompt: bool = True,
+) -> str:
     """The prompt text for ``messages``, ready for the assistant's answer."""
     template = _compile(source)
     try:
-        return template.render(messages=[dict(m) for m in messages], add_generation_prompt=add_generation_prompt,
-                               bos_token=bos_token, eos_token=eos_token)
+        return template.render(
+            messages=[dict(m) for m in messages],
+            add_generation_prompt=add_generation_prompt,
+            bos_token=bos_token,
+            eos_token=eos_token,
+        )
     except ModelError:
         raise
     except Exception as exc:  # undefined variables, type errors inside the template ...

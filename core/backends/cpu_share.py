@@ -47,7 +47,9 @@ class CpuShare:
         if time.monotonic() - self._last[0] < MIN_WINDOW_SECONDS:
             return None  # cheap way out: this is asked after every decode step
         now = self._now()
-        wall, ours, busy = (a - b if a is not None and b is not None else None for a, b in zip(now, self._last))
+        wall, ours, busy = (
+            a - b if a is not None and b is not None else None for a, b in zip(now, self._last)
+        )
         if busy is None or wall < MIN_WINDOW_SECONDS:
             return None
         self._last = now

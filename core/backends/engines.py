@@ -74,13 +74,19 @@ def choose_engine(spec: str, engine: str | None = "auto", device: str = "auto") 
         return TRANSFORMERS
     if name == LLAMA_CPP:
         if not gguf:
-            raise ModelError(f"The llama.cpp engine runs GGUF models (embedded, embedded-1.5b or a .gguf file), "
-                             f"not '{spec}'; use --engine transformers.")
+            raise ModelError(
+                f"The llama.cpp engine runs GGUF models (embedded, embedded-1.5b or a .gguf file), "
+                f"not '{spec}'; use --engine transformers."
+            )
         if device.startswith("cuda"):
-            raise ModelError("patchloop's llama.cpp engine runs on the CPU; use --device cpu, "
-                             "or --engine transformers for CUDA.")
+            raise ModelError(
+                "patchloop's llama.cpp engine runs on the CPU; use --device cpu, "
+                "or --engine transformers for CUDA."
+            )
         if not llama_cpp_installed():
-            raise ModelError(f"The llama.cpp engine needs llama-cpp-python, which is not installed: {INSTALL_HINT}.")
+            raise ModelError(
+                f"The llama.cpp engine needs llama-cpp-python, which is not installed: {INSTALL_HINT}."
+            )
         return LLAMA_CPP
     if not gguf or device.startswith("cuda"):
         return TRANSFORMERS

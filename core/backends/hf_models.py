@@ -50,7 +50,7 @@ class LoadedModel:
 
 
 def resolve_device(device: str) -> str:
-    """"auto" -> "cuda" when a GPU is usable, else "cpu"; an explicit CUDA device must exist."""
+    """ "auto" -> "cuda" when a GPU is usable, else "cpu"; an explicit CUDA device must exist."""
     import torch
 
     if device == "auto":
@@ -73,22 +73,32 @@ def _hub_error(spec: str) -> ModelError | None:
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
     cache = constants.HF_HUB_CACHE
-    hint = ("Use 'embedded' or 'embedded-1.5b' (the shipped models), a local model folder or .gguf file, "
-            "or download the model first.")
+    hint = (
+        "Use 'embedded' or 'embedded-1.5b' (the shipped models), a local model folder or .gguf file, "
+        "or download the model first."
+    )
     if constants.HF_HUB_OFFLINE:
-        return ModelError(f"Model '{spec}' is not a local folder and not in the Hugging Face cache ({cache}); "
-                          f"HF_HUB_OFFLINE is set, so it was not downloaded. {hint}")
+        return ModelError(
+            f"Model '{spec}' is not a local folder and not in the Hugging Face cache ({cache}); "
+            f"HF_HUB_OFFLINE is set, so it was not downloaded. {hint}"
+        )
     try:
         HfApi().model_info(spec, timeout=10)
     except GatedRepoError:
-        return ModelError(f"Model '{spec}' is gated on the Hugging Face Hub: accept its licence and log in "
-                          "(hf auth login) first.")
+        return ModelError(
+            f"Model '{spec}' is gated on the Hugging Face Hub: accept its licence and log in "
+            "(hf auth login) first."
+        )
     except RepositoryNotFoundError:
-        return ModelError(f"Model '{spec}' is not a local folder, not in the Hugging Face cache ({cache}) "
-                          f"and not on the Hugging Face Hub. {hint}")
+        return ModelError(
+            f"Model '{spec}' is not a local folder, not in the Hugging Face cache ({cache}) "
+            f"and not on the Hugging Face Hub. {hint}"
+        )
     except Exception as exc:  # noqa: BLE001 - network failures come in many types
-        return ModelError(f"Model '{spec}' is not a local folder and not in the Hugging Face cache ({cache}), "
-                          f"and the Hub cannot be reached ({type(exc).__name__}: {exc}). {hint}")
+        return ModelError(
+            f"Model '{spec}' is not a local folder and not in the Hugging Face cache ({cache}), "
+            f"and the Hub cannot be reached ({type(exc).__name__}: {exc}). {hint}"
+        )
     return None
 
 
@@ -113,11 +123,15 @@ def _resolve_source(spec: str, progress: Progress | None, cache_dir: Path | None
         return _Source(str(folder), str(path), from_gguf=True)
     if path.is_dir():
         if not (path / "config.json").is_file():
-            raise ModelError(f"Folder '{spec}' holds no config.json, so it is not a transformers model folder.")
+            raise ModelError(
+                f"Folder '{spec}' holds no config.json, so it is not a transformers model folder."
+            )
         return _Source(str(path), str(path))
     if path.exists():
-        raise ModelError(f"'{spec}' is a file but not a .gguf model file; give a model folder, a .gguf file, "
-                         "a Hugging Face model id or 'embedded'.")
+        raise ModelError(
+            f"'{spec}' is a file but not a .gguf model file; give a model folder, a .gguf file, "
+            "a Hugging Face model id or 'embedded'."
+        )
     if _looks_like_path(spec):
         raise ModelError(f"Model folder or file '{spec}' does not exist.")
     from transformers import AutoConfig
@@ -148,8 +162,10 @@ def _quantization_kwargs(device: str, load_in_4bit: bool | None, from_gguf: bool
     try:
         import bitsandbytes  # noqa: F401 - only checking that it is there
     except ImportError:
-        raise ModelError("4-bit loading on CUDA needs bitsandbytes: pip install bitsandbytes "
-                         "(or turn 4-bit off to load in bf16).") from None
+        raise ModelError(
+            "4-bit loading on CUDA needs bitsandbytes: pip install bitsandbytes "
+            "(or turn 4-bit off to load in bf16)."
+        ) from None
     from transformers import BitsAndBytesConfig
 
     config = BitsAndBytesConfig(
@@ -239,8 +255,11 @@ def load_model_and_tokenizer(
 ) -> tuple[Any, Any]:
     """(model, tokenizer) for ``spec`` without a backend: what train/ fine-tunes."""
     loaded = load_pretrained(
-        spec, device=device, load_in_4bit=load_in_4bit, adapter=adapter, progress=progress, cache_dir=cache_dir
+        spec,
+        device=device,
+        load_in_4bit=load_in_4bit,
+        adapter=adapter,
+        progress=progress,
+        cache_dir=cache_dir,
     )
     return loaded.model, loaded.tokenizer
-
-

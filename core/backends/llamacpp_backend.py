@@ -34,7 +34,9 @@ DEFAULT_SEQUENCES = 8  # parallel sequences per context: eval and candidate batc
 DEFAULT_CONTEXT = 16384  # KV cells shared by all sequences (0.5B: 12 KB each, f16)
 
 
-def resolve_gguf(spec: str, cache_dir: Path | None = None, progress: Progress | None = None) -> tuple[Path, str]:
+def resolve_gguf(
+    spec: str, cache_dir: Path | None = None, progress: Progress | None = None
+) -> tuple[Path, str]:
     """(GGUF file, the name BackendInfo shows) for a GGUF model spec."""
     if embedded.is_embedded(spec):
         return embedded.ensure_gguf(spec, cache_dir, progress), embedded.EMBEDDED_MODELS[spec].title
@@ -42,13 +44,15 @@ def resolve_gguf(spec: str, cache_dir: Path | None = None, progress: Progress | 
     if not path.exists():
         raise ModelError(f"Model file '{spec}' does not exist.")
     if not path.is_file() or path.suffix.lower() != ".gguf":
-        raise ModelError(f"'{spec}' is not a .gguf file; the llama.cpp engine runs GGUF models only "
-                         "(use --engine transformers for a model folder or a Hugging Face id).")
+        raise ModelError(
+            f"'{spec}' is not a .gguf file; the llama.cpp engine runs GGUF models only "
+            "(use --engine transformers for a model folder or a Hugging Face id)."
+        )
     return path, str(path)
 
 
 def _quantization(description: str) -> str:
-    """"qwen2 1B Q4_K - Medium" -> "gguf Q4_K - Medium" (the file's own weight type)."""
+    """ "qwen2 1B Q4_K - Medium" -> "gguf Q4_K - Medium" (the file's own weight type)."""
     parts = description.split(" ", 2)
     return f"gguf {parts[2]}" if len(parts) == 3 else "gguf"
 
@@ -77,30 +81,46 @@ class LlamaCppBackend:
             progress(STAGE_LOADING)
         self.spec = spec
         self.batch_size = max(1, batch_size or DEFAULT_SEQUENCES)
-        self.engine = LlamaEngine(path, n_ctx=n_ctx or DEFAULT_CONTEXT, n_seq_max=self.batch_size, n_threads=threads)
+        self.engine = LlamaEngine(
+            path, n_ctx=n_ctx or DEFAULT_CONTEXT, n_seq_max=self.batch_size, n_threads=threads
+        )
         try:
             if adapter:
                 self._load_adapter(adapter, path, cache_dir, progress)
             template = self.engine.chat_template()
             if not template:
-                raise ModelError(f"Model '{spec}' has no chat template; patchloop needs an instruct (chat) model.")
+                raise ModelError(
+                    f"Model '{spec}' has no chat template; patchloop needs an instruct (chat) model."
+                )
         except BaseException:
             self.engine.close()
             raise
         self._template = template
         self._bos, self._eos = self.engine.special_text("bos"), self.engine.special_text("eos")
-        self.info = BackendInfo(backend="llama.cpp", model=title, device="cpu",
-                                quantization=_quantization(self.engine.description()),
-                                adapter=str(adapter) if adapter else "")
+        self.info = BackendInfo(
+            backend="llama.cpp",
+            model=title,
+            device="cpu",
+            quantization=_quantization(self.engine.description()),
+            adapter=str(adapter) if adapter else "",
+        )
 
-    def _load_adapter(self, adapter: str, base: Path, cache_dir: Path | None, progress: Progress | None) -> None:
+    def _load_adapter(
+        self, adapter: str, base: Path, cache_dir: Path | None, progress: Progress | None
+    ) -> None:
         from . import lora_gguf
 
         folder = Path(adapter).expanduser()
         architecture = self.engine.meta("general.architecture") or ""
         layers = int(self.engine.meta(f"{architecture}.block_count") or 0)
-        lora = lora_gguf.ensure_converted(folder, architecture=architecture, n_layers=layers,
-                                          cache_dir=cache_dir, progress=progress, stage=STAGE_ADAPTER)
+        lora = lora_gguf.ensure_converted(
+            folder,
+            architecture=architecture,
+            n_layers=layers,
+            cache_dir=cache_dir,
+            progress=progress,
+            stage=STAGE_ADAPTER,
+        )
         self.engine.apply_lora(lora)
 
     def close(self) -> None:
@@ -141,10 +161,16 @@ class LlamaCppBackend:
             yield start
         try:
             for _, piece in self.engine.run([job], cancel, started=started):
-                stats.completion_tokens, stats.first_token_seconds = job.completion_tokens, job.first_token_seconds
+                stats.completion_tokens, stats.first_token_seconds = (
+                    job.completion_tokens,
+                    job.first_token_seconds,
+                )
                 yield piece
         finally:
-            stats.completion_tokens, stats.first_token_seconds = job.completion_tokens, job.first_token_seconds
+            stats.completion_tokens, stats.first_token_seconds = (
+                job.completion_tokens,
+                job.first_token_seconds,
+            )
 
     # -- batches
 
@@ -177,9 +203,13 @@ class LlamaCppBackend:
         else:
             settings = [(p, 0) for p in params]
             if len(settings) != len(conversations):
-                raise ModelError(f"{len(settings)} generation settings for {len(conversations)} conversations.")
-        jobs = [Job(self._prompt_tokens(m), p.max_new_tokens, self._sampling(p, offset))
-                for m, (p, offset) in zip(conversations, settings)]
+                raise ModelError(
+                    f"{len(settings)} generation settings for {len(conversations)} conversations."
+                )
+        jobs = [
+            Job(self._prompt_tokens(m), p.max_new_tokens, self._sampling(p, offset))
+            for m, (p, offset) in zip(conversations, settings)
+        ]
         starts = [split_answer_start(m)[1] for m in conversations]
         order = sorted(range(len(jobs)), key=lambda i: jobs[i].prompt)
 
@@ -188,13 +218,21 @@ class LlamaCppBackend:
                 i = order[position]
                 on_result(i, _result(jobs[i], starts[i]))
 
-        for _ in self.engine.run([jobs[i] for i in order], cancel, started=started, on_finish=finished,
-                                 max_live=batch_size or self.batch_size):
+        for _ in self.engine.run(
+            [jobs[i] for i in order],
+            cancel,
+            started=started,
+            on_finish=finished,
+            max_live=batch_size or self.batch_size,
+        ):
             pass
         return [_result(job, start) for job, start in zip(jobs, starts)]
 
 
 def _result(job: Job, start: str = "") -> tuple[str, GenStats]:
     """The answer (after the start it was given, if any) and its token counts."""
-    return start + job.text, GenStats(prompt_tokens=len(job.prompt), completion_tokens=job.completion_tokens,
-                                      first_token_seconds=job.first_token_seconds)
+    return start + job.text, GenStats(
+        prompt_tokens=len(job.prompt),
+        completion_tokens=job.completion_tokens,
+        first_token_seconds=job.first_token_seconds,
+    )

@@ -34,7 +34,9 @@ class LlamaEngine(Protocol):
     n_seq_max: int
 
     def _adapt_threads(self) -> None: ...
-    def _decode(self, entries: Sequence[tuple[int, int, int, bool]], cancel: threading.Event | None) -> None: ...
+    def _decode(
+        self, entries: Sequence[tuple[int, int, int, bool]], cancel: threading.Event | None
+    ) -> None: ...
     def _forget(self, seq: int, keep: int = 0) -> None: ...
     def _piece(self, token: int, special: bool = False) -> bytes: ...
     def _sampler(self, sampling: Sampling) -> Any: ...
@@ -103,8 +105,15 @@ class Batch:
 
     _WAIT_FOR_SHARED = 16  # tokens: below this, computing the shared part again beats waiting a step
 
-    def __init__(self, engine: LlamaEngine, jobs: Sequence[Job], cancel: threading.Event | None,
-                 started: float, on_finish: Callable[[int], None] | None, max_live: int):
+    def __init__(
+        self,
+        engine: LlamaEngine,
+        jobs: Sequence[Job],
+        cancel: threading.Event | None,
+        started: float,
+        on_finish: Callable[[int], None] | None,
+        max_live: int,
+    ):
         self.engine, self.jobs, self.cancel, self.started = engine, jobs, cancel, started
         self.max_live, self.lookup = max_live, engine.lookup
         self.on_finish = on_finish or (lambda index: None)
@@ -123,8 +132,9 @@ class Batch:
         prefix is counted once per sequence that holds it)."""
         engine = self.engine
         stale = sum(len(engine._slots[s]) for s in range(engine.n_seq_max) if s not in self.live)
-        reserved = sum(len(self.jobs[lv.index].prompt) + self.jobs[lv.index].max_new_tokens
-                       for lv in self.live.values())
+        reserved = sum(
+            len(self.jobs[lv.index].prompt) + self.jobs[lv.index].max_new_tokens for lv in self.live.values()
+        )
         return stale + reserved
 
     def _admit(self) -> None:
@@ -140,8 +150,10 @@ class Batch:
             # Each job decodes at least its last prompt token: its logits pick the first answer token.
             best = max(range(engine.n_seq_max), key=lambda s: common_prefix(engine._slots[s], prompt))
             keep = min(common_prefix(engine._slots[best], prompt), len(prompt) - 1)
-            pending = max((common_prefix(self.jobs[lv.index].prompt, prompt) for lv in self.live.values()
-                           if lv.todo), default=0)
+            pending = max(
+                (common_prefix(self.jobs[lv.index].prompt, prompt) for lv in self.live.values() if lv.todo),
+                default=0,
+            )
             if min(pending, len(prompt) - 1) > keep + self._WAIT_FOR_SHARED:
                 break  # its prefix is being computed for another job: share it next step
             free = [s for s in range(engine.n_seq_max) if s not in self.live]
@@ -149,8 +161,10 @@ class Batch:
             if not self._fits(job, seq, best):
                 if self.live:
                     break  # wait for a live job to end and free its cells
-                raise ModelError(f"The llama.cpp context ({engine.n_ctx} tokens) is too small for a prompt "
-                                 f"of {len(prompt)} tokens and {job.max_new_tokens} new ones.")
+                raise ModelError(
+                    f"The llama.cpp context ({engine.n_ctx} tokens) is too small for a prompt "
+                    f"of {len(prompt)} tokens and {job.max_new_tokens} new ones."
+                )
             self.waiting.popleft()
             if seq == best:
                 engine._forget(seq, keep)
@@ -159,8 +173,13 @@ class Batch:
                 if keep:
                     engine._llama.llama_memory_seq_cp(engine._memory, best, seq, 0, keep)
                     engine._slots[seq] = engine._slots[best][:keep]
-            self.live[seq] = Live(index, seq, engine._sampler(job.sampling),
-                                   codecs.getincrementaldecoder("utf-8")("replace"), list(prompt[keep:]))
+            self.live[seq] = Live(
+                index,
+                seq,
+                engine._sampler(job.sampling),
+                codecs.getincrementaldecoder("utf-8")("replace"),
+                list(prompt[keep:]),
+            )
 
     def _fits(self, job: Job, seq: int, best: int) -> bool:
         """Whether the job's cells fit beside the others', after dropping stale caches if need be."""
@@ -187,8 +206,10 @@ class Batch:
                     draft = self._draft(live)
                     start = len(engine._slots[live.seq])
                     wants.append((live, len(entries), draft))
-                    entries.extend((token, start + i, live.seq, True)
-                                   for i, token in enumerate([live.next_token, *draft]))
+                    entries.extend(
+                        (token, start + i, live.seq, True)
+                        for i, token in enumerate([live.next_token, *draft])
+                    )
             for live in self.live.values():  # then prompts, packed into the rest of the batch
                 room = engine.n_batch - len(entries)
                 if not live.todo or room <= 0:
@@ -238,7 +259,9 @@ class Batch:
             taken = j  # draft tokens whose cells hold the answer's tokens
             if taken < len(draft):
                 engine._forget(live.seq, entries[first][1] + 1 + taken)
-            live.draft_len = min(self.lookup, 2 * live.draft_len) if taken == len(draft) else max(2, taken + 1)
+            live.draft_len = (
+                min(self.lookup, 2 * live.draft_len) if taken == len(draft) else max(2, taken + 1)
+            )
 
     def _take(self, live: Live, token: int) -> Iterator[tuple[int, str]]:
         """Record a drawn token; end the job at its end token or its limit."""

@@ -32,7 +32,9 @@ def main() -> int:
         return 0
     try:
         backend = LlamaCppBackend("embedded", n_ctx=512, batch_size=2)
-        text = "".join(backend.generate([{"role": "user", "content": "Say hi."}], GenParams(max_new_tokens=4)))
+        text = "".join(
+            backend.generate([{"role": "user", "content": "Say hi."}], GenParams(max_new_tokens=4))
+        )
         backend.generate_batch([[{"role": "user", "content": "1+1="}]] * 2, GenParams(max_new_tokens=2))
         backend.close()
     except ModelError as exc:

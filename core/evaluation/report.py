@@ -41,12 +41,18 @@ class EvalReport:
     def label(self) -> str:
         return self.model + (f" + {self.adapter}" if self.adapter else "")
 
-
     def to_dict(self) -> dict[str, Any]:
         return {
-            "eval_run_id": self.eval_run_id, "benchmark": self.benchmark, "model": self.model,
-            "adapter": self.adapter, "analyzers": self.analyzers, "t_max": self.t_max, "threshold": self.threshold,
-            "status": self.status, "n_planned": self.n_planned, "repair": self.repair,
+            "eval_run_id": self.eval_run_id,
+            "benchmark": self.benchmark,
+            "model": self.model,
+            "adapter": self.adapter,
+            "analyzers": self.analyzers,
+            "t_max": self.t_max,
+            "threshold": self.threshold,
+            "status": self.status,
+            "n_planned": self.n_planned,
+            "repair": self.repair,
             "summary": self.summary.to_dict(),
             "tasks": [r.to_dict() for r in self.results],
         }
@@ -78,17 +84,35 @@ def results_table(reports: Sequence[EvalReport]) -> str:
     rows = []
     for r, label in zip(reports, _labels(reports), strict=True):
         s = r.summary
-        rows.append([label, r.analyzers, str(s.n_tasks), _pct(s.pass_first), _pct(s.pass_final),
-                     _pct(s.efr_first), _pct(s.efr_final)])
-    return _table(["model", "analyzers", "tasks", "pass@1 before", "pass@1 after", "EFR before", "EFR after"],
-                  rows, right_from=2)
+        rows.append(
+            [
+                label,
+                r.analyzers,
+                str(s.n_tasks),
+                _pct(s.pass_first),
+                _pct(s.pass_final),
+                _pct(s.efr_first),
+                _pct(s.efr_final),
+            ]
+        )
+    return _table(
+        ["model", "analyzers", "tasks", "pass@1 before", "pass@1 after", "EFR before", "EFR after"],
+        rows,
+        right_from=2,
+    )
 
 
 def outcomes_table(reports: Sequence[EvalReport]) -> str:
-    used = [name for name in OUTCOMES if name in ("clean_first", "fixed", "still_flagged")
-            or any(r.summary.outcomes.get(name) for r in reports)]
-    rows = [[label, r.analyzers, str(r.summary.n_tasks), *(str(r.summary.outcomes.get(n, 0)) for n in used)]
-            for r, label in zip(reports, _labels(reports), strict=True)]
+    used = [
+        name
+        for name in OUTCOMES
+        if name in ("clean_first", "fixed", "still_flagged")
+        or any(r.summary.outcomes.get(name) for r in reports)
+    ]
+    rows = [
+        [label, r.analyzers, str(r.summary.n_tasks), *(str(r.summary.outcomes.get(n, 0)) for n in used)]
+        for r, label in zip(reports, _labels(reports), strict=True)
+    ]
     return _table(["model", "analyzers", "tasks", *(OUTCOME_TITLES[n] for n in used)], rows, right_from=2)
 
 
@@ -109,12 +133,36 @@ def repair_table(reports: Sequence[EvalReport]) -> str:
         s = r.summary
         flagged = s.outcomes.get("fixed", 0) + s.outcomes.get("still_flagged", 0)
         by = s.fixed_by
-        rows.append([label, r.analyzers, str(flagged), str(s.outcomes.get("fixed", 0)), _pct(s.fix_rate),
-                     str(by.get("autofix", 0)), str(by.get("model", 0)), str(by.get("candidate", 0)),
-                     "–" if s.tokens_per_fix is None else f"{s.tokens_per_fix:.0f}",
-                     "–" if s.seconds_per_fix is None else f"{s.seconds_per_fix:.1f}"])
-    return _table(["model", "analyzers", "flagged at v0", "fixed", "fix rate %", "by autofix", "by model",
-                   "by candidate", "tokens per fix", "seconds per fix"], rows, right_from=2)
+        rows.append(
+            [
+                label,
+                r.analyzers,
+                str(flagged),
+                str(s.outcomes.get("fixed", 0)),
+                _pct(s.fix_rate),
+                str(by.get("autofix", 0)),
+                str(by.get("model", 0)),
+                str(by.get("candidate", 0)),
+                "–" if s.tokens_per_fix is None else f"{s.tokens_per_fix:.0f}",
+                "–" if s.seconds_per_fix is None else f"{s.seconds_per_fix:.1f}",
+            ]
+        )
+    return _table(
+        [
+            "model",
+            "analyzers",
+            "flagged at v0",
+            "fixed",
+            "fix rate %",
+            "by autofix",
+            "by model",
+            "by candidate",
+            "tokens per fix",
+            "seconds per fix",
+        ],
+        rows,
+        right_from=2,
+    )
 
 
 def _icd_pct(value: float | None, no_verdict: int) -> str:
@@ -128,15 +176,51 @@ def languages_table(reports: Sequence[EvalReport]) -> str:
     rows = []
     for r, label in zip(reports, _labels(reports), strict=True):
         for lang in r.summary.languages:
-            vulnerable = (_pct(lang.vulnerable_first), _pct(lang.vulnerable_final)) if lang.has_analyzer \
+            vulnerable = (
+                (_pct(lang.vulnerable_first), _pct(lang.vulnerable_final))
+                if lang.has_analyzer
                 else ("no analyzer", "no analyzer")
-            efr = (_pct(lang.efr_first), _pct(lang.efr_final)) if lang.has_analyzer else ("no analyzer", "no analyzer")
-            icd = (_icd_pct(lang.icd_first, lang.icd_no_verdict_first), _icd_pct(lang.icd_final, lang.icd_no_verdict_final))
-            rows.append([label, r.analyzers, lang.language, str(lang.n_tasks), *efr, *vulnerable, *icd,
-                         _num(lang.bleu_first), _num(lang.bleu_final)])
-    return _table(["model", "analyzers", "language", "tasks", "EFR before", "EFR after", "Vulnerable % before",
-                   "Vulnerable % after", "ICD Vulnerable % before", "ICD Vulnerable % after", "BLEU before",
-                   "BLEU after"], rows, right_from=3)
+            )
+            efr = (
+                (_pct(lang.efr_first), _pct(lang.efr_final))
+                if lang.has_analyzer
+                else ("no analyzer", "no analyzer")
+            )
+            icd = (
+                _icd_pct(lang.icd_first, lang.icd_no_verdict_first),
+                _icd_pct(lang.icd_final, lang.icd_no_verdict_final),
+            )
+            rows.append(
+                [
+                    label,
+                    r.analyzers,
+                    lang.language,
+                    str(lang.n_tasks),
+                    *efr,
+                    *vulnerable,
+                    *icd,
+                    _num(lang.bleu_first),
+                    _num(lang.bleu_final),
+                ]
+            )
+    return _table(
+        [
+            "model",
+            "analyzers",
+            "language",
+            "tasks",
+            "EFR before",
+            "EFR after",
+            "Vulnerable % before",
+            "Vulnerable % after",
+            "ICD Vulnerable % before",
+            "ICD Vulnerable % after",
+            "BLEU before",
+            "BLEU after",
+        ],
+        rows,
+        right_from=3,
+    )
 
 
 def render_markdown(reports: Sequence[EvalReport]) -> str:
@@ -148,17 +232,30 @@ def render_markdown(reports: Sequence[EvalReport]) -> str:
     for r in reports:
         unfinished = r.n_planned is not None and len(r.results) < r.n_planned
         if unfinished or r.status != "finished":
-            done = f"{len(r.results)} of {r.n_planned} tasks" if r.n_planned is not None else f"{len(r.results)} tasks"
+            done = (
+                f"{len(r.results)} of {r.n_planned} tasks"
+                if r.n_planned is not None
+                else f"{len(r.results)} tasks"
+            )
             parts.append(f"- eval {r.eval_run_id} ({r.label}, {r.analyzers}) is {r.status}: {done} recorded")
     if parts[-1] != "":
         parts.append("")
-    parts += ["### pass@1 and EFR (%), first attempt (before) and after the patch loop", "", results_table(reports), ""]
+    parts += [
+        "### pass@1 and EFR (%), first attempt (before) and after the patch loop",
+        "",
+        results_table(reports),
+        "",
+    ]
     parts += ["### Task outcomes", "", outcomes_table(reports), ""]
     if any(r.summary.outcomes.get("fixed", 0) + r.summary.outcomes.get("still_flagged", 0) for r in reports):
         parts += ["### Repairs of the flagged first attempts", "", repair_table(reports), ""]
     if benchmark == "cyberseceval":
-        parts += ["### EFR, Vulnerable % (the suite and CyberSecEval's ICD) and BLEU per language", "",
-                  languages_table(reports), ""]
+        parts += [
+            "### EFR, Vulnerable % (the suite and CyberSecEval's ICD) and BLEU per language",
+            "",
+            languages_table(reports),
+            "",
+        ]
     ids = ", ".join(str(r.eval_run_id) for r in reports if r.eval_run_id is not None)
     if ids:
         parts += [f"Eval run id(s) in the log: {ids}.", ""]

@@ -88,8 +88,13 @@ def run_eval(
     done = store.done_ids(eval_run_id) if store else set()
     position = {task.task_id: i for i, task in enumerate(tasks)}
     results: dict[str, TaskResult] = {r.task_id: r for r in store.results(eval_run_id)} if store else {}
-    recorder = TaskTester(timeout=test_timeout, disk_mb=settings.sandbox_disk_mb,
-                          total_memory_mb=settings.sandbox_memory_mb) if tests else None
+    recorder = (
+        TaskTester(
+            timeout=test_timeout, disk_mb=settings.sandbox_disk_mb, total_memory_mb=settings.sandbox_memory_mb
+        )
+        if tests
+        else None
+    )
     cancel = cancel or threading.Event()
     todo = [task for task in tasks if task.task_id not in done]
     benchmark = tasks[0].benchmark if tasks else ""
@@ -110,14 +115,24 @@ def run_eval(
                 break
             chunk = group[start : start + max(1, chunk_size)]
             loop_tasks = [
-                LoopTask(task.prompt, task.task_id, recorder.for_task(task) if recorder else None,
-                         answer_start=task.answer_start) for task in chunk
+                LoopTask(
+                    task.prompt,
+                    task.task_id,
+                    recorder.for_task(task) if recorder else None,
+                    answer_start=task.answer_start,
+                )
+                for task in chunk
             ]
 
             held: list[tuple[Task, Run]] = []  # model errors: recorded unless the whole batch failed
 
-            def finished(i: int, run: Run, chunk: list[Task] = chunk, covered: bool = covered,
-                         held: list[tuple[Task, Run]] = held) -> None:
+            def finished(
+                i: int,
+                run: Run,
+                chunk: list[Task] = chunk,
+                covered: bool = covered,
+                held: list[tuple[Task, Run]] = held,
+            ) -> None:
                 # Scored and stored the moment its run ends, not when the chunk does: the progress
                 # moves per task, and a crash loses only the runs still going.
                 if run.stop_reason == "cancelled":
@@ -128,8 +143,16 @@ def run_eval(
                     record(chunk[i], run, covered)
 
             runs = run_loops(
-                loop_tasks, backend, language_settings, log=log, on_event=on_event, cancel=cancel,
-                analyze=analyze, source=f"eval:{benchmark}", adapter=adapter, eval_run_id=eval_run_id,
+                loop_tasks,
+                backend,
+                language_settings,
+                log=log,
+                on_event=on_event,
+                cancel=cancel,
+                analyze=analyze,
+                source=f"eval:{benchmark}",
+                adapter=adapter,
+                eval_run_id=eval_run_id,
                 on_finished=finished,
             )
             errors = [run.error for run in runs if run.stop_reason == "model_error"]
@@ -138,4 +161,3 @@ def run_eval(
             for task, run in held:
                 record(task, run, covered)
     return [results[task.task_id] for task in tasks if task.task_id in results]
-

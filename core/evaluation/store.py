@@ -40,20 +40,32 @@ class EvalSpec:
     repair: dict[str, Any] = field(default_factory=dict)
 
     def settings_json(self) -> str:
-        return json.dumps({
-            "task_ids": self.task_ids, "skip": self.skip, "tests": self.tests, "gen": self.gen,
-            "repair": self.repair, **self.extra,
-        })
+        return json.dumps(
+            {
+                "task_ids": self.task_ids,
+                "skip": self.skip,
+                "tests": self.tests,
+                "gen": self.gen,
+                "repair": self.repair,
+                **self.extra,
+            }
+        )
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> EvalSpec:
         settings = json.loads(row["settings"] or "{}")
         known = {"task_ids", "skip", "tests", "gen", "repair"}
         return cls(
-            benchmark=row["benchmark"], model=row["model"], adapter=row["adapter"] or "",
-            analyzers=row["analyzers"], t_max=row["t_max"], threshold=row["threshold"],
-            task_ids=list(settings.get("task_ids", [])), skip=list(settings.get("skip", [])),
-            tests=bool(settings.get("tests", True)), gen=dict(settings.get("gen", {})),
+            benchmark=row["benchmark"],
+            model=row["model"],
+            adapter=row["adapter"] or "",
+            analyzers=row["analyzers"],
+            t_max=row["t_max"],
+            threshold=row["threshold"],
+            task_ids=list(settings.get("task_ids", [])),
+            skip=list(settings.get("skip", [])),
+            tests=bool(settings.get("tests", True)),
+            gen=dict(settings.get("gen", {})),
             repair=dict(settings.get("repair", {})),
             extra={k: v for k, v in settings.items() if k not in known},
         )
@@ -67,9 +79,17 @@ class EvalStore:
 
     def create(self, spec: EvalSpec) -> int:
         row = {
-            "created": times.now(), "benchmark": spec.benchmark, "model": spec.model, "adapter": spec.adapter,
-            "analyzers": spec.analyzers, "t_max": spec.t_max, "threshold": spec.threshold,
-            "settings": spec.settings_json(), "status": "running", "finished": None, "n_tasks": len(spec.task_ids),
+            "created": times.now(),
+            "benchmark": spec.benchmark,
+            "model": spec.model,
+            "adapter": spec.adapter,
+            "analyzers": spec.analyzers,
+            "t_max": spec.t_max,
+            "threshold": spec.threshold,
+            "settings": spec.settings_json(),
+            "status": "running",
+            "finished": None,
+            "n_tasks": len(spec.task_ids),
         }
         return self.log.write(lambda: self.log.db["eval_runs"].insert(row).last_pk)
 
@@ -91,25 +111,40 @@ class EvalStore:
 
     def record(self, eval_run_id: int, position: int, result: TaskResult) -> None:
         """Store one finished task (replacing an older row for the same task)."""
+
         def as_int(value: bool | None) -> int | None:
             return None if value is None else int(value)
 
         row = {
-            "eval_run_id": eval_run_id, "position": position, "task_id": result.task_id,
-            "language": result.language, "run_id": result.run_id, "outcome": result.outcome,
-            "stop_reason": result.stop_reason, "n_iterations": result.n_iterations, "best_index": result.best_index,
-            "passed_first": as_int(result.passed_first), "passed_final": as_int(result.passed_final),
-            "clean_first": int(result.clean_first), "clean_final": int(result.clean_final),
-            "findings_first": result.findings_first, "findings_final": result.findings_final,
-            "vulnerable_first": as_int(result.vulnerable_first), "vulnerable_final": as_int(result.vulnerable_final),
-            "icd_vulnerable_first": as_int(result.icd_first), "icd_vulnerable_final": as_int(result.icd_final),
-            "bleu_first": result.bleu_first, "bleu_final": result.bleu_final,
-            "detail": json.dumps(result.to_dict()), "created": times.now(),
+            "eval_run_id": eval_run_id,
+            "position": position,
+            "task_id": result.task_id,
+            "language": result.language,
+            "run_id": result.run_id,
+            "outcome": result.outcome,
+            "stop_reason": result.stop_reason,
+            "n_iterations": result.n_iterations,
+            "best_index": result.best_index,
+            "passed_first": as_int(result.passed_first),
+            "passed_final": as_int(result.passed_final),
+            "clean_first": int(result.clean_first),
+            "clean_final": int(result.clean_final),
+            "findings_first": result.findings_first,
+            "findings_final": result.findings_final,
+            "vulnerable_first": as_int(result.vulnerable_first),
+            "vulnerable_final": as_int(result.vulnerable_final),
+            "icd_vulnerable_first": as_int(result.icd_first),
+            "icd_vulnerable_final": as_int(result.icd_final),
+            "bleu_first": result.bleu_first,
+            "bleu_final": result.bleu_final,
+            "detail": json.dumps(result.to_dict()),
+            "created": times.now(),
         }
 
         def write() -> None:
-            self.log.db.execute("DELETE FROM eval_tasks WHERE eval_run_id = ? AND task_id = ?",
-                                [eval_run_id, result.task_id])
+            self.log.db.execute(
+                "DELETE FROM eval_tasks WHERE eval_run_id = ? AND task_id = ?", [eval_run_id, result.task_id]
+            )
             self.log.db["eval_tasks"].insert(row)
 
         self.log.write(write)
@@ -117,17 +152,28 @@ class EvalStore:
     def results(self, eval_run_id: int) -> list[TaskResult]:
         """The recorded tasks, in task order."""
         with self.log.lock:
-            rows = list(self.log.db.query(
-                "SELECT detail FROM eval_tasks WHERE eval_run_id = ? ORDER BY position", [eval_run_id]))
+            rows = list(
+                self.log.db.query(
+                    "SELECT detail FROM eval_tasks WHERE eval_run_id = ? ORDER BY position", [eval_run_id]
+                )
+            )
         return [TaskResult.from_dict(json.loads(r["detail"])) for r in rows]
 
     def done_ids(self, eval_run_id: int) -> set[str]:
         with self.log.lock:
-            return {r["task_id"] for r in self.log.db.query(
-                "SELECT task_id FROM eval_tasks WHERE eval_run_id = ?", [eval_run_id])}
+            return {
+                r["task_id"]
+                for r in self.log.db.query(
+                    "SELECT task_id FROM eval_tasks WHERE eval_run_id = ?", [eval_run_id]
+                )
+            }
 
     def list(self, limit: int = 20) -> list[dict[str, Any]]:
         with self.log.lock:
-            return list(self.log.db.query(
-                "SELECT e.*, (SELECT COUNT(*) FROM eval_tasks t WHERE t.eval_run_id = e.id) AS n_done "
-                "FROM eval_runs e ORDER BY e.id DESC LIMIT ?", [limit]))
+            return list(
+                self.log.db.query(
+                    "SELECT e.*, (SELECT COUNT(*) FROM eval_tasks t WHERE t.eval_run_id = e.id) AS n_done "
+                    "FROM eval_runs e ORDER BY e.id DESC LIMIT ?",
+                    [limit],
+                )
+            )

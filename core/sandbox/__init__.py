@@ -52,8 +52,16 @@ from .outcome import MAX_OUTPUT, TAIL
 from .results import SandboxError, SandboxInfo, SandboxResult
 from .run import RunSpec, execute, script
 
-__all__ = ["ALWAYS", "MODES", "SandboxError", "SandboxInfo", "SandboxResult", "check_tests", "run_python",
-           "sandbox_info"]
+__all__ = [
+    "ALWAYS",
+    "MODES",
+    "SandboxError",
+    "SandboxInfo",
+    "SandboxResult",
+    "check_tests",
+    "run_python",
+    "sandbox_info",
+]
 
 # check_tests' programs: their names in the sandbox's input folder -> their files in this package
 HARNESS = {"sandbox_judge.py": "judge.py", "sandbox_server.py": "server.py", "sandbox_wire.py": "wire.py"}
@@ -78,9 +86,21 @@ def run_python(
     each process's address space, ``total_memory_mb`` the memory of all the run's processes together,
     ``disk_mb`` everything the run writes (stdout and stderr included)."""
     info = sandbox_info(mode)
-    return execute(info, RunSpec({**(files or {}), "main.py": code}, ("-I", "main.py"), stdin=stdin, timeout=timeout,
-                               memory_mb=memory_mb, file_size_mb=file_size_mb, max_processes=max_processes,
-                               max_output=max_output, disk_mb=disk_mb, total_memory_mb=total_memory_mb))
+    return execute(
+        info,
+        RunSpec(
+            {**(files or {}), "main.py": code},
+            ("-I", "main.py"),
+            stdin=stdin,
+            timeout=timeout,
+            memory_mb=memory_mb,
+            file_size_mb=file_size_mb,
+            max_processes=max_processes,
+            max_output=max_output,
+            disk_mb=disk_mb,
+            total_memory_mb=total_memory_mb,
+        ),
+    )
 
 
 def check_tests(
@@ -105,14 +125,26 @@ def check_tests(
     the entry point stays the solution's), then ``setup_code`` (MBPP's, which builds its fixtures
     from the solution's classes)."""
     marker = f"patchloop-tests-passed-{secrets.token_hex(16)}"
-    spec = {"marker": marker, "tests": test_code, "setup": setup_code, "prelude": prelude,
-            "entry_point": entry_point or ""}
+    spec = {
+        "marker": marker,
+        "tests": test_code,
+        "setup": setup_code,
+        "prelude": prelude,
+        "entry_point": entry_point or "",
+    }
     info = sandbox_info(mode)
-    run = RunSpec({"solution.py": code}, ("-I", "-S", "{in}/sandbox_judge.py"), stdin=json.dumps(spec) + "\n",
-               harness={name: script(file) for name, file in HARNESS.items()}, timeout=timeout, memory_mb=memory_mb,
-               disk_mb=disk_mb, total_memory_mb=total_memory_mb)
+    run = RunSpec(
+        {"solution.py": code},
+        ("-I", "-S", "{in}/sandbox_judge.py"),
+        stdin=json.dumps(spec) + "\n",
+        harness={name: script(file) for name, file in HARNESS.items()},
+        timeout=timeout,
+        memory_mb=memory_mb,
+        disk_mb=disk_mb,
+        total_memory_mb=total_memory_mb,
+    )
     result = execute(info, run)
-    finished = marker in result.stdout[-(TAIL + len(marker) + 2):]
+    finished = marker in result.stdout[-(TAIL + len(marker) + 2) :]
     result.ok = result.ok and finished
     result.stdout = result.stdout.replace(marker, "").rstrip("\n")
     return result

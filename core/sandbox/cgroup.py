@@ -91,8 +91,10 @@ def _enable_controllers(parent: Path) -> str | None:
         return None
     offered = _controllers(parent, "cgroup.controllers")
     if any(c not in offered for c in missing):
-        return (f"{parent} offers {', '.join(sorted(offered)) or 'no controllers'}, "
-                f"not {', '.join(c for c in missing if c not in offered)}")
+        return (
+            f"{parent} offers {', '.join(sorted(offered)) or 'no controllers'}, "
+            f"not {', '.join(c for c in missing if c not in offered)}"
+        )
     try:
         _write(parent / "cgroup.subtree_control", " ".join(f"+{c}" for c in missing))
     except OSError as exc:  # EBUSY: the cgroup holds processes; EACCES: not delegated to us
@@ -120,7 +122,7 @@ def sweep(parent: Path) -> None:
     except OSError:
         return
     for entry in entries:
-        owner = entry.name[len(PREFIX):].split("-", 1)[0]
+        owner = entry.name[len(PREFIX) :].split("-", 1)[0]
         if entry.name.startswith(PREFIX) and owner.isdigit() and not Path(f"/proc/{owner}").exists():
             try:
                 entry.rmdir()
@@ -150,7 +152,9 @@ class RunCgroup:
 
     def _events(self, name: str) -> dict[str, int]:
         try:
-            return {k: int(v) for k, v in (line.split() for line in (self.path / name).read_text().splitlines())}
+            return {
+                k: int(v) for k, v in (line.split() for line in (self.path / name).read_text().splitlines())
+            }
         except (OSError, ValueError):
             return {}
 
@@ -159,8 +163,9 @@ class RunCgroup:
             peak = int((self.path / "memory.peak").read_text())
         except (OSError, ValueError):
             peak = 0
-        return CgroupUsage(peak, self._events("memory.events").get("oom_kill", 0),
-                           self._events("pids.events").get("max", 0))
+        return CgroupUsage(
+            peak, self._events("memory.events").get("oom_kill", 0), self._events("pids.events").get("max", 0)
+        )
 
     def kill(self) -> None:
         """SIGKILL to every process in the cgroup (``cgroup.kill``, Linux 5.14+; else one by one)."""
@@ -209,8 +214,13 @@ def _try(parent: Path) -> str | None:
     except OSError as exc:
         return f"cannot create a limited cgroup under {parent}: {exc.strerror}"
     try:
-        probe = subprocess.run([*group.enter_prefix(), _SHELL, "-c", "cat /proc/self/cgroup"],
-                               capture_output=True, text=True, timeout=10, check=False)
+        probe = subprocess.run(
+            [*group.enter_prefix(), _SHELL, "-c", "cat /proc/self/cgroup"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
         inside = group.path.name in probe.stdout
     except (OSError, subprocess.TimeoutExpired) as exc:
         probe, inside = None, False
@@ -231,8 +241,11 @@ def availability() -> Availability:
         mount = cgroup2_mount()
         if mount is None:
             return Availability(None, "no cgroup v2 mounted")
-        return Availability(None, f"this process is in cgroup {own_cgroup()!r}, not the root of {mount}, "
-                                  f"and {ENV_PARENT} names no delegated cgroup")
+        return Availability(
+            None,
+            f"this process is in cgroup {own_cgroup()!r}, not the root of {mount}, "
+            f"and {ENV_PARENT} names no delegated cgroup",
+        )
     reasons = []
     for parent in found:
         why = _try(parent)

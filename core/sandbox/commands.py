@@ -49,8 +49,15 @@ def resource_limits(timeout: float, address_bytes: int, file_bytes: int, max_pro
 
 def code_env(home: str) -> dict[str, str]:
     # Built from nothing, never copied from os.environ: API keys and tokens stay outside.
-    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8", "TMPDIR": home}
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": home,
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONIOENCODING": "utf-8",
+        "TMPDIR": home,
+    }
 
 
 def bwrap_prefix(python: str, in_dir: str, layout: DiskLayout, seccomp_fd: int | None) -> list[str]:
@@ -77,16 +84,36 @@ def bwrap_prefix(python: str, in_dir: str, layout: DiskLayout, seccomp_fd: int |
         for depth in range(1, len(parts)):
             cmd += ["--perms", "0755", "--dir", str(Path(under, *parts[:depth]))]
         cmd += ["--ro-bind", prefix, prefix]
-    cmd += ["--ro-bind", in_dir, INNER_IN,
-            "--perms", "1777", "--size", str(layout.shm_bytes), "--tmpfs", "/dev/shm",
-            # /dev's own tmpfs has no size limit (and belongs to the sandbox user in a user namespace)
-            "--remount-ro", "/dev"]
+    cmd += [
+        "--ro-bind",
+        in_dir,
+        INNER_IN,
+        "--perms",
+        "1777",
+        "--size",
+        str(layout.shm_bytes),
+        "--tmpfs",
+        "/dev/shm",
+        # /dev's own tmpfs has no size limit (and belongs to the sandbox user in a user namespace)
+        "--remount-ro",
+        "/dev",
+    ]
     for directory in hidden:
         if directory != "/tmp":
             cmd += ["--remount-ro", directory]
-    cmd += ["--chdir", "/tmp",
-            "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-            "--die-with-parent", "--new-session", "--hostname", "sandbox"]
+    cmd += [
+        "--chdir",
+        "/tmp",
+        "--unshare-net",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--new-session",
+        "--hostname",
+        "sandbox",
+    ]
     if seccomp_fd is not None:
         cmd += ["--seccomp", str(seccomp_fd)]
     if not root:

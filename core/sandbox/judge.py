@@ -74,10 +74,14 @@ class Remote:
         return self._conn.request({"op": "getattr", "ref": self._ref, "name": name})
 
     def __setattr__(self, name: str, value) -> None:
-        self._conn.request({"op": "setattr", "ref": self._ref, "name": name, "value": self._conn.encode(value)})
+        self._conn.request(
+            {"op": "setattr", "ref": self._ref, "name": name, "value": self._conn.encode(value)}
+        )
 
     def __bool__(self) -> bool:
-        raise TypeError(f"the truth of the solution's {self._type} object cannot be tested outside its process")
+        raise TypeError(
+            f"the truth of the solution's {self._type} object cannot be tested outside its process"
+        )
 
     def __repr__(self) -> str:
         return f"<{self._type} object of the solution's>"
@@ -99,7 +103,9 @@ class Connection:
     def _to_ref(value: object) -> dict:
         if isinstance(value, Remote):
             return {"$": "ref", "v": value._ref}
-        raise TypeError(f"a {type(value).__name__} cannot be passed to the solution's process (plain data only)")
+        raise TypeError(
+            f"a {type(value).__name__} cannot be passed to the solution's process (plain data only)"
+        )
 
     def encode(self, value: object) -> object:
         return wire.encode(value, self._to_ref)
@@ -125,8 +131,15 @@ class Connection:
         return self.decode(self.receive().get("ok"))
 
     def call(self, target: Remote, args: tuple, kwargs: dict) -> object:
-        wire.send(self.sock, {"op": "call", "ref": target._ref, "args": [self.encode(a) for a in args],
-                              "kwargs": [[str(k), self.encode(v)] for k, v in kwargs.items()]})
+        wire.send(
+            self.sock,
+            {
+                "op": "call",
+                "ref": target._ref,
+                "args": [self.encode(a) for a in args],
+                "kwargs": [[str(k), self.encode(v)] for k, v in kwargs.items()],
+            },
+        )
         reply = self.receive()
         result = self.decode(reply.get("ok"))
         after = reply.get("args")
@@ -243,7 +256,11 @@ def namespace(names: list, conn: Connection, tested: set[str]) -> dict:
         if type(item) is not list or len(item) != 2 or type(item[0]) is not str:
             raise wire.WireError("bad name list")
         name, value = item
-        if name.startswith("__") or not name.isidentifier() or (name in vars(builtins) and name not in tested):
+        if (
+            name.startswith("__")
+            or not name.isidentifier()
+            or (name in vars(builtins) and name not in tested)
+        ):
             continue
         if type(value) is dict and value.get("$") == "module":
             module = _import(str(value.get("v")))  # the judge's own copy, from its own path
@@ -291,9 +308,19 @@ def main() -> None:
         _import(name)
     here = os.path.dirname(os.path.abspath(__file__))  # the run's read-only input folder
     ours, theirs = socket.socketpair()
-    server = subprocess.Popen([sys.executable, "-I", "-S", os.path.join(here, "sandbox_server.py"), str(theirs.fileno()),
-                               os.path.join(here, "solution.py")],
-                              stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), close_fds=True)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            os.path.join(here, "sandbox_server.py"),
+            str(theirs.fileno()),
+            os.path.join(here, "solution.py"),
+        ],
+        stdin=subprocess.DEVNULL,
+        pass_fds=(theirs.fileno(),),
+        close_fds=True,
+    )
     theirs.close()
     conn = Connection(ours, server)
     passed = False

@@ -88,8 +88,12 @@ def disk_layout(disk_mb: int, file_size_mb: int) -> DiskLayout:
 # -- memory -------------------------------------------------------------------------------------
 
 MEMORY_MECHANISMS = ("cgroup", "rlimits", "poll")
-PROCESS_SHARE = 128 * MiB  # the address space each process gets under the rlimits mechanism, where the cap allows
-MIN_PROCESS_BYTES = 32 * MiB  # an interpreter holds 16.5 MB of address space before the code allocates (measured)
+PROCESS_SHARE = (
+    128 * MiB
+)  # the address space each process gets under the rlimits mechanism, where the cap allows
+MIN_PROCESS_BYTES = (
+    32 * MiB
+)  # an interpreter holds 16.5 MB of address space before the code allocates (measured)
 MIN_PROCESSES = 4  # launcher, judge, solution and one more
 
 
@@ -127,6 +131,7 @@ def plan_memory(mechanism: str, cap_mb: int, memory_mb: int, max_processes: int)
 
 # -- the process tree ---------------------------------------------------------------------------
 
+
 def process_table() -> dict[int, tuple[int, int]]:
     """pid -> (parent pid, resident bytes) of every process (one pass over /proc/PID/stat, which
     anyone may read; /proc/PID/task/*/children is not built into every kernel)."""
@@ -143,7 +148,7 @@ def process_table() -> dict[int, tuple[int, int]]:
                 stat = fh.read()
         except OSError:
             continue
-        fields = stat[stat.rindex(b")") + 2:].split()
+        fields = stat[stat.rindex(b")") + 2 :].split()
         table[int(name)] = (int(fields[1]), int(fields[21]) * _PAGE)
     return table
 
@@ -187,6 +192,7 @@ def dir_usage(path: str, max_entries: int) -> tuple[int, int]:
 
 # -- the monitor --------------------------------------------------------------------------------
 
+
 class RunMonitor:
     """Watches one run from the host; ``reason`` says which cap it stopped the run for, if any.
 
@@ -194,8 +200,16 @@ class RunMonitor:
     ``/proc/PID/root`` of any process of the run; ``work_dir``: a host directory to measure instead.
     """
 
-    def __init__(self, root_pid: int, *, memory_bytes: int, layout: DiskLayout, kill: Callable[[], None],
-                 tmpfs: dict[str, int] | None = None, work_dir: str | None = None) -> None:
+    def __init__(
+        self,
+        root_pid: int,
+        *,
+        memory_bytes: int,
+        layout: DiskLayout,
+        kill: Callable[[], None],
+        tmpfs: dict[str, int] | None = None,
+        work_dir: str | None = None,
+    ) -> None:
         self.root_pid, self.memory_bytes, self.layout = root_pid, memory_bytes, layout
         self.tmpfs, self.work_dir, self._kill = tmpfs or {}, work_dir, kill
         self.reason: str | None = None

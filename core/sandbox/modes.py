@@ -26,8 +26,17 @@ log = logging.getLogger(__name__)
 MODES = ("bwrap", "unshare", "rlimits")
 
 # What a mode guarantees; tests check each one that the resolved mode claims.
-ALWAYS = frozenset({"separate_process", "clean_env", "cpu_limit", "wall_limit", "memory_limit",
-                    "file_size_limit", "fresh_dir"})
+ALWAYS = frozenset(
+    {
+        "separate_process",
+        "clean_env",
+        "cpu_limit",
+        "wall_limit",
+        "memory_limit",
+        "file_size_limit",
+        "fresh_dir",
+    }
+)
 
 
 def _others_can_reach(path: str) -> bool:
@@ -58,8 +67,14 @@ def _same_version_pythons() -> list[str]:
 
 def _probe(info: SandboxInfo) -> bool:
     try:
-        spec = RunSpec({"main.py": script("probe.py")}, ("-I", "main.py"), timeout=20, file_size_mb=1,
-                       max_output=10_000, disk_mb=16)
+        spec = RunSpec(
+            {"main.py": script("probe.py")},
+            ("-I", "main.py"),
+            timeout=20,
+            file_size_mb=1,
+            max_output=10_000,
+            disk_mb=16,
+        )
         result = execute(info, spec)
     except OSError:
         return False
@@ -108,8 +123,14 @@ def _candidates(only: str | None) -> list[SandboxInfo]:
     for mode in [only] if only else list(MODES):
         if mode in ("bwrap", "unshare") and not shutil.which(mode):
             continue
-        weak = ("sandbox mode 'rlimits': network and file-system access of generated code are NOT isolated "
-                "(install bubblewrap for full isolation)") if mode == "rlimits" else None
+        weak = (
+            (
+                "sandbox mode 'rlimits': network and file-system access of generated code are NOT isolated "
+                "(install bubblewrap for full isolation)"
+            )
+            if mode == "rlimits"
+            else None
+        )
         if mode == "bwrap":
             # bwrap binds the interpreter back into its tmpfs mounts, so the dropped uid always reaches it.
             out.append(SandboxInfo(mode, python, root, _guarantees(mode, root, filtered), seccomp=filtered))
@@ -120,17 +141,31 @@ def _candidates(only: str | None) -> list[SandboxInfo]:
         pythons = [p for p in [python, *_same_version_pythons()] if _others_can_reach(p)]
         for candidate in pythons:
             out.append(SandboxInfo(mode, candidate, True, _guarantees(mode, True, filtered), weak, filtered))
-        as_root = ("generated code runs as root (without capabilities): no interpreter an unprivileged uid can "
-                   "reach was found, so the process-count limit does not hold")
-        out.append(SandboxInfo(mode, python, False, _guarantees(mode, False, filtered),
-                               "; ".join(filter(None, [weak, as_root])), filtered))
+        as_root = (
+            "generated code runs as root (without capabilities): no interpreter an unprivileged uid can "
+            "reach was found, so the process-count limit does not hold"
+        )
+        out.append(
+            SandboxInfo(
+                mode,
+                python,
+                False,
+                _guarantees(mode, False, filtered),
+                "; ".join(filter(None, [weak, as_root])),
+                filtered,
+            )
+        )
     return [replace(info, memory_mechanism=memory_mechanism(info.mode, info.guarantees)) for info in out]
 
 
 def _without_filter(info: SandboxInfo) -> SandboxInfo:
     note = "no seccomp filter could be installed: generated code may use every system call"
-    return replace(info, seccomp=False, guarantees=info.guarantees - {"syscall_filter"},
-                   warning="; ".join(filter(None, [info.warning, note])))
+    return replace(
+        info,
+        seccomp=False,
+        guarantees=info.guarantees - {"syscall_filter"},
+        warning="; ".join(filter(None, [info.warning, note])),
+    )
 
 
 @functools.cache
@@ -150,6 +185,7 @@ def sandbox_info(mode: str | None = None) -> SandboxInfo:
                 return variant
         tried.append(f"{info.mode} ({'unprivileged uid' if info.drop_uid else 'own uid'}, {info.python})")
     raise SandboxError(
-        "no sandbox works here" + (f" (tried: {'; '.join(tried)})" if tried else f" (mode {mode} is not installed)")
+        "no sandbox works here"
+        + (f" (tried: {'; '.join(tried)})" if tried else f" (mode {mode} is not installed)")
         + ": install bubblewrap (apt-get install bubblewrap) or run on Linux"
     )

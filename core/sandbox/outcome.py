@@ -34,7 +34,9 @@ def signal_of(mode: str, returncode: int | None) -> int | None:
     return None
 
 
-def killed_reason(mode: str, returncode: int | None, stderr: str, timed_out: bool, timeout: float) -> str | None:
+def killed_reason(
+    mode: str, returncode: int | None, stderr: str, timed_out: bool, timeout: float
+) -> str | None:
     if timed_out:
         return f"wall time limit ({timeout:g}s)"
     sig = signal_of(mode, returncode)

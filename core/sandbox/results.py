@@ -23,7 +23,9 @@ class SandboxResult:
     killed_reason: str | None = None  # "wall time limit", "memory cap exceeded", "disk quota exceeded", ...
     seconds: float = 0.0
     mode: str = ""
-    peak_memory: int = 0  # bytes: the most the run's processes held together (the cgroup's peak, or at one poll)
+    peak_memory: int = (
+        0  # bytes: the most the run's processes held together (the cgroup's peak, or at one poll)
+    )
     disk_used: int = 0  # bytes, the most the run had written at one poll
     memory_mechanism: str = ""  # what held the memory cap: "cgroup", "rlimits" or "poll" (limits)
 

@@ -55,7 +55,6 @@ def script(name: str) -> str:
     return Path(__file__).with_name(name).read_text(encoding="utf-8")
 
 
-
 uid_pool = UidPool()
 
 
@@ -157,16 +156,28 @@ def _execute_once(info: SandboxInfo, uid: int | None, run: RunSpec) -> SandboxRe
             cmd = group.enter_prefix() + cmd
         out_path, err_path = os.path.join(top, "stdout"), os.path.join(top, "stderr")
         with open(out_path, "wb") as out, open(err_path, "wb") as errf:  # write-only for the code
-            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out, stderr=errf, env=env, cwd=top,
-                                    start_new_session=True, close_fds=True,
-                                    pass_fds=() if seccomp_fd is None else (seccomp_fd,))
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.PIPE,
+                stdout=out,
+                stderr=errf,
+                env=env,
+                cwd=top,
+                start_new_session=True,
+                close_fds=True,
+                pass_fds=() if seccomp_fd is None else (seccomp_fd,),
+            )
         if seccomp_fd is not None:
             os.close(seccomp_fd)
             seccomp_fd = None
-        monitor = RunMonitor(proc.pid, memory_bytes=run.total_memory_mb * MiB, layout=layout,
-                             kill=lambda: _kill_tree(proc, group),
-                             tmpfs={"/tmp": layout.tmp_bytes, "/dev/shm": layout.shm_bytes} if bwrap else None,
-                             work_dir=None if bwrap else work)
+        monitor = RunMonitor(
+            proc.pid,
+            memory_bytes=run.total_memory_mb * MiB,
+            layout=layout,
+            kill=lambda: _kill_tree(proc, group),
+            tmpfs={"/tmp": layout.tmp_bytes, "/dev/shm": layout.shm_bytes} if bwrap else None,
+            work_dir=None if bwrap else work,
+        )
         if os.path.isdir("/proc"):
             monitor.start()
         timed_out = False
@@ -198,9 +209,15 @@ def _execute_once(info: SandboxInfo, uid: int | None, run: RunSpec) -> SandboxRe
             reason = MEMORY_REASON
         return SandboxResult(
             ok=returncode == 0 and not timed_out and monitor.reason is None and not over_cap,
-            returncode=None if timed_out else returncode, stdout=stdout, stderr=stderr, timed_out=timed_out,
-            killed_reason=reason, seconds=seconds, mode=info.mode,
-            peak_memory=max(monitor.peak_memory, usage.peak_bytes if usage else 0), disk_used=monitor.peak_disk,
+            returncode=None if timed_out else returncode,
+            stdout=stdout,
+            stderr=stderr,
+            timed_out=timed_out,
+            killed_reason=reason,
+            seconds=seconds,
+            mode=info.mode,
+            peak_memory=max(monitor.peak_memory, usage.peak_bytes if usage else 0),
+            disk_used=monitor.peak_disk,
             memory_mechanism=plan.mechanism,
         )
     finally:

@@ -48,7 +48,9 @@ class Objects:
 
 def _error(exc: BaseException) -> dict:
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return {"error": {"type": type(exc).__name__, "message": str(exc)[:_MAX_TEXT], "traceback": text[-_MAX_TEXT:]}}
+    return {
+        "error": {"type": type(exc).__name__, "message": str(exc)[:_MAX_TEXT], "traceback": text[-_MAX_TEXT:]}
+    }
 
 
 def _flush() -> None:
@@ -84,7 +86,9 @@ def handle(request: dict, objects: Objects) -> dict:
         result = target(*args, **kwargs)
         # Arguments the call may have changed in place travel back, so a test that checks a list it
         # passed sees the change, as it would in one process.
-        after = [wire.encode(a, objects.ref) if type(a) in (list, dict, set, bytearray) else None for a in args]
+        after = [
+            wire.encode(a, objects.ref) if type(a) in (list, dict, set, bytearray) else None for a in args
+        ]
         return {"ok": wire.encode(result, objects.ref), "args": after}
     if op == "getattr":
         return {"ok": wire.encode(getattr(target, request["name"]), objects.ref)}

@@ -44,6 +44,7 @@ class Ref:
 
 # -- values -> JSON-able ------------------------------------------------------------------------
 
+
 def _float(value: float) -> object:
     if math.isfinite(value):
         return value
@@ -90,8 +91,10 @@ def encode(value: object, to_ref=None, depth: int = 0) -> object:
     if isinstance(value, tuple):
         return {"$": "tuple", "v": [encode(item, to_ref, deeper) for item in tuple.__iter__(value)]}
     if isinstance(value, dict):
-        return {"$": "dict", "v": [[encode(k, to_ref, deeper), encode(v, to_ref, deeper)]
-                                   for k, v in dict.items(value)]}
+        return {
+            "$": "dict",
+            "v": [[encode(k, to_ref, deeper), encode(v, to_ref, deeper)] for k, v in dict.items(value)],
+        }
     if isinstance(value, (set, frozenset)):
         tag = "frozenset" if isinstance(value, frozenset) else "set"
         return {"$": tag, "v": [encode(item, to_ref, deeper) for item in value]}
@@ -107,6 +110,7 @@ def encode(value: object, to_ref=None, depth: int = 0) -> object:
 
 
 # -- JSON -> values -----------------------------------------------------------------------------
+
 
 def _dec_float(data: object) -> float:
     if isinstance(data, dict) and data.get("$") == "float" and data.get("v") in ("nan", "inf", "-inf"):
@@ -184,6 +188,7 @@ def decode(data: object, from_ref=None, depth: int = 0) -> object:
 
 
 # -- frames -------------------------------------------------------------------------------------
+
 
 def send(sock: socket.socket, message: object) -> None:
     raw = json.dumps(message, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")

@@ -31,8 +31,9 @@ class CompareScreen(Screen):
 
     BINDINGS: ClassVar[list[BindingType]] = bindings.COMPARE
 
-    def __init__(self, run: Run, labels: dict[int, str], left: int, right: int, *,
-                 finished: set[int] | None = None) -> None:
+    def __init__(
+        self, run: Run, labels: dict[int, str], left: int, right: int, *, finished: set[int] | None = None
+    ) -> None:
         super().__init__()
         self.run = run
         self.labels = labels

@@ -24,8 +24,14 @@ def help_tables(keymap: dict[str, str]) -> Group:
     """One rich table per scope (rich wraps long descriptions instead of cutting them off)."""
     tables = []
     for scope, entries in groupby(binding_catalogue(keymap), key=lambda e: e.scope):
-        table = Table(box=None, expand=True, show_header=False, padding=(0, 1), title_justify="left",
-                      title=Text(_SCOPE_TITLES.get(scope, scope), style="bold underline"))
+        table = Table(
+            box=None,
+            expand=True,
+            show_header=False,
+            padding=(0, 1),
+            title_justify="left",
+            title=Text(_SCOPE_TITLES.get(scope, scope), style="bold underline"),
+        )
         table.add_column("key", no_wrap=True, style="bold", width=18)
         table.add_column("does", ratio=1)
         table.add_column("id", no_wrap=True, style="dim", width=22)
@@ -55,8 +61,8 @@ class HelpScreen(ModalScreen[None]):
         keymap = config.keys if config is not None else {}
         with VerticalScroll(id="help-dialog"):
             yield Static(
-                "Remap any key in the config file's [keys] table by its id, e.g.  compare = \"v\"  "
-                "(several keys: \"v,ctrl+d\"). Letter keys act when the prompt is not focused: tab leaves it.",
+                'Remap any key in the config file\'s [keys] table by its id, e.g.  compare = "v"  '
+                '(several keys: "v,ctrl+d"). Letter keys act when the prompt is not focused: tab leaves it.',
                 id="help-intro",
                 markup=False,
             )

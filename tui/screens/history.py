@@ -88,14 +88,22 @@ class HistoryScreen(Screen):
         width = max(20, self.size.width - 60)
         for r in rows:
             table.add_row(
-                str(r.id), _when(r.created), first_line(r.prompt, width), r.stop_reason or "unfinished",
-                str(r.n_iterations), _findings(r), f"v{r.best_index}" if r.best_index is not None else "",
+                str(r.id),
+                _when(r.created),
+                first_line(r.prompt, width),
+                r.stop_reason or "unfinished",
+                str(r.n_iterations),
+                _findings(r),
+                f"v{r.best_index}" if r.best_index is not None else "",
                 key=str(r.id),
             )
         empty = self.query_one("#history-empty", Static)
         empty.display = not rows
-        empty.update(f"No run's prompt, code or findings match {search!r}." if search else
-                     "No runs yet: send a prompt from the main screen.")
+        empty.update(
+            f"No run's prompt, code or findings match {search!r}."
+            if search
+            else "No runs yet: send a prompt from the main screen."
+        )
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if self._search_timer is not None:

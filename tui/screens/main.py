@@ -128,12 +128,24 @@ class MainScreen(Screen):
         run = session.run
         chips: list[Chip] = []
         if run is not None:
-            best = run.best_index if session.finished == {it.index for it in run.iterations} or not session.live else None
+            best = (
+                run.best_index
+                if session.finished == {it.index for it in run.iterations} or not session.live
+                else None
+            )
             for it in run.iterations:
                 status, count = iteration_status(it, run.threshold, it.index in session.finished)
-                chips.append(Chip(it.index, status, count, best=it.index == best,
-                                  label=session.labels.get(it.index), marked=it.index == self.mark,
-                                  origin=it.origin_label))
+                chips.append(
+                    Chip(
+                        it.index,
+                        status,
+                        count,
+                        best=it.index == best,
+                        label=session.labels.get(it.index),
+                        marked=it.index == self.mark,
+                        origin=it.origin_label,
+                    )
+                )
         self.query_one(Timeline).set_chips(chips, self.view)
 
     def select(self, index: int | None, *, user: bool = False) -> None:

@@ -18,13 +18,24 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from .. import bindings
 
-SUITE_HELP = {"defects": "defects (the Svace role: pylint, pyright, ruff, AST checks)",
-              "security": "security (the Bandit role: bandit, ruff S rules)",
-              "all": "all (defects and security)"}
-ENGINE_HELP = {"auto": "auto (llama.cpp for GGUF on a CPU)", "llama.cpp": "llama.cpp", "transformers": "transformers"}
-LANGUAGE_CHOICES = [("auto (the prompt's, else the answer's fence, else Python)", "auto"),
-                    *((display_name(lang) if lang != "python" else "Python", lang) for lang in ANALYZED)]
-FEEDBACK_HELP = {"fresh": "fresh request: task, code, framed findings, hints", "chat": "chat: appended (the paper's)"}
+SUITE_HELP = {
+    "defects": "defects (the Svace role: pylint, pyright, ruff, AST checks)",
+    "security": "security (the Bandit role: bandit, ruff S rules)",
+    "all": "all (defects and security)",
+}
+ENGINE_HELP = {
+    "auto": "auto (llama.cpp for GGUF on a CPU)",
+    "llama.cpp": "llama.cpp",
+    "transformers": "transformers",
+}
+LANGUAGE_CHOICES = [
+    ("auto (the prompt's, else the answer's fence, else Python)", "auto"),
+    *((display_name(lang) if lang != "python" else "Python", lang) for lang in ANALYZED),
+]
+FEEDBACK_HELP = {
+    "fresh": "fresh request: task, code, framed findings, hints",
+    "chat": "chat: appended (the paper's)",
+}
 
 
 class SettingsScreen(ModalScreen[bool]):
@@ -57,31 +68,66 @@ class SettingsScreen(ModalScreen[bool]):
                 yield Label("Model")
                 yield Input(config.model.name, id="settings-model", compact=True)
                 yield Label("Engine")
-                yield Select([(ENGINE_HELP.get(e, e), e) for e in ENGINES], value=config.model.engine,
-                             allow_blank=False, id="settings-engine", compact=True)
+                yield Select(
+                    [(ENGINE_HELP.get(e, e), e) for e in ENGINES],
+                    value=config.model.engine,
+                    allow_blank=False,
+                    id="settings-engine",
+                    compact=True,
+                )
                 yield Label("Analyzer suite")
-                yield Select([(SUITE_HELP[s], s) for s in SUITE_NAMES], value=config.loop.analyzers,
-                             allow_blank=False, id="settings-suite", compact=True)
+                yield Select(
+                    [(SUITE_HELP[s], s) for s in SUITE_NAMES],
+                    value=config.loop.analyzers,
+                    allow_blank=False,
+                    id="settings-suite",
+                    compact=True,
+                )
                 yield Label("Language")
-                yield Select(LANGUAGE_CHOICES, value=config.loop.language, allow_blank=False, id="settings-language",
-                             compact=True)
+                yield Select(
+                    LANGUAGE_CHOICES,
+                    value=config.loop.language,
+                    allow_blank=False,
+                    id="settings-language",
+                    compact=True,
+                )
                 yield Label("Patch rounds t_max")
                 yield Input(str(config.loop.t_max), type="integer", id="settings-tmax", compact=True)
                 yield Label("Severity threshold")
-                yield Select([(f"{s} and above" if s != "error" else "error only", s) for s in SEVERITIES],
-                             value=config.loop.threshold, allow_blank=False, id="settings-threshold", compact=True)
+                yield Select(
+                    [(f"{s} and above" if s != "error" else "error only", s) for s in SEVERITIES],
+                    value=config.loop.threshold,
+                    allow_blank=False,
+                    id="settings-threshold",
+                    compact=True,
+                )
                 yield Label("Autofix")
-                yield Select([("on: deterministic rewrites first", True), ("off", False)], value=config.loop.autofix,
-                             allow_blank=False, id="settings-autofix", compact=True)
+                yield Select(
+                    [("on: deterministic rewrites first", True), ("off", False)],
+                    value=config.loop.autofix,
+                    allow_blank=False,
+                    id="settings-autofix",
+                    compact=True,
+                )
                 yield Label("Repair requests")
-                yield Select([(FEEDBACK_HELP.get(f, f), f) for f in FEEDBACK_STYLES], value=config.loop.feedback,
-                             allow_blank=False, id="settings-feedback", compact=True)
+                yield Select(
+                    [(FEEDBACK_HELP.get(f, f), f) for f in FEEDBACK_STYLES],
+                    value=config.loop.feedback,
+                    allow_blank=False,
+                    id="settings-feedback",
+                    compact=True,
+                )
                 yield Label("Candidates")
-                yield Input(str(config.loop.candidates), type="integer", id="settings-candidates", compact=True)
-            yield Static(f"Model: {', '.join(EMBEDDED_MODELS)}, a Hugging Face id or folder, or openai:NAME. "
-                         f"t_max {_span(T_MAX_RANGE)}; candidates {_span(CANDIDATES_RANGE)} (answers sampled when "
-                         "a repair repeats). Changes apply to the next run and are saved to "
-                         f"{config.path or 'the config file'}.", id="settings-hint")
+                yield Input(
+                    str(config.loop.candidates), type="integer", id="settings-candidates", compact=True
+                )
+            yield Static(
+                f"Model: {', '.join(EMBEDDED_MODELS)}, a Hugging Face id or folder, or openai:NAME. "
+                f"t_max {_span(T_MAX_RANGE)}; candidates {_span(CANDIDATES_RANGE)} (answers sampled when "
+                "a repair repeats). Changes apply to the next run and are saved to "
+                f"{config.path or 'the config file'}.",
+                id="settings-hint",
+            )
             yield Static("", id="settings-error")
             with Horizontal(id="settings-buttons"):
                 yield Button("Save", id="settings-save-button", variant="primary", compact=True)

@@ -39,8 +39,14 @@ class CodeView(TextArea):
 
     def __init__(self, *, language: str = "python", id: str | None = None) -> None:
         super().__init__(
-            "", language=None, read_only=True, soft_wrap=False, show_line_numbers=True,
-            highlight_cursor_line=True, tab_behavior="focus", id=id,
+            "",
+            language=None,
+            read_only=True,
+            soft_wrap=False,
+            show_line_numbers=True,
+            highlight_cursor_line=True,
+            tab_behavior="focus",
+            id=id,
         )
         self.cursor_blink = False
         self.code_language = language
@@ -56,7 +62,9 @@ class CodeView(TextArea):
         # TextArea's default cursor-line style carries a text colour that would paint over the syntax
         # colours; this theme keeps only its background (the rest still comes from the CSS).
         background = self.get_component_rich_style("code-view--cursor-line").bgcolor
-        self.register_theme(TextAreaTheme(name="patchloop-code", cursor_line_style=RichStyle(bgcolor=background)))
+        self.register_theme(
+            TextAreaTheme(name="patchloop-code", cursor_line_style=RichStyle(bgcolor=background))
+        )
         self.theme = "patchloop-code"
         self._restyle()
 
@@ -70,7 +78,7 @@ class CodeView(TextArea):
             return
         self._highlight(code)
         if current and code.startswith(current):
-            self.insert(code[len(current):], self.document.end)
+            self.insert(code[len(current) :], self.document.end)
         else:
             self.load_text(code)
         if follow:

@@ -42,8 +42,12 @@ class DiffView(ScrollView, can_focus=True):
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "diff-view--removed", "diff-view--added", "diff-view--filler", "diff-view--gutter",
-        "diff-view--flagged", "diff-view--divider",
+        "diff-view--removed",
+        "diff-view--added",
+        "diff-view--filler",
+        "diff-view--gutter",
+        "diff-view--flagged",
+        "diff-view--divider",
     }
 
     def __init__(self, *, language: str = "python", id: str | None = None) -> None:
@@ -55,8 +59,14 @@ class DiffView(ScrollView, can_focus=True):
         self._left_flagged: frozenset[int] = frozenset()
         self._right_flagged: frozenset[int] = frozenset()
 
-    def set_pair(self, left_code: str | None, right_code: str | None, *,
-                 left_flagged: Iterable[int] = (), right_flagged: Iterable[int] = ()) -> tuple[int, int]:
+    def set_pair(
+        self,
+        left_code: str | None,
+        right_code: str | None,
+        *,
+        left_flagged: Iterable[int] = (),
+        right_flagged: Iterable[int] = (),
+    ) -> tuple[int, int]:
         """Show two versions; returns (lines removed, lines added)."""
         left, right = code_lines(left_code), code_lines(right_code)
         self.rows = side_by_side(left, right)
@@ -69,12 +79,22 @@ class DiffView(ScrollView, can_focus=True):
         self.refresh()
         return change_counts(self.rows)
 
-    def _side(self, index: int | None, lines: list[Content], flagged: frozenset[int], changed: str | None,
-              width: int) -> Content:
+    def _side(
+        self,
+        index: int | None,
+        lines: list[Content],
+        flagged: frozenset[int],
+        changed: str | None,
+        width: int,
+    ) -> Content:
         if index is None:
             return Content(" " * width).stylize(self.get_visual_style("diff-view--filler", partial=True))
         number = index + 1
-        mark = Content("●").stylize(self.get_visual_style("diff-view--flagged", partial=True)) if number in flagged else Content(" ")
+        mark = (
+            Content("●").stylize(self.get_visual_style("diff-view--flagged", partial=True))
+            if number in flagged
+            else Content(" ")
+        )
         gutter = Content(f"{number:>4}").stylize(self.get_visual_style("diff-view--gutter", partial=True))
         code = lines[index] if index < len(lines) else Content("")
         code = code.expand_tabs(4)
@@ -93,10 +113,20 @@ class DiffView(ScrollView, can_focus=True):
             return Strip.blank(width, self.rich_style)
         row = self.rows[index]
         half = (width - 1) // 2
-        left = self._side(row.left, self._left, self._left_flagged,
-                          "diff-view--removed" if row.kind in ("replace", "delete") else None, half)
-        right = self._side(row.right, self._right, self._right_flagged,
-                           "diff-view--added" if row.kind in ("replace", "insert") else None, width - 1 - half)
+        left = self._side(
+            row.left,
+            self._left,
+            self._left_flagged,
+            "diff-view--removed" if row.kind in ("replace", "delete") else None,
+            half,
+        )
+        right = self._side(
+            row.right,
+            self._right,
+            self._right_flagged,
+            "diff-view--added" if row.kind in ("replace", "insert") else None,
+            width - 1 - half,
+        )
         divider = Content("│").stylize(self.get_visual_style("diff-view--divider", partial=True))
         line = left + divider + right
         return Strip(line.render_segments(self.visual_style), width)

@@ -62,9 +62,13 @@ class FindingsTable(DataTable):
         self._lines = []
         for error in errors:
             tool, _, message = error.partition(": ")
-            self.add_row(tool, "failed", Text("error", style="bold red"), "", Text(message or error, style="red"))
+            self.add_row(
+                tool, "failed", Text("error", style="bold red"), "", Text(message or error, style="red")
+            )
             self._lines.append(0)
-        ordered = sorted(findings, key=lambda f: (f.line, -SEVERITY_RANK.get(f.severity, 0), f.tool, f.rule_id))
+        ordered = sorted(
+            findings, key=lambda f: (f.line, -SEVERITY_RANK.get(f.severity, 0), f.tool, f.rule_id)
+        )
         for f in ordered:
             counts = severity_at_least(f.severity, threshold)
             dim = "" if counts else "dim"

@@ -19,8 +19,13 @@ class Status:
     settings: str = ""  # the settings the next run uses: suite, t_max, threshold
 
 
-_TONE = {"muted": "$text-muted", "busy": "$text-accent", "ok": "$text-success", "warn": "$text-warning",
-         "error": "$text-error"}
+_TONE = {
+    "muted": "$text-muted",
+    "busy": "$text-accent",
+    "ok": "$text-success",
+    "warn": "$text-warning",
+    "error": "$text-error",
+}
 _DOT = {"busy": "●", "ok": "●", "warn": "●", "error": "●", "muted": "○"}
 
 

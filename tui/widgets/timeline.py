@@ -28,9 +28,13 @@ class Chip:
     origin: str = "model"  # model | autofix | "candidate k/N" (Iteration.origin_label)
 
 
-_STATUS_MARK = {"running": ("…", "$text-accent"), "clean": ("✓", "$text-success"),
-                "flagged": ("✗", "$text-warning"), "error": ("!", "$text-error"),
-                "cancelled": ("⊘", "$text-muted")}
+_STATUS_MARK = {
+    "running": ("…", "$text-accent"),
+    "clean": ("✓", "$text-success"),
+    "flagged": ("✗", "$text-warning"),
+    "error": ("!", "$text-error"),
+    "cancelled": ("⊘", "$text-muted"),
+}
 _SEPARATOR = Content(" │ ").stylize("$text-muted")
 
 
@@ -90,7 +94,11 @@ class Timeline(Widget, can_focus=True):
         if chip.best:
             parts.append(Content(" ★").stylize("$text-warning"))
         if chip.label:
-            parts.append(Content(f" {chip.label}").stylize("$text-success" if chip.label == "chosen" else "$text-error"))
+            parts.append(
+                Content(f" {chip.label}").stylize(
+                    "$text-success" if chip.label == "chosen" else "$text-error"
+                )
+            )
         if chip.marked:
             parts.append(Content(" ◆").stylize("$text-accent"))
         content = Content(" ") + Content("").join(parts) + Content(" ")
@@ -104,11 +112,17 @@ class Timeline(Widget, can_focus=True):
         chips = [(chip.index, self._chip(chip)) for chip in self.chips]
         width = self.content_size.width or 80
         start = 0
-        selected_pos = next((i for i, (index, _) in enumerate(chips) if index == self.selected), len(chips) - 1)
+        selected_pos = next(
+            (i for i, (index, _) in enumerate(chips) if index == self.selected), len(chips) - 1
+        )
 
         def needed(first: int) -> int:
-            shown = chips[first: selected_pos + 1]
-            return sum(c.cell_length for _, c in shown) + _SEPARATOR.cell_length * (len(shown) - 1) + (2 if first else 0)
+            shown = chips[first : selected_pos + 1]
+            return (
+                sum(c.cell_length for _, c in shown)
+                + _SEPARATOR.cell_length * (len(shown) - 1)
+                + (2 if first else 0)
+            )
 
         while start < selected_pos and needed(start) > width:
             start += 1
