@@ -7,21 +7,24 @@ directory. Writes happen per iteration, so a crash or Ctrl-C keeps every finishe
 from __future__ import annotations
 
 import datetime
-import json
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import platformdirs
 import sqlite_utils
 
 from . import times
+from .log_rows import candidate_row, finding_row, inserted_id, iteration_row, new_run_row, run_from_rows
 from .migrations import migrate
-from .types import Candidate, Finding, Iteration, Run
+from .types import Iteration, Run
 
 LABELS = ("chosen", "rejected")
+
+T = TypeVar("T")
 
 
 class LogError(RuntimeError):
@@ -134,7 +137,7 @@ class Log:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def write(self, fn):
+    def write(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` (which writes through ``self.db``) in one transaction under the lock; a
         locked or failing database becomes a ``LogError``.
 
@@ -167,67 +170,30 @@ class Log:
     def start_run(
         self, run: Run, *, adapter: str = "", task_id: str | None = None, eval_run_id: int | None = None
     ) -> int:
-        row = {
-            "created": times.now(),
-            "prompt": run.prompt,
-            "language": run.language,
-            "model": run.model,
-            "backend": run.backend,
-            "server": run.server,
-            "analyzers": run.analyzers,
-            "t_max": run.t_max,
-            "threshold": run.threshold,
-            "n_iterations": 0,
-            "started_at": times.normalize(run.started_at),
-            "source": run.source,
-            "adapter": adapter,
-            "task_id": task_id,
-            "eval_run_id": eval_run_id,
-        }
-        run.id = self.write(lambda: self.db["runs"].insert(row).last_pk)
-        return run.id
+        row = new_run_row(run, adapter=adapter, task_id=task_id, eval_run_id=eval_run_id)
+        run_id = self.write(lambda: inserted_id(self.db.table("runs").insert(row)))
+        run.id = run_id
+        return run_id
 
     def add_iteration(self, run_id: int, it: Iteration) -> int:
         def write() -> int:
-            iteration_id = (
-                self.db["iterations"]
-                .insert(
-                    {
-                        "run_id": run_id,
-                        "idx": it.index,
-                        "prompt": json.dumps(it.prompt),
-                        "response": it.response,
-                        "code": it.code,
-                        "n_findings": len(it.findings),
-                        "analyzer_errors": json.dumps(it.analyzer_errors),
-                        "prompt_tokens": it.prompt_tokens,
-                        "completion_tokens": it.completion_tokens,
-                        "gen_seconds": it.gen_seconds,
-                        "analysis_seconds": it.analysis_seconds,
-                        "tests_passed": None if it.tests_passed is None else int(it.tests_passed),
-                        "error": it.error,
-                        "created": times.now(),
-                        "origin": it.origin,
-                        "candidate": it.candidate,
-                        "fixes": json.dumps(it.fixes) if it.fixes else None,
-                    }
-                )
-                .last_pk
+            iteration_id = inserted_id(self.db.table("iterations").insert(iteration_row(run_id, it)))
+            self.db.table("findings").insert_all(
+                [{**finding_row(f), "iteration_id": iteration_id} for f in it.findings]
             )
-            self.db["findings"].insert_all(
-                [{**_finding_row(f), "iteration_id": iteration_id} for f in it.findings]
+            self.db.table("candidates").insert_all(
+                [{**candidate_row(c), "iteration_id": iteration_id} for c in it.candidates]
             )
-            self.db["candidates"].insert_all(
-                [{**_candidate_row(c), "iteration_id": iteration_id} for c in it.candidates]
-            )
-            self.db["runs"].update(run_id, {"n_iterations": it.index + 1})
+            self.db.table("runs").update(run_id, {"n_iterations": it.index + 1})
             return iteration_id
 
-        it.id = self.write(write)
-        return it.id
+        iteration_id = self.write(write)
+        it.id = iteration_id
+        return iteration_id
 
     def finish_run(self, run: Run) -> None:
-        if run.id is None:
+        run_id = run.id
+        if run_id is None:
             return
         values = {
             "stop_reason": run.stop_reason,
@@ -236,23 +202,23 @@ class Log:
             "finished_at": times.normalize(run.finished_at),
             "n_iterations": len(run.iterations),
         }
-        self.write(lambda: self.db["runs"].update(run.id, values))
+        self.write(lambda: self.db.table("runs").update(run_id, values))
 
     def set_language(self, run_id: int, language: str) -> None:
         """The run's language, once its first answer's code fence showed it (a prompt that named none)."""
-        self.write(lambda: self.db["runs"].update(run_id, {"language": language}))
+        self.write(lambda: self.db.table("runs").update(run_id, {"language": language}))
 
     def set_label(self, iteration_id: int, label: str | None, note: str = "") -> None:
         """Mark an iteration chosen or rejected; None removes the label."""
         if label is not None and label not in LABELS:
             raise ValueError(f"label must be one of {LABELS} or None, not {label!r}")
-        if not self.db["iterations"].count_where("id = ?", [iteration_id]):
+        if not self.db.table("iterations").count_where("id = ?", [iteration_id]):
             raise LogNotFound(f"no iteration with id {iteration_id} in {self.path}")
 
         def write() -> None:
             self.db.execute("DELETE FROM labels WHERE iteration_id = ?", [iteration_id])
             if label is not None:
-                self.db["labels"].insert(
+                self.db.table("labels").insert(
                     {"iteration_id": iteration_id, "label": label, "note": note, "created": times.now()}
                 )
 
@@ -279,7 +245,7 @@ class Log:
                 # weigh most; m008), the newer run first on a tie.
                 ids = [
                     row["id"]
-                    for row in self.db["runs"].search(
+                    for row in self.db.table("runs").search(
                         query,
                         columns=["id"],
                         order_by='"runs_fts".rank, original.id DESC',
@@ -367,7 +333,7 @@ class Log:
                         [eval_run_id, eval_run_id],
                     )
                 )
-                result.eval_tasks += self.db["eval_tasks"].count_where("eval_run_id = ?", [eval_run_id])
+                result.eval_tasks += self.db.table("eval_tasks").count_where("eval_run_id = ?", [eval_run_id])
                 result.evals.append(eval_run_id)
             if not dry_run:
                 for eval_run_id in evals:
@@ -383,7 +349,7 @@ class Log:
 
     def _check_prunable_eval(self, eval_run_id: int) -> None:
         try:
-            row = self.db["eval_runs"].get(eval_run_id)
+            row = self.db.table("eval_runs").get(eval_run_id)
         except sqlite_utils.db.NotFoundError:
             raise LogNotFound(f"no evaluation with id {eval_run_id} in {self.path}") from None
         if row["status"] != "running":
@@ -422,7 +388,7 @@ class Log:
     def load_run(self, run_id: int) -> Run:
         with self.lock:
             try:
-                row = self.db["runs"].get(run_id)
+                row = self.db.table("runs").get(run_id)
             except sqlite_utils.db.NotFoundError:
                 raise LogNotFound(f"no run with id {run_id} in {self.path}") from None
             iteration_rows = list(
@@ -442,51 +408,7 @@ class Log:
                     [run_id],
                 )
             )
-        candidates: dict[int, list[Candidate]] = {}
-        for c in candidate_rows:
-            candidates.setdefault(c["iteration_id"], []).append(_candidate_from_row(c))
-        by_iteration: dict[int, list[Finding]] = {}
-        for f in finding_rows:
-            by_iteration.setdefault(f["iteration_id"], []).append(_finding_from_row(f))
-        run = Run(
-            prompt=row["prompt"],
-            model=row["model"],
-            analyzers=row["analyzers"],
-            t_max=row["t_max"],
-            threshold=row["threshold"],
-            language=row["language"] or "python",
-            backend=row["backend"] or "",
-            server=row["server"] or "",
-            stop_reason=row["stop_reason"],
-            error=row["error"],
-            started_at=times.normalize(row["started_at"]) or row["created"] or "",
-            finished_at=times.normalize(row["finished_at"]),
-            source=row["source"] or "",
-            id=row["id"],
-        )
-        for r in iteration_rows:
-            run.iterations.append(
-                Iteration(
-                    index=r["idx"],
-                    prompt=json.loads(r["prompt"] or "[]"),
-                    response=r["response"] or "",
-                    code=r["code"],
-                    findings=by_iteration.get(r["id"], []),
-                    analyzer_errors=json.loads(r["analyzer_errors"] or "[]"),
-                    prompt_tokens=r["prompt_tokens"] or 0,
-                    completion_tokens=r["completion_tokens"] or 0,
-                    gen_seconds=r["gen_seconds"] or 0.0,
-                    analysis_seconds=r["analysis_seconds"] or 0.0,
-                    tests_passed=None if r["tests_passed"] is None else bool(r["tests_passed"]),
-                    error=r["error"],
-                    id=r["id"],
-                    origin=r["origin"] or "model",
-                    candidate=r["candidate"],
-                    fixes=json.loads(r["fixes"] or "[]"),
-                    candidates=candidates.get(r["id"], []),
-                )
-            )
-        return run
+        return run_from_rows(row, iteration_rows, finding_rows, candidate_rows)
 
     def labels_for_run(self, run_id: int) -> dict[int, str]:
         """iteration index -> label, for one run."""
@@ -499,7 +421,7 @@ class Log:
 
     def run_row(self, run_id: int) -> dict[str, Any]:
         with self.lock:
-            return dict(self.db["runs"].get(run_id))
+            return dict(self.db.table("runs").get(run_id))
 
     def close(self) -> None:
         with self.lock:
@@ -512,54 +434,3 @@ _LAST_WRITE = "COALESCE((SELECT MAX(created) FROM iterations i WHERE i.run_id = 
 
 def _stale_cutoff(age: datetime.timedelta) -> str:
     return times.ago(age)
-
-
-def _finding_row(f: Finding) -> dict[str, Any]:
-    row = f.to_dict()
-    row["also"] = json.dumps(row["also"])
-    return row
-
-
-def _finding_from_row(row: dict[str, Any]) -> Finding:
-    data = dict(row)
-    data["also"] = json.loads(data.get("also") or "[]")
-    return Finding.from_dict(data)
-
-
-def _candidate_row(c: Candidate) -> dict[str, Any]:
-    return {
-        "k": c.k,
-        "n": c.n,
-        "temperature": c.temperature,
-        "seed": c.seed,
-        "response": c.response,
-        "code": c.code,
-        "n_findings": len(c.findings),
-        "findings": json.dumps([f.to_dict() for f in c.findings]),
-        "analyzer_errors": json.dumps(c.analyzer_errors),
-        "tests_passed": None if c.tests_passed is None else int(c.tests_passed),
-        "closeness": c.closeness,
-        "prompt_tokens": c.prompt_tokens,
-        "completion_tokens": c.completion_tokens,
-        "chosen": int(c.chosen),
-        "request": c.request,
-    }
-
-
-def _candidate_from_row(row: dict[str, Any]) -> Candidate:
-    return Candidate(
-        k=row["k"],
-        n=row["n"],
-        temperature=row["temperature"] or 0.0,
-        seed=row["seed"],
-        response=row["response"] or "",
-        code=row["code"],
-        findings=[Finding.from_dict(f) for f in json.loads(row["findings"] or "[]")],
-        analyzer_errors=json.loads(row["analyzer_errors"] or "[]"),
-        tests_passed=None if row["tests_passed"] is None else bool(row["tests_passed"]),
-        closeness=row["closeness"] or 0.0,
-        prompt_tokens=row["prompt_tokens"] or 0,
-        completion_tokens=row["completion_tokens"] or 0,
-        chosen=bool(row["chosen"]),
-        request=row.get("request") or "repair",
-    )

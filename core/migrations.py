@@ -23,7 +23,7 @@ def migration(fn: Callable[[sqlite_utils.Database], None]) -> Callable[[sqlite_u
 
 
 def _applied(db: sqlite_utils.Database) -> set[str]:
-    if not db["_migrations"].exists():
+    if not db.table("_migrations").exists():
         return set()
     return {row[0] for row in db.execute("SELECT name FROM _migrations")}
 
@@ -40,14 +40,14 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
     conn = db.conn
     conn.execute("BEGIN IMMEDIATE")
     try:
-        db["_migrations"].create({"name": str, "applied_at": str}, pk="name", if_not_exists=True)
+        db.table("_migrations").create({"name": str, "applied_at": str}, pk="name", if_not_exists=True)
         done = _applied(db)
         applied = []
         for fn in MIGRATIONS:
             if fn.__name__ in done:
                 continue
             fn(db)
-            db["_migrations"].insert({"name": fn.__name__, "applied_at": times.now()})
+            db.table("_migrations").insert({"name": fn.__name__, "applied_at": times.now()})
             applied.append(fn.__name__)
         conn.execute("COMMIT")
     except BaseException:
@@ -59,7 +59,7 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
 
 @migration
 def m001_initial(db: sqlite_utils.Database) -> None:
-    db["runs"].create(
+    db.table("runs").create(
         {
             "id": int,
             "created": str,
@@ -81,7 +81,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["iterations"].create(
+    db.table("iterations").create(
         {
             "id": int,
             "run_id": int,
@@ -102,8 +102,8 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("run_id", "runs", "id")],
     )
-    db["iterations"].create_index(["run_id", "idx"], unique=True)
-    db["findings"].create(
+    db.table("iterations").create_index(["run_id", "idx"], unique=True)
+    db.table("findings").create(
         {
             "id": int,
             "iteration_id": int,
@@ -120,28 +120,28 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("iteration_id", "iterations", "id")],
     )
-    db["findings"].create_index(["iteration_id"])
-    db["runs"].enable_fts(["prompt"], create_triggers=True)
+    db.table("findings").create_index(["iteration_id"])
+    db.table("runs").enable_fts(["prompt"], create_triggers=True)
 
 
 @migration
 def m002_labels(db: sqlite_utils.Database) -> None:
     # Human judgements from the app; the pair harvest reads these before anything else.
-    db["labels"].create(
+    db.table("labels").create(
         {"id": int, "iteration_id": int, "label": str, "note": str, "created": str},
         pk="id",
         foreign_keys=[("iteration_id", "iterations", "id")],
     )
-    db["labels"].create_index(["iteration_id"], unique=True)
+    db.table("labels").create_index(["iteration_id"], unique=True)
 
 
 @migration
 def m003_run_provenance(db: sqlite_utils.Database) -> None:
     # Which adapter produced a run, and which benchmark task it answered (NULL outside eval).
-    db["runs"].add_column("adapter", str)
-    db["runs"].add_column("task_id", str)
-    db["runs"].add_column("eval_run_id", int)
-    db["runs"].create_index(["task_id"])
+    db.table("runs").add_column("adapter", str)
+    db.table("runs").add_column("task_id", str)
+    db.table("runs").add_column("eval_run_id", int)
+    db.table("runs").create_index(["task_id"])
 
 
 @migration
@@ -149,7 +149,7 @@ def m004_eval_tables(db: sqlite_utils.Database) -> None:
     # One row per evaluation (benchmark x model x analyzer suite) and one per finished task, so an
     # interrupted eval resumes where it stopped (`patchloop eval ... --resume ID`). Task rows keep
     # the scalar metrics for SQL and the whole per-task result as JSON in ``detail``.
-    db["eval_runs"].create(
+    db.table("eval_runs").create(
         {
             "id": int,
             "created": str,
@@ -166,7 +166,7 @@ def m004_eval_tables(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["eval_tasks"].create(
+    db.table("eval_tasks").create(
         {
             "id": int,
             "eval_run_id": int,
@@ -194,7 +194,7 @@ def m004_eval_tables(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("eval_run_id", "eval_runs", "id"), ("run_id", "runs", "id")],
     )
-    db["eval_tasks"].create_index(["eval_run_id", "task_id"], unique=True)
+    db.table("eval_tasks").create_index(["eval_run_id", "task_id"], unique=True)
 
 
 @migration
@@ -202,10 +202,10 @@ def m005_iteration_origin(db: sqlite_utils.Database) -> None:
     # Where each iteration's code came from (model | autofix | candidate), the rewrites autofix
     # applied, and every candidate drawn for a repair step: the unchosen ones are preference pairs
     # that cost no extra generation. Older rows are model answers.
-    db["iterations"].add_column("origin", str, not_null_default="model")
-    db["iterations"].add_column("candidate", int)
-    db["iterations"].add_column("fixes", str)  # JSON list of {rule, line, description}
-    db["candidates"].create(
+    db.table("iterations").add_column("origin", str, not_null_default="model")
+    db.table("iterations").add_column("candidate", int)
+    db.table("iterations").add_column("fixes", str)  # JSON list of {rule, line, description}
+    db.table("candidates").create(
         {
             "id": int,
             "iteration_id": int,
@@ -227,22 +227,22 @@ def m005_iteration_origin(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("iteration_id", "iterations", "id")],
     )
-    db["candidates"].create_index(["iteration_id"])
+    db.table("candidates").create_index(["iteration_id"])
 
 
 @migration
 def m006_candidate_request(db: sqlite_utils.Database) -> None:
     # Which request a candidate answered: "repair" (the code and its findings) or "rewrite" (the
     # task and the problems to avoid, no code). Older candidates all answered repair requests.
-    db["candidates"].add_column("request", str, not_null_default="repair")
+    db.table("candidates").add_column("request", str, not_null_default="repair")
 
 
 @migration
 def m007_finding_end(db: sqlite_utils.Database) -> None:
     # Where a finding's flagged code ends (SARIF's endLine/endColumn); 0 where the tool did not
     # say, as for every finding logged before.
-    db["findings"].add_column("end_line", int, not_null_default=0)
-    db["findings"].add_column("end_column", int, not_null_default=0)
+    db.table("findings").add_column("end_line", int, not_null_default=0)
+    db.table("findings").add_column("end_column", int, not_null_default=0)
 
 
 # The text each finding adds to its run's search column: "bandit:B602 CWE-78 subprocess call with shell=True".
@@ -255,7 +255,7 @@ _FINDING_TEXT = (
 def m008_search_times_indexes(db: sqlite_utils.Database) -> None:
     # Full-text search over each run's prompt, code and findings (ranked; `log --search`, the app's
     # history), one time format (ISO 8601 UTC, core/times.py) and indexes for the eval joins.
-    runs = db["runs"]
+    runs = db.table("runs")
     runs.disable_fts()  # the prompt-only index of m001, rebuilt below with the new columns
     # started_at/finished_at were epoch seconds (REAL); now the same ISO text as every other time,
     # in TEXT columns. Plain ALTER TABLE rather than sqlite-utils' transform(), which rebuilds the
@@ -305,12 +305,12 @@ def m008_search_times_indexes(db: sqlite_utils.Database) -> None:
     # A match in the prompt counts most, then one in a finding, then one in the code.
     db.execute("INSERT INTO runs_fts (runs_fts, rank) VALUES ('rank', 'bm25(4.0, 1.0, 2.0)')")
     runs.create_index(["eval_run_id"], if_not_exists=True)
-    db["eval_tasks"].create_index(["run_id"], if_not_exists=True)
+    db.table("eval_tasks").create_index(["run_id"], if_not_exists=True)
 
 
 @migration
 def m009_eval_icd(db: sqlite_utils.Database) -> None:
     # CyberSecEval's own detector (ICD) beside the suite's verdict, first attempt and final answer:
     # 1 vulnerable, 0 not, NULL no verdict (another benchmark, or the ICD failed on the code).
-    db["eval_tasks"].add_column("icd_vulnerable_first", int)
-    db["eval_tasks"].add_column("icd_vulnerable_final", int)
+    db.table("eval_tasks").add_column("icd_vulnerable_first", int)
+    db.table("eval_tasks").add_column("icd_vulnerable_final", int)

@@ -85,13 +85,18 @@ class FixContext:
     def nodes_on_line(self, line: int, kind: type | tuple[type, ...] = ast.AST) -> Iterator[ast.AST]:
         """Nodes of ``kind`` that start on ``line`` (or span it), outermost first."""
         for node in ast.walk(self.tree):
-            lineno = getattr(node, "lineno", None)
+            lineno = getattr(node, "lineno", None)  # only statements, expressions and the like have one
             if (
                 isinstance(node, kind)
                 and lineno is not None
-                and lineno <= line <= (node.end_lineno or lineno)
-            ):  # type: ignore[attr-defined]
+                and lineno <= line <= (getattr(node, "end_lineno", None) or lineno)
+            ):
                 yield node
+
+    def line_end(self, stmt: ast.stmt) -> int:
+        """Offset just past the line a statement ends on (its newline included), or the text's end."""
+        last = stmt.end_lineno or stmt.lineno
+        return self.line_starts[last] if last < len(self.line_starts) else len(self.source)
 
     def enclosing_function(self, node: ast.AST) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
         while node in self.parents:

@@ -267,18 +267,24 @@ def specific_exception(ctx: FixContext, finding: Finding) -> Fix | None:
     ]
     handlers.sort(key=lambda h: h.end_lineno - h.lineno)  # type: ignore[operator]
     for handler in handlers:
-        names = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+        names = (
+            handler.type.elts
+            if isinstance(handler.type, ast.Tuple)
+            else [handler.type]
+            if handler.type is not None
+            else []
+        )
         if handler.type is not None and not any(dotted_name(n) in _BROAD for n in names):
             return None
         if not (len(handler.body) == 1 and isinstance(handler.body[0], (ast.Pass, ast.Continue))):
             return None
         try_node = ctx.parents.get(handler)
-        if not isinstance(try_node, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+        if not isinstance(try_node, (ast.Try, ast.TryStar)):
             return None
         raised = _raised_by(ctx, try_node.body)
         if raised is None:
             return None
-        kept = [ctx.text(n) for n in names if n is not None and dotted_name(n) not in _BROAD]
+        kept = [ctx.text(n) for n in names if dotted_name(n) not in _BROAD]
         caught = list(dict.fromkeys([*raised, *kept]))
         text = caught[0] if len(caught) == 1 else "(" + ", ".join(caught) + ")"
         imports = tuple(f"import {c.split('.')[0]}" for c in caught if "." in c)

@@ -48,8 +48,8 @@ def remove_unreachable(ctx: FixContext, finding: Finding) -> Fix | None:
             return None
         start = ctx.line_starts[stmt.lineno - 1]
         last = block[-1]
-        end = ctx.line_starts[last.end_lineno] if last.end_lineno < len(ctx.line_starts) else len(ctx.source)
-        removed = last.end_lineno - stmt.lineno + 1
+        end = ctx.line_end(last)
+        removed = (last.end_lineno or last.lineno) - stmt.lineno + 1
         return make_fix(
             "remove-unreachable",
             finding,
@@ -126,9 +126,7 @@ def assert_to_raise(ctx: FixContext, finding: Finding) -> Fix | None:
         if indent is None or block_of(ctx, stmt) is None and ctx.parents.get(stmt) is not ctx.tree:
             return None
         end = ctx.span(stmt)[1]
-        line_end = (
-            ctx.line_starts[stmt.end_lineno] if stmt.end_lineno < len(ctx.line_starts) else len(ctx.source)
-        )
+        line_end = ctx.line_end(stmt)
         rest = ctx.source[end:line_end].strip()
         if rest and not rest.startswith("#"):
             return None

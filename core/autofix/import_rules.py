@@ -103,7 +103,11 @@ def import_table() -> dict[str, str]:
 def _undefined_name(ctx: FixContext, finding: Finding) -> str | None:
     quoted = _QUOTED.search(finding.message)
     name = quoted.group(1) if quoted else None
-    loads = [node.id for node in ctx.nodes_on_line(finding.line, ast.Name) if isinstance(node.ctx, ast.Load)]
+    loads = [
+        node.id
+        for node in ctx.nodes_on_line(finding.line, ast.Name)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+    ]
     if name is None or name not in loads:
         return None
     return name
@@ -236,9 +240,7 @@ def _star_import_fix(ctx: FixContext, finding: Finding, target: ast.ImportFrom) 
     if indent is None:
         return None
     start, end = ctx.span(target)
-    line_end = (
-        ctx.line_starts[target.end_lineno] if target.end_lineno < len(ctx.line_starts) else len(ctx.source)
-    )
+    line_end = ctx.line_end(target)
     rest = ctx.source[end:line_end]
     if rest.strip() and not rest.strip().startswith("#"):
         return None  # another statement shares the line

@@ -56,7 +56,7 @@ def _constant_parts(ctx: FixContext, node: ast.AST, depth: int = 0) -> list[str]
     if isinstance(node, ast.Constant):
         return [node.value] if isinstance(node.value, str) else []
     if isinstance(node, ast.JoinedStr):
-        return [v.value for v in node.values if isinstance(v, ast.Constant)]
+        return [v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str)]
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
         template = _constant_parts(ctx, node.left, depth + 1)
         return None if template is None else [_PERCENT_FIELD.sub(" ", t) for t in template]
@@ -91,11 +91,16 @@ def _constant_parts(ctx: FixContext, node: ast.AST, depth: int = 0) -> list[str]
     return []
 
 
+def _text(piece: ast.expr) -> str | None:
+    """The literal text of a piece of an f-string (None: a placeholder)."""
+    return piece.value if isinstance(piece, ast.Constant) and isinstance(piece.value, str) else None
+
+
 def _fstring_argv(node: ast.JoinedStr) -> list[str] | None:
     """Items of an argument list for an f-string command: its words, placeholders kept whole."""
-    words: list[list[ast.AST]] = [[]]
+    words: list[list[ast.expr]] = [[]]
     for value in node.values:
-        if isinstance(value, ast.Constant):
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):  # an f-string's text
             text = value.value
             if any(c in _SHELL_META for c in text):
                 return None
@@ -112,27 +117,29 @@ def _fstring_argv(node: ast.JoinedStr) -> list[str] | None:
             continue
         # A placeholder in quotes ('{x}' or "{x}") is one word for sh; without a shell it needs none.
         first, last = word[0], word[-1]
+        first_text, last_text = _text(first), _text(last)
         if (
             len(word) >= 2
-            and isinstance(first, ast.Constant)
-            and isinstance(last, ast.Constant)
-            and first.value[:1] in "'\""
-            and first.value[:1]
-            and last.value.endswith(first.value[0])
+            and first_text is not None
+            and last_text is not None
+            and first_text[:1] in "'\""
+            and first_text[:1]
+            and last_text.endswith(first_text[0])
         ):
-            quote = first.value[0]
+            quote = first_text[0]
             if first is last:
                 return None
             word = list(word)
-            word[0] = ast.Constant(first.value[1:])
-            word[-1] = ast.Constant(last.value[:-1])
-            word = [w for w in word if not (isinstance(w, ast.Constant) and not w.value)]
-            if any(isinstance(w, ast.Constant) and quote in w.value for w in word):
+            word[0] = ast.Constant(first_text[1:])
+            word[-1] = ast.Constant(last_text[:-1])
+            word = [w for w in word if _text(w) != ""]
+            if any(quote in (_text(w) or "") for w in word):
                 return None
-        if any(isinstance(w, ast.Constant) and ("'" in w.value or '"' in w.value) for w in word):
+        texts = [text for text in map(_text, word) if text is not None]
+        if any("'" in text or '"' in text for text in texts):
             return None
-        if all(isinstance(w, ast.Constant) for w in word):
-            items.append(string_literal("".join(w.value for w in word)))  # type: ignore[attr-defined]
+        if len(texts) == len(word):
+            items.append(string_literal("".join(texts)))
         elif (
             len(word) == 1
             and isinstance(word[0], ast.FormattedValue)

@@ -42,15 +42,13 @@ def _sql_pieces(node: ast.AST) -> list[str | ast.AST] | None:
     if isinstance(node, ast.JoinedStr):
         pieces: list[str | ast.AST] = []
         for value in node.values:
-            if (
-                isinstance(value, ast.Constant)
-                or isinstance(value, ast.FormattedValue)
-                and value.conversion == -1
-                and value.format_spec is None
-            ):
-                pieces.append(value.value)
-            else:
-                return None
+            match value:
+                case ast.Constant(value=str() as text):  # the f-string's text
+                    pieces.append(text)
+                case ast.FormattedValue(conversion=-1, format_spec=None):  # a plain placeholder
+                    pieces.append(value.value)
+                case _:
+                    return None
         return pieces
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         left, right = _sql_pieces_add(node.left), _sql_pieces_add(node.right)
@@ -256,8 +254,8 @@ def sql_parameters(ctx: FixContext, finding: Finding) -> Fix | None:
         query, params = made
         quote = quote_of(
             ctx,
-            node.func.value
-            if isinstance(node, ast.Call)
+            node.func.value  # a call here is a ``.format`` (pieces were found only for those)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
             else (node.left if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) else node),
         )
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):

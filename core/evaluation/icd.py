@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -77,7 +78,7 @@ def rules_dir() -> Path:
     return Path(str(resources.files("patchloop.assets").joinpath("icd")))
 
 
-def _read_yaml(path: Path) -> object:
+def _read_yaml(path: Path) -> Any:  # whatever the file holds: the callers check its shape
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -88,7 +89,7 @@ def _read_yaml(path: Path) -> object:
 def _enabled(language: str) -> frozenset[str]:
     config = _read_yaml(rules_dir() / "config.yaml")
     try:
-        section = config["config"][USECASE].get(language) or {}  # type: ignore[index]
+        section = config["config"][USECASE].get(language) or {}
     except (TypeError, KeyError) as exc:
         raise IcdError(f"the ICD config.yaml has no {USECASE} section") from exc
     return frozenset((section.get("regex") or {}).get("rules") or ())

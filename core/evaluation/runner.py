@@ -84,10 +84,14 @@ def run_eval(
 ) -> list[TaskResult]:
     """Evaluate ``tasks`` and return every recorded result in task order (with ``eval_run_id``,
     tasks already recorded for it are skipped and their stored results returned)."""
-    store = EvalStore(log) if log is not None and eval_run_id is not None else None
-    done = store.done_ids(eval_run_id) if store else set()
+    store: EvalStore | None = None
+    done: set[str] = set()
+    results: dict[str, TaskResult] = {}
+    if log is not None and eval_run_id is not None:
+        store = EvalStore(log)
+        done = store.done_ids(eval_run_id)
+        results = {r.task_id: r for r in store.results(eval_run_id)}
     position = {task.task_id: i for i, task in enumerate(tasks)}
-    results: dict[str, TaskResult] = {r.task_id: r for r in store.results(eval_run_id)} if store else {}
     recorder = (
         TaskTester(
             timeout=test_timeout, disk_mb=settings.sandbox_disk_mb, total_memory_mb=settings.sandbox_memory_mb
@@ -101,7 +105,7 @@ def run_eval(
 
     def record(task: Task, run: Run, covered: bool) -> None:
         result = task_result(task, run, tests=recorder, has_analyzer=covered, icd=icd_results(task, run))
-        if store is not None:
+        if store is not None and eval_run_id is not None:  # a store is made only with an id
             store.record(eval_run_id, position[task.task_id], result)
         results[task.task_id] = result
         if on_task is not None:

@@ -15,6 +15,7 @@ import sqlite_utils
 
 from .. import times
 from ..log import Log, LogError
+from ..log_rows import inserted_id
 from .metrics import TaskResult
 
 STATUSES = ("running", "finished", "cancelled", "failed")
@@ -91,12 +92,12 @@ class EvalStore:
             "finished": None,
             "n_tasks": len(spec.task_ids),
         }
-        return self.log.write(lambda: self.log.db["eval_runs"].insert(row).last_pk)
+        return self.log.write(lambda: inserted_id(self.log.db.table("eval_runs").insert(row)))
 
     def get(self, eval_run_id: int) -> dict[str, Any]:
         with self.log.lock:
             try:
-                return dict(self.log.db["eval_runs"].get(eval_run_id))
+                return dict(self.log.db.table("eval_runs").get(eval_run_id))
             except sqlite_utils.db.NotFoundError:
                 raise LogError(f"no evaluation with id {eval_run_id} in {self.log.path}") from None
 
@@ -107,7 +108,7 @@ class EvalStore:
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}")
         values = {"status": status, "finished": times.now() if status != "running" else None}
-        self.log.write(lambda: self.log.db["eval_runs"].update(eval_run_id, values))
+        self.log.write(lambda: self.log.db.table("eval_runs").update(eval_run_id, values))
 
     def record(self, eval_run_id: int, position: int, result: TaskResult) -> None:
         """Store one finished task (replacing an older row for the same task)."""
@@ -145,7 +146,7 @@ class EvalStore:
             self.log.db.execute(
                 "DELETE FROM eval_tasks WHERE eval_run_id = ? AND task_id = ?", [eval_run_id, result.task_id]
             )
-            self.log.db["eval_tasks"].insert(row)
+            self.log.db.table("eval_tasks").insert(row)
 
         self.log.write(write)
 
