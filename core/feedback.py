@@ -27,19 +27,7 @@ def render_feedback(
     filename = filename or solution_file(language)
     shown = [f for f in findings if severity_at_least(f.severity, threshold)]
     item = load_template("feedback_item.txt", prompts_dir).rstrip("\n")
-    warnings = "\n".join(
-        item.format(
-            message=f.message,
-            rule=f.rule_id,
-            tool=f.tool,
-            severity=f.severity,
-            cwe=f.cwe,
-            filename=filename,
-            line=f.line,
-            column=f.column,
-        )
-        for f in shown
-    )
+    warnings = "\n".join(item.format(**_item_fields(f, filename)) for f in shown)
     return (
         load_template("feedback.txt", prompts_dir)
         .format(
@@ -47,6 +35,20 @@ def render_feedback(
         )
         .rstrip("\n")
     )
+
+
+def _item_fields(finding: Finding, filename: str) -> dict[str, object]:
+    """What the template of one finding's item (feedback_item.txt, repair_item.txt) may name."""
+    return {
+        "message": finding.message,
+        "rule": finding.rule_id,
+        "tool": finding.tool,
+        "severity": finding.severity,
+        "cwe": finding.cwe,
+        "filename": filename,
+        "line": finding.line,
+        "column": finding.column,
+    }
 
 
 def first_messages(
@@ -129,15 +131,8 @@ def render_repair(
     warnings = "\n\n".join(
         item.format(
             number=n,
-            message=f.message,
-            rule=f.rule_id,
-            tool=f.tool,
-            severity=f.severity,
-            cwe=f.cwe,
+            **_item_fields(f, filename),
             cwe_suffix=f", {f.cwe}" if f.cwe else "",
-            filename=filename,
-            line=f.line,
-            column=f.column,
             frame=code_frame(code, f.line),
             hint=hint_for(f, hints) or "change the code so this warning no longer applies.",
         )

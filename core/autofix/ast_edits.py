@@ -176,6 +176,15 @@ def statement_of(ctx: FixContext, node: ast.AST) -> ast.stmt | None:
     return node
 
 
+def assigned_to(stmt: ast.AST | None, value: ast.AST) -> ast.Name | None:
+    """The name ``stmt`` binds when it is ``name = value`` (one plain name), else None."""
+    if isinstance(stmt, ast.Assign) and stmt.value is value and len(stmt.targets) == 1:
+        target = stmt.targets[0]
+        if isinstance(target, ast.Name):
+            return target
+    return None
+
+
 def line_indent(ctx: FixContext, stmt: ast.stmt) -> str | None:
     """The indentation of a statement that starts its line, else None."""
     line = ctx.lines[stmt.lineno - 1]

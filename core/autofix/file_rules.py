@@ -7,6 +7,7 @@ import ast
 
 from ..types import Finding
 from .ast_edits import (
+    assigned_to,
     block_of,
     calls_at,
     fresh_name,
@@ -72,13 +73,9 @@ def mktemp_to_mkstemp(ctx: FixContext, finding: Finding) -> Fix | None:
         args = ctx.source[ctx.span(call.func)[1] : ctx.span(call)[1]]
         imports = ("import os",) if isinstance(call.func, ast.Attribute) else ("import os", "import tempfile")
         fd = fresh_name(ctx, "fd", "tmp_fd")
-        if (
-            isinstance(stmt, ast.Assign)
-            and stmt.value is call
-            and len(stmt.targets) == 1
-            and isinstance(stmt.targets[0], ast.Name)
-        ):
-            path = stmt.targets[0].id
+        target = assigned_to(stmt, call)
+        if target is not None:
+            path = target.id
             if _made_directory(ctx, stmt, path):
                 return None
             text = f"{fd}, {path} = {func}{args}\n{indent}os.close({fd})"

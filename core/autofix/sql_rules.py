@@ -10,6 +10,7 @@ import string
 from ..types import Finding
 from .ast_edits import (
     append_argument,
+    assigned_to,
     import_aliases,
     make_fix,
     quote_of,
@@ -218,17 +219,11 @@ def sql_parameters(ctx: FixContext, finding: Finding) -> Fix | None:
         assign_edit = None
         if isinstance(parent, ast.Call) and parent.args and parent.args[0] is node:
             execute = parent
-        elif (
-            isinstance(parent, ast.Assign)
-            and parent.value is node
-            and len(parent.targets) == 1
-            and isinstance(parent.targets[0], ast.Name)
-        ):
-            name = parent.targets[0].id
+        elif (target := assigned_to(parent, node)) is not None:
             uses = [
                 n
-                for n in walk_scope(scope_of(ctx, parent))
-                if isinstance(n, ast.Name) and n.id == name and n is not parent.targets[0]
+                for n in walk_scope(scope_of(ctx, target))
+                if isinstance(n, ast.Name) and n.id == target.id and n is not target
             ]
             stores = [n for n in uses if not isinstance(n.ctx, ast.Load)]
             if len(uses) != 1 or stores:
