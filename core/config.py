@@ -306,11 +306,13 @@ def _checked(setting: Setting, value: Any, where: str) -> Any:
         raise ConfigError(
             f"[{setting.section}] {setting.name}{where} must be {expected.__name__}, not {value!r}"
         )
-    if expected is list and not all(isinstance(item, str) for item in value):
-        raise ConfigError(
-            f"[{setting.section}] {setting.name}{where} must be a list of strings, not {value!r}"
-        )
-    return list(value) if expected is list else value
+    if expected is list and isinstance(value, list):  # (it is one, when a list is expected)
+        if not all(isinstance(item, str) for item in value):
+            raise ConfigError(
+                f"[{setting.section}] {setting.name}{where} must be a list of strings, not {value!r}"
+            )
+        return list(value)
+    return value
 
 
 def config_from_data(data: Mapping[str, Any], path: Path | None) -> Config:

@@ -72,6 +72,7 @@ def run_loop(
                 driver.analyze = default_analyze(settings) if own_analyze else driver.analyze
                 run.language = settings.language
                 if log is not None:
+                    assert run.id is not None, "the log gave the run its id when it started"
                     log.set_language(run.id, run.language)
             if not state.answer.error:
                 emit(

@@ -97,6 +97,16 @@ class LoopState:
     checking: Future[None] | None = None  # the answer's check, started as soon as it was generated
     position: int = 0  # in run_loops' task list
 
+    def generated(self) -> Iteration:
+        """``answer``, for the steps that come after it was generated."""
+        assert self.answer is not None, "the step runs after the answer was generated"
+        return self.answer
+
+    def repaired(self) -> Iteration:
+        """``base``, for the steps of a repair round (which always has one)."""
+        assert self.base is not None, "a repair round has the iteration it repairs"
+        return self.base
+
     def drop_streaming(self) -> None:
         if self.streaming is not None:
             self.run.iterations[:] = [it for it in self.run.iterations if it is not self.streaming]
@@ -128,6 +138,7 @@ class Driver:
         it.index = len(state.run.iterations)
         state.run.iterations.append(it)
         if self.log is not None:
+            assert state.run.id is not None, "the log gave the run its id when it started"
             self.log.add_iteration(state.run.id, it)
         self.emit(IterationFinished(state.run, it))
 
@@ -146,8 +157,9 @@ class Driver:
 
     def start_check(self, state: LoopState) -> None:
         """Check ``state.answer`` in the pool now (the batch's other answers may still be decoding)."""
-        if not state.answer.error:
-            state.checking = self.pool.submit(self.check, state, state.answer)
+        answer = state.generated()
+        if not answer.error:
+            state.checking = self.pool.submit(self.check, state, answer)
 
     def checked(self, states: list[LoopState]) -> None:
         """Every answer of ``states`` checked: those whose check started as they were generated are
@@ -176,8 +188,8 @@ class Driver:
         self.checked(states)
         going = []
         for state in states:
-            if not self.stop_on_error(state, state.answer):
-                self.record(state, state.answer)
+            if not self.stop_on_error(state, state.generated()):
+                self.record(state, state.generated())
                 going.append(state)
         return going
 
@@ -246,12 +258,14 @@ class Driver:
         wanting = [
             st
             for st in states
-            if needs_candidates(st.run, st.base, st.answer, s.threshold, s.candidates, exclude=st.answer)
+            if needs_candidates(
+                st.run, st.repaired(), st.generated(), s.threshold, s.candidates, exclude=st.answer
+            )
         ]
         pools = self.sample_candidates(wanting) if wanting else {}
         going = []
         for state in states:
-            answer = state.answer
+            answer = state.generated()
             if self.stop_on_error(state, answer):  # model_error or cancelled: record what there is
                 continue
             index = len([it for it in state.run.iterations if it is not state.streaming])
@@ -259,7 +273,7 @@ class Driver:
                 pool, seconds = pools[id(state)]
                 chosen = choose(
                     state.run,
-                    state.base,
+                    state.repaired(),
                     pool,
                     state.messages,
                     threshold=s.threshold,
@@ -305,7 +319,7 @@ class Driver:
         for state in states:
             rewrite = rewrite_messages(
                 state.run.prompt,
-                state.base.findings,
+                state.repaired().findings,
                 threshold=s.threshold,
                 language=s.language,
                 prompts_dir=s.prompts_dir,
@@ -315,7 +329,8 @@ class Driver:
                 item_params.append(p)
                 owners.append((state, k))
         pools = {
-            id(st): [as_candidate(st.answer, 0, s.candidates, params_for(s.gen, st.rounds))] for st in states
+            id(st): [as_candidate(st.generated(), 0, s.candidates, params_for(s.gen, st.rounds))]
+            for st in states
         }
         checks: dict[int, tuple[Candidate, Future[float]]] = {}
 

@@ -22,9 +22,11 @@ class LoopSettings(LoopConfig):
     """The ``[loop]`` keys as one run uses them, and the generation parameters."""
 
     # The three keys whose run-time form differs from the file's (each keeps its place among the fields).
+    # skip's and prompts_dir's types differ from LoopConfig's on purpose (so the checker's override rule
+    # is off for them): nothing takes a LoopSettings where a LoopConfig is wanted.
     language: str = "python"  # or "auto": see resolve_language
-    skip: tuple[str, ...] = ()
-    prompts_dir: str | None = None
+    skip: tuple[str, ...] = ()  # pyright: ignore[reportIncompatibleVariableOverride]
+    prompts_dir: str | None = None  # pyright: ignore[reportIncompatibleVariableOverride]
     gen: GenParams = field(default_factory=GenParams)
 
 

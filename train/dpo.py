@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from patchloop.core.files import write_atomic
 from patchloop.core.types import Message
@@ -125,7 +125,8 @@ def lora_config(settings: DPOSettings):
 
 
 def dpo_config(settings: DPOSettings, out_dir: Path, device: str):
-    from trl import DPOConfig
+    # trl's documented name; its lazily filled __init__ does not show the checker that it exports it.
+    from trl import DPOConfig  # pyright: ignore[reportPrivateImportUsage]
 
     on_cuda = device == "cuda"
     checkpointing = on_cuda if settings.gradient_checkpointing is None else settings.gradient_checkpointing
@@ -235,7 +236,8 @@ def training_rows(dataset: datasets.Dataset) -> datasets.Dataset:
 def dataset_digest(dataset: datasets.Dataset) -> str:
     """SHA-256 of the training rows, so a record names exactly the data it was trained on."""
     digest = hashlib.sha256()
-    for row in dataset:
+    for item in dataset:
+        row = cast(dict[str, Any], item)  # a row is a dict of its columns; datasets types it loosely
         digest.update(json.dumps([row[c] for c in TRAIN_COLUMNS], sort_keys=True).encode())
         digest.update(b"\n")
     return digest.hexdigest()
@@ -276,7 +278,7 @@ def train_dpo(
     import transformers
     from peft import PeftModel
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
-    from trl import DPOTrainer
+    from trl import DPOTrainer  # pyright: ignore[reportPrivateImportUsage] (as DPOConfig above)
 
     settings = settings or DPOSettings()
     out_dir = Path(out_dir).expanduser()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from ..types import BackendInfo, GenParams, GenStats, Message
 
@@ -40,8 +40,8 @@ class Backend(Protocol):
         params: GenParams | Sequence[GenParams],
         cancel: threading.Event | None = None,
         *,
-        errors: str = "raise",
-    ) -> list[tuple[str, GenStats] | ModelError]:
+        errors: Literal["raise", "return"] = "raise",
+    ) -> Sequence[tuple[str, GenStats] | ModelError]:
         """Answer many conversations at once (batched or concurrent where the backend can), in input order.
 
         ``params`` is one setting for all, or one per conversation (the repair step's candidates
@@ -66,12 +66,19 @@ def generate_each(
     cancel: threading.Event | None,
     on_result: ResultFn,
     *,
-    errors: str = "return",
-) -> list[Any]:
+    errors: Literal["raise", "return"] = "return",
+) -> Sequence[Any]:
     """``generate_batch`` with ``on_result(i, answer)`` called as each answer ends (so the caller can
     analyze it while the rest decode), or right after the batch for a backend that cannot say."""
     if "on_result" in inspect.signature(backend.generate_batch).parameters:
-        return backend.generate_batch(conversations, params, cancel, errors=errors, on_result=on_result)
+        # The protocol leaves on_result out (not every backend takes it); the check above says this one does.
+        return backend.generate_batch(
+            conversations,
+            params,
+            cancel,
+            errors=errors,
+            on_result=on_result,  # pyright: ignore[reportCallIssue]
+        )
     answers = backend.generate_batch(conversations, params, cancel, errors=errors)
     for index, answer in enumerate(answers):
         on_result(index, answer)

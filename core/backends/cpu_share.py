@@ -47,9 +47,8 @@ class CpuShare:
         if time.monotonic() - self._last[0] < MIN_WINDOW_SECONDS:
             return None  # cheap way out: this is asked after every decode step
         now = self._now()
-        wall, ours, busy = (
-            a - b if a is not None and b is not None else None for a, b in zip(now, self._last)
-        )
+        wall, ours = now[0] - self._last[0], now[1] - self._last[1]
+        busy = None if now[2] is None or self._last[2] is None else now[2] - self._last[2]
         if busy is None or wall < MIN_WINDOW_SECONDS:
             return None
         self._last = now

@@ -160,7 +160,8 @@ def _quantization_kwargs(device: str, load_in_4bit: bool | None, from_gguf: bool
     if load_in_4bit is False:
         return {"dtype": torch.bfloat16, "device_map": {"": device}}, "bf16"
     try:
-        import bitsandbytes  # noqa: F401 - only checking that it is there
+        # Only checking that it is there; a CUDA-only extra, so the type checker's environment may lack it.
+        import bitsandbytes  # noqa: F401  # pyright: ignore[reportMissingImports]
     except ImportError:
         raise ModelError(
             "4-bit loading on CUDA needs bitsandbytes: pip install bitsandbytes "

@@ -249,6 +249,7 @@ class Batch:
         with the draft (the same draws as one token per decode, so greedy and seeded answers do not
         change, float rounding aside); the cells of the draft tokens it did not take are dropped."""
         engine = self.engine
+        j = 0  # the loop below runs at least once; this is for the type checker
         for j in range(len(draft) + 1):
             token = engine._llama.llama_sampler_sample(live.sampler, engine._ctx, first + j)
             yield from self._take(live, token)

@@ -258,6 +258,7 @@ class LlamaEngine:
         if cancel is not None and cancel.is_set():
             raise Cancelled()
         batch = self._batch
+        assert batch is not None, "the batch is made with the context, in __init__"
         for i, (token, pos, seq, logits) in enumerate(entries):
             batch.token[i] = token
             batch.pos[i] = pos

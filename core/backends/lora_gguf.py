@@ -26,8 +26,12 @@ import struct
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .base import ModelError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 CONVERTER_VERSION = 1
 # Architectures whose GGUF weights keep the Hugging Face layout (llama's q/k are permuted by the
@@ -45,7 +49,7 @@ def default_cache_dir() -> Path:
     return Path(user_cache_dir("patchloop")) / "adapters"
 
 
-def read_safetensors(path: Path) -> dict:
+def read_safetensors(path: Path) -> dict[str, np.ndarray]:
     """name -> float32 numpy array, for the dtypes adapters are saved in (numpy has no bf16, and
     safetensors' numpy loader refuses it, so the file is read here: 8-byte header size, JSON header,
     raw little-endian data)."""
@@ -106,7 +110,9 @@ def _scaling(config: dict, module: str, rank: int) -> float:
     return alpha / (math.sqrt(rank) if config.get("use_rslora") else rank)
 
 
-def _tensor_pairs(folder: Path, config: dict, architecture: str, n_layers: int) -> list[tuple[str, object]]:
+def _tensor_pairs(
+    folder: Path, config: dict, architecture: str, n_layers: int
+) -> list[tuple[str, np.ndarray]]:
     import gguf
 
     weights = folder / "adapter_model.safetensors"
@@ -117,7 +123,7 @@ def _tensor_pairs(folder: Path, config: dict, architecture: str, n_layers: int) 
         )
     arch = {name: key for key, name in gguf.MODEL_ARCH_NAMES.items()}[architecture]
     names = gguf.get_tensor_name_map(arch, n_layers)
-    sides: dict[str, dict[str, object]] = {}
+    sides: dict[str, dict[str, np.ndarray]] = {}
     for name, array in read_safetensors(weights).items():
         match = _NAME.match(name.removeprefix(_PREFIX))
         if match is None:

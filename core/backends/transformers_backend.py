@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..types import Cancelled, GenParams, GenStats, Message
 from .base import ModelError, per_item_params
@@ -44,7 +44,9 @@ def _stop_criteria(*events: threading.Event | None) -> Any:
             import torch
 
             stop = any(event.is_set() for event in watched)
-            return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
+            flags = torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
+            # transformers annotates the legacy torch.BoolTensor, which no tensor operation is typed to return.
+            return cast("torch.BoolTensor", flags)
 
     return StoppingCriteriaList([StopOnEvent()])
 

@@ -65,7 +65,7 @@ def bwrap_prefix(python: str, in_dir: str, layout: DiskLayout, seccomp_fd: int |
     with stdout and stderr add up to the disk cap; the hidden folders are empty and read-only."""
     root = is_root()
     cmd = [shutil.which("bwrap") or "bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    hidden = list(HIDDEN_DIRS)
+    hidden: list[str] = list(HIDDEN_DIRS)
     home = os.environ.get("HOME")
     if home and home != "/" and not any(home == h or home.startswith(h + "/") for h in hidden):
         hidden.append(home)

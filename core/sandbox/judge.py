@@ -27,12 +27,17 @@ import sys
 import traceback
 import types
 
+TYPE_CHECKING = False  # typing itself is not imported: it would add to every run's start
+if TYPE_CHECKING:
+    from typing import Any
+
 if __package__:  # imported on the host (tests)
     from . import wire
 else:  # run in the sandbox beside a copy of wire.py, named sandbox_wire.py there
     _HERE = os.path.dirname(os.path.abspath(__file__))
     sys.path.insert(0, _HERE)
-    import sandbox_wire as wire
+    # The sandbox's own name for wire.py, on the path only in there.
+    import sandbox_wire as wire  # pyright: ignore[reportMissingImports]
 
     sys.path[:] = [p for p in sys.path if p not in (_HERE, "", os.getcwd())]
 
@@ -150,7 +155,7 @@ class Connection:
         return result
 
 
-def _update_in_place(original: object, changed: object) -> None:
+def _update_in_place(original: Any, changed: Any) -> None:
     """What a call did to a list, dict, set or bytearray it was given, done to the judge's own."""
     kind = type(original)
     if kind is not type(changed):

@@ -8,29 +8,45 @@ the run's capped mounts (bwrap) and reports a full one with its own exit status.
 nothing of patchloop is importable in there.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import resource
 import signal
 import sys
 
+TYPE_CHECKING = False  # typing itself is not imported: it would add to every run's start
+if TYPE_CHECKING:
+    from typing import NoReturn
+
 try:
     import ctypes
 
-    _LIBC = ctypes.CDLL(None, use_errno=True)
+    _LIBC: ctypes.CDLL | None = ctypes.CDLL(None, use_errno=True)
 except (ImportError, OSError):  # not Linux, or no C library to call: limits and uid only
-    ctypes = None
     _LIBC = None
 
 _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 24, 38, 22, 2
 
 
+# The functions below run only where the import above found a C library; each imports ctypes again
+# (a lookup in sys.modules), which tells the type checker it is there.
+
+
+def _libc() -> ctypes.CDLL:
+    assert _LIBC is not None, "called only where main found a C library"
+    return _LIBC
+
+
 def prctl(*args) -> int:
+    import ctypes
+
     # Every argument as unsigned long: prctl is variadic and several options demand zeroed extras.
-    return _LIBC.prctl(*[a if not isinstance(a, int) else ctypes.c_ulong(a) for a in args])
+    return _libc().prctl(*[a if not isinstance(a, int) else ctypes.c_ulong(a) for a in args])
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     os.write(2, ("patchloop-sandbox: " + message + "\n").encode())
     os._exit(70)
 
@@ -47,15 +63,19 @@ def apply_limits(limits: list) -> None:
 def drop_capabilities() -> None:
     """Root in a user namespace (or root with no uid to drop to): keep the uid, lose every capability,
     so that, among others, the test judge's memory (non-dumpable) is out of reach."""
+    import ctypes
+
     for cap in range(64):
         prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0)
     header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
     data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable: all empty
-    if _LIBC.capset(header, data) != 0:
+    if _libc().capset(header, data) != 0:
         fail(f"cannot drop capabilities: errno {ctypes.get_errno()}")
 
 
 def install_seccomp(program: bytes) -> None:
+    import ctypes
+
     class SockFprog(ctypes.Structure):
         _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.c_void_p))
 
@@ -101,7 +121,7 @@ def main() -> None:
         uid_busy(cfg)
 
 
-def uid_busy(cfg: dict) -> None:
+def uid_busy(cfg: dict) -> NoReturn:
     """The uid is full of someone else's processes: not the code's fault, so say so apart."""
     os.write(2, (cfg["busy_mark"] + "\n").encode())
     os._exit(cfg["busy_status"])
@@ -122,7 +142,7 @@ def disk_full(cfg: dict) -> bool:
     return bool(cfg["disk_check"]) and files > cfg["max_files"]
 
 
-def wait_and_relay(pid: int, cfg: dict) -> None:
+def wait_and_relay(pid: int, cfg: dict) -> NoReturn:
     # Nothing of the parent's stays open for the code to find through /proc/PID/fd (stderr stays,
     # for the messages below).
     os.closerange(3, 65536)

@@ -80,6 +80,7 @@ def execute(info: SandboxInfo, run: RunSpec) -> SandboxResult:
     """One sandboxed run. When the launcher finds its uid already full of processes (left by another
     sandbox, or another container's on a shared kernel) it exits before the code starts, and the
     run is retried on another uid."""
+    result: SandboxResult | None = None
     for _ in range(_UID_TRIES if info.drop_uid else 1):
         uid = uid_pool.take() if info.drop_uid else None
         try:
@@ -89,6 +90,7 @@ def execute(info: SandboxInfo, run: RunSpec) -> SandboxResult:
         if not (result.returncode == _UID_BUSY and _UID_BUSY_MARK in result.stderr):
             return result
         log.warning("sandbox uid %s is busy with other processes; retrying on another uid", uid)
+    assert result is not None, "there is always at least one try"
     result.killed_reason = "sandbox busy: every uid tried was full of other processes"
     return result
 
@@ -101,6 +103,7 @@ def _execute_once(info: SandboxInfo, uid: int | None, run: RunSpec) -> SandboxRe
     bwrap = info.mode == "bwrap"
     top = tempdirs.make_dir("sandbox")
     seccomp_fd: int | None = None
+    group: cgroup.RunCgroup | None = None  # made below; the cleanup must see it even if that fails
     try:
         in_dir = os.path.join(top, "in")
         os.mkdir(in_dir, 0o755)

@@ -16,11 +16,16 @@ import sys
 import traceback
 import types
 
+TYPE_CHECKING = False  # typing itself is not imported: it would sit in the solution's sys.modules
+if TYPE_CHECKING:
+    from typing import Any
+
 if __package__:  # imported on the host (tests)
     from . import wire
 else:  # run in the sandbox beside a copy of wire.py, named sandbox_wire.py there (no patchloop in there)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import sandbox_wire as wire
+    # The sandbox's own name for wire.py, on the path only in there.
+    import sandbox_wire as wire  # pyright: ignore[reportMissingImports]
 
 _MAX_TEXT = 4000
 
@@ -29,7 +34,7 @@ class Objects:
     """The objects the judge holds references to, by reference id (one id per object)."""
 
     def __init__(self) -> None:
-        self.by_ref: dict[int, object] = {}
+        self.by_ref: dict[int, Any] = {}  # the solution's objects, whatever they are
         self._ids: dict[int, int] = {}
 
     def ref(self, obj: object) -> dict:
@@ -39,7 +44,7 @@ class Objects:
             self.by_ref[self._ids[key]] = obj
         return {"$": "ref", "v": self._ids[key], "t": type(obj).__name__}
 
-    def get(self, ref_id: int, type_name: str = "") -> object:
+    def get(self, ref_id: int, type_name: str = "") -> Any:
         try:
             return self.by_ref[ref_id]
         except KeyError:
@@ -77,7 +82,9 @@ def manifest(namespace: dict, objects: Objects) -> list:
     return names
 
 
-def handle(request: dict, objects: Objects) -> dict:
+def handle(request: Any, objects: Objects) -> dict:
+    """The reply to one of the judge's requests (JSON data: a malformed one fails here, reported as
+    the error it raises)."""
     op = request.get("op")
     target = objects.get(request.get("ref"))
     if op == "call":

@@ -24,6 +24,10 @@ import struct
 from decimal import Decimal
 from fractions import Fraction
 
+TYPE_CHECKING = False  # typing itself is not imported: it would sit in the solution's sys.modules
+if TYPE_CHECKING:
+    from typing import Any
+
 MAX_FRAME = 64 * 1024 * 1024  # one message (a value, a call); more is refused, not read
 MAX_DEPTH = 200  # nesting of a value
 _INT_JSON = 1 << 63  # ints beyond this travel as hex (json refuses ints over 4300 digits)
@@ -65,11 +69,11 @@ def encode(value: object, to_ref=None, depth: int = 0) -> object:
     kind = type(value)
     if value is None or kind is bool or kind is str:
         return value
-    if kind is int:
+    if type(value) is int:  # (type(value) again, not kind: the checker narrows value by this form)
         return _int(value)
-    if kind is float:
+    if type(value) is float:
         return _float(value)
-    if kind is list:
+    if type(value) is list:
         return [encode(item, to_ref, deeper) for item in value]
     if isinstance(value, Ref):
         return {"$": "ref", "v": value.id, "t": value.type}
@@ -115,7 +119,7 @@ def encode(value: object, to_ref=None, depth: int = 0) -> object:
 def _dec_float(data: object) -> float:
     if isinstance(data, dict) and data.get("$") == "float" and data.get("v") in ("nan", "inf", "-inf"):
         return float(data["v"])
-    if type(data) in (int, float):
+    if type(data) is int or type(data) is float:
         return float(data)
     raise WireError(f"not a float: {data!r}")
 
@@ -137,11 +141,12 @@ def decode(data: object, from_ref=None, depth: int = 0) -> object:
     kind = type(data)
     if data is None or kind in (bool, int, float, str):
         return data
-    if kind is list:
+    if type(data) is list:  # (type(data) again, not kind: the checker narrows data by this form)
         return [decode(item, from_ref, deeper) for item in data]
-    if kind is not dict or not isinstance(data.get("$"), str):
+    if type(data) is not dict or not isinstance(data.get("$"), str):
         raise WireError("untagged object in a message")
-    tag, body = data["$"], data.get("v")
+    tag = data["$"]
+    body: Any = data.get("v")  # any JSON value: a wrong one fails below and is a WireError
     try:
         if tag in ("int",):
             return _dec_int(data)
