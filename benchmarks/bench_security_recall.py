@@ -41,7 +41,8 @@ from dataclasses import dataclass
 from importlib import resources
 
 from patchloop.core.analyzers import analyze_code
-from patchloop.core.analyzers.semgrep import SemgrepAnalyzer, run_semgrep, shipped_rule_files
+from patchloop.core.analyzers.semgrep import SemgrepAnalyzer, run_semgrep
+from patchloop.core.analyzers.semgrep_rules import shipped_rule_files
 from patchloop.core.evaluation.datasets import load_humaneval, load_mbpp
 from patchloop.core.types import Finding
 

@@ -12,6 +12,7 @@ from patchloop.core.analyzers import analyze_code
 from patchloop.core.analyzers import semgrep as sg
 from patchloop.core.analyzers.base import ToolFailure, ToolRun
 from patchloop.core.analyzers.merge import merge_findings
+from patchloop.core.analyzers.semgrep_rules import rule_messages, shipped_rule_files
 from patchloop.core.hints import hint_for, load_hints
 from patchloop.core.types import Finding
 
@@ -122,32 +123,31 @@ def test_timeout_is_an_error(tmp_path):
 REACHABLE = "import tempfile\n\n\ndef scratch() -> str:\n    return tempfile.mktemp()\n"
 
 
-def _fake_engine(monkeypatch, stdout: str, returncode: int = 0):
-    sg.may_match(sg.shipped_rule_files(), "")  # the prefilter comes from the real engine, once
+def _fake_engine_verdict(tmp_path, monkeypatch, stdout: str, returncode: int = 0):
+    """The analyzer's result on REACHABLE when the engine prints ``stdout`` and exits ``returncode``."""
+    sg.may_match(shipped_rule_files(), "")  # the prefilter comes from the real engine, once
     monkeypatch.setattr(sg, "run_tool", lambda argv, timeout, cwd=None: ToolRun(returncode, stdout, "boom"))
+    return analyze(tmp_path, REACHABLE)
 
 
 def test_unparsable_output_is_an_error(tmp_path, monkeypatch):
-    _fake_engine(monkeypatch, "Segmentation fault")
-    result = analyze(tmp_path, REACHABLE)
+    result = _fake_engine_verdict(tmp_path, monkeypatch, "Segmentation fault")
     assert result.findings == [] and "no JSON" in result.error
 
 
 def test_non_zero_exit_is_an_error(tmp_path, monkeypatch):
-    _fake_engine(monkeypatch, "", returncode=2)
-    assert "exited with 2" in analyze(tmp_path, REACHABLE).error
+    assert "exited with 2" in _fake_engine_verdict(tmp_path, monkeypatch, "", returncode=2).error
 
 
 def test_reported_errors_are_an_error(tmp_path, monkeypatch):
     report = {"results": [], "errors": [{"message": "Rule parse error"}], "paths": {"scanned": []}}
-    _fake_engine(monkeypatch, json.dumps(report))
-    assert "Rule parse error" in analyze(tmp_path, REACHABLE).error
+    assert "Rule parse error" in _fake_engine_verdict(tmp_path, monkeypatch, json.dumps(report)).error
 
 
 def test_zero_scanned_files_is_an_error(tmp_path, monkeypatch):
     # codeshield 1.0.1's failure: semgrep ran, found nothing, because it looked at no file
-    _fake_engine(monkeypatch, json.dumps({"results": [], "errors": [], "paths": {"scanned": []}}))
-    result = analyze(tmp_path, REACHABLE)
+    report = {"results": [], "errors": [], "paths": {"scanned": []}}
+    result = _fake_engine_verdict(tmp_path, monkeypatch, json.dumps(report))
     assert result.findings == [] and "scanned no file" in result.error
 
 
@@ -240,8 +240,7 @@ def test_code_semgrep_cannot_parse_but_python_can_is_an_error(tmp_path, monkeypa
             }
         ],
     }
-    _fake_engine(monkeypatch, json.dumps(report))
-    result = analyze(tmp_path, REACHABLE)
+    result = _fake_engine_verdict(tmp_path, monkeypatch, json.dumps(report))
     assert result.findings == [] and "could not parse" in result.error
 
 
@@ -251,7 +250,7 @@ def test_a_partly_parsed_target_is_listed_not_raised(tmp_path):
         "import os\nimport sys\nos.system(sys.argv[1])\ndef total(values):\n"
         "    if values > 0\n        return 1\n"
     )
-    scan = sg.run_semgrep(sg.shipped_rule_files(), [broken])
+    scan = sg.run_semgrep(shipped_rule_files(), [broken])
     assert scan.unparsed == (str(broken),)
     result = sg.SemgrepAnalyzer().analyze(broken, "python", 60.0)
     assert result.error is None and result.findings[0].rule_id == "syntax-error"
@@ -280,7 +279,7 @@ def test_a_pattern_rule_folds_into_its_taint_twin_on_the_same_line():
 
 
 def test_one_batch_call_gives_what_one_call_per_file_gives():
-    rules = sg.shipped_rule_files()
+    rules = shipped_rule_files()
     targets = [rule.with_suffix(".py") for rule in rules[:8]]
     batch = sg.run_semgrep(rules, targets)
     single = [m for target in targets for m in sg.run_semgrep(rules, [target]).matches]
@@ -294,7 +293,7 @@ def test_one_batch_call_gives_what_one_call_per_file_gives():
 
 
 def test_code_no_rule_can_match_skips_the_engine(tmp_path, monkeypatch):
-    rules = sg.shipped_rule_files()
+    rules = shipped_rule_files()
     assert sg.may_match(rules, CLEAN) is False
     monkeypatch.setattr(sg, "run_semgrep", lambda *a, **k: pytest.fail("the engine ran"))
     assert analyze(tmp_path, CLEAN).findings == []
@@ -302,7 +301,7 @@ def test_code_no_rule_can_match_skips_the_engine(tmp_path, monkeypatch):
     assert broken.error is None and [f.rule_id for f in broken.findings] == ["syntax-error"]
 
 
-@pytest.mark.parametrize("rule_file", sg.shipped_rule_files(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("rule_file", shipped_rule_files(), ids=lambda p: p.stem)
 def test_every_rule_lets_its_own_test_file_through(rule_file):
     assert sg.may_match([rule_file], rule_file.with_suffix(".py").read_text(encoding="utf-8"))
 
@@ -311,7 +310,7 @@ def test_a_skipped_file_is_one_the_engine_finds_nothing_in(tmp_path):
     """Soundness on real code: every HumanEval reference the prefilter skips, the engine clears."""
     from patchloop.core.evaluation.datasets import load_humaneval
 
-    rules = sg.shipped_rule_files()
+    rules = shipped_rule_files()
     skipped = [t.reference for t in load_humaneval() if not sg.may_match(rules, t.reference)]
     assert len(skipped) > 100  # most small functions need no engine
     paths = []
@@ -327,7 +326,7 @@ def test_without_a_prefilter_the_engine_always_runs(monkeypatch):
     sg._conditions.cache_clear()
     monkeypatch.setattr(sg, "run_tool", lambda argv, timeout, cwd=None: ToolRun(2, "", "crash"))
     try:
-        assert sg.may_match(sg.shipped_rule_files(), CLEAN) is True
+        assert sg.may_match(shipped_rule_files(), CLEAN) is True
     finally:
         sg._conditions.cache_clear()
 
@@ -335,7 +334,7 @@ def test_without_a_prefilter_the_engine_always_runs(monkeypatch):
 def test_every_match_passes_its_own_rules_prefilter():
     """A rule's prefilter (semgrep's, and the regex the rule names) never hides one of its matches:
     checked on every match of every rule in all the rules' test files."""
-    rules = {path.stem: path for path in sg.shipped_rule_files()}
+    rules = {path.stem: path for path in shipped_rule_files()}
     targets = [path.with_suffix(".py") for path in rules.values()]
     scan = sg.run_semgrep(list(rules.values()), targets)
     assert len(scan.matches) > 60
@@ -344,7 +343,7 @@ def test_every_match_passes_its_own_rules_prefilter():
 
 
 def test_the_engine_given_only_the_rules_that_may_match_finds_what_all_rules_find():
-    rules = sg.shipped_rule_files()
+    rules = shipped_rule_files()
     tests = sorted(Path(rules[0]).parent.glob("*.py"))
     assert len(tests) >= 20
     narrowed = []
@@ -357,4 +356,4 @@ def test_the_engine_given_only_the_rules_that_may_match_finds_what_all_rules_fin
             continue
         narrowed.append(len(ids))
         assert sg.run_semgrep(rules, [path], rule_ids=ids).matches == every, path.name
-    assert max(narrowed) < len(sg.rule_messages())  # fewer rules to compile, file by file
+    assert max(narrowed) < len(rule_messages())  # fewer rules to compile, file by file

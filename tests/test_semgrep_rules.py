@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from patchloop.core.analyzers.semgrep import run_semgrep, semgrep_core_path, shipped_rule_files
+from patchloop.core.analyzers.semgrep import run_semgrep, semgrep_core_path
+from patchloop.core.analyzers.semgrep_rules import shipped_rule_files
 from patchloop.core.hints import load_hints
 
 RULE_FILES = shipped_rule_files("python")

@@ -42,7 +42,7 @@ from ..languages import ANALYZED, language_of, normalise_language, script_langua
 from ..types import WRONG_LANGUAGE, Analysis, AnalyzerResult, Finding
 from .ast_checker import AstAnalyzer
 from .bandit import BanditAnalyzer
-from .base import Analyzer, ToolFailure, find_tool, run_tool
+from .base import Analyzer, OwnVersion, SecurityRules, ToolFailure, find_tool, run_tool
 from .cppcheck import cppcheck_defects, cppcheck_security
 from .eslint import EslintAnalyzer
 from .flawfinder import FlawfinderAnalyzer
@@ -348,7 +348,7 @@ def _security_tools() -> tuple[frozenset[str], dict[str, tuple[Callable[[str], b
 
     security, defects = tools("security"), tools("defects")
     checks = {
-        tool: tuple(c for a in analyzers if callable(c := getattr(a, "security_rule", None)))
+        tool: tuple(a.security_rule for a in analyzers if isinstance(a, SecurityRules))
         for tool, analyzers in security.items()
     }
     return frozenset(set(security) - set(defects)), checks
@@ -370,11 +370,8 @@ def tool_version(tool: str) -> str | None:
 
 
 def _analyzer_version(analyzer: Analyzer) -> str | None:
-    own = getattr(
-        analyzer, "version", None
-    )  # a tool run through another program (ESLint on node) says its own
-    if callable(own):
-        return own()
+    if isinstance(analyzer, OwnVersion):  # a tool run through another program (ESLint on node)
+        return analyzer.version()
     executable = getattr(analyzer, "executable", None)
     distribution = getattr(analyzer, "distribution", None)
     return _version(executable, distribution)

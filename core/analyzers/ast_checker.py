@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from ..types import AnalyzerResult, Finding
 from .base import guarded
@@ -236,23 +237,19 @@ def _binds_possibly_none(stmt: ast.stmt, imports: dict[str, tuple[str, ...]]) ->
     return None if origin is None else (target.id, f"the result of {origin}")
 
 
-def _first_use(stmt: ast.stmt, name: str) -> tuple[str | None, ast.AST | None]:
+def _first_use(stmt: ast.stmt, name: str) -> tuple[str | None, ast.expr | None]:
     """How ``stmt`` uses ``name``: ("deref", node) when it only dereferences it,
     ("other", None) when it checks, passes on or rebinds it, (None, None) when it does not mention it."""
-    derefs: list[ast.AST] = []
+    derefs: list[ast.expr] = []
     other = False
     if isinstance(stmt, ast.Try) and any(_expects_failure(h) for h in stmt.handlers):
         other = True  # the author catches the AttributeError/TypeError on purpose
     for node, deferred in _walk_with_scope(stmt):
         if not (isinstance(node, ast.Name) and node.id == name):
             continue
-        parent = getattr(node, "_patchloop_parent", None)
-        is_deref = isinstance(node.ctx, ast.Load) and (
-            (isinstance(parent, (ast.Attribute, ast.Subscript)) and parent.value is node)
-            or (isinstance(parent, ast.Call) and parent.func is node)
-        )
-        if is_deref and not deferred:
-            derefs.append(parent)
+        deref = _dereference_of(node)
+        if deref is not None and not deferred:
+            derefs.append(deref)
         else:
             other = True
     if other:
@@ -260,6 +257,18 @@ def _first_use(stmt: ast.stmt, name: str) -> tuple[str | None, ast.AST | None]:
     if derefs:
         return "deref", min(derefs, key=lambda n: (n.lineno, n.col_offset))
     return None, None
+
+
+def _dereference_of(node: ast.Name) -> ast.expr | None:
+    """The attribute access, indexing or call whose object or callee ``node`` is (read, not bound)."""
+    parent = getattr(node, "_patchloop_parent", None)
+    if not isinstance(node.ctx, ast.Load):
+        return None
+    if isinstance(parent, (ast.Attribute, ast.Subscript)) and parent.value is node:
+        return parent
+    if isinstance(parent, ast.Call) and parent.func is node:
+        return parent
+    return None
 
 
 def _walk_with_scope(root: ast.AST):
@@ -285,13 +294,18 @@ def _expects_failure(handler: ast.ExceptHandler) -> bool:
     return any(isinstance(n, ast.Name) and n.id in _EXPECTING_HANDLERS for n in names)
 
 
-def _end_of(node: ast.AST) -> dict[str, int]:
+class _End(TypedDict, total=False):
+    end_line: int
+    end_column: int
+
+
+def _end_of(node: ast.AST) -> _End:
     """A node's end as Finding fields: 1-based, the column one past its end; {} when unknown."""
     end_line, end_offset = getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None)
     return {"end_line": end_line, "end_column": end_offset + 1} if end_line and end_offset is not None else {}
 
 
-def _none_finding(node: ast.AST, what: str, why: str) -> Finding:
+def _none_finding(node: ast.expr, what: str, why: str) -> Finding:
     action = {ast.Attribute: "attribute access on", ast.Subscript: "indexing", ast.Call: "calling"}[
         type(node)
     ]

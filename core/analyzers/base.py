@@ -33,10 +33,28 @@ class Analyzer(Protocol):
     installs a missing executable, shown by ``patchloop doctor`` and in the analyzer's error).
     """
 
-    name: str  # "ruff", "bandit", "pylint", "pyright", "patchloop-ast", ...
-    languages: tuple[str, ...]  # ("python",)
+    # Read-only properties, so that frozen dataclasses (every shipped analyzer) match the protocol.
+    @property
+    def name(self) -> str: ...  # "ruff", "bandit", "pylint", "pyright", "patchloop-ast", ...
+
+    @property
+    def languages(self) -> tuple[str, ...]: ...  # ("python",)
 
     def analyze(self, path: Path, language: str, timeout: float) -> AnalyzerResult: ...
+
+
+@runtime_checkable
+class SecurityRules(Protocol):
+    """An analyzer in both suites that tells its security rules from its defect rules."""
+
+    def security_rule(self, rule_id: str) -> bool: ...
+
+
+@runtime_checkable
+class OwnVersion(Protocol):
+    """An analyzer whose tool runs through another program (ESLint on node) and says its own version."""
+
+    def version(self) -> str | None: ...
 
 
 # --- running an external tool -------------------------------------------------------------------

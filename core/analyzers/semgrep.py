@@ -34,17 +34,15 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from .. import tempdirs
 from ..types import Finding
 from . import base
 from .bandit import syntax_error_finding
 from .base import GuardedAnalyzer, ToolFailure, check_exit, find_tool, run_tool, tail
+from .semgrep_rules import combined_rules, only_rules, rule_file_key, shipped_rule_files
 
 SEVERITY = {"ERROR": "error", "WARNING": "warning", "INFO": "note"}
 CONFIDENCE = {"HIGH": "high", "MEDIUM": "medium", "LOW": "low"}
@@ -78,12 +76,6 @@ class SemgrepScan:
     unparsed: tuple[str, ...] = ()
 
 
-def shipped_rule_files(language: str = "python") -> list[Path]:
-    """patchloop's own rule files for ``language`` (assets/semgrep/<language>/*.yaml), sorted."""
-    folder = Path(str(resources.files("patchloop.assets").joinpath("semgrep", language)))
-    return sorted(folder.glob("*.yaml")) if folder.is_dir() else []
-
-
 def run_semgrep(
     rule_files: Sequence[str | Path],
     targets: Sequence[str | Path],
@@ -112,9 +104,9 @@ def run_semgrep(
     """
     if not targets:
         return SemgrepScan([], (), _engine_name())
-    combined = _combined_rules(tuple(_file_key(Path(p)) for p in rule_files))
+    combined = combined_rules(tuple(rule_file_key(Path(p)) for p in rule_files))
     if rule_ids is not None:
-        combined = _only_rules(combined, rule_ids)
+        combined = only_rules(combined, rule_ids)
     with tempdirs.temporary_dir("semgrep", ignore_cleanup_errors=True) as folder:
         rules_path = Path(folder) / "rules.json"
         rules_path.write_text(combined, encoding="utf-8")
@@ -126,24 +118,6 @@ def run_semgrep(
             matches, unparsed = _run_wrapper(rules_path, [Path(t) for t in targets], timeout)
             engine = "semgrep"
     return SemgrepScan(matches, tuple(str(t) for t in targets), engine, tuple(unparsed))
-
-
-@cache
-def _only_rules(combined: str, rule_ids: frozenset[str]) -> str:
-    rules = [rule for rule in json.loads(combined)["rules"] if rule["id"] in rule_ids]
-    if not rules:
-        raise ValueError("none of the requested semgrep rules is in the rule files")
-    return json.dumps({"rules": rules})
-
-
-@cache
-def rule_messages(language: str = "python") -> dict[str, str]:
-    """Rule id -> its message, for patchloop's own rules (SARIF rule documentation)."""
-    messages: dict[str, str] = {}
-    for path in shipped_rule_files(language):
-        for rule in yaml.safe_load(path.read_text(encoding="utf-8")).get("rules", []):
-            messages[rule["id"]] = " ".join(str(rule.get("message", "")).split())
-    return messages
 
 
 @cache
@@ -169,35 +143,6 @@ def semgrep_core_path() -> str | None:
 
 def _engine_name() -> str:
     return "semgrep-core" if semgrep_core_path() else "semgrep"
-
-
-def _file_key(path: Path) -> tuple[str, int, int]:
-    try:
-        st = path.stat()
-    except OSError as exc:
-        raise ValueError(f"cannot read semgrep rule file {path}: {exc.strerror}") from None
-    return (str(path), st.st_mtime_ns, st.st_size)
-
-
-@cache
-def _combined_rules(keys: tuple[tuple[str, int, int], ...]) -> str:
-    """All rules of the files as one JSON rules document (semgrep-core reads one rules file).
-
-    Cached by path, modification time and size, so a rules set is read once per process."""
-    if not keys:
-        raise ValueError("no semgrep rule files given")
-    rules: list[dict] = []
-    for path, _mtime, _size in keys:
-        try:
-            document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise ValueError(f"cannot read semgrep rule file {path}: {exc}") from None
-        if not isinstance(document, dict) or not isinstance(document.get("rules"), list):
-            raise ValueError(f"semgrep rule file {path} has no 'rules' list")  # noqa: TRY004 - bad content, not a bad argument
-        rules.extend(document["rules"])
-    if not rules:
-        raise ValueError("the semgrep rule files hold no rules")
-    return json.dumps({"rules": rules})
 
 
 def _run_core(
@@ -396,7 +341,7 @@ def rules_that_may_match(rule_files: Sequence[Path], text: str) -> frozenset[str
     # Keyed by the engine that will run too: conditions one binary printed say nothing of another
     # (a reinstalled semgrep, or a missing one, must not be answered from the first one's cache).
     engine = base.find_tool(core) if core else None
-    conditions = _conditions(tuple(_file_key(Path(p)) for p in rule_files), engine)
+    conditions = _conditions(tuple(rule_file_key(Path(p)) for p in rule_files), engine)
     if conditions is None:
         return None
     return frozenset(rule_id for rule_id, holds in conditions.items() if holds(text))
@@ -407,7 +352,7 @@ def _conditions(
     keys: tuple[tuple[str, int, int], ...], core: str | None
 ) -> dict[str, Callable[[str], bool]] | None:
     """Rule id -> whether its prefilter holds on a text; None when semgrep-core gives none to trust."""
-    combined = _combined_rules(keys)
+    combined = combined_rules(keys)
     own = {
         rule["id"]: (rule.get("metadata") or {}).get("prefilter") for rule in json.loads(combined)["rules"]
     }

@@ -55,7 +55,7 @@ _EOF = object()  # the reader's last message: the child closed its stdout (it di
 
 # --- starting processes from one long-lived thread ----------------------------------------------
 
-_spawn_queue: queue.SimpleQueue[tuple[Callable[[], subprocess.Popen], Future]] = queue.SimpleQueue()
+_spawn_queue: queue.SimpleQueue[tuple[Callable[[], subprocess.Popen[bytes]], Future]] = queue.SimpleQueue()
 _spawn_lock = threading.Lock()
 _spawner: threading.Thread | None = None
 
@@ -69,7 +69,7 @@ def _spawn_loop() -> None:
             future.set_exception(exc)
 
 
-def _spawn(start: Callable[[], subprocess.Popen]) -> subprocess.Popen:
+def _spawn(start: Callable[[], subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
     global _spawner
     with _spawn_lock:
         if _spawner is None or not _spawner.is_alive():
@@ -139,7 +139,7 @@ class ProcessWorker:
         command = list(argv)
         guarded = procguard.guarded(command) if procguard.available() else command
 
-        def start() -> subprocess.Popen:
+        def start() -> subprocess.Popen[bytes]:
             return subprocess.Popen(
                 guarded,
                 cwd=cwd,
@@ -154,6 +154,9 @@ class ProcessWorker:
             self.proc = _spawn(start)
         except OSError as exc:
             raise ToolFailure(f"could not start {name}: {exc}") from exc
+        # All three were opened with PIPE, so none is None (Popen's types cannot say so).
+        assert self.proc.stdin and self.proc.stdout and self.proc.stderr
+        self._pipes = (self.proc.stdin, self.proc.stdout, self.proc.stderr)
         os.set_blocking(self.proc.stdin.fileno(), False)  # see send
         threading.Thread(target=self._read, args=(read_message,), name=f"{name}-reader", daemon=True).start()
         threading.Thread(target=self._drain, name=f"{name}-stderr", daemon=True).start()
@@ -163,7 +166,7 @@ class ProcessWorker:
         return self.proc.pid
 
     def _read(self, read_message: Callable[[IO[bytes]], Any]) -> None:
-        stream = self.proc.stdout
+        stream = self._pipes[1]
         try:
             while True:
                 message = read_message(stream)
@@ -176,7 +179,7 @@ class ProcessWorker:
             self.messages.put(_EOF)
 
     def _drain(self) -> None:
-        for line in self.proc.stderr:
+        for line in self._pipes[2]:
             self._stderr.append(line)
 
     def alive(self) -> bool:
@@ -185,7 +188,7 @@ class ProcessWorker:
     def send(self, data: bytes, deadline: float) -> None:
         """Write all of ``data`` by ``deadline`` (``TimeoutError`` after it): a hung child stops
         reading, and a blocking write of a large file into its full pipe would outlast any timeout."""
-        fd = self.proc.stdin.fileno()
+        fd = self._pipes[0].fileno()
         view = memoryview(data)
         while view:
             remaining = deadline - time.monotonic()
@@ -226,7 +229,7 @@ class ProcessWorker:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
-        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+        for stream in self._pipes:
             try:
                 stream.close()
             except OSError:
