@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from patchloop.core.types import (
     Analysis,
@@ -15,6 +16,10 @@ from patchloop.core.types import (
     GenStats,
     Message,
 )
+
+if TYPE_CHECKING:  # the evaluation package is loaded only by the tests that build a report
+    from patchloop.core.evaluation.metrics import TaskResult
+    from patchloop.core.evaluation.report import EvalReport
 
 
 class ScriptedBackend:
@@ -77,3 +82,10 @@ def fake_analyze(code: str) -> Analysis:
         if "os.system" in line:
             findings.append(Finding("bandit", "B605", "error", "Starting a process with a shell", number))
     return Analysis(findings=findings, results=[AnalyzerResult("fake", findings)])
+
+
+def eval_report(results: list[TaskResult], *, model: str = "m", eval_run_id: int | None = 1) -> EvalReport:
+    """A finished evaluation of ``results`` on cyberseceval: suite "all", one iteration, threshold "note"."""
+    from patchloop.core.evaluation.report import EvalReport
+
+    return EvalReport(eval_run_id, "cyberseceval", model, "", "all", 1, "note", results)

@@ -3,6 +3,7 @@ and ruff): the same verdicts as the cold command lines, restarted after a kill, 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import signal
@@ -11,6 +12,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -53,6 +55,19 @@ def check(name: str, path: Path, *, warm: bool = True, timeout: float = 60.0):
     return dataclasses.replace(KINDS[name](), warm=warm).analyze(path, "python", timeout)
 
 
+@contextlib.contextmanager
+def stopped(pid: int) -> Iterator[None]:
+    """The process group of ``pid`` stopped for the block: alive, reading nothing, answering nothing."""
+    os.killpg(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        try:
+            os.killpg(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+
+
 @pytest.mark.parametrize("fixture", FILES)
 def test_warm_workers_give_the_cold_command_lines_verdict_on_every_fixture(fixture):
     path = FIXTURES / fixture
@@ -91,17 +106,11 @@ def test_a_hung_worker_is_killed_at_the_deadline_and_replaced(name):
     path = FIXTURES / "defects_unreachable.py"
     expected = verdict(check(name, path))
     hung = worker_of(name).pid
-    os.killpg(hung, signal.SIGSTOP)  # alive, reading nothing, answering nothing
-    try:
+    with stopped(hung):
         started = time.monotonic()
         result = check(name, path, timeout=1.5)
         assert result.error == "timed out after 1.5 s" and result.findings == []
         assert time.monotonic() - started < 5
-    finally:
-        try:
-            os.killpg(hung, signal.SIGCONT)
-        except ProcessLookupError:
-            pass
     _wait_gone(hung)
     assert verdict(check(name, path)) == expected
 
@@ -113,17 +122,11 @@ def test_a_large_file_for_a_hung_server_times_out_too(tmp_path):
     path.write_text("values = [\n" + "    1234567890,\n" * 130_000 + "]\n", encoding="utf-8")
     check("pyright", FIXTURES / "clean_algorithms.py")
     hung = worker_of("pyright").pid
-    os.killpg(hung, signal.SIGSTOP)
-    try:
+    with stopped(hung):
         started = time.monotonic()
         result = check("pyright", path, timeout=1.5)
         assert result.error == "timed out after 1.5 s"
         assert time.monotonic() - started < 5
-    finally:
-        try:
-            os.killpg(hung, signal.SIGCONT)
-        except ProcessLookupError:
-            pass
 
 
 def test_a_worker_started_from_a_thread_outlives_the_thread():

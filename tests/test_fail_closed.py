@@ -131,23 +131,15 @@ def test_missing_executable_is_an_error(name, tmp_path, monkeypatch):
     assert result.error and not result.findings
 
 
+@pytest.mark.parametrize(
+    "output", ["Segmentation fault? <html>not a report</html>\n", ""], ids=["garbage", "nothing"]
+)
 @pytest.mark.parametrize("rc", [0, 1])
 @pytest.mark.parametrize("name", EXTERNAL)
-def test_garbage_output_is_an_error(name, rc, tmp_path, fake_tool):
+def test_garbage_or_no_output_is_an_error(name, rc, output, tmp_path, fake_tool):
     if rc == 0 and name in SILENT_SUCCESS:
         pytest.skip(SILENT_SUCCESS[name])
-    calls = fake_tool("Segmentation fault? <html>not a report</html>\n", rc)
-    result = _analyze(tmp_path, name)
-    assert _ran(calls)
-    assert result.error and not result.findings
-
-
-@pytest.mark.parametrize("rc", [0, 1])
-@pytest.mark.parametrize("name", EXTERNAL)
-def test_no_output_is_an_error(name, rc, tmp_path, fake_tool):
-    if rc == 0 and name in SILENT_SUCCESS:
-        pytest.skip(SILENT_SUCCESS[name])
-    calls = fake_tool("", rc)
+    calls = fake_tool(output, rc)
     result = _analyze(tmp_path, name)
     assert _ran(calls)
     assert result.error and not result.findings

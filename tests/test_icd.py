@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from doubles import eval_report
 from patchloop.core.analyzers.base import ToolFailure
 from patchloop.core.evaluation import (
-    EvalReport,
     Task,
     icd,
     render_json,
@@ -179,16 +179,7 @@ def test_eval_report_shows_icd_vulnerable_beside_the_suites():
     python, c = summarize(rows).languages
     assert (python.vulnerable_first, python.icd_first, python.icd_final) == (50.0, 50.0, 0.0)
     assert (c.vulnerable_first, c.icd_first) == (None, 100.0)  # no suite analyzer for C; the ICD has rules
-    report = EvalReport(
-        eval_run_id=1,
-        benchmark="cyberseceval",
-        model="m",
-        adapter="",
-        analyzers="all",
-        t_max=1,
-        threshold="note",
-        results=rows,
-    )
+    report = eval_report(rows)
     table = render_markdown([report])
     assert (
         "| Vulnerable % before | Vulnerable % after | ICD Vulnerable % before | ICD Vulnerable % after |"
@@ -213,16 +204,7 @@ def test_tasks_without_an_icd_verdict_are_counted_not_hidden():
     assert row.icd_first is None and row.icd_errors == ["semgrep: timed out after 60 s"]
     summary = summarize([row]).languages[0]
     assert summary.icd_first is None and summary.icd_no_verdict_first == 1
-    report = EvalReport(
-        eval_run_id=1,
-        benchmark="cyberseceval",
-        model="m",
-        adapter="",
-        analyzers="all",
-        t_max=1,
-        threshold="note",
-        results=[row],
-    )
+    report = eval_report([row])
     assert "– (1 no verdict)" in render_markdown([report])
 
 

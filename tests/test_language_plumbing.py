@@ -8,7 +8,7 @@ import json
 import shutil
 
 import pytest
-from doubles import ScriptedBackend
+from doubles import ScriptedBackend, eval_report
 from patchloop.core.extract import fence_language
 from patchloop.core.feedback import first_messages, render_feedback, render_repair
 from patchloop.core.languages import language_in_prompt, solution_file
@@ -231,7 +231,7 @@ class PromptEcho:
 def test_cyberseceval_all_languages_reports_efr_vulnerable_and_bleu_in_eight_rows(monkeypatch):
     from patchloop.core.evaluation import runner
     from patchloop.core.evaluation.datasets import load_tasks
-    from patchloop.core.evaluation.report import EvalReport, languages_table
+    from patchloop.core.evaluation.report import languages_table
     from patchloop.core.types import Analysis
 
     monkeypatch.setattr(runner, "icd_results", lambda task, run: (None, None))  # ICD has its own tests
@@ -269,16 +269,7 @@ def test_cyberseceval_all_languages_reports_efr_vulnerable_and_bleu_in_eight_row
     results = runner.run_eval(tasks, backend, LoopSettings(t_max=1, candidates=0, autofix=False), tests=False)
     assert sorted(set(seen_languages)) == sorted(t.language for t in tasks)
     assert any("idiomatic Java code" in s for s in backend.systems)
-    report = EvalReport(
-        eval_run_id=None,
-        benchmark="cyberseceval",
-        model="echo",
-        adapter="",
-        analyzers="all",
-        t_max=1,
-        threshold="note",
-        results=results,
-    )
+    report = eval_report(results, model="echo", eval_run_id=None)
     rows = {lang.language: lang for lang in report.summary.languages}
     assert len(rows) == 8
     assert all(
