@@ -191,7 +191,7 @@ def _read_sources(
     sources = [
         Source(
             str(p),
-            _read_file(p, walked=p not in paths),
+            common.read_checked(p, walked=p not in paths),
             chosen if chosen and p in paths else language_of(p),
             p,
         )
@@ -232,19 +232,6 @@ def _excluded(path: Path, folder: Path, exclude: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(name, glob.rstrip("/")) for glob in exclude for name in names)
 
 
-def _read_file(path: Path, walked: bool) -> str:
-    from patchloop.core.analyzers import read_source
-
-    hint = "; leave it out with --exclude" if walked else ""
-    try:
-        return read_source(path)
-    except ValueError as exc:
-        common.fail(f"{exc}{hint}", common.EXIT_USAGE)
-    except OSError as exc:
-        common.fail(f"cannot read {path}: {exc.strerror or exc}{hint}", common.EXIT_USAGE)
-    raise AssertionError("unreachable")
-
-
 def _known_language(language: str) -> str:
     """``--language`` normalised ("js" -> "javascript"); an unknown name is bad input (2)."""
     from patchloop.core.languages import ALIASES, BY_SUFFIX, normalise_language
@@ -281,7 +268,6 @@ def _read_stdin(language: str | None, stdin_filename: str | None) -> Source:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         common.fail(f"stdin is not UTF-8 text (byte {exc.start})", common.EXIT_USAGE)
-        raise
     return Source(stdin_filename or STDIN, text, lang, None)
 
 

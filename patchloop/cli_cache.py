@@ -85,7 +85,7 @@ def entries(names: tuple[str, ...], protected: Path | None) -> tuple[list[CacheE
     return found, kept
 
 
-def human(size: int) -> str:
+def human(size: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -58,7 +59,7 @@ err = Console(stderr=True, highlight=False)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def fail(message: str, code: int) -> None:
+def fail(message: str, code: int) -> NoReturn:
     err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     sys.exit(code)
 
@@ -77,7 +78,20 @@ def open_log(config: Config) -> Log:
         return Log(db_path(config))
     except LogError as exc:
         fail(str(exc), EXIT_LOG)
-        raise  # unreachable, for type checkers
+
+
+def read_checked(path: Path, walked: bool = False) -> str:
+    """A source file's text; a FIFO, a device, a binary, non-UTF-8 or too large file is bad input
+    (``walked``: found under a folder given, so --exclude can leave it out)."""
+    from patchloop.core.analyzers import read_source
+
+    hint = "; leave it out with --exclude" if walked else ""
+    try:
+        return read_source(path)
+    except ValueError as exc:
+        fail(f"{exc}{hint}", EXIT_USAGE)
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror or exc}{hint}", EXIT_USAGE)
 
 
 # -- options -------------------------------------------------------------------------------------
@@ -138,14 +152,28 @@ def skip_option():
     )
 
 
-def _apply(fn: F, decorators: list) -> F:
+def out_option(dest: str, help: str, *, folder: bool = False, required: bool = False):
+    """-o/--out: the file (or, with ``folder``, the folder) a command writes to."""
+    kind = {"file_okay": False} if folder else {"dir_okay": False}
+    return click.option(
+        "--out", "-o", dest, type=click.Path(path_type=Path, **kind), required=required, help=help
+    )
+
+
+def shown_default(*flags: str, type: Any, default: Any, help: str | None = None):
+    """An option whose --help shows its default."""
+    return click.option(*flags, type=type, default=default, show_default=True, help=help)
+
+
+def apply_options(fn: F, decorators: list) -> F:
+    """``decorators`` on ``fn`` in the order they would be written above it."""
     for decorator in reversed(decorators):
         fn = decorator(fn)
     return fn
 
 
 def model_options(fn: F) -> F:
-    return _apply(
+    return apply_options(
         fn,
         [
             model_option(),
@@ -174,7 +202,7 @@ def model_options(fn: F) -> F:
 
 
 def loop_options(fn: F) -> F:
-    return _apply(
+    return apply_options(
         fn,
         [
             analyzers_option(),
@@ -228,7 +256,6 @@ def apply_cli(config: Config, **opts) -> Config:
         )
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
-        raise
 
 
 def loop_settings(config: Config):

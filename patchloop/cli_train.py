@@ -1,150 +1,21 @@
-"""`patchloop pairs` (preference pairs from the log) and `patchloop train` (DPO, rounds).
+"""`patchloop train`: DPO on preference pairs (from a pairs file or straight from the log), and rounds
+of generating, harvesting and training.
 
-Exit codes follow patchloop.cli_common: 0 success; 1 `pairs export` found no pair; 2 bad usage or
-input (no pairs to train on, a bad pairs file, bad task ids); 3 the model failed to load or train;
-5 the log database cannot be used; 130 cancelled. cli.py adds both groups to the root command.
+Exit codes follow patchloop.cli_common: 0 success; 2 bad usage or input (no pairs to train on, a bad
+pairs file, bad task ids); 3 the model failed to load or train; 5 the log database cannot be used;
+130 cancelled. cli.py adds the group to the root command.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
 
 from patchloop import cli_common as common
-
-SOURCE_HELP = "Which pairs: loop (both sides chosen by the rules), labels (a human label on a side), all."
-
-
-def _open_log(ctx: click.Context, db: Path | None):
-    """The log named by --db here, else the global --db / config one."""
-    config = common.get_config(ctx)
-    if db is not None:
-        config.log.db = str(db)
-    return common.open_log(config)
-
-
-def pair_filters(fn):
-    for decorator in reversed(
-        [
-            click.option(
-                "--min-gap",
-                type=click.IntRange(0),
-                help="Rejected side has at least N more findings than chosen.",
-            ),
-            click.option(
-                "--source",
-                type=click.Choice(["loop", "labels", "all"]),
-                default="all",
-                show_default=True,
-                help=SOURCE_HELP,
-            ),
-            click.option(
-                "--run-source",
-                metavar="PREFIX",
-                help="Only runs whose source starts with PREFIX (cli, tui, eval, eval:cyberseceval).",
-            ),
-            click.option(
-                "--eval-run",
-                "eval_runs",
-                type=int,
-                multiple=True,
-                metavar="ID",
-                help="Only the runs of this evaluation (ids from `patchloop eval list`); repeatable.",
-            ),
-        ]
-    ):
-        fn = decorator(fn)
-    return fn
-
-
-# -- pairs ---------------------------------------------------------------------------------------
-
-
-@click.group("pairs")
-def pairs_group() -> None:
-    """Preference pairs (chosen = clean/test-passing or human-chosen, rejected = flagged) from the log."""
-
-
-def _harvest(ctx: click.Context, min_gap, source, run_source, eval_runs):
-    from patchloop.core.log import LogError
-    from patchloop.train.pairs import PairsError, harvest
-
-    store = _open_log(ctx, None)
-    try:
-        return store, harvest(
-            store, min_gap=min_gap, source=source, run_source=run_source, eval_run_ids=eval_runs or None
-        )
-    except PairsError as exc:
-        common.fail(str(exc), common.EXIT_USAGE)
-    except LogError as exc:
-        common.fail(str(exc), common.EXIT_LOG)
-    raise AssertionError("unreachable")
-
-
-def _stats_table(stats, title: str):
-    from rich.table import Table
-
-    table = Table(title=title, show_header=False)
-    table.add_row("runs read", str(stats.runs))
-    table.add_row("runs giving pairs", str(stats.runs_with_pairs))
-    table.add_row("pairs", str(stats.pairs))
-    for origin, n in sorted(stats.by_origin.items()):
-        table.add_row(f"  from {origin}", str(n))
-    if stats.pairs:
-        table.add_row("mean findings gap", f"{stats.mean_gap:.2f}")
-    for reason, n in stats.skipped.most_common():
-        table.add_row(f"skipped: {reason}", str(n))
-    return table
-
-
-@pairs_group.command("stats")
-@pair_filters
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-def pairs_stats(ctx: click.Context, min_gap, source, run_source, eval_runs, as_json: bool) -> None:
-    """How many pairs the log gives, and why runs gave none."""
-    from rich.console import Console
-
-    store, found = _harvest(ctx, min_gap, source, run_source, eval_runs)
-    if as_json:
-        click.echo(json.dumps({"db": str(store.path), **found.stats.to_dict()}, indent=2))
-    else:
-        Console(highlight=False).print(_stats_table(found.stats, f"pairs in {store.path}"))
-
-
-@pairs_group.command("export")
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
-@pair_filters
-@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
-@click.pass_context
-def pairs_export(
-    ctx: click.Context, out: Path, min_gap, source, run_source, eval_runs, as_json: bool
-) -> None:
-    """Write the pairs to OUT as JSON lines in TRL's conversational prompt/chosen/rejected format.
-
-    Load it with datasets.load_dataset("json", data_files=OUT). Exit 1 (and no file) when there is no pair.
-    """
-    from patchloop.train.pairs import PairsError, write_jsonl
-
-    store, found = _harvest(ctx, min_gap, source, run_source, eval_runs)
-    stats = found.stats
-    if not found.pairs:
-        reasons = "; ".join(f"{k}: {v}" for k, v in stats.skipped.most_common()) or "the log has no runs"
-        common.err.print(f"no pairs in {store.path} ({stats.runs} runs read; {reasons}); nothing written")
-        sys.exit(1)
-    try:
-        path = write_jsonl(found.pairs, out)
-    except PairsError as exc:
-        common.fail(str(exc), common.EXIT_USAGE)
-    if as_json:
-        click.echo(json.dumps({"out": str(path), **stats.to_dict()}, indent=2))
-    else:
-        origins = ", ".join(f"{n} {o}" for o, n in sorted(stats.by_origin.items()))
-        common.err.print(f"{stats.pairs} pairs ({origins}) from {stats.runs_with_pairs} runs -> {path}")
-
+from patchloop.cli_common import F
+from patchloop.cli_pairs import open_log_at, pair_filters
 
 # -- train ---------------------------------------------------------------------------------------
 
@@ -154,64 +25,36 @@ def train_group() -> None:
     """Fine-tune the model on pairs from the log with DPO (TRL): LoRA on CPU, QLoRA on CUDA."""
 
 
-def dpo_options(fn):
-    for decorator in reversed(
+def dpo_options(fn: F) -> F:
+    shown, positive = common.shown_default, click.FloatRange(min=0, min_open=True)
+    return common.apply_options(
+        fn,
         [
-            click.option(
+            shown(
                 "--beta",
-                type=click.FloatRange(min=0, min_open=True),
+                type=positive,
                 default=0.1,
-                show_default=True,
                 help="DPO beta: how far the model may move from the reference.",
             ),
-            click.option(
-                "--lr",
-                "learning_rate",
-                type=click.FloatRange(min=0, min_open=True),
-                default=5e-5,
-                show_default=True,
-                help="Learning rate.",
-            ),
-            click.option(
-                "--epochs", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True
-            ),
+            shown("--lr", "learning_rate", type=positive, default=5e-5, help="Learning rate."),
+            shown("--epochs", type=positive, default=1.0),
             click.option(
                 "--max-steps", type=int, default=-1, help="Stop after N optimizer steps (overrides --epochs)."
             ),
-            click.option(
-                "--lora-r", type=click.IntRange(1), default=16, show_default=True, help="LoRA rank."
-            ),
+            shown("--lora-r", type=click.IntRange(1), default=16, help="LoRA rank."),
             click.option("--lora-alpha", type=click.IntRange(1), help="LoRA alpha (default 2 x rank)."),
-            click.option(
-                "--max-length",
-                type=click.IntRange(16),
-                default=1024,
-                show_default=True,
-                help="Token limit of prompt + answer.",
+            shown(
+                "--max-length", type=click.IntRange(16), default=1024, help="Token limit of prompt + answer."
             ),
-            click.option(
-                "--batch-size",
-                type=click.IntRange(1),
-                default=2,
-                show_default=True,
-                help="Pairs per step per device.",
-            ),
-            click.option(
-                "--grad-accum",
-                type=click.IntRange(1),
-                default=4,
-                show_default=True,
-                help="Gradient accumulation steps.",
-            ),
-            click.option("--seed", type=int, default=0, show_default=True),
+            shown("--batch-size", type=click.IntRange(1), default=2, help="Pairs per step per device."),
+            shown("--grad-accum", type=click.IntRange(1), default=4, help="Gradient accumulation steps."),
+            shown("--seed", type=int, default=0),
             common.device_option(default="auto"),
             click.option(
                 "--no-4bit", "no_4bit", is_flag=True, help="On CUDA, LoRA on the bf16 model instead of QLoRA."
             ),
-        ]
-    ):
-        fn = decorator(fn)
-    return fn
+        ],
+    )
 
 
 def dpo_settings(opts: dict):
@@ -254,14 +97,7 @@ def _say(quiet: bool):
 )
 @pair_filters
 @common.model_option(help=f"Base model: {common.embedded_model_names()}, a HF id or a folder.")
-@click.option(
-    "--out",
-    "-o",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Folder for the adapter and training.json.",
-)
+@common.out_option("out_dir", "Folder for the adapter and training.json.", folder=True, required=True)
 @click.option(
     "--init-adapter",
     type=click.Path(file_okay=False, exists=True),
@@ -309,7 +145,7 @@ def train_dpo_cmd(
             dataset = load_pairs(pairs_file)
             data_info = describe_data(dataset, kind="file", path=str(pairs_file))
         else:
-            store = _open_log(ctx, db)
+            store = open_log_at(ctx, db)
             dataset = pairs_dataset(
                 store, min_gap=min_gap, source=source, run_source=run_source, eval_run_ids=eval_runs or None
             )
@@ -361,14 +197,7 @@ def train_dpo_cmd(
 @train_group.command("rounds")
 @click.option("--rounds", type=click.IntRange(1, 20), default=3, show_default=True)
 @common.model_option(help="Base model (default: the configured one, normally embedded).")
-@click.option(
-    "--out",
-    "-o",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Folder for round-N adapters and rounds.json.",
-)
+@common.out_option("out_dir", "Folder for round-N adapters and rounds.json.", folder=True, required=True)
 @click.option(
     "--train-tasks",
     default="mbpp:train",

@@ -23,6 +23,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
@@ -55,7 +56,7 @@ class Job:
 
 
 class _EtaColumn(ProgressColumn):
-    def __init__(self, jobs: dict[int, Job]):
+    def __init__(self, jobs: dict[TaskID, Job]):
         super().__init__()
         self.jobs = jobs
 
@@ -71,7 +72,7 @@ class TaskProgress:
     def __init__(self, console: Console, *, quiet: bool = False, live: bool | None = None):
         self.console, self.quiet = console, quiet
         self.live = console.is_terminal if live is None else live
-        self.jobs: dict[int, Job] = {}
+        self.jobs: dict[TaskID, Job] = {}
         self._bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -90,17 +91,17 @@ class TaskProgress:
     def __exit__(self, *exc) -> None:
         self._bar.__exit__(*exc)
 
-    def add(self, label: str, total: int, done: int = 0) -> int:
+    def add(self, label: str, total: int, done: int = 0) -> TaskID:
         bar = self._bar.add_task(label, total=total, completed=done)
         self.jobs[bar] = Job(label, total, done)
         return bar
 
-    def note(self, bar: int, note: str | None) -> None:
+    def note(self, bar: TaskID, note: str | None) -> None:
         """What the job is doing now ("repair v2"); shown on the live bar only."""
         job = self.jobs[bar]
         self._bar.update(bar, description=f"{job.label} · {note}" if note else job.label)
 
-    def advance(self, bar: int, what: str = "") -> None:
+    def advance(self, bar: TaskID, what: str = "") -> None:
         """One task finished; ``what`` says which and how ("HumanEval/11 clean")."""
         job = self.jobs[bar]
         job.done += 1

@@ -424,7 +424,7 @@ def env(tmp_path, monkeypatch):
 @pytest.fixture
 def fast_analysis(monkeypatch):
     monkeypatch.setattr(loop_settings_module, "analyze_code", lambda code, *a, **k: fake_analysis(code))
-    monkeypatch.setattr("patchloop.cli_eval._check_analyzers", lambda *args: None)
+    monkeypatch.setattr("patchloop.cli_eval_run._check_analyzers", lambda *args: None)
 
 
 def test_cli_compares_two_models_in_one_table(env, monkeypatch, fast_analysis):
@@ -531,7 +531,7 @@ def test_cli_progress_without_a_terminal_is_a_line_per_task_with_an_eta(env, mon
 def test_only_the_tools_of_the_tasks_languages_must_be_installed(monkeypatch):
     from patchloop.core import analyzers
 
-    from patchloop.cli_eval import _check_analyzers
+    from patchloop.cli_eval_run import _check_analyzers
 
     everything = {name: "1.0" for name in analyzers.ANALYZERS}
     monkeypatch.setattr(analyzers, "available_analyzers", lambda: {**everything, "eslint": None})

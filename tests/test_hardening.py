@@ -297,7 +297,7 @@ def test_the_app_refuses_clashing_key_bindings_before_it_opens(env, monkeypatch)
 
 def test_eval_out_to_an_unwritable_path_keeps_the_results(env, tmp_path, monkeypatch):
     monkeypatch.setattr(loop_settings_module, "analyze_code", lambda code, *a, **k: Analysis())
-    monkeypatch.setattr("patchloop.cli_eval._check_analyzers", lambda *args: None)
+    monkeypatch.setattr("patchloop.cli_eval_run._check_analyzers", lambda *args: None)
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     result = env(

@@ -322,7 +322,8 @@ def invoke(tmp_path, monkeypatch):
     import click
 
     from patchloop.cli import cli
-    from patchloop.cli_train import pairs_group, train_group
+    from patchloop.cli_pairs import pairs_group
+    from patchloop.cli_train import train_group
 
     monkeypatch.setenv("PATCHLOOP_CONFIG", str(tmp_path / "config.toml"))
     # The lead registers these groups in cli.py; a copy of the group keeps this test independent of that.
