@@ -14,6 +14,21 @@ from .host import AppHost
 
 MODEL_CHOICES = tuple(EMBEDDED_MODELS)  # the shipped models; any other spec is typed in the settings
 
+# One palette command per value of these settings: (apply_settings' name, config key, values, title,
+# help with {} for the value).
+SETTING_CHOICES = (
+    ("analyzers", "loop.analyzers", SUITE_NAMES, "Analyzer suite", "Use the {} suite from the next run"),
+    ("threshold", "loop.threshold", SEVERITIES, "Severity threshold", "Findings below {} do not count"),
+    (
+        "t_max",
+        "loop.t_max",
+        range(6),
+        "Patch rounds t_max",
+        "At most {} patch request(s) after the first attempt",
+    ),
+    ("model", "model.name", MODEL_CHOICES, "Model", "Load {} for the next run"),
+)
+
 
 class PatchloopCommands(Provider):
     def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
@@ -50,42 +65,17 @@ class PatchloopCommands(Provider):
                 "A readable report of every iteration",
             ),
         ]
-        for suite in SUITE_NAMES:
-            current = " (current)" if suite == config.loop.analyzers else ""
-            commands.append(
-                (
-                    f"Analyzer suite: {suite}",
-                    partial(app.apply_settings, analyzers=suite),
-                    f"Use the {suite} suite from the next run{current}",
+        for setting, key, values, title, help_text in SETTING_CHOICES:
+            now = config.get(key)
+            for value in values:
+                current = " (current)" if value == now else ""
+                commands.append(
+                    (
+                        f"{title}: {value}",
+                        partial(app.apply_settings, **{setting: value}),
+                        help_text.format(value) + current,
+                    )
                 )
-            )
-        for threshold in SEVERITIES:
-            current = " (current)" if threshold == config.loop.threshold else ""
-            commands.append(
-                (
-                    f"Severity threshold: {threshold}",
-                    partial(app.apply_settings, threshold=threshold),
-                    f"Findings below {threshold} do not count{current}",
-                )
-            )
-        for t_max in range(6):
-            current = " (current)" if t_max == config.loop.t_max else ""
-            commands.append(
-                (
-                    f"Patch rounds t_max: {t_max}",
-                    partial(app.apply_settings, t_max=t_max),
-                    f"At most {t_max} patch request(s) after the first attempt{current}",
-                )
-            )
-        for model in MODEL_CHOICES:
-            current = " (current)" if model == config.model.name else ""
-            commands.append(
-                (
-                    f"Model: {model}",
-                    partial(app.apply_settings, model=model),
-                    f"Load {model} for the next run{current}",
-                )
-            )
         return commands
 
     async def discover(self) -> Hits:

@@ -1,12 +1,12 @@
-"""What the main screen and the command palette ask of the app.
+"""What the main screen, the command palette and the app's mixins ask of the app.
 
-They are typed against this Protocol instead of importing ``PatchloopApp``, which imports them: no
+They are typed against this module instead of importing ``PatchloopApp``, which imports them: no
 import, not even one for type checking only, runs in a circle.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from patchloop.core.config import Config
 
@@ -42,3 +42,23 @@ class AppHost(Protocol):
     def action_settings(self) -> None: ...
     def action_history(self) -> None: ...
     def action_help(self) -> None: ...
+
+
+if TYPE_CHECKING:
+    from textual.app import App
+    from textual.worker import Worker
+
+    class AppMixin(App[int]):
+        """The base of the app's mixins (ModelLoading, RunControl, LogActions, RunOutputs) for the type
+        checker: they run as ``PatchloopApp``, so ``self`` has textual's App and these methods of the
+        app and of the other mixins."""
+
+        def refresh_status(self) -> None: ...
+        def refresh_placeholder(self) -> None: ...
+        def submit(self, text: str) -> None: ...
+        def start_run(self, prompt: str) -> None: ...
+        def load_model(self, spec: str) -> Worker[None]: ...
+
+else:
+    # At run time a mixin is a plain class: PatchloopApp alone derives from textual's App.
+    AppMixin = object

@@ -9,6 +9,7 @@ from __future__ import annotations
 from patchloop.core.log import Log, LogError
 from textual import work
 
+from .host import AppMixin
 from .messages import LabelSaved, LogFailed, RunLoaded
 from .screens.main import MainScreen
 from .session import Session
@@ -16,7 +17,7 @@ from .widgets.code_view import CodeView
 from .widgets.prompt import PromptEditor
 
 
-class LogActions:
+class LogActions(AppMixin):
     # Set by the app's __init__ and on_mount.
     log_store: Log | None
     session: Session

@@ -16,10 +16,11 @@ from patchloop.core.config import Config
 from textual import work
 
 from .heap import freeze_heap
+from .host import AppMixin
 from .messages import ModelLoaded, ModelLoadFailed, ModelProgress
 
 
-class ModelLoading:
+class ModelLoading(AppMixin):
     # Set by the app's __init__.
     config: Config
     backend: Any | None

@@ -9,12 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from .export import run_json, run_markdown
+from .host import AppMixin
 from .screens.main import shown_code
 from .screens.path import PathScreen
 from .session import Session
 
 
-class RunOutputs:
+class RunOutputs(AppMixin):
     session: Session  # set by the app
 
     def _code_for(self, index: int | None) -> tuple[int, str] | None:

@@ -34,6 +34,7 @@ from textual.worker import Worker, get_current_worker
 
 from .format import rate_text
 from .heap import freeze_heap
+from .host import AppMixin
 from .messages import LiveAnalysisDone, LoopEventMessage, RunCrashed
 from .screens.main import MainScreen
 from .session import Session
@@ -46,7 +47,7 @@ PARTIAL_CODE_RULES = frozenset({"invalid-syntax", "syntax-error", "E999"})
 TICK = 0.1  # UI refresh period while a run streams: tokens are drawn in batches, not one by one
 
 
-class RunControl:
+class RunControl(AppMixin):
     # Set by the app's __init__ and on_mount.
     config: Config
     backend: Any | None
@@ -108,6 +109,7 @@ class RunControl:
         self.main.view, self.main.follow, self.main.mark = None, True, None
         settings = settings_from_config(self.config)
         backend, log, analyze, token = self.backend, self.log_store, self.analyze, self.session.token
+        assert backend is not None, "a run starts only with the model loaded (submit, on_model_loaded)"
         adapter = self.config.model.adapter
         finished = threading.Event()
 
@@ -300,6 +302,7 @@ class RunControl:
             return
         # Code cut off mid-block never parses: syntax errors wait for the full analysis.
         analysis = message.analysis
+        assert analysis is not None, "a live analysis reports its findings or its error"
         analysis = replace(
             analysis, findings=[f for f in analysis.findings if f.rule_id not in PARTIAL_CODE_RULES]
         )

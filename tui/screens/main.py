@@ -62,8 +62,10 @@ class MainScreen(Screen):
     }
     """
 
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (30, "-tall")]
+    # Class variables, as in textual's Screen; there they are spelled ClassVar[...] | None, which the
+    # type checker reads as an instance variable, hence the ignores.
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]  # pyright: ignore[reportIncompatibleVariableOverride]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (30, "-tall")]  # pyright: ignore[reportIncompatibleVariableOverride]
 
     BINDINGS: ClassVar[list[BindingType]] = bindings.MAIN
 
@@ -296,7 +298,9 @@ class MainScreen(Screen):
     def action_export(self) -> None:
         self.papp.export_run()
 
-    def action_focus(self, pane: str) -> None:
+    # Not textual's Screen.action_focus(selector) (async, any selector): the bindings' focus('code')
+    # names one of this screen's panes by id, and nothing calls it as the Screen's.
+    def action_focus(self, pane: str) -> None:  # pyright: ignore[reportIncompatibleMethodOverride]
         self.query_one(f"#{pane}").focus()
 
 
@@ -311,7 +315,7 @@ def _phase_text(session) -> str:
 def _change_from_previous(iterations: list[Iteration], it: Iteration) -> str:
     """ "−2 +3 vs v0": the lines this iteration changed in the code before it ("" for v0)."""
     previous = next((p for p in reversed(iterations[: it.index]) if p.code is not None), None)
-    if previous is None or it.code is None:
+    if previous is None or previous.code is None or it.code is None:
         return ""
     removed, added = change_counts(side_by_side(previous.code.splitlines(), it.code.splitlines()))
     return f"−{removed} +{added} vs v{previous.index}"

@@ -7,14 +7,14 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import BindingType
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.containers import Vertical
+from textual.widgets import Input, Label, Static
 
 from .. import bindings
+from .form import FormScreen
 
 
-class PathScreen(ModalScreen[Path | None]):
+class PathScreen(FormScreen[Path | None]):
     DEFAULT_CSS = """
     PathScreen {
         align: center middle;
@@ -29,6 +29,7 @@ class PathScreen(ModalScreen[Path | None]):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = bindings.FILE_DIALOG
+    FORM, SAVE_BUTTON, CANCEL_BUTTON = "path", "path-save", "path-cancel"
 
     def __init__(self, title: str, default: str) -> None:
         super().__init__()
@@ -39,16 +40,13 @@ class PathScreen(ModalScreen[Path | None]):
         with Vertical(id="path-dialog"):
             yield Label(self.title_text)
             yield Input(self.default, id="path-input")
-            yield Static("", id="path-error")
-            with Horizontal(id="path-buttons"):
-                yield Button("Save", id="path-save", variant="primary", compact=True)
-                yield Button("Cancel", id="path-cancel", compact=True)
+            yield from self.compose_footer()
 
     def on_mount(self) -> None:
         self.query_one("#path-dialog").border_title = "Save to a file"
         self.query_one(Input).cursor_blink = getattr(self.app, "cursor_blink", True)
 
-    def _submit(self) -> None:
+    def action_save(self) -> None:
         raw = self.query_one(Input).value.strip()
         error = self.query_one("#path-error", Static)
         if not raw:
@@ -62,17 +60,6 @@ class PathScreen(ModalScreen[Path | None]):
             error.update(f"The folder {path.parent} does not exist.")
             return
         self.dismiss(path)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "path-save":
-            self._submit()
-        else:
-            self.dismiss(None)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -3,6 +3,7 @@ flagged code is repaired (autofix, request style, candidates); saved to the conf
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar
 
 from patchloop.core.backends.embedded import EMBEDDED_MODELS
@@ -12,11 +13,11 @@ from patchloop.core.languages import ANALYZED, display_name
 from patchloop.core.types import SEVERITIES
 from textual.app import ComposeResult
 from textual.binding import BindingType
-from textual.containers import Grid, Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.containers import Grid, Vertical
+from textual.widgets import Input, Label, Select, Static
 
 from .. import bindings
+from .form import FormScreen
 
 SUITE_HELP = {
     "defects": "defects (the Svace role: pylint, pyright, ruff, AST checks)",
@@ -36,9 +37,15 @@ FEEDBACK_HELP = {
     "fresh": "fresh request: task, code, framed findings, hints",
     "chat": "chat: appended (the paper's)",
 }
+# The drop-downs' (text, value) pairs.
+ENGINE_CHOICES = [(ENGINE_HELP.get(e, e), e) for e in ENGINES]
+SUITE_CHOICES = [(SUITE_HELP[s], s) for s in SUITE_NAMES]
+THRESHOLD_CHOICES = [(f"{s} and above" if s != "error" else "error only", s) for s in SEVERITIES]
+AUTOFIX_CHOICES = [("on: deterministic rewrites first", True), ("off", False)]
+FEEDBACK_CHOICES = [(FEEDBACK_HELP.get(f, f), f) for f in FEEDBACK_STYLES]
 
 
-class SettingsScreen(ModalScreen[bool]):
+class SettingsScreen(FormScreen[bool]):
     DEFAULT_CSS = """
     SettingsScreen {
         align: center middle;
@@ -56,6 +63,7 @@ class SettingsScreen(ModalScreen[bool]):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = bindings.SETTINGS
+    FORM, SAVE_BUTTON, CANCEL_BUTTON = "settings", "settings-save-button", "settings-cancel-button"
 
     def __init__(self, config: Config) -> None:
         super().__init__()
@@ -67,55 +75,17 @@ class SettingsScreen(ModalScreen[bool]):
             with Grid(id="settings-grid"):
                 yield Label("Model")
                 yield Input(config.model.name, id="settings-model", compact=True)
-                yield Label("Engine")
-                yield Select(
-                    [(ENGINE_HELP.get(e, e), e) for e in ENGINES],
-                    value=config.model.engine,
-                    allow_blank=False,
-                    id="settings-engine",
-                    compact=True,
-                )
-                yield Label("Analyzer suite")
-                yield Select(
-                    [(SUITE_HELP[s], s) for s in SUITE_NAMES],
-                    value=config.loop.analyzers,
-                    allow_blank=False,
-                    id="settings-suite",
-                    compact=True,
-                )
-                yield Label("Language")
-                yield Select(
-                    LANGUAGE_CHOICES,
-                    value=config.loop.language,
-                    allow_blank=False,
-                    id="settings-language",
-                    compact=True,
-                )
+                yield from _choice("Engine", ENGINE_CHOICES, config.model.engine, "settings-engine")
+                yield from _choice("Analyzer suite", SUITE_CHOICES, config.loop.analyzers, "settings-suite")
+                yield from _choice("Language", LANGUAGE_CHOICES, config.loop.language, "settings-language")
                 yield Label("Patch rounds t_max")
                 yield Input(str(config.loop.t_max), type="integer", id="settings-tmax", compact=True)
-                yield Label("Severity threshold")
-                yield Select(
-                    [(f"{s} and above" if s != "error" else "error only", s) for s in SEVERITIES],
-                    value=config.loop.threshold,
-                    allow_blank=False,
-                    id="settings-threshold",
-                    compact=True,
+                yield from _choice(
+                    "Severity threshold", THRESHOLD_CHOICES, config.loop.threshold, "settings-threshold"
                 )
-                yield Label("Autofix")
-                yield Select(
-                    [("on: deterministic rewrites first", True), ("off", False)],
-                    value=config.loop.autofix,
-                    allow_blank=False,
-                    id="settings-autofix",
-                    compact=True,
-                )
-                yield Label("Repair requests")
-                yield Select(
-                    [(FEEDBACK_HELP.get(f, f), f) for f in FEEDBACK_STYLES],
-                    value=config.loop.feedback,
-                    allow_blank=False,
-                    id="settings-feedback",
-                    compact=True,
+                yield from _choice("Autofix", AUTOFIX_CHOICES, config.loop.autofix, "settings-autofix")
+                yield from _choice(
+                    "Repair requests", FEEDBACK_CHOICES, config.loop.feedback, "settings-feedback"
                 )
                 yield Label("Candidates")
                 yield Input(
@@ -128,10 +98,7 @@ class SettingsScreen(ModalScreen[bool]):
                 f"{config.path or 'the config file'}.",
                 id="settings-hint",
             )
-            yield Static("", id="settings-error")
-            with Horizontal(id="settings-buttons"):
-                yield Button("Save", id="settings-save-button", variant="primary", compact=True)
-                yield Button("Cancel", id="settings-cancel-button", compact=True)
+            yield from self.compose_footer()
 
     def on_mount(self) -> None:
         self.query_one("#settings-dialog").border_title = "Settings"
@@ -181,19 +148,14 @@ class SettingsScreen(ModalScreen[bool]):
         else:
             error.update("Not saved: see the notification.")
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.action_save()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "settings-save-button":
-            self.action_save()
-        else:
-            self.dismiss(False)
-
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+
+def _choice(label: str, choices: Iterable[tuple[str, object]], value: object, id: str) -> ComposeResult:
+    """A labelled drop-down row of the settings grid (no blank choice)."""
+    yield Label(label)
+    yield Select(choices, value=value, allow_blank=False, id=id, compact=True)
 
 
 def _span(limits: tuple[int, int]) -> str:

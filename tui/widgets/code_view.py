@@ -20,20 +20,17 @@ from textual.widgets.text_area import TextAreaTheme
 from textual.worker import get_current_worker
 
 from ..highlight import highlight_lines, to_rich_text
+from .pane import pane_css
 
 
 class CodeView(TextArea):
-    DEFAULT_CSS = """
-    CodeView {
-        height: 1fr;
-        border: round $foreground 25%;
-        border-title-color: $text-muted;
-        border-subtitle-color: $text-muted;
-        &:focus { border: round $accent; border-title-color: $text; }
+    DEFAULT_CSS = pane_css(
+        "CodeView",
+        """
         & > .code-view--flagged { background: $error 25%; }
         & > .code-view--cursor-line { background: $boost; }
-    }
-    """
+        """,
+    )
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"code-view--flagged", "code-view--cursor-line"}
 

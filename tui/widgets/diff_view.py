@@ -16,6 +16,7 @@ from textual.strip import Strip
 
 from ..diffing import DiffRow, change_counts, side_by_side
 from ..highlight import highlight_lines
+from .pane import pane_css
 
 
 def code_lines(code: str | None) -> list[str]:
@@ -25,21 +26,17 @@ def code_lines(code: str | None) -> list[str]:
 
 
 class DiffView(ScrollView, can_focus=True):
-    DEFAULT_CSS = """
-    DiffView {
-        height: 1fr;
-        border: round $foreground 25%;
-        border-title-color: $text-muted;
-        border-subtitle-color: $text-muted;
-        &:focus { border: round $accent; border-title-color: $text; }
+    DEFAULT_CSS = pane_css(
+        "DiffView",
+        """
         & > .diff-view--removed { background: $error 22%; }
         & > .diff-view--added { background: $success 22%; }
         & > .diff-view--filler { background: $boost; }
         & > .diff-view--gutter { color: $text-muted; }
         & > .diff-view--flagged { color: $text-error; text-style: bold; }
         & > .diff-view--divider { color: $border; }
-    }
-    """
+        """,
+    )
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "diff-view--removed",

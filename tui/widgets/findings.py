@@ -13,19 +13,13 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
 
+from .pane import pane_css
+
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "note": "cyan"}
 
 
 class FindingsTable(DataTable):
-    DEFAULT_CSS = """
-    FindingsTable {
-        height: 1fr;
-        border: round $foreground 25%;
-        border-title-color: $text-muted;
-        border-subtitle-color: $text-muted;
-        &:focus { border: round $accent; border-title-color: $text; }
-    }
-    """
+    DEFAULT_CSS = pane_css("FindingsTable")
 
     class LineChosen(Message):
         """A finding was selected (enter/click: ``jump``) or highlighted (cursor moved: preview)."""
