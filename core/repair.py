@@ -19,6 +19,7 @@ import difflib
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from .analyzers.merge import problem_class
 from .autofix import fix_until_stable
@@ -216,17 +217,22 @@ def closeness(a: str | None, b: str | None) -> float:
     return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
 
 
+# What an answer is and what its check found: the same fields on an Iteration and a Candidate, which
+# as_candidate and choose carry from one to the other.
+_CHECKED_ANSWER = ("response", "code", "findings", "analyzer_errors", "tests_passed")
+
+
+def _checked_answer(source: Iteration | Candidate) -> dict[str, Any]:
+    return {name: getattr(source, name) for name in _CHECKED_ANSWER}
+
+
 def as_candidate(answer: Iteration, k: int, n: int, params: GenParams) -> Candidate:
     return Candidate(
         k=k,
         n=n,
         temperature=params.temperature,
         seed=params.seed,
-        response=answer.response,
-        code=answer.code,
-        findings=answer.findings,
-        analyzer_errors=answer.analyzer_errors,
-        tests_passed=answer.tests_passed,
+        **_checked_answer(answer),
         prompt_tokens=answer.prompt_tokens,
         completion_tokens=answer.completion_tokens,
     )
@@ -289,11 +295,7 @@ def choose(
     return Iteration(
         index=index,
         prompt=prompt,
-        response=best.response,
-        code=best.code,
-        findings=best.findings,
-        analyzer_errors=best.analyzer_errors,
-        tests_passed=best.tests_passed,
+        **_checked_answer(best),
         prompt_tokens=sum(c.prompt_tokens for c in pool),
         completion_tokens=sum(c.completion_tokens for c in pool),
         origin="model" if best.k == 0 else "candidate",

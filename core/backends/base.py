@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from ..types import BackendInfo, GenParams, GenStats, Message
+from ..types import BackendInfo, Cancelled, GenParams, GenStats, Message
 
 
 class ModelError(RuntimeError):
@@ -57,6 +57,14 @@ class Backend(Protocol):
 
 
 ResultFn = Callable[[int, Any], None]  # (index, (text, stats) or ModelError)
+
+
+def begin_answer(cancel: threading.Event | None, stats: GenStats | None) -> GenStats:
+    """How every ``generate`` starts: ``Cancelled`` when ``cancel`` is already set, else the stats to
+    fill (the caller's, or new ones nobody reads)."""
+    if cancel is not None and cancel.is_set():
+        raise Cancelled()
+    return stats if stats is not None else GenStats()
 
 
 def generate_each(

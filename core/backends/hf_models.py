@@ -245,22 +245,8 @@ def load_pretrained(
     return LoadedModel(model=model, tokenizer=tokenizer, info=info)
 
 
-def load_model_and_tokenizer(
-    spec: str,
-    *,
-    device: str = "auto",
-    load_in_4bit: bool | None = None,
-    adapter: str | None = None,
-    progress: Progress | None = None,
-    cache_dir: Path | None = None,
-) -> tuple[Any, Any]:
-    """(model, tokenizer) for ``spec`` without a backend: what train/ fine-tunes."""
-    loaded = load_pretrained(
-        spec,
-        device=device,
-        load_in_4bit=load_in_4bit,
-        adapter=adapter,
-        progress=progress,
-        cache_dir=cache_dir,
-    )
+def load_model_and_tokenizer(spec: str, **options: Any) -> tuple[Any, Any]:
+    """(model, tokenizer) for ``spec`` without a backend: what train/ fine-tunes. ``options`` are
+    ``load_pretrained``'s."""
+    loaded = load_pretrained(spec, **options)
     return loaded.model, loaded.tokenizer

@@ -13,16 +13,16 @@ uses seed + i, so candidates differ and every run of them is the same).
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..types import BackendInfo, Cancelled, GenParams, GenStats, Message
 from . import chat_template, embedded
-from .base import ModelError, ResultFn, split_answer_start
-from .llamacpp_batch import Job, Sampling
+from .base import Backend, ModelError, ResultFn, begin_answer, split_answer_start
+from .llamacpp_batch import Job
 from .llamacpp_engine import LlamaEngine
 
 Progress = Callable[[str], None]
@@ -57,7 +57,7 @@ def _quantization(description: str) -> str:
     return f"gguf {parts[2]}" if len(parts) == 3 else "gguf"
 
 
-class LlamaCppBackend:
+class LlamaCppBackend(Backend):
     """A GGUF model answering chat messages through llama.cpp in this process."""
 
     # A conversation ending in an assistant message is continued from that text (base.split_answer_start):
@@ -137,23 +137,15 @@ class LlamaCppBackend:
         return self.engine.tokenize(self.render_prompt(head) + start)
 
     @staticmethod
-    def _sampling(params: GenParams, offset: int) -> Sampling:
-        seed = None if params.seed is None else params.seed + offset
-        return Sampling(temperature=params.temperature, top_p=params.top_p, top_k=params.top_k, seed=seed)
+    def _sampling(params: GenParams, offset: int) -> GenParams:
+        return params if params.seed is None else replace(params, seed=params.seed + offset)
 
     # -- streaming
 
-    def generate(
-        self,
-        messages: Sequence[Message],
-        params: GenParams,
-        cancel: threading.Event | None = None,
-        stats: GenStats | None = None,
-    ) -> Iterator[str]:
-        stats = stats if stats is not None else GenStats()
+    def generate(self, messages, params, cancel=None, stats=None) -> Iterator[str]:
+        # The arguments' types are the protocol's (Backend.generate).
+        stats = begin_answer(cancel, stats)
         started = time.perf_counter()
-        if cancel is not None and cancel.is_set():
-            raise Cancelled()
         job = Job(self._prompt_tokens(messages), params.max_new_tokens, self._sampling(params, 0))
         stats.prompt_tokens, stats.completion_tokens, stats.first_token_seconds = len(job.prompt), 0, None
         start = split_answer_start(messages)[1]
@@ -176,11 +168,12 @@ class LlamaCppBackend:
 
     def generate_batch(
         self,
-        conversations: Sequence[Sequence[Message]],
-        params: GenParams | Sequence[GenParams],
-        cancel: threading.Event | None = None,
+        conversations,
+        params,
+        cancel=None,
+        *,
         batch_size: int | None = None,
-        errors: str = "raise",
+        errors="raise",
         on_result: ResultFn | None = None,
     ) -> list[tuple[str, GenStats]]:
         """Answer many conversations as parallel sequences of one context, in input order.
@@ -195,6 +188,7 @@ class LlamaCppBackend:
         prefix (the candidates of one task, the system prompt of an eval) decode side by side and
         compute it once; ``batch_size`` caps the sequences decoding at once (at most the context's).
         """
+        # The protocol's arguments have its types (Backend.generate_batch).
         started = time.perf_counter()
         if cancel is not None and cancel.is_set():
             raise Cancelled()

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..types import GenParams
 from .base import ModelError
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ class LlamaEngine(Protocol):
     ) -> None: ...
     def _forget(self, seq: int, keep: int = 0) -> None: ...
     def _piece(self, token: int, special: bool = False) -> bytes: ...
-    def _sampler(self, sampling: Sampling) -> Any: ...
+    def _sampler(self, sampling: GenParams) -> Any: ...
     def is_end(self, token: int) -> bool: ...
 
 
@@ -52,22 +53,13 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
 
 
 @dataclass
-class Sampling:
-    """How one sequence picks its tokens: greedy when temperature is 0."""
-
-    temperature: float = 0.0
-    top_p: float = 1.0
-    top_k: int = 0
-    seed: int | None = None
-
-
-@dataclass
 class Job:
     """One prompt being answered, and what it produced (read after ``LlamaEngine.run``)."""
 
     prompt: list[int]
     max_new_tokens: int
-    sampling: Sampling = field(default_factory=Sampling)
+    # How it picks its tokens (greedy at temperature 0); the job's own max_new_tokens is the one read.
+    sampling: GenParams = field(default_factory=GenParams)
     tokens: list[int] = field(default_factory=list)  # generated, the end token included when sampled
     pieces: list[str] = field(default_factory=list)
     first_token_seconds: float | None = None

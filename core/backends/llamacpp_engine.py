@@ -33,10 +33,10 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..types import Cancelled
+from ..types import Cancelled, GenParams
 from .base import ModelError
 from .cpu_share import CpuShare
-from .llamacpp_batch import Batch, Job, Sampling
+from .llamacpp_batch import Batch, Job
 
 _log = logging.getLogger("patchloop.llama.cpp")
 
@@ -290,7 +290,7 @@ class LlamaEngine:
             self._llama.llama_set_n_threads(self._ctx, threads, threads)
             self.n_threads = threads
 
-    def _sampler(self, sampling: Sampling) -> Any:
+    def _sampler(self, sampling: GenParams) -> Any:
         llama = self._llama
         params = llama.llama_sampler_chain_default_params()
         params.no_perf = True

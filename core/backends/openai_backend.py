@@ -24,12 +24,12 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any, Literal, Protocol, Self
+from typing import Any, Protocol, Self
 
 import httpx
 
 from ..types import BackendInfo, Cancelled, GenParams, GenStats, Message
-from .base import ModelError, ResultFn, per_item_params
+from .base import Backend, ModelError, ResultFn, per_item_params
 from .openai_errors import Retryable, error_message, retry_after_seconds, says_unknown_model
 from .openai_stream import StreamWorker
 
@@ -59,7 +59,7 @@ class _AnySet:
         return any(event.is_set() for event in self._events)
 
 
-class OpenAIBackend:
+class OpenAIBackend(Backend):
     """Streams chat completions from an OpenAI-compatible server.
 
     ``model`` is the name the server knows the model by (``vllm serve NAME``, ``ollama pull NAME``).
@@ -170,13 +170,7 @@ class OpenAIBackend:
             stats.completion_tokens = int(usage.get("completion_tokens") or stats.completion_tokens)
 
     def generate_batch(
-        self,
-        conversations: Sequence[Sequence[Message]],
-        params: GenParams | Sequence[GenParams],
-        cancel: threading.Event | None = None,
-        *,
-        errors: Literal["raise", "return"] = "raise",
-        on_result: ResultFn | None = None,
+        self, conversations, params, cancel=None, *, errors="raise", on_result: ResultFn | None = None
     ) -> list[Any]:
         """Answer many conversations with up to ``concurrency`` requests in flight; results in input order.
         ``on_result(i, answer)`` is called as each request ends.
@@ -187,6 +181,7 @@ class OpenAIBackend:
         rest carry on, so an evaluation can record per-task failures and resume them later.
         Cancellation always raises ``Cancelled``.
         """
+        # The protocol's arguments have its types (Backend.generate_batch).
         if errors not in ("raise", "return"):
             raise ValueError(f"errors must be 'raise' or 'return', not {errors!r}")
         total = len(conversations)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from ..types import Cancelled, GenParams, GenStats, Message
-from .base import ModelError, per_item_params
+from .base import Backend, ModelError, begin_answer, per_item_params
 from .hf_models import Progress, load_pretrained
 
 # How long a finished stream waits for its worker to notice the stop flag. The worker checks
@@ -110,7 +110,7 @@ def _first_token_clock(started: float) -> Any:
 # ----------------------------------------------------------------------------- the backend
 
 
-class TransformersBackend:
+class TransformersBackend(Backend):
     """A transformers causal LM answering chat messages in this process."""
 
     def __init__(
@@ -198,17 +198,10 @@ class TransformersBackend:
 
     # -- streaming
 
-    def generate(
-        self,
-        messages: Sequence[Message],
-        params: GenParams,
-        cancel: threading.Event | None = None,
-        stats: GenStats | None = None,
-    ) -> Iterator[str]:
-        stats = stats if stats is not None else GenStats()
+    def generate(self, messages, params, cancel=None, stats=None) -> Iterator[str]:
+        # The arguments' types are the protocol's (Backend.generate).
+        stats = begin_answer(cancel, stats)
         started = time.perf_counter()
-        if cancel is not None and cancel.is_set():
-            raise Cancelled()
         inputs = self._encode([messages])
         stats.prompt_tokens = int(inputs["input_ids"].shape[1])
         stats.completion_tokens, stats.first_token_seconds = 0, None
@@ -260,12 +253,7 @@ class TransformersBackend:
     # -- batches
 
     def generate_batch(
-        self,
-        conversations: Sequence[Sequence[Message]],
-        params: GenParams | Sequence[GenParams],
-        cancel: threading.Event | None = None,
-        batch_size: int | None = None,
-        errors: str = "raise",
+        self, conversations, params, cancel=None, *, batch_size: int | None = None, errors="raise"
     ) -> list[tuple[str, GenStats]]:
         """Answer many conversations, ``batch_size`` per forward pass, in input order.
 
@@ -275,6 +263,7 @@ class TransformersBackend:
         Prompts are grouped by length so that little of each batch is padding, greedy ones apart
         from sampled ones. Cancellation is checked between batches and after every token inside one.
         """
+        # The protocol's arguments have its types (Backend.generate_batch).
         size = max(1, batch_size or self.batch_size)
         item_params = per_item_params(params, len(conversations))
         prompts = [self.render_prompt(messages) for messages in conversations]
