@@ -6,10 +6,25 @@ JSON and shown in the app without any of those layers knowing each other.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from . import times
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+
+def _known_fields(
+    cls: type[DataclassInstance], data: dict[str, Any], **lists: Callable[[Any], Any]
+) -> dict[str, Any]:
+    """The fields of dataclass ``cls`` that ``data`` (a to_dict) holds, other keys left out (older or
+    newer logs), each list field named in ``lists`` rebuilt item by item (absent: empty)."""
+    fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+    fields.update({name: [make(item) for item in data.get(name, [])] for name, make in lists.items()})
+    return fields
+
 
 Severity = Literal["note", "warning", "error"]  # least severe first: the order of SEVERITY_RANK
 SEVERITIES: tuple[str, ...] = get_args(Severity)
@@ -69,7 +84,7 @@ class Finding:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Finding:
-        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        fields = _known_fields(cls, data)
         fields["also"] = tuple(fields.get("also") or ())
         return cls(**fields)
 
@@ -178,9 +193,7 @@ class Candidate:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Candidate:
-        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        fields["findings"] = [Finding.from_dict(f) for f in data.get("findings", [])]
-        return cls(**fields)
+        return cls(**_known_fields(cls, data, findings=Finding.from_dict))
 
 
 @dataclass
@@ -235,10 +248,7 @@ class Iteration:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Iteration:
-        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        fields["findings"] = [Finding.from_dict(f) for f in data.get("findings", [])]
-        fields["candidates"] = [Candidate.from_dict(c) for c in data.get("candidates", [])]
-        return cls(**fields)
+        return cls(**_known_fields(cls, data, findings=Finding.from_dict, candidates=Candidate.from_dict))
 
 
 @dataclass
@@ -300,9 +310,7 @@ class Run:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Run:
-        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        fields["iterations"] = [Iteration.from_dict(i) for i in data.get("iterations", [])]
-        return cls(**fields)
+        return cls(**_known_fields(cls, data, iterations=Iteration.from_dict))
 
 
 class Cancelled(Exception):
