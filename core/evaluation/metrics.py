@@ -26,6 +26,7 @@ from typing import Any
 
 from ..analyzers import security_finding
 from ..analyzers.merge import canonical_key, problem_class
+from ..repair import stop_reason
 from ..types import AnalyzerResult, Finding, Iteration, Run
 from .checks import TaskTester
 from .datasets import Task
@@ -121,12 +122,9 @@ def _passed(it: Iteration | None) -> bool:
 def _outcome(run: Run, first: Iteration | None, final: Iteration | None, threshold: str) -> str:
     if first is None or (first.error and first.code is None):
         return "model_error"
-    if first.code is None:
-        return "no_code"
-    if first.analyzer_errors:
-        return "analyzer_error"
-    if first.is_clean(threshold):
-        return "clean_first"
+    reason = stop_reason(first, threshold)  # the loop's own verdict on the first attempt
+    if reason is not None:
+        return "clean_first" if reason == "clean" else reason
     if final is not None and final.is_clean(threshold):
         return "fixed"
     return "still_flagged"

@@ -9,11 +9,10 @@ double: its runs are logged and can serve as "chosen" answers in preference pair
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Sequence
 
-from ..backends.base import ModelError
-from ..types import BackendInfo, GenParams, GenStats, Message
+from ..backends.base import Backend, ModelError
+from ..types import BackendInfo, GenStats, Message
 from .datasets import Task
 
 
@@ -24,7 +23,7 @@ def reference_answer(task: Task) -> str:
     return f"```{task.language}\n{task.reference.rstrip()}\n```\n"
 
 
-class ReferenceBackend:
+class ReferenceBackend(Backend):
     """Answers each task's prompt with its reference solution (a patch request gets it again)."""
 
     def __init__(self, tasks: Sequence[Task], benchmark: str):
@@ -37,27 +36,15 @@ class ReferenceBackend:
             raise ModelError("no reference solution for this prompt")
         return self._answers[prompt]
 
-    def generate(
-        self,
-        messages: Sequence[Message],
-        params: GenParams,
-        cancel: threading.Event | None = None,
-        stats: GenStats | None = None,
-    ) -> Iterator[str]:
+    def generate(self, messages, params, cancel=None, stats=None) -> Iterator[str]:
+        # The arguments' types are the protocol's (Backend.generate).
         answer = self._answer(messages)
         if stats is not None:
             stats.completion_tokens = len(answer.split())
         yield answer
 
-    def generate_batch(
-        self,
-        conversations: Sequence[Sequence[Message]],
-        params: GenParams,
-        cancel: threading.Event | None = None,
-        *,
-        errors: str = "return",
-    ) -> list[tuple[str, GenStats] | Exception]:
-        out: list[tuple[str, GenStats] | Exception] = []
+    def generate_batch(self, conversations, params, cancel=None, *, errors="return"):
+        out: list[tuple[str, GenStats] | ModelError] = []
         for messages in conversations:
             try:
                 answer = self._answer(messages)
