@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from patchloop.core.analyzers import analyze_code
-from patchloop.core.analyzers.semgrep import SemgrepAnalyzer, run_semgrep
+from patchloop.core.analyzers.semgrep import run_semgrep, semgrep_analyzer
 from patchloop.core.analyzers.semgrep_rules import shipped_rule_files
 from patchloop.core.evaluation.datasets import load_humaneval, load_mbpp
 from patchloop.core.types import Finding
@@ -199,7 +199,7 @@ def measure_false_alarms() -> dict:
     import tempfile
     from pathlib import Path
 
-    analyzer = SemgrepAnalyzer()
+    analyzer = semgrep_analyzer()
     flagged: dict[str, list[str]] = {}
     tasks = load_humaneval()
     with tempfile.TemporaryDirectory() as folder:

@@ -18,18 +18,18 @@ from pathlib import Path
 
 import pytest
 from patchloop.core.analyzers import analyze_code, workers
-from patchloop.core.analyzers.bandit import BanditAnalyzer
+from patchloop.core.analyzers.bandit import bandit_analyzer
 from patchloop.core.analyzers.base import ToolFailure
-from patchloop.core.analyzers.pylint import PylintAnalyzer
-from patchloop.core.analyzers.pyright import PyrightAnalyzer, pyright_server
+from patchloop.core.analyzers.pylint import pylint_analyzer
+from patchloop.core.analyzers.pyright import pyright_analyzer, pyright_server
 from patchloop.core.analyzers.ruff import ruff_defects, ruff_security, ruff_server
 
 FIXTURES = Path(__file__).parent / "fixtures" / "analyzers"
 FILES = sorted(p.name for p in FIXTURES.glob("*.py"))
 KINDS = {
-    "pylint": PylintAnalyzer,
-    "bandit": BanditAnalyzer,
-    "pyright": PyrightAnalyzer,
+    "pylint": pylint_analyzer,
+    "bandit": bandit_analyzer,
+    "pyright": pyright_analyzer,
     "ruff": ruff_defects,
     "ruff-security": ruff_security,
 }

@@ -7,7 +7,7 @@ import stat
 import sys
 import textwrap
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from patchloop.core.analyzers import (
 from patchloop.core.analyzers.ast_checker import check_source
 from patchloop.core.analyzers.base import Analyzer, ToolFailure, run_tool
 from patchloop.core.analyzers.merge import apply_skip, merge_findings, problem_class
-from patchloop.core.analyzers.pyright import PyrightAnalyzer
+from patchloop.core.analyzers.pyright import pyright_analyzer
 from patchloop.core.analyzers.ruff import DEFECT_RULES, RuffAnalyzer
 from patchloop.core.sarif import to_sarif
 from patchloop.core.types import Analysis, AnalyzerResult, Finding
@@ -320,7 +320,8 @@ def test_crashing_plugin_is_an_error(monkeypatch):
 
 
 def test_real_tool_past_its_timeout_is_an_error(monkeypatch):
-    suite = _only(monkeypatch, lambda: PyrightAnalyzer(warm=False))  # the command line, started per call
+    # the command line, started per call
+    suite = _only(monkeypatch, lambda: replace(pyright_analyzer(), warm=False))
     analysis = analyze_code(CLEAN_CODE, suite, timeout=0.05)
     assert analysis.errors == ["pyright: timed out after 0.05 s"]
     assert not analysis.is_clean()

@@ -41,7 +41,7 @@ CLEAN = "import json\n\n\ndef load(text: str) -> dict:\n    return json.loads(te
 def analyze(tmp_path: Path, code: str, timeout: float = 60.0):
     path = tmp_path / "solution.py"
     path.write_text(code, encoding="utf-8")
-    return sg.SemgrepAnalyzer().analyze(path, "python", timeout)
+    return sg.semgrep_analyzer().analyze(path, "python", timeout)
 
 
 def test_planted_taint_flow_is_found_at_its_line(tmp_path):
@@ -252,7 +252,7 @@ def test_a_partly_parsed_target_is_listed_not_raised(tmp_path):
     )
     scan = sg.run_semgrep(shipped_rule_files(), [broken])
     assert scan.unparsed == (str(broken),)
-    result = sg.SemgrepAnalyzer().analyze(broken, "python", 60.0)
+    result = sg.semgrep_analyzer().analyze(broken, "python", 60.0)
     assert result.error is None and result.findings[0].rule_id == "syntax-error"
 
 

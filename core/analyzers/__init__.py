@@ -41,23 +41,23 @@ from .. import tempdirs
 from ..languages import ANALYZED, language_of, normalise_language, script_language, solution_file
 from ..types import WRONG_LANGUAGE, Analysis, AnalyzerResult, Finding
 from .ast_checker import AstAnalyzer
-from .bandit import BanditAnalyzer
-from .base import Analyzer, OwnVersion, SecurityRules, ToolFailure, find_tool, run_tool
+from .bandit import bandit_analyzer
+from .base import DEFAULT_INSTALL, Analyzer, OwnVersion, SecurityRules, ToolFailure, find_tool, run_tool
 from .cppcheck import cppcheck_defects, cppcheck_security
-from .eslint import EslintAnalyzer
-from .flawfinder import FlawfinderAnalyzer
+from .eslint import eslint_analyzer
+from .flawfinder import flawfinder_analyzer
 from .gcc import gcc_analyzer, gcc_warnings
-from .javac import JavacAnalyzer
-from .mcs import McsAnalyzer, mcs_compile
+from .javac import javac_analyzer
+from .mcs import mcs_analyzer, mcs_compile
 from .merge import merge_findings, partition_skip
-from .node_check import NodeCheckAnalyzer
-from .php_lint import PhpLintAnalyzer
-from .pylint import PylintAnalyzer
-from .pyright import PyrightAnalyzer
+from .node_check import node_check_analyzer
+from .php_lint import php_lint_analyzer
+from .pylint import pylint_analyzer
+from .pyright import pyright_analyzer
 from .ruff import ruff_defects, ruff_security
 from .runner import run_analyzers
 from .rustc import clippy_lints, clippy_security, rustc_lints
-from .semgrep import SemgrepAnalyzer
+from .semgrep import semgrep_analyzer
 from .semgrep_compiled import semgrep_csharp, semgrep_rust
 from .semgrep_langs import SemgrepLangsAnalyzer
 
@@ -79,22 +79,22 @@ __all__ = [
 ANALYZERS: dict[str, Callable[[], Analyzer]] = {
     "ruff": ruff_defects,
     "ruff-security": ruff_security,
-    "pylint": PylintAnalyzer,
-    "pyright": PyrightAnalyzer,
+    "pylint": pylint_analyzer,
+    "pyright": pyright_analyzer,
     "patchloop-ast": AstAnalyzer,
-    "bandit": BanditAnalyzer,
-    "semgrep": SemgrepAnalyzer,
-    "javac": JavacAnalyzer,
-    "node-check": NodeCheckAnalyzer,
-    "eslint": EslintAnalyzer,
-    "php-lint": PhpLintAnalyzer,
+    "bandit": bandit_analyzer,
+    "semgrep": semgrep_analyzer,
+    "javac": javac_analyzer,
+    "node-check": node_check_analyzer,
+    "eslint": eslint_analyzer,
+    "php-lint": php_lint_analyzer,
     "semgrep-langs": SemgrepLangsAnalyzer,
     "gcc": gcc_warnings,
     "gcc-analyzer": gcc_analyzer,
     "cppcheck": cppcheck_defects,
     "cppcheck-security": cppcheck_security,
-    "flawfinder": FlawfinderAnalyzer,
-    "mcs": McsAnalyzer,
+    "flawfinder": flawfinder_analyzer,
+    "mcs": mcs_analyzer,
     "rustc": rustc_lints,
     "clippy": clippy_lints,
     "clippy-security": clippy_security,
@@ -103,16 +103,16 @@ ANALYZERS: dict[str, Callable[[], Analyzer]] = {
     "mcs-compile": mcs_compile,
 }
 
+# Python's tools of each role, and the checkers of Java, JavaScript and PHP, which are in both roles
+# (code that does not parse is a defect, and never secure).
+_PYTHON_DEFECTS = ("ruff", "pylint", "pyright", "patchloop-ast")
+_PYTHON_SECURITY = ("bandit", "ruff-security", "semgrep")
+_PARSE_CHECKS = ("javac", "node-check", "eslint", "php-lint")
+
 SUITES: dict[str, tuple[str, ...]] = {
     "defects": (
-        "ruff",
-        "pylint",
-        "pyright",
-        "patchloop-ast",
-        "javac",
-        "node-check",
-        "eslint",
-        "php-lint",
+        *_PYTHON_DEFECTS,
+        *_PARSE_CHECKS,
         "gcc",
         "gcc-analyzer",
         "cppcheck",
@@ -121,13 +121,8 @@ SUITES: dict[str, tuple[str, ...]] = {
         "clippy",
     ),
     "security": (
-        "bandit",
-        "ruff-security",
-        "semgrep",
-        "javac",
-        "node-check",
-        "eslint",
-        "php-lint",
+        *_PYTHON_SECURITY,
+        *_PARSE_CHECKS,
         "semgrep-langs",
         "flawfinder",
         "cppcheck-security",
@@ -138,17 +133,9 @@ SUITES: dict[str, tuple[str, ...]] = {
         "semgrep-rust",
     ),
     "all": (
-        "ruff",
-        "pylint",
-        "pyright",
-        "patchloop-ast",
-        "bandit",
-        "ruff-security",
-        "semgrep",
-        "javac",
-        "node-check",
-        "eslint",
-        "php-lint",
+        *_PYTHON_DEFECTS,
+        *_PYTHON_SECURITY,
+        *_PARSE_CHECKS,
         "semgrep-langs",
         # cppcheck-security and mcs-compile repeat findings of cppcheck and mcs: the copies merge.
         "gcc",
@@ -293,10 +280,6 @@ def read_source(path: Path, max_bytes: int = MAX_SOURCE_BYTES) -> str:
 def available_analyzers() -> dict[str, str | None]:
     """Every registered analyzer -> its version, or None when its executable is missing."""
     return {name: _analyzer_version(factory()) for name, factory in ANALYZERS.items()}
-
-
-# What installs an analyzer that says nothing itself: the Python tools come with patchloop's own package.
-DEFAULT_INSTALL = "make setup (pip install -e .)"
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import ast
 import json
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from ..types import Finding
-from .base import GuardedAnalyzer, ToolFailure, check_exit
-from .workers import run_tool_warm
+from .base import ToolFailure, check_exit
+from .workers import WarmAnalyzer, run_tool_warm
 
 SKIPPED_TESTS: tuple[str, ...] = ("B403", "B404", "B603", "B607")
 
@@ -73,15 +72,7 @@ def parse_bandit_json(stdout: str, path: Path) -> list[Finding]:
     return findings
 
 
-@dataclass(frozen=True)
-class BanditAnalyzer(GuardedAnalyzer):
-    name: str = "bandit"
-    languages: tuple[str, ...] = ("python",)
-    tool: str = "bandit"
-    executable: str = "bandit"
-    distribution: str = "bandit"
-    warm: bool = True  # a long-lived worker process (workers.py), where the tool is this interpreter's
-
+class BanditAnalyzer(WarmAnalyzer):
     def findings(self, path: Path, language: str, timeout: float) -> list[Finding]:
         argv = [
             self.executable,
@@ -97,6 +88,10 @@ class BanditAnalyzer(GuardedAnalyzer):
         # 0: no issues, 1: issues found; anything else is bandit failing.
         check_exit(run, "bandit", (0, 1), run.stderr)
         return parse_bandit_json(run.stdout, path)
+
+
+def bandit_analyzer() -> BanditAnalyzer:
+    return BanditAnalyzer("bandit", ("python",), tool="bandit", executable="bandit", distribution="bandit")
 
 
 @cache

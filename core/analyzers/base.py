@@ -198,6 +198,23 @@ class GuardedAnalyzer:
         raise NotImplementedError
 
 
+# What installs a tool whose analyzer names nothing else: the Python tools come with patchloop's own package.
+DEFAULT_INSTALL = "make setup (pip install -e .)"
+
+
+@dataclass(frozen=True)
+class ToolAnalyzer(GuardedAnalyzer):
+    """A ``GuardedAnalyzer`` that runs one program, with the optional attributes of ``Analyzer`` as
+    fields: each module's factory (``javac_analyzer()``, ``mcs_compile()`` ...) says what they are."""
+
+    name: str
+    languages: tuple[str, ...]
+    tool: str  # the Finding.tool it reports under (mcs-compile's is "mcs")
+    executable: str
+    install: str = DEFAULT_INSTALL
+    distribution: str | None = None  # None: the tool is no Python package
+
+
 def check_exit(run: ToolRun, tool: str, ok: Collection[int], output: str) -> None:
     """A ``ToolFailure`` (with the end of ``output``) unless ``run`` exited with a status in ``ok``: any
     other is the tool failing, not a verdict on the code."""

@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
 from ..types import Finding
-from .base import GuardedAnalyzer, ToolFailure, check_exit, require_tool, run_tool, tail
+from .base import ToolAnalyzer, ToolFailure, check_exit, require_tool, run_tool, tail
 
 INSTALL = "apt-get install cppcheck"
 
@@ -138,12 +138,7 @@ def pattern_rule_ids() -> frozenset[str]:
 
 
 @dataclass(frozen=True)
-class CppcheckAnalyzer(GuardedAnalyzer):
-    name: str = "cppcheck"
-    languages: tuple[str, ...] = ("c", "cpp")
-    tool: str = "cppcheck"
-    executable: str = "cppcheck"
-    install: str = INSTALL
+class CppcheckAnalyzer(ToolAnalyzer):
     security_only: bool = False
 
     def security_rule(self, rule_id: str) -> bool:
@@ -170,8 +165,8 @@ class CppcheckAnalyzer(GuardedAnalyzer):
 
 
 def cppcheck_defects() -> CppcheckAnalyzer:
-    return CppcheckAnalyzer()
+    return CppcheckAnalyzer("cppcheck", ("c", "cpp"), tool="cppcheck", executable="cppcheck", install=INSTALL)
 
 
 def cppcheck_security() -> CppcheckAnalyzer:
-    return CppcheckAnalyzer(name="cppcheck-security", security_only=True)
+    return replace(cppcheck_defects(), name="cppcheck-security", security_only=True)

@@ -22,13 +22,12 @@ import json
 import os
 import re
 import shutil
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from .. import tempdirs
 from ..types import Finding
-from .base import GuardedAnalyzer, ToolFailure, check_exit, find_tool, require_tool, run_tool
+from .base import ToolAnalyzer, ToolFailure, check_exit, find_tool, require_tool, run_tool
 
 INSTALL = "make setup (npm ci --omit=dev --prefix tools/eslint)"
 NODE_INSTALL = "apt-get install nodejs npm"
@@ -104,14 +103,7 @@ def parse_eslint_json(stdout: str, filename: str) -> list[Finding]:
     return findings
 
 
-@dataclass(frozen=True)
-class EslintAnalyzer(GuardedAnalyzer):
-    name: str = "eslint"
-    languages: tuple[str, ...] = ("javascript",)
-    tool: str = "eslint"
-    executable: str = "node"
-    install: str = INSTALL
-
+class EslintAnalyzer(ToolAnalyzer):
     def security_rule(self, rule_id: str) -> bool:
         """The security plug-ins' rules and the core rules that run text as code (the security role);
         the other core rules are defects."""
@@ -154,3 +146,7 @@ class EslintAnalyzer(GuardedAnalyzer):
             run = run_tool(argv, timeout, cwd=Path(folder))
         check_exit(run, "ESLint", (0, 1), run.stderr or run.stdout)
         return parse_eslint_json(run.stdout, source.name)
+
+
+def eslint_analyzer() -> EslintAnalyzer:
+    return EslintAnalyzer("eslint", ("javascript",), tool="eslint", executable="node", install=INSTALL)

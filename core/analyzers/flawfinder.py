@@ -23,11 +23,10 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..types import Finding
-from .base import GuardedAnalyzer, ToolFailure, check_exit, require_tool, run_tool, tail
+from .base import ToolAnalyzer, ToolFailure, check_exit, require_tool, run_tool, tail
 
 INSTALL = "pip install flawfinder"
 MIN_LEVEL = 2
@@ -68,15 +67,7 @@ def parse_flawfinder_csv(stdout: str) -> list[Finding]:
     return findings
 
 
-@dataclass(frozen=True)
-class FlawfinderAnalyzer(GuardedAnalyzer):
-    name: str = "flawfinder"
-    languages: tuple[str, ...] = ("c", "cpp")
-    tool: str = "flawfinder"
-    executable: str = "flawfinder"
-    distribution: str = "flawfinder"
-    install: str = INSTALL
-
+class FlawfinderAnalyzer(ToolAnalyzer):
     def findings(self, path: Path, language: str, timeout: float) -> list[Finding]:
         executable = require_tool(self.executable, self.install)
         # flawfinder's CSV never says which files it read, and it skips a missing one silently.
@@ -91,3 +82,14 @@ class FlawfinderAnalyzer(GuardedAnalyzer):
         if not run.stdout.startswith("File,"):
             raise ToolFailure(f"flawfinder printed no report: {tail(run.stderr or run.stdout)}")
         return parse_flawfinder_csv(run.stdout)
+
+
+def flawfinder_analyzer() -> FlawfinderAnalyzer:
+    return FlawfinderAnalyzer(
+        "flawfinder",
+        ("c", "cpp"),
+        tool="flawfinder",
+        executable="flawfinder",
+        install=INSTALL,
+        distribution="flawfinder",
+    )

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 from .. import tempdirs
 from ..types import Finding
-from .base import GuardedAnalyzer, ToolFailure, check_error_found, check_exit, require_tool, run_tool, tail
+from .base import ToolAnalyzer, ToolFailure, check_error_found, check_exit, require_tool, run_tool, tail
 
 INSTALL = "apt-get install default-jdk-headless"
 
@@ -114,14 +113,7 @@ def parse_javac(output: str, filename: str) -> list[Finding]:
     return findings
 
 
-@dataclass(frozen=True)
-class JavacAnalyzer(GuardedAnalyzer):
-    name: str = "javac"
-    languages: tuple[str, ...] = ("java",)
-    tool: str = "javac"
-    executable: str = "javac"
-    install: str = INSTALL
-
+class JavacAnalyzer(ToolAnalyzer):
     def findings(self, path: Path, language: str, timeout: float) -> list[Finding]:
         require_tool(self.executable, self.install)
         code = path.read_text(encoding="utf-8", errors="replace")
@@ -154,3 +146,7 @@ class JavacAnalyzer(GuardedAnalyzer):
         findings = parse_javac(run.stderr + run.stdout, source.name)
         check_error_found(run, 1, findings, "javac failed without a readable error", run.stderr + run.stdout)
         return findings
+
+
+def javac_analyzer() -> JavacAnalyzer:
+    return JavacAnalyzer("javac", ("java",), tool="javac", executable="javac", install=INSTALL)

@@ -32,12 +32,12 @@ to the empty statement's ``;``, and an error "expecting `;'" to the end of the c
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .. import tempdirs
 from ..types import Finding
-from .base import GuardedAnalyzer, ToolFailure, check_error_found, check_exit, require_tool, run_tool, tail
+from .base import ToolAnalyzer, ToolFailure, check_error_found, check_exit, require_tool, run_tool, tail
 
 INSTALL = (
     "apt-get install mono-mcs libmono-system-data4.0-cil libmono-system-xml-linq4.0-cil "
@@ -124,12 +124,7 @@ def parse_mcs_output(output: str, path: Path, code: str) -> list[Finding]:
 
 
 @dataclass(frozen=True)
-class McsAnalyzer(GuardedAnalyzer):
-    name: str = "mcs"
-    languages: tuple[str, ...] = ("csharp",)
-    tool: str = "mcs"
-    executable: str = "mcs"
-    install: str = INSTALL
+class McsAnalyzer(ToolAnalyzer):
     errors_only: bool = False  # mcs-compile: whether it compiles, not its warnings
 
     def security_rule(self, rule_id: str) -> bool:
@@ -158,5 +153,9 @@ class McsAnalyzer(GuardedAnalyzer):
         return [f for f in findings if f.severity == "error"] if self.errors_only else findings
 
 
+def mcs_analyzer() -> McsAnalyzer:
+    return McsAnalyzer("mcs", ("csharp",), tool="mcs", executable="mcs", install=INSTALL)
+
+
 def mcs_compile() -> McsAnalyzer:
-    return McsAnalyzer(name="mcs-compile", errors_only=True)
+    return replace(mcs_analyzer(), name="mcs-compile", errors_only=True)

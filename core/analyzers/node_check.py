@@ -10,11 +10,10 @@ anything else is the tool failing.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..types import Finding
-from .base import GuardedAnalyzer, check_exit, require_tool, run_tool, tail
+from .base import ToolAnalyzer, check_exit, require_tool, run_tool, tail
 
 INSTALL = "apt-get install nodejs"
 
@@ -42,16 +41,15 @@ def parse_node_check(stderr: str, filename: str) -> Finding:
     )
 
 
-@dataclass(frozen=True)
-class NodeCheckAnalyzer(GuardedAnalyzer):
-    name: str = "node-check"
-    languages: tuple[str, ...] = ("javascript",)
-    tool: str = "node-check"
-    executable: str = "node"
-    install: str = INSTALL
-
+class NodeCheckAnalyzer(ToolAnalyzer):
     def findings(self, path: Path, language: str, timeout: float) -> list[Finding]:
         require_tool(self.executable, self.install)
         run = run_tool([self.executable, "--check", path.name], timeout, cwd=path.parent)
         check_exit(run, "node --check", (0, 1), run.stderr)
         return [parse_node_check(run.stderr, path.name)] if run.returncode == 1 else []
+
+
+def node_check_analyzer() -> NodeCheckAnalyzer:
+    return NodeCheckAnalyzer(
+        "node-check", ("javascript",), tool="node-check", executable="node", install=INSTALL
+    )

@@ -16,12 +16,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from .. import tempdirs
 from ..types import Finding
-from .base import GuardedAnalyzer, ToolFailure, check_error_found, check_exit, require_tool, run_tool, tail
+from .base import ToolAnalyzer, ToolFailure, check_error_found, check_exit, require_tool, run_tool, tail
 
 INSTALL = "apt-get install php-cli"
 
@@ -106,14 +106,7 @@ def parse_php_lint(output: str, filename: str) -> list[Finding]:
     return findings
 
 
-@dataclass(frozen=True)
-class PhpLintAnalyzer(GuardedAnalyzer):
-    name: str = "php-lint"
-    languages: tuple[str, ...] = ("php",)
-    tool: str = "php-lint"
-    executable: str = "php"
-    install: str = INSTALL
-
+class PhpLintAnalyzer(ToolAnalyzer):
     def findings(self, path: Path, language: str, timeout: float) -> list[Finding]:
         require_tool(self.executable, self.install)
         with as_php_source(path) as (source, added):
@@ -126,3 +119,7 @@ class PhpLintAnalyzer(GuardedAnalyzer):
             run, 255, findings, "php -l failed without a readable error", run.stderr + run.stdout
         )
         return findings
+
+
+def php_lint_analyzer() -> PhpLintAnalyzer:
+    return PhpLintAnalyzer("php-lint", ("php",), tool="php-lint", executable="php", install=INSTALL)

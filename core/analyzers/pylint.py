@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..types import Finding
-from .base import GuardedAnalyzer, ToolFailure, tail
-from .workers import run_tool_warm
+from .base import ToolFailure, tail
+from .workers import WarmAnalyzer, run_tool_warm
 
 ENABLED: tuple[str, ...] = (
     "E",
@@ -86,15 +85,7 @@ def parse_pylint_json2(stdout: str) -> list[Finding]:
     return findings
 
 
-@dataclass(frozen=True)
-class PylintAnalyzer(GuardedAnalyzer):
-    name: str = "pylint"
-    languages: tuple[str, ...] = ("python",)
-    tool: str = "pylint"
-    executable: str = "pylint"
-    distribution: str = "pylint"
-    warm: bool = True  # a long-lived worker process (workers.py), where the tool is this interpreter's
-
+class PylintAnalyzer(WarmAnalyzer):
     def findings(self, path: Path, language: str, timeout: float) -> list[Finding]:
         argv = [
             self.executable,
@@ -113,3 +104,7 @@ class PylintAnalyzer(GuardedAnalyzer):
         if run.returncode & _FATAL_BITS and not run.stdout.strip():
             raise ToolFailure(f"pylint exited with {run.returncode}: {tail(run.stderr)}")
         return parse_pylint_json2(run.stdout)
+
+
+def pylint_analyzer() -> PylintAnalyzer:
+    return PylintAnalyzer("pylint", ("python",), tool="pylint", executable="pylint", distribution="pylint")

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from .. import tempdirs
 from ..types import Finding
-from .base import GuardedAnalyzer, ToolFailure, check_exit, run_tool
+from .base import ToolFailure, check_exit, run_tool
 from .lsp import PyrightServer, lsp_to_cli
-from .workers import interpreter_tool, shared
+from .workers import WarmAnalyzer, interpreter_tool, shared
 
 RULES: dict[str, str] = {
     "reportUndefinedVariable": "error",
@@ -128,15 +127,7 @@ def pyright_findings(diagnostics: list[dict]) -> list[Finding]:
     return findings
 
 
-@dataclass(frozen=True)
-class PyrightAnalyzer(GuardedAnalyzer):
-    name: str = "pyright"
-    languages: tuple[str, ...] = ("python",)
-    tool: str = "pyright"
-    executable: str = "basedpyright"
-    distribution: str = "basedpyright"
-    warm: bool = True  # the language server kept running (lsp.py), where it is this interpreter's
-
+class PyrightAnalyzer(WarmAnalyzer):
     def findings(self, path: Path, language: str, timeout: float) -> list[Finding]:
         if self.warm and interpreter_tool(self.executable):
             return pyright_findings(
@@ -160,6 +151,12 @@ class PyrightAnalyzer(GuardedAnalyzer):
         # 0: no errors, 1: errors reported; 2 fatal, 3 config error, 4 bad arguments.
         check_exit(run, "basedpyright", (0, 1), run.stderr or run.stdout)
         return parse_pyright_json(run.stdout)
+
+
+def pyright_analyzer() -> PyrightAnalyzer:
+    return PyrightAnalyzer(
+        "pyright", ("python",), tool="pyright", executable="basedpyright", distribution="basedpyright"
+    )
 
 
 def pyright_server() -> PyrightServer:

@@ -41,7 +41,7 @@ from .. import tempdirs
 from ..types import Finding
 from . import base
 from .bandit import syntax_error_finding
-from .base import GuardedAnalyzer, ToolFailure, check_exit, find_tool, run_tool, tail
+from .base import ToolAnalyzer, ToolFailure, check_exit, find_tool, run_tool, tail
 from .semgrep_rules import combined_rules, only_rules, rule_file_key, shipped_rule_files
 
 SEVERITY = {"ERROR": "error", "WARNING": "warning", "INFO": "note"}
@@ -424,15 +424,8 @@ def rules_to_run(language: str) -> list[Path]:
     return rules
 
 
-@dataclass(frozen=True)
-class SemgrepAnalyzer(GuardedAnalyzer):
+class SemgrepAnalyzer(ToolAnalyzer):
     """patchloop's semgrep rules (``shipped_rule_files``) on one file; see the module docstring."""
-
-    name: str = "semgrep"
-    languages: tuple[str, ...] = ("python",)
-    tool: str = "semgrep"
-    executable: str = "semgrep"  # the wrapper; its bundled semgrep-core is what runs (semgrep_core_path)
-    distribution: str = "semgrep"
 
     def findings(self, path: Path, language: str, timeout: float) -> list[Finding]:
         rules = rules_to_run(language)
@@ -447,3 +440,10 @@ class SemgrepAnalyzer(GuardedAnalyzer):
             raise ToolFailure("semgrep could not parse the file (Python can): no verdict on all of it")
         found = fold_same_problem(scan.matches)
         return [syntax_error_finding(path, "semgrep"), *found] if broken else found
+
+
+def semgrep_analyzer() -> SemgrepAnalyzer:
+    # The executable is the wrapper; its bundled semgrep-core is what runs (semgrep_core_path).
+    return SemgrepAnalyzer(
+        "semgrep", ("python",), tool="semgrep", executable="semgrep", distribution="semgrep"
+    )

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from ..types import Finding
 from .base import Analyzer, ToolFailure
-from .mcs import McsAnalyzer
+from .mcs import mcs_analyzer
 from .rustc import RustAnalyzer
 from .semgrep import finding_of, rules_to_run, run_semgrep
 from .semgrep_langs import SemgrepEngineAnalyzer, checker_errors
@@ -55,7 +55,7 @@ class SemgrepCompiledAnalyzer(SemgrepEngineAnalyzer):
 
 
 def semgrep_csharp() -> SemgrepCompiledAnalyzer:
-    return SemgrepCompiledAnalyzer("semgrep-csharp", ("csharp",), McsAnalyzer)
+    return SemgrepCompiledAnalyzer("semgrep-csharp", ("csharp",), mcs_analyzer)
 
 
 def semgrep_rust() -> SemgrepCompiledAnalyzer:

@@ -22,14 +22,14 @@ from pathlib import Path
 
 from ..types import Finding
 from .base import Analyzer, GuardedAnalyzer, ToolFailure
-from .javac import JavacAnalyzer
-from .node_check import NodeCheckAnalyzer
-from .php_lint import PhpLintAnalyzer, as_php_source, shift_lines
+from .javac import javac_analyzer
+from .node_check import node_check_analyzer
+from .php_lint import as_php_source, php_lint_analyzer, shift_lines
 from .semgrep import finding_of, rules_to_run, run_semgrep
 
 # The analyzer whose verdict says whether a file of the language parses at all.
 PARSERS: dict[str, Callable[[], Analyzer]] = {
-    "java": JavacAnalyzer, "javascript": NodeCheckAnalyzer, "php": PhpLintAnalyzer,
+    "java": javac_analyzer, "javascript": node_check_analyzer, "php": php_lint_analyzer,
 }  # fmt: skip
 
 

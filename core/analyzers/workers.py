@@ -39,12 +39,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from .. import procguard
 from . import base
-from .base import ToolFailure, ToolRun, tail, tool_env
+from .base import ToolAnalyzer, ToolFailure, ToolRun, tail, tool_env
 
 T = TypeVar("T")
 
@@ -345,6 +346,15 @@ def run_tool_warm(
     if warm and interpreter_tool(argv[0]):
         return tool_worker(tool).run(argv, timeout, cwd)
     return base.run_tool(argv, timeout, cwd=cwd)
+
+
+@dataclass(frozen=True)
+class WarmAnalyzer(ToolAnalyzer):
+    """A ``ToolAnalyzer`` whose tool is kept running between files where it is this interpreter's (a
+    worker process, ``run_tool_warm``, or a language server, lsp.py); ``warm=False``: its command line,
+    started per call."""
+
+    warm: bool = True
 
 
 _owner = os.getpid()
