@@ -89,3 +89,21 @@ def eval_report(results: list[TaskResult], *, model: str = "m", eval_run_id: int
     from patchloop.core.evaluation.report import EvalReport
 
     return EvalReport(eval_run_id, "cyberseceval", model, "", "all", 1, "note", results)
+
+
+def cli_with(*groups):
+    """patchloop's command line with ``groups`` added (a copy: the real one is left as it is)."""
+    import click
+
+    from patchloop.cli import cli
+
+    root = click.Group(
+        name=cli.name,
+        commands=dict(cli.commands),
+        params=cli.params,
+        callback=cli.callback,
+        invoke_without_command=True,
+    )
+    for group in groups:
+        root.add_command(group)
+    return root

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from doubles import cli_with
 from patchloop.core.evaluation import DatasetError, Task
 from patchloop.core.log import Log
 from patchloop.core.loop_settings import LoopSettings
@@ -190,21 +191,12 @@ def test_no_pairs_or_a_served_model_are_refused(tiny_model_dir, tmp_path):
 
 
 def test_cli_train_dpo_from_a_pairs_file(tiny_model_dir, tmp_path, monkeypatch):
-    import click
     from patchloop.train.pairs import Pair
 
-    from patchloop.cli import cli
     from patchloop.cli_train import train_group
 
     monkeypatch.setenv("PATCHLOOP_CONFIG", str(tmp_path / "config.toml"))
-    root = click.Group(
-        name=cli.name,
-        commands=dict(cli.commands),
-        params=cli.params,
-        callback=cli.callback,
-        invoke_without_command=True,
-    )
-    root.add_command(train_group)
+    root = cli_with(train_group)
     pairs = [
         Pair(
             prompt=r["prompt"],
@@ -379,20 +371,10 @@ def test_task_sets():
 
 
 def test_cli_rounds_wiring_with_the_tiny_model(tiny_model_dir, tmp_path, monkeypatch):
-    import click
-
-    from patchloop.cli import cli
     from patchloop.cli_train import train_group
 
     monkeypatch.setenv("PATCHLOOP_CONFIG", str(tmp_path / "config.toml"))
-    root = click.Group(
-        name=cli.name,
-        commands=dict(cli.commands),
-        params=cli.params,
-        callback=cli.callback,
-        invoke_without_command=True,
-    )
-    root.add_command(train_group)
+    root = cli_with(train_group)
     out = tmp_path / "rounds"
     args = [
         "--db",

@@ -318,6 +318,18 @@ def llama():
     backend.close()
 
 
+def recorded_decodes(llama, monkeypatch, measure) -> list:
+    """``measure(entries)`` of every llama_decode call from now on, in order (the calls still run)."""
+    decodes = []
+    real = llama.engine._decode
+    monkeypatch.setattr(
+        llama.engine,
+        "_decode",
+        lambda entries, cancel: (decodes.append(measure(entries)), real(entries, cancel))[1],
+    )
+    return decodes
+
+
 def greedy(n: int = 12, **kw) -> GenParams:
     return GenParams(max_new_tokens=n, **kw)
 
@@ -432,13 +444,7 @@ def test_more_jobs_than_slots_flow_through_as_slots_free_up(llama, monkeypatch):
     ]
     limits = [3, 14, 5, 9, 4, 12, 6]
     alone = ["".join(llama.generate(t, greedy(n))) for t, n in zip(tasks, limits)]
-    decodes = []
-    real = llama.engine._decode
-    monkeypatch.setattr(
-        llama.engine,
-        "_decode",
-        lambda entries, cancel: (decodes.append(list(entries)), real(entries, cancel))[1],
-    )
+    decodes = recorded_decodes(llama, monkeypatch, list)
     reported = []
     batch = llama.generate_batch(
         tasks, [greedy(n) for n in limits], on_result=lambda i, result: reported.append((i, result[0]))
@@ -467,13 +473,7 @@ def test_prompt_lookup_keeps_the_answers_and_saves_decodes(llama, monkeypatch):
             'are vowels (a, e, i, o, u), upper or lower case."""\n```',
         }
     ]
-    decodes = []
-    real = llama.engine._decode
-    monkeypatch.setattr(
-        llama.engine,
-        "_decode",
-        lambda entries, cancel: (decodes.append(len(entries)), real(entries, cancel))[1],
-    )
+    decodes = recorded_decodes(llama, monkeypatch, len)
 
     def answer(lookup, **kw):
         monkeypatch.setattr(llama.engine, "lookup", lookup)
@@ -511,13 +511,7 @@ def test_a_batch_mixes_greedy_and_seeded_samples(llama):
 @pytest.mark.e2e
 @needs_llama
 def test_the_shared_prefix_is_not_recomputed(llama, monkeypatch):
-    decoded = []
-    real = llama.engine._decode
-    monkeypatch.setattr(
-        llama.engine,
-        "_decode",
-        lambda entries, cancel: (decoded.append(len(entries)), real(entries, cancel))[1],
-    )
+    decoded = recorded_decodes(llama, monkeypatch, len)
     "".join(llama.generate(TASK, greedy(4)))
     prompt_tokens = len(llama.engine.tokenize(llama.render_prompt(TASK)))
     decoded.clear()

@@ -490,14 +490,15 @@ def test_404_without_models_points_at_the_base_url(fake):
         list(fake.backend().generate(PROMPT, GenParams()))
 
 
-def test_cancel_while_waiting_for_the_first_token_returns_and_disconnects(fake):
-    fake.script = [Reply(events=[], end="hang")]
+def cancelled_once_requested(fake, call) -> tuple[threading.Thread, list[BaseException]]:
+    """Run ``call(cancel)`` in a thread, set ``cancel`` once the server has a request and give the thread
+    10 s to end: the thread and what it raised (a Cancelled or a ModelError), for the caller's checks."""
     cancel = threading.Event()
     outcome: list[BaseException] = []
 
     def consume() -> None:
         try:
-            list(fake.backend(timeout=60).generate(PROMPT, GenParams(), cancel=cancel))
+            call(cancel)
         except (Cancelled, ModelError) as exc:
             outcome.append(exc)
 
@@ -506,6 +507,14 @@ def test_cancel_while_waiting_for_the_first_token_returns_and_disconnects(fake):
     assert fake.request_seen.wait(10)
     cancel.set()
     thread.join(10)
+    return thread, outcome
+
+
+def test_cancel_while_waiting_for_the_first_token_returns_and_disconnects(fake):
+    fake.script = [Reply(events=[], end="hang")]
+    thread, outcome = cancelled_once_requested(
+        fake, lambda cancel: list(fake.backend(timeout=60).generate(PROMPT, GenParams(), cancel=cancel))
+    )
     assert not thread.is_alive(), "cancel did not stop a request waiting on a silent server"
     assert len(outcome) == 1 and isinstance(outcome[0], Cancelled)
     assert fake.disconnected.wait(10), "the server never saw the client leave"
@@ -565,21 +574,10 @@ def test_batch_can_return_errors_in_place(fake):
 
 def test_batch_cancel_raises_cancelled(fake):
     fake.script = lambda body: Reply(events=[], end="hang")
-    cancel = threading.Event()
-    outcome: list[BaseException] = []
     backend = fake.backend(concurrency=2, timeout=60)
-
-    def consume() -> None:
-        try:
-            backend.generate_batch([PROMPT] * 4, GenParams(), cancel)
-        except (Cancelled, ModelError) as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=consume)
-    thread.start()
-    assert fake.request_seen.wait(10)
-    cancel.set()
-    thread.join(10)
+    thread, outcome = cancelled_once_requested(
+        fake, lambda cancel: backend.generate_batch([PROMPT] * 4, GenParams(), cancel)
+    )
     assert not thread.is_alive() and len(outcome) == 1 and isinstance(outcome[0], Cancelled)
     assert len(fake.requests) <= 2, "requests not yet started must not be sent after a cancel"
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from doubles import ScriptedBackend
+from doubles import ScriptedBackend, cli_with
 from patchloop.core.log import Log
 from patchloop.core.loop import run_loop
 from patchloop.core.loop_settings import LoopSettings
@@ -319,23 +319,12 @@ def test_load_pairs_rejects_bad_files(tmp_path):
 
 @pytest.fixture
 def invoke(tmp_path, monkeypatch):
-    import click
-
-    from patchloop.cli import cli
     from patchloop.cli_pairs import pairs_group
     from patchloop.cli_train import train_group
 
     monkeypatch.setenv("PATCHLOOP_CONFIG", str(tmp_path / "config.toml"))
     # The lead registers these groups in cli.py; a copy of the group keeps this test independent of that.
-    root = click.Group(
-        name=cli.name,
-        commands=dict(cli.commands),
-        params=cli.params,
-        callback=cli.callback,
-        invoke_without_command=True,
-    )
-    root.add_command(pairs_group)
-    root.add_command(train_group)
+    root = cli_with(pairs_group, train_group)
     db = tmp_path / "log.db"
 
     def run(*args):
