@@ -345,31 +345,28 @@ def test_run_eval_logs_every_run_and_resumes_after_ctrl_c(tmp_path):
     patches = mbpp_answers(tasks)  # the patch drops the eval() line
     interrupted = KeyedBackend(answers, patched=patches, stop_after=1)
     cancel = threading.Event()
-    partial = run_eval(
-        tasks,
-        interrupted,
-        LoopSettings(t_max=1, autofix=False, feedback="chat", candidates=0),
-        log=log,
-        eval_run_id=eval_id,
-        chunk_size=3,
-        analyze=fake_analysis,
-        cancel=cancel,
-    )
+
+    def run(backend, **extra):  # the same evaluation each time: interrupted, then resumed
+        settings = LoopSettings(t_max=1, autofix=False, feedback="chat", candidates=0)
+        return run_eval(
+            tasks,
+            backend,
+            settings,
+            log=log,
+            eval_run_id=eval_id,
+            chunk_size=3,
+            analyze=fake_analysis,
+            **extra,
+        )
+
+    partial = run(interrupted, cancel=cancel)
     # The first chunk's v0 was generated, its patch call was interrupted: only the clean ones are done.
     assert cancel.is_set()
     assert [r.task_id for r in partial] == ["MBPP/11", "MBPP/13"]
     assert store.done_ids(eval_id) == {"MBPP/11", "MBPP/13"}
 
     resumed_backend = KeyedBackend(answers, patched=patches)
-    results = run_eval(
-        tasks,
-        resumed_backend,
-        LoopSettings(t_max=1, autofix=False, feedback="chat", candidates=0),
-        log=log,
-        eval_run_id=eval_id,
-        chunk_size=3,
-        analyze=fake_analysis,
-    )
+    results = run(resumed_backend)
     assert [r.task_id for r in results] == [t.task_id for t in tasks]  # task order, old and new together
     assert {p for p in resumed_backend.prompts if "Total warnings" not in p} == {
         t.prompt for t in tasks if t.task_id not in {"MBPP/11", "MBPP/13"}
