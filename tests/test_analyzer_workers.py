@@ -101,6 +101,24 @@ def test_a_killed_worker_is_replaced_and_the_next_call_gets_a_verdict(name):
     assert worker_of(name).pid not in (None, before)
 
 
+@pytest.mark.parametrize("name", ["pyright", "ruff"])
+def test_a_server_that_fails_a_request_is_replaced_and_asked_once_more(name, monkeypatch):
+    path = FIXTURES / "defects_unused_variable.py"
+    expected = verdict(check(name, path))
+    server = worker_of(name)
+    before, real, asked = server.pid, server._request, []
+
+    def failing_once(method, params, deadline):
+        asked.append(method)
+        if method == "textDocument/diagnostic" and asked.count(method) == 1:
+            method = "patchloop/noSuchMethod"  # the server answers with an error, as after an inner crash
+        return real(method, params, deadline)
+
+    monkeypatch.setattr(server, "_request", failing_once)
+    assert verdict(check(name, path)) == expected
+    assert asked.count("textDocument/diagnostic") == 2 and server.pid not in (None, before)
+
+
 @pytest.mark.parametrize("name", sorted(KINDS))
 def test_a_hung_worker_is_killed_at_the_deadline_and_replaced(name):
     path = FIXTURES / "defects_unreachable.py"

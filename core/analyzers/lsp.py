@@ -43,7 +43,7 @@ from typing import IO, Any, ClassVar
 from .. import tempdirs
 from . import base
 from .base import ToolFailure
-from .workers import ProcessWorker, call_worker
+from .workers import ProcessWorker, WorkerDied, call_worker
 
 # Imported by the anchor document: what generated code imports most, parsed once per server
 # (without json, pathlib... in it, a file importing them took 0.29 s instead of 0.085 s, under load).
@@ -218,7 +218,10 @@ class LanguageServer:
                 self._answer(message, deadline)
             elif message.get("id") == request_id and "method" not in message:
                 if "error" in message:
-                    raise ToolFailure(f"{self.name} refused {method}: {message['error'].get('message')}")
+                    # A server that fails a request inside itself (basedpyright: "Cannot read properties
+                    # of undefined", after many files) is in a state a fresh one is not: call_worker
+                    # discards it and asks a new one once; a second refusal is the analyzer's error.
+                    raise WorkerDied(f"{self.name} refused {method}: {message['error'].get('message')}")
                 return message.get("result")
             # anything else: log messages, progress, pushed diagnostics (the pull answer is the verdict)
 

@@ -238,7 +238,8 @@ class ProcessWorker:
 
 
 class WorkerDied(Exception):
-    """The child ended (crashed, was killed) while a call needed it."""
+    """The child ended (crashed, was killed) while a call needed it, or is no longer fit to answer
+    (a language server that fails a request inside itself): either way a fresh one is asked once."""
 
 
 # --- the JSON-lines worker of pylint and bandit ---------------------------------------------------
