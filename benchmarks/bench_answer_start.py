@@ -29,16 +29,14 @@ MODES = ("restated", "continued")
 
 
 def conversations(limit: int, mode: str) -> list[list[dict]]:
+    from patchloop.core.backends.base import with_answer_start
     from patchloop.core.evaluation import load_tasks
     from patchloop.core.feedback import first_messages
 
-    asked = []
-    for task in load_tasks("humaneval", limit=limit):
-        messages = first_messages(task.prompt)
-        if mode == "continued":
-            messages.append({"role": "assistant", "content": task.answer_start})
-        asked.append(messages)
-    return asked
+    tasks = load_tasks("humaneval", limit=limit)
+    if mode == "continued":
+        return [with_answer_start(first_messages(task.prompt), task.answer_start) for task in tasks]
+    return [first_messages(task.prompt) for task in tasks]
 
 
 def measure(backend, limit: int, mode: str, max_new: int) -> dict:

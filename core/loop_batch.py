@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-from .backends.base import Backend, ModelError, continues_answers, generate_each
+from .backends.base import Backend, ModelError, continues_answers, generate_each, with_answer_start
 from .feedback import first_messages
 from .log import Log
 from .loop_driver import Driver, LoopState, new_run, params_for, validate_prompt
@@ -68,7 +68,7 @@ def run_loops(
         first = first_messages(run.prompt, language=settings.language, prompts_dir=settings.prompts_dir)
         asked = first
         if task.answer_start and continues_answers(backend):
-            asked = [*first, {"role": "assistant", "content": task.answer_start}]
+            asked = with_answer_start(first, task.answer_start)
         states.append(LoopState(run, first, task.tests, messages=asked, position=len(states)))
     with ThreadPoolExecutor(max_workers=max(1, analysis_workers)) as pool:
         driver = Driver(backend, settings, log, emit, cancel, analyze, pool, on_finished)

@@ -5,17 +5,20 @@ docs/ARCHITECTURE.md."""
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# The package's folders and the names they install as (pyproject.toml's package-dir).
+# The package's code folders and the names they install as, from pyproject.toml's package-dir (assets
+# hold data files, not the package's code).
 PACKAGES = {
-    "patchloop": "patchloop",
-    "core": "patchloop.core",
-    "tui": "patchloop.tui",
-    "train": "patchloop.train",
+    folder: name
+    for name, folder in tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "setuptools"
+    ]["package-dir"].items()
+    if name != "patchloop.assets"
 }
 MAX_LINES = 500
 

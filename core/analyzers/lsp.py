@@ -194,7 +194,7 @@ class LanguageServer:
             result = self._request("initialize", params, deadline) or {}
             self.notify("initialized", {}, deadline)
             self.started(workspace, result.get("capabilities") or {})
-        except ToolFailure:  # refused or unfit: no half-started server for the next call
+        except ToolFailure:  # unfit (``started`` says why): no half-started server for the next call
             self._discard()
             raise
 

@@ -113,6 +113,11 @@ def split_answer_start(messages: Sequence[Message]) -> tuple[Sequence[Message], 
     return messages, ""
 
 
+def with_answer_start(messages: Sequence[Message], start: str) -> list[Message]:
+    """``messages`` asking for an answer that begins with ``start`` (the form ``split_answer_start`` reads)."""
+    return [*messages, {"role": "assistant", "content": start}]
+
+
 def continues_answers(backend: Backend) -> bool:
     """Whether ``backend`` continues a given answer start (see ``split_answer_start``)."""
     return bool(getattr(backend, "continues_answers", False))
