@@ -34,6 +34,10 @@ from patchloop.core import sandbox, tempdirs
 from patchloop.core.sandbox import SandboxError, check_tests, run_python, sandbox_info
 from patchloop.core.sandbox.limits import DISK_REASON, MEMORY_REASON, MiB, disk_layout
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the hostile programs
+
+from sandbox_programs import greedy
+
 WRITE_10_GB = textwrap.dedent("""
     import sys, time
     started, total = time.monotonic(), 0
@@ -57,31 +61,7 @@ CHILDREN = textwrap.dedent("""
     time.sleep(30)
 """)
 
-# Every child takes all the memory it can get, 1 MB at a time, and holds it: the most a run can hold.
-FILL_MEMORY = textwrap.dedent("""
-    import os, time
-    def fill():
-        blocks = []
-        try:
-            while True:
-                blocks.append(b"x" * (1 << 20))
-        except MemoryError:
-            pass
-        time.sleep(1.5)  # held across many of the monitor's polls
-        return len(blocks)
-    children = 0
-    for _ in range(16):
-        try:
-            if os.fork() == 0:
-                fill()
-                os._exit(0)
-            children += 1
-        except OSError:
-            break
-    print("children", children, "parent held", fill(), flush=True)
-    for _ in range(children):
-        os.wait()
-""")
+FILL_MEMORY = greedy(forks=16, hold_s=1.5)  # held across many of the monitor's polls
 
 WRONG = "def add(a, b):\n    return a - b\n"
 TESTS = "assert add(2, 3) == 5\nassert add(10, -4) == 6\n"

@@ -38,6 +38,7 @@ from patchloop.core.sandbox.limits import (
     plan_memory,
 )
 from sandbox_modes import MODES, needs
+from sandbox_programs import FORK_EACH, greedy
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -125,50 +126,17 @@ def test_a_run_under_the_disk_cap_passes(mode):
 
 # -- memory ----------------------------------------------------------------------------------------
 
-CHILDREN = textwrap.dedent("""
-    import os, sys, time
-    pids = []
-    for _ in range(4):
-        try:
-            pid = os.fork()
-        except OSError:
-            break
-        if pid == 0:
-            block = b"x" * (40 << 20)  # written, so resident
-            time.sleep(20)
-            os._exit(0)
-        pids.append(pid)
+CHILDREN = FORK_EACH + textwrap.dedent("""
+    def hold():
+        block = b"x" * (40 << 20)  # written, so resident
+        time.sleep(20)
+    pids = fork_each(4, hold)
     statuses = [os.waitpid(pid, 0)[1] for pid in pids]
     print("children done", statuses)
     sys.exit(1 if any(statuses) else 0)
 """)
 
-# Every process takes all the memory it can get, 1 MB at a time, and holds it.
-GREEDY = textwrap.dedent("""
-    import os, time
-    def fill():
-        blocks = []
-        try:
-            while True:
-                blocks.append(b"x" * (1 << 20))
-        except MemoryError:
-            pass
-        time.sleep(0.5)  # held across several of the monitor's polls
-        return len(blocks)
-    pids = []
-    for _ in range(8):
-        try:
-            pid = os.fork()
-        except OSError:
-            break
-        if pid == 0:
-            fill()
-            os._exit(0)
-        pids.append(pid)
-    print("processes", len(pids) + 1, "parent held", fill())
-    for pid in pids:
-        os.waitpid(pid, 0)
-""")
+GREEDY = greedy(forks=8, hold_s=0.5)
 
 
 @pytest.mark.parametrize("cap_mb", [64, 96, 128, 200, 256, 1024, 4096])
