@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -43,6 +43,17 @@ def planted(path: Path) -> list[Planted]:
 
 def is_clean_file(path: Path) -> bool:
     return path.name.startswith("clean_")
+
+
+def fixture_cases(languages: Iterable[str], heldout: bool = False) -> list:
+    """Each language's fixture files as pytest parameters (language, path), named language/file."""
+    import pytest  # here, not at the top: the recall benchmark reads the fixtures without pytest
+
+    return [
+        pytest.param(lang, path, id=f"{lang}/{path.name}")
+        for lang in languages
+        for path in fixture_files(lang, heldout)
+    ]
 
 
 def analyze_fixture(path: Path, language: str, suite: str = "all") -> Analysis:
@@ -86,3 +97,23 @@ def caught(bug: Planted, findings: Iterable[Finding], *, by_rule: bool) -> bool:
         if not by_rule or bug.expected in (finding.rule_id, *(k.split(":", 1)[-1] for k in finding.also)):
             return True
     return False
+
+
+def expected_rules(bug: Planted) -> list[str]:
+    """Every rule the planted line names: ``expect: Wanalyzer-double-free, doubleFree`` names two."""
+    text = bug.path.read_text(encoding="utf-8").splitlines()[bug.line - 1]
+    return [rule.strip() for rule in text.split("expect:", 1)[1].split(",") if rule.strip()]
+
+
+def check_planted_bugs(path: Path, language: str) -> Analysis:
+    """The suite's verdict on a fixture file, checked: a clean file gives no finding, and every rule
+    planted in any other file is caught at its line."""
+    analysis = analyze_fixture(path, language)
+    expected = [(bug, rule) for bug in planted_unless_clean(path, analysis) for rule in expected_rules(bug)]
+    missed = [
+        (bug.line, rule)
+        for bug, rule in expected
+        if not caught(replace(bug, expected=rule), analysis.findings, by_rule=True)
+    ]
+    assert not missed, (missed, [(f.line, f.rule_id) for f in analysis.findings])
+    return analysis

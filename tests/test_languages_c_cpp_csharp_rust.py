@@ -6,16 +6,15 @@ is an error that names its install command, never a clean verdict."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from language_fixtures import (
     analyze_fixture,
-    caught,
+    check_planted_bugs,
+    fixture_cases,
     fixture_files,
     is_clean_file,
     planted,
-    planted_unless_clean,
 )
 from patchloop.core.analyzers import analyze_code, get_analyzers
 from patchloop.core.analyzers import base as analyzers_base
@@ -49,29 +48,11 @@ def needs_tools(language: str) -> None:
         pytest.skip(f"{', '.join(missing)} missing: {install}")
 
 
-CASES = [(lang, p) for lang in LANGUAGES for p in fixture_files(lang)]
-
-
-@pytest.mark.parametrize(("language", "path"), CASES, ids=[f"{lang}/{p.name}" for lang, p in CASES])
+@pytest.mark.parametrize(("language", "path"), fixture_cases(LANGUAGES))
 def test_planted_bugs_are_caught_at_their_line_and_clean_files_are_clean(language, path):
     needs_tools(language)
-    analysis = analyze_fixture(path, language)
-    bugs = planted_unless_clean(path, analysis)
-    if not bugs:
-        return
     # A line may name several rules ("expect: Wanalyzer-double-free, doubleFree"): each must be there.
-    expected = [(bug, rule.strip()) for bug in bugs for rule in _all_rules(path, bug.line)]
-    missed = [
-        (bug.line, rule)
-        for bug, rule in expected
-        if not caught(type(bug)(bug.path, bug.line, rule), analysis.findings, by_rule=True)
-    ]
-    assert not missed, (missed, [(f.line, f.rule_id) for f in analysis.findings])
-
-
-def _all_rules(path: Path, line: int) -> list[str]:
-    text = path.read_text(encoding="utf-8").splitlines()[line - 1]
-    return [r for r in text.split("expect:", 1)[1].split(",") if r.strip()]
+    check_planted_bugs(path, language)
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -85,10 +66,10 @@ def test_every_finding_on_the_fixtures_has_a_fix_hint(language):
     assert not unhinted, sorted(unhinted)
 
 
-HELDOUT = [(lang, p) for lang in LANGUAGES for p in fixture_files(lang, heldout=True) if is_clean_file(p)]
+HELDOUT = [case for case in fixture_cases(LANGUAGES, heldout=True) if is_clean_file(case.values[1])]
 
 
-@pytest.mark.parametrize(("language", "path"), HELDOUT, ids=[f"{lang}/{p.name}" for lang, p in HELDOUT])
+@pytest.mark.parametrize(("language", "path"), HELDOUT)
 def test_heldout_clean_files_are_clean(language, path):
     needs_tools(language)
     analysis = analyze_fixture(path, language)

@@ -7,14 +7,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from language_fixtures import (
-    analyze_fixture,
-    caught,
-    fixture_files,
-    is_clean_file,
-    planted,
-    planted_unless_clean,
-)
+from language_fixtures import check_planted_bugs, fixture_cases, fixture_files, is_clean_file, planted
 from patchloop.core.analyzers import ANALYZERS, analyze_code
 from patchloop.core.analyzers import base as analyzers_base
 from patchloop.core.analyzers.eslint import eslint_script
@@ -38,18 +31,10 @@ def needs_tools(language: str) -> None:
         pytest.skip(f"tools for {language} missing: {install} (and pip install semgrep)")
 
 
-CASES = [(lang, p) for lang in LANGUAGES for p in fixture_files(lang)]
-
-
-@pytest.mark.parametrize(("language", "path"), CASES, ids=[f"{lang}/{p.name}" for lang, p in CASES])
+@pytest.mark.parametrize(("language", "path"), fixture_cases(LANGUAGES))
 def test_planted_bugs_are_caught_at_their_line_and_clean_files_are_clean(language, path):
     needs_tools(language)
-    analysis = analyze_fixture(path, language)
-    bugs = planted_unless_clean(path, analysis)
-    if not bugs:
-        return
-    missed = [(b.line, b.expected) for b in bugs if not caught(b, analysis.findings, by_rule=True)]
-    assert not missed, (missed, [(f.line, f.rule_id) for f in analysis.findings])
+    analysis = check_planted_bugs(path, language)
     # every finding the model is shown comes with a concrete fix hint for the language
     hints = load_hints(language)
     assert [f.key for f in analysis.findings if not hint_for(f, hints)] == []
