@@ -15,6 +15,7 @@ from patchloop.core.types import (
     GenParams,
     GenStats,
     Message,
+    Run,
 )
 
 if TYPE_CHECKING:  # the evaluation package is loaded only by the tests that build a report
@@ -82,6 +83,12 @@ def fake_analyze(code: str) -> Analysis:
         if "os.system" in line:
             findings.append(Finding("bandit", "B605", "error", "Starting a process with a shell", number))
     return Analysis(findings=findings, results=[AnalyzerResult("fake", findings)])
+
+
+def a_run(prompt: str = "x", *, t_max: int = 3, threshold: str = "note", **fields) -> Run:
+    """A run with the settings a test does not look at unless it names them: model "m", every
+    analyzer, up to three patches, every finding counted."""
+    return Run(prompt=prompt, model="m", analyzers="all", t_max=t_max, threshold=threshold, **fields)
 
 
 def eval_report(results: list[TaskResult], *, model: str = "m", eval_run_id: int | None = 1) -> EvalReport:

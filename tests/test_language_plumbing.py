@@ -8,7 +8,7 @@ import json
 import shutil
 
 import pytest
-from doubles import ScriptedBackend, eval_report
+from doubles import ScriptedBackend, a_run, eval_report
 from patchloop.core.extract import fence_language
 from patchloop.core.feedback import first_messages, render_feedback, render_repair
 from patchloop.core.languages import language_in_prompt, solution_file
@@ -113,18 +113,11 @@ def test_run_language_option_reaches_the_prompt_and_the_analysis(env, monkeypatc
 
 def test_autofix_is_skipped_for_other_languages_without_analyzing_again():
     from patchloop.core.repair import autofix_iteration
-    from patchloop.core.types import Iteration, Run
+    from patchloop.core.types import Iteration
 
     finding = Finding("semgrep", "js-weak-random", "warning", "Math.random", 1, 10)
     base = Iteration(index=0, prompt=[], response="", code="const x = Math.random();\n", findings=[finding])
-    run = Run(
-        prompt="Write a JavaScript token",
-        model="m",
-        analyzers="all",
-        t_max=3,
-        threshold="note",
-        language="javascript",
-    )
+    run = a_run("Write a JavaScript token", language="javascript")
     calls = []
     assert (
         autofix_iteration(

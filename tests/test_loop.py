@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from doubles import ScriptedBackend, fake_analyze
+from doubles import ScriptedBackend, a_run, fake_analyze
 from patchloop.core.backends.base import ModelError
 from patchloop.core.log import Log
 from patchloop.core.loop import run_loop
@@ -477,19 +477,14 @@ def test_a_syntax_error_at_the_token_limit_gets_a_cut_off_finding_with_its_hint(
 
 def test_an_answer_in_another_language_ranks_below_any_in_the_right_one():
     from patchloop.core.repair import rank_key
-    from patchloop.core.types import Candidate, Run
+    from patchloop.core.types import Candidate
 
     wrong = [Finding("patchloop", "wrong-language", "error", "this is a shell script, not python code", 1)]
     two = [
         Finding("pyright", "reportUndefinedVariable", "error", '"a" is not defined', 3),
         Finding("pyright", "reportUndefinedVariable", "error", '"b" is not defined', 4),
     ]
-    run = Run(
-        prompt="x",
-        model="m",
-        analyzers="all",
-        t_max=3,
-        threshold="note",
+    run = a_run(
         iterations=[
             Iteration(index=0, prompt=[], response="", code="#!/bin/sh\n", findings=wrong),
             Iteration(index=1, prompt=[], response="", code="a + b\n", findings=two),

@@ -40,45 +40,21 @@ def _fingerprints(log: dict) -> dict[str, str]:
     return {r["partialFingerprints"][FINGERPRINT_KEY]: r["ruleId"] for r in _results(log)}
 
 
+def _bandit(rule: str, severity: str, message: str, line: int, columns: tuple[int, int], **more) -> Finding:
+    """A bandit finding as bandit reports it: on one line, from a column to an end column."""
+    start, end = columns
+    return Finding("bandit", rule, severity, message, line, start, end_line=line, end_column=end, **more)
+
+
 def _analysis(code: str, shift: int = 0, skip: tuple[str, ...] = ()) -> Analysis:
     """Findings as the tools report them on CODE, moved down ``shift`` lines."""
+    shell = "subprocess call with shell=True identified"
+    secret = f"Possible hardcoded password: '{SECRET}'"
+    insecure = "Use of possibly insecure function"
     findings = [
-        Finding(
-            "bandit",
-            "B602",
-            "error",
-            "subprocess call with shell=True identified",
-            5 + shift,
-            12,
-            cwe="CWE-78",
-            confidence="high",
-            end_line=5 + shift,
-            end_column=44,
-        ),
-        Finding(
-            "bandit",
-            "B105",
-            "note",
-            f"Possible hardcoded password: '{SECRET}'",
-            9 + shift,
-            16,
-            cwe="CWE-259",
-            confidence="medium",
-            end_line=9 + shift,
-            end_column=32,
-        ),
-        Finding(
-            "bandit",
-            "B307",
-            "warning",
-            "Use of possibly insecure function",
-            10 + shift,
-            12,
-            cwe="CWE-78",
-            also=("ruff:S307",),
-            end_line=10 + shift,
-            end_column=22,
-        ),
+        _bandit("B602", "error", shell, 5 + shift, (12, 44), cwe="CWE-78", confidence="high"),
+        _bandit("B105", "note", secret, 9 + shift, (16, 32), cwe="CWE-259", confidence="medium"),
+        _bandit("B307", "warning", insecure, 10 + shift, (12, 22), cwe="CWE-78", also=("ruff:S307",)),
         Finding("pyright", "reportOptionalMemberAccess", "error", "x is None", 10 + shift, 5),
     ]
     kept, skipped = partition_skip(findings, skip)

@@ -118,6 +118,19 @@ async def send(pilot, text: str) -> None:
     await pilot.press("ctrl+j")
 
 
+async def start_long_run(pilot) -> None:
+    """Sends the prompt LONG answers and waits for its first tokens: a run to stop midway."""
+    await send(pilot, "make a long list")
+    await until(pilot, lambda: pilot.app.session.tokens > 5, what="tokens")
+
+
+async def exited(app: PatchloopApp, timeout: float = 10.0) -> None:
+    """Waits up to ``timeout`` seconds for the app to exit, which a test then checks it did."""
+    deadline = time.monotonic() + timeout
+    while app.is_running and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+
+
 async def run_prompt(pilot, text: str = "write a function that runs a command") -> None:
     await send(pilot, text)
     await until(pilot, lambda: run_done(pilot.app), what="the run to finish")
@@ -274,8 +287,7 @@ async def test_escape_cancels_mid_stream_and_keeps_finished_iterations(config, l
 async def test_ctrl_c_cancels_only_while_running(config, log):
     app = make_app(config, log, responses=(LONG,), delay=0.01)
     async with app.run_test(size=(120, 40)) as pilot:
-        await send(pilot, "make a long list")
-        await until(pilot, lambda: app.session.tokens > 5, what="tokens")
+        await start_long_run(pilot)
         await pilot.press("ctrl+c")
         await until(pilot, lambda: run_done(app), timeout=5, what="the cancel")
         assert app.session.run.stop_reason == "cancelled"
@@ -285,12 +297,9 @@ async def test_ctrl_c_cancels_only_while_running(config, log):
 async def test_quit_mid_run_cancels_cleanly(config, log):
     app = make_app(config, log, responses=(LONG,), delay=0.01)
     async with app.run_test(size=(120, 40)) as pilot:
-        await send(pilot, "make a long list")
-        await until(pilot, lambda: app.session.tokens > 5, what="tokens")
+        await start_long_run(pilot)
         await pilot.press("ctrl+q")
-        deadline = time.monotonic() + 10
-        while app.is_running and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
+        await exited(app)
         assert not app.is_running
     runs = log.list_runs()
     assert len(runs) == 1 and runs[0].stop_reason == "cancelled" and runs[0].n_iterations == 1
@@ -300,12 +309,9 @@ async def test_quit_mid_run_cancels_cleanly(config, log):
 async def test_a_signal_from_outside_cancels_the_run_and_exits_with_its_code(config, log, sig, code):
     app = make_app(config, log, responses=(LONG,), delay=0.01)
     async with app.run_test(size=(120, 40)) as pilot:
-        await send(pilot, "make a long list")
-        await until(pilot, lambda: app.session.tokens > 5, what="tokens")
+        await start_long_run(pilot)
         os.kill(os.getpid(), sig)
-        deadline = time.monotonic() + 10
-        while app.is_running and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
+        await exited(app)
         assert not app.is_running
     assert app.return_code == code
     # The handlers go with the app: the process's usual handling is back.
