@@ -129,23 +129,53 @@ def test_every_flagged_iteration_pairs_with_the_clean_final(store):
     assert sorted((p.chosen_index, p.rejected_index) for p in pairs) == [(2, 0), (2, 1)]
 
 
-def test_all_clean_gives_no_pair(store):
-    log_run(store, "p", [it(GOOD, 0)])
-    pairs, stats = pairs_of(store)
-    assert pairs == [] and stats.skipped[SKIP_NO_REJECTED] == 1
-
-
-def test_all_flagged_gives_no_pair(store):
-    log_run(store, "p", [it(WORSE, 3), it(BAD, 1)])
-    pairs, stats = pairs_of(store)
-    assert pairs == [] and stats.skipped[SKIP_NO_CHOSEN] == 1
-
-
-def test_identical_code_never_forms_a_pair(store):
+# Runs that give no pair: the iterations, the run's settings, and the reason counted for skipping it.
+NO_PAIR = [
+    pytest.param([it(GOOD, 0)], {}, SKIP_NO_REJECTED, id="all-clean"),
+    pytest.param([it(WORSE, 3), it(BAD, 1)], {}, SKIP_NO_CHOSEN, id="all-flagged"),
     # Same code, only trailing spaces differ (e.g. an analyzer hiccup flagged it once).
-    log_run(store, "p", [it(BAD, 1), it(BAD.replace("\n", "   \n"), 0)])
+    pytest.param([it(BAD, 1), it(BAD.replace("\n", "   \n"), 0)], {}, SKIP_IDENTICAL, id="identical-code"),
+    pytest.param(
+        [it(BAD, 1), it(GOOD, 0, errors=("pyright: timed out",))],
+        {},
+        SKIP_CHOSEN_ANALYZER_ERROR,
+        id="an-iteration-with-an-analyzer-error-is-never-chosen",
+    ),
+    # threshold "error": a warning-only iteration is clean for this run, so nothing is rejected.
+    pytest.param(
+        [it(BAD, 2, severity="warning")],
+        {"threshold": "error"},
+        SKIP_NO_REJECTED,
+        id="findings-below-the-runs-threshold-do-not-count",
+    ),
+    pytest.param(
+        [it(BAD, 1), it(GOOD, 0)],
+        {"labels": {1: "rejected"}},
+        SKIP_NO_CHOSEN,
+        id="a-human-rejected-clean-iteration-is-never-chosen",
+    ),
+]
+
+
+@pytest.mark.parametrize(("iterations", "settings", "reason"), NO_PAIR)
+def test_no_pair_and_the_reason_counted(store, iterations, settings, reason):
+    log_run(store, "p", iterations, **settings)
     pairs, stats = pairs_of(store)
-    assert pairs == [] and stats.skipped[SKIP_IDENTICAL] == 1
+    assert pairs == [] and stats.skipped[reason] == 1
+
+
+@pytest.mark.parametrize(
+    ("label", "pair"),
+    [
+        # v1 is chosen by the human; v2 is clean, so not a rejected candidate; only v0 remains.
+        pytest.param("chosen", (1, 0, "labels"), id="a-human-chosen-iteration-replaces-the-clean-final"),
+        pytest.param("rejected", (2, 1, "labels"), id="human-rejections-replace-the-flagged-set"),
+    ],
+)
+def test_a_human_label_on_v1_decides_the_pair(store, label, pair):
+    log_run(store, "p", [it(WORSE, 3), it(BAD, 1), it(GOOD, 0)], labels={1: label})
+    pairs, _ = pairs_of(store)
+    assert [(p.chosen_index, p.rejected_index, p.origin) for p in pairs] == [pair]
 
 
 def test_no_code_never_enters_a_pair(store):
@@ -158,12 +188,6 @@ def test_no_code_never_enters_a_pair(store):
     assert stats.skipped[SKIP_NO_ITERATIONS] == 1
 
 
-def test_an_iteration_with_an_analyzer_error_is_never_chosen(store):
-    log_run(store, "p", [it(BAD, 1), it(GOOD, 0, errors=("pyright: timed out",))])
-    pairs, stats = pairs_of(store)
-    assert pairs == [] and stats.skipped[SKIP_CHOSEN_ANALYZER_ERROR] == 1
-
-
 def test_a_clean_iteration_failing_its_tests_is_never_chosen(store):
     log_run(store, "p", [it(BAD, 1, tests=True), it(GOOD, 0, tests=False)])
     pairs, stats = pairs_of(store)
@@ -171,32 +195,6 @@ def test_a_clean_iteration_failing_its_tests_is_never_chosen(store):
     log_run(store, "q", [it(BAD, 1, tests=True), it(GOOD, 0, tests=True)])
     pairs, _ = pairs_of(store)
     assert len(pairs) == 1 and pairs[0].prompt[1]["content"] == "q"
-
-
-def test_findings_below_the_runs_threshold_do_not_count(store):
-    # threshold "error": a warning-only iteration is clean for this run, so nothing is rejected.
-    log_run(store, "p", [it(BAD, 2, severity="warning")], threshold="error")
-    pairs, stats = pairs_of(store)
-    assert pairs == [] and stats.skipped[SKIP_NO_REJECTED] == 1
-
-
-def test_a_human_chosen_iteration_replaces_the_clean_final(store):
-    log_run(store, "p", [it(WORSE, 3), it(BAD, 1), it(GOOD, 0)], labels={1: "chosen"})
-    pairs, _ = pairs_of(store)
-    # v1 is chosen by the human; v2 is clean, so not a rejected candidate; only v0 remains.
-    assert [(p.chosen_index, p.rejected_index, p.origin) for p in pairs] == [(1, 0, "labels")]
-
-
-def test_a_human_rejected_clean_iteration_is_never_chosen(store):
-    log_run(store, "p", [it(BAD, 1), it(GOOD, 0)], labels={1: "rejected"})
-    pairs, stats = pairs_of(store)
-    assert pairs == [] and stats.skipped[SKIP_NO_CHOSEN] == 1
-
-
-def test_human_rejections_replace_the_flagged_set(store):
-    log_run(store, "p", [it(WORSE, 3), it(BAD, 1), it(GOOD, 0)], labels={1: "rejected"})
-    pairs, _ = pairs_of(store)
-    assert [(p.chosen_index, p.rejected_index, p.origin) for p in pairs] == [(2, 1, "labels")]
 
 
 def test_source_separates_loop_pairs_from_labelled_ones(store):

@@ -82,24 +82,34 @@ def test_infinite_loop_hits_the_wall_clock(mode):
     assert result.killed_reason.startswith("wall time limit")
 
 
-def test_memory_bomb_is_stopped(mode):
+# A run that takes all it can of one thing: its code, the limits it runs under (besides a 10 s wall
+# clock), the promises of the mode it needs, and the reasons it may be stopped for.
+RUNAWAYS = [
     # 96 MB is below the share of the 1 GB run cap any mechanism gives one process, so this is the
     # process's own limit (a run over the cap is tests/test_sandbox_limits.py's)
-    result = run_python(
+    pytest.param(
         "blocks = []\nwhile True:\n    blocks.append(bytearray(50_000_000))\n",
-        memory_mb=96,
-        timeout=10,
-        mode=mode,
-    )
-    assert not result.ok
-    assert result.killed_reason == "memory limit"
+        {"memory_mb": 96},
+        (),
+        ("memory limit",),
+        id="memory-bomb",
+    ),
+    pytest.param(
+        "import os\nwhile True:\n    os.fork()\n",
+        {},
+        ("process_limit",),
+        ("process limit", "wall time limit (10s)"),
+        id="fork-bomb",
+    ),
+]
 
 
-def test_fork_bomb_is_stopped(mode):
-    needs(mode, "process_limit")
-    result = run_python("import os\nwhile True:\n    os.fork()\n", timeout=10, mode=mode)
+@pytest.mark.parametrize(("code", "limits", "promises", "reasons"), RUNAWAYS)
+def test_a_runaway_run_is_stopped(mode, code, limits, promises, reasons):
+    needs(mode, *promises)
+    result = run_python(code, timeout=10, mode=mode, **limits)
     assert not result.ok
-    assert result.killed_reason in ("process limit", "wall time limit (10s)")
+    assert result.killed_reason in reasons
 
 
 def test_stubborn_fork_bomb_is_cleaned_up(mode):

@@ -130,9 +130,33 @@ def _fake_engine_verdict(tmp_path, monkeypatch, stdout: str, returncode: int = 0
     return analyze(tmp_path, REACHABLE)
 
 
-def test_unparsable_output_is_an_error(tmp_path, monkeypatch):
-    result = _fake_engine_verdict(tmp_path, monkeypatch, "Segmentation fault")
-    assert result.findings == [] and "no JSON" in result.error
+def _partly_parsed(solution: Path) -> str:
+    """The engine's report on code it cannot parse that Python can."""
+    error = {
+        "error_type": ["PartialParsing", []],
+        "message": "`x` was unexpected",
+        "location": {"path": str(solution)},
+    }
+    return json.dumps({"results": [], "paths": {"scanned": [str(solution)]}, "errors": [error]})
+
+
+# What the engine prints, given the path of the file it is asked about, and the error that says so.
+NO_VERDICT = [
+    pytest.param(lambda solution: "Segmentation fault", "no JSON", id="unparsable-output"),
+    # codeshield 1.0.1's failure: semgrep ran, found nothing, because it looked at no file
+    pytest.param(
+        lambda solution: json.dumps({"results": [], "errors": [], "paths": {"scanned": []}}),
+        "scanned no file",
+        id="zero-scanned-files",
+    ),
+    pytest.param(_partly_parsed, "could not parse", id="code-semgrep-cannot-parse-but-python-can"),
+]
+
+
+@pytest.mark.parametrize(("engine_output", "error"), NO_VERDICT)
+def test_output_without_a_verdict_is_an_error(tmp_path, monkeypatch, engine_output, error):
+    result = _fake_engine_verdict(tmp_path, monkeypatch, engine_output(tmp_path / "solution.py"))
+    assert result.findings == [] and error in result.error
 
 
 def test_non_zero_exit_is_an_error(tmp_path, monkeypatch):
@@ -142,13 +166,6 @@ def test_non_zero_exit_is_an_error(tmp_path, monkeypatch):
 def test_reported_errors_are_an_error(tmp_path, monkeypatch):
     report = {"results": [], "errors": [{"message": "Rule parse error"}], "paths": {"scanned": []}}
     assert "Rule parse error" in _fake_engine_verdict(tmp_path, monkeypatch, json.dumps(report)).error
-
-
-def test_zero_scanned_files_is_an_error(tmp_path, monkeypatch):
-    # codeshield 1.0.1's failure: semgrep ran, found nothing, because it looked at no file
-    report = {"results": [], "errors": [], "paths": {"scanned": []}}
-    result = _fake_engine_verdict(tmp_path, monkeypatch, json.dumps(report))
-    assert result.findings == [] and "scanned no file" in result.error
 
 
 def test_a_rule_the_engine_cannot_compile_is_an_error(tmp_path):
@@ -226,22 +243,6 @@ def test_sarif_rule_documentation_comes_from_the_rule_not_the_finding():
         "User-controlled data is used as a file path"
     )
     assert rule_doc("semgrep", "no-such-rule").summary == "semgrep rule no-such-rule"
-
-
-def test_code_semgrep_cannot_parse_but_python_can_is_an_error(tmp_path, monkeypatch):
-    report = {
-        "results": [],
-        "paths": {"scanned": [str(tmp_path / "solution.py")]},
-        "errors": [
-            {
-                "error_type": ["PartialParsing", []],
-                "message": "`x` was unexpected",
-                "location": {"path": str(tmp_path / "solution.py")},
-            }
-        ],
-    }
-    result = _fake_engine_verdict(tmp_path, monkeypatch, json.dumps(report))
-    assert result.findings == [] and "could not parse" in result.error
 
 
 def test_a_partly_parsed_target_is_listed_not_raised(tmp_path):
