@@ -238,19 +238,13 @@ def train_dpo_cmd(
 def train_rounds_cmd(
     ctx: click.Context,
     rounds: int,
-    model: str | None,
     out_dir: Path,
     train_tasks: str,
     eval_tasks: tuple[str, ...],
-    t_max,
-    analyzers,
-    threshold,
-    max_new_tokens,
     gen_batch_size: int,
     min_gap,
     start_adapter,
     tag,
-    engine,
     as_json: bool,
     quiet: bool,
     **opts,
@@ -268,17 +262,11 @@ def train_rounds_cmd(
     from patchloop.train.dpo import TrainError
     from patchloop.train.rounds import RoundsConfig, load_task_set, run_rounds
 
-    config = common.apply_cli(
-        common.get_config(ctx),
-        model=model,
-        t_max=t_max,
-        analyzers=analyzers,
-        threshold=threshold,
-        max_new_tokens=max_new_tokens,
-        engine=engine,
-        device=None if opts["device"] == "auto" else opts["device"],
-        no_4bit=opts["no_4bit"] or None,
-    )
+    # The model and loop options reach the config as in every other command, with two of training's
+    # own: --device defaults to "auto", which is no choice of the user's (a device set in the config
+    # stands), and --seed seeds training, not generation.
+    device = None if opts["device"] == "auto" else opts["device"]
+    config = common.apply_cli(common.get_config(ctx), **{**opts, "device": device, "seed": None})
     try:
         train_set = load_task_set(train_tasks)
         eval_sets = [load_task_set(spec) for spec in (eval_tasks or ("mbpp:test",))]
