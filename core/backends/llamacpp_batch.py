@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..types import GenParams
-from .base import ModelError
+from .base import ModelError, held_back, stop_index
 
 if TYPE_CHECKING:
     import threading
@@ -84,6 +84,7 @@ class Live:
     todo: list[int]  # prompt tokens not yet in the cache
     next_token: int | None = None  # drawn, to be fed at the next decode
     draft_len: int = 4  # tokens of prompt lookup to try next (grows while drafts are taken)
+    shown: int = 0  # a job with stop strings: characters of its answer yielded so far
 
 
 class Batch:
@@ -263,20 +264,27 @@ class Batch:
             job.first_token_seconds = time.perf_counter() - self.started
         job.tokens.append(token)
         live.next_token = None
-        ended = engine.is_end(token)
+        # A job with stop strings shows its text through _show, which holds back what may begin one.
+        direct = not job.sampling.stop
+        ended = stopped = engine.is_end(token)
         if not ended:
             piece = live.decoder.decode(engine._piece(token))
             if piece:
                 job.pieces.append(piece)
-                yield live.index, piece
-            ended = len(job.tokens) >= job.max_new_tokens
+                stopped = self._reached_stop(job, len(piece))
+                if direct:
+                    yield live.index, piece
+            ended = stopped or len(job.tokens) >= job.max_new_tokens
         if not ended:
+            yield from self._show(live, job)
             live.next_token = token
             return
-        tail = live.decoder.decode(b"", final=True)
+        tail = "" if stopped else live.decoder.decode(b"", final=True)
         if tail:
             job.pieces.append(tail)
-            yield live.index, tail
+            if direct:
+                yield live.index, tail
+        yield from self._show(live, job, final=True)
         engine._llama.llama_sampler_free(live.sampler)
         del self.live[live.seq]
         # Keep of its cells only what a later prompt can start from: the part some waiting prompt
@@ -286,3 +294,29 @@ class Batch:
         keep = max((common_prefix(self.jobs[i].prompt, prompt) for i in self.waiting), default=len(prompt))
         engine._forget(live.seq, min(keep, len(engine._slots[live.seq])))
         self.on_finish(live.index)
+
+    @staticmethod
+    def _reached_stop(job: Job, added: int) -> bool:
+        """Whether the piece just added (``added`` characters) completes one of the job's stop strings;
+        if so the answer is cut where that string begins."""
+        stops = job.sampling.stop
+        if not stops:
+            return False
+        text = job.text
+        longest = max(len(stop) for stop in stops)
+        at = stop_index(text, stops, max(0, len(text) - added - longest))
+        if at is None:
+            return False
+        job.pieces[:] = [text[:at]]
+        return True
+
+    @staticmethod
+    def _show(live: Live, job: Job, final: bool = False) -> Iterator[tuple[int, str]]:
+        """A job with stop strings: yield its text not yet yielded, less an end that may begin one."""
+        if not job.sampling.stop:
+            return
+        text = job.text
+        end = len(text) if final else len(text) - held_back(text, job.sampling.stop)
+        if end > live.shown:
+            yield live.index, text[live.shown : end]
+            live.shown = end
