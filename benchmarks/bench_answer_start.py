@@ -7,6 +7,8 @@ The first --tasks HumanEval prompts as the loop asks them (system prompt and tas
   restated   the model answers from scratch and restates the signature and docstring
   continued  the request ends with the answer's start (the task's own code), which the engine reads
              as prompt in one batched pass; the model writes the body
+  stopped    continued, and each answer ends where the model starts demonstrating its function
+             (prompts.answer_stops: a top-level print, assert, main guard or test comment)
 
 Generation only (no analysis, no tests). The modes alternate over --rounds, each from an empty cache,
 so load on a shared machine hits both alike. Prints a JSON record (machine, command, date, figures)
@@ -25,7 +27,7 @@ import time
 from datetime import date
 
 EXIT_OK, EXIT_USAGE, EXIT_MODEL = 0, 2, 3
-MODES = ("restated", "continued")
+MODES = ("restated", "continued", "stopped")
 
 
 def conversations(limit: int, mode: str) -> list[list[dict]]:
@@ -34,18 +36,23 @@ def conversations(limit: int, mode: str) -> list[list[dict]]:
     from patchloop.core.feedback import first_messages
 
     tasks = load_tasks("humaneval", limit=limit)
-    if mode == "continued":
+    if mode in ("continued", "stopped"):
         return [with_answer_start(first_messages(task.prompt), task.answer_start) for task in tasks]
     return [first_messages(task.prompt) for task in tasks]
 
 
 def measure(backend, limit: int, mode: str, max_new: int) -> dict:
+    from patchloop.core.backends.base import generate_each
+    from patchloop.core.evaluation.prompts import answer_stops
     from patchloop.core.types import GenParams
 
     backend.engine._reset_cache()  # each mode starts from an empty cache
     asked = conversations(limit, mode)
+    stop = answer_stops("humaneval") if mode == "stopped" else ()
     started = time.perf_counter()
-    answers = backend.generate_batch(asked, GenParams(max_new_tokens=max_new))
+    answers = generate_each(
+        backend, asked, GenParams(max_new_tokens=max_new, stop=stop), None, lambda i, a: None
+    )
     seconds = time.perf_counter() - started
     completion = sum(stats.completion_tokens for _, stats in answers)
     prompt = sum(stats.prompt_tokens for _, stats in answers)
@@ -66,12 +73,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=32)
     parser.add_argument("--max-new-tokens", type=int, default=512)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--modes", default=",".join(MODES), help="comma-separated; ratios are to the first (default: all)"
+    )
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return EXIT_USAGE if exc.code else EXIT_OK
-    if args.tasks < 1 or args.rounds < 1:
-        print("error: --tasks and --rounds must be at least 1", file=sys.stderr)
+    modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
+    if args.tasks < 1 or args.rounds < 1 or not modes or set(modes) - set(MODES):
+        print(
+            f"error: --tasks and --rounds must be at least 1, --modes from {', '.join(MODES)}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     from patchloop.core.backends.base import ModelError
     from patchloop.core.backends.llamacpp_backend import LlamaCppBackend
@@ -80,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         backend = LlamaCppBackend(args.model)
         rows = []
         for round_ in range(args.rounds):
-            for mode in MODES if round_ % 2 == 0 else MODES[::-1]:
+            for mode in modes if round_ % 2 == 0 else modes[::-1]:
                 row = measure(backend, args.tasks, mode, args.max_new_tokens)
                 rows.append(row)
                 print(
@@ -92,15 +106,17 @@ def main(argv: list[str] | None = None) -> int:
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_MODEL
-    seconds = {mode: sum(r["seconds"] for r in rows if r["mode"] == mode) for mode in MODES}
-    print(f"continued / restated time: {seconds['continued'] / seconds['restated']:.2f}", file=sys.stderr)
+    seconds = {mode: sum(r["seconds"] for r in rows if r["mode"] == mode) for mode in modes}
+    ratios = {f"{mode}_to_{modes[0]}": round(seconds[mode] / seconds[modes[0]], 3) for mode in modes[1:]}
+    for name, ratio in ratios.items():
+        print(f"time ratio {name.replace('_to_', ' / ')}: {ratio:.2f}", file=sys.stderr)
     record = {
         "benchmark": "answer_start",
         "command": " ".join(["python", "benchmarks/bench_answer_start.py", *(argv or sys.argv[1:])]),
         "date": date.today().isoformat(),
         "machine": {"cpus": os.cpu_count(), "arch": platform.machine(), "python": platform.python_version()},
         "rows": rows,
-        "time_ratio_continued_to_restated": round(seconds["continued"] / seconds["restated"], 3),
+        "time_ratios": ratios,
     }
     print(json.dumps(record, indent=2))
     return EXIT_OK
