@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from patchloop.core.analyzers import analyze_code
 from patchloop.core.analyzers import semgrep as sg
+from patchloop.core.analyzers import semgrep_prefilter
 from patchloop.core.analyzers.base import ToolFailure, ToolRun
 from patchloop.core.analyzers.merge import merge_findings
 from patchloop.core.analyzers.semgrep_rules import rule_messages, shipped_rule_files
@@ -323,13 +324,49 @@ def test_a_skipped_file_is_one_the_engine_finds_nothing_in(tmp_path):
     assert sg.may_match(rules, 'NAME = "AKIAIOSFODNN7EXAMPLE"\n') is False
 
 
-def test_without_a_prefilter_the_engine_always_runs(monkeypatch):
-    sg._conditions.cache_clear()
-    monkeypatch.setattr(sg, "run_tool", lambda argv, timeout, cwd=None: ToolRun(2, "", "crash"))
-    try:
-        assert sg.may_match(shipped_rule_files(), CLEAN) is True
-    finally:
-        sg._conditions.cache_clear()
+@pytest.fixture
+def fresh_prefilter(tmp_path, monkeypatch):
+    """The prefilter computed anew in this test: nothing in memory, an empty cache folder."""
+    monkeypatch.setattr(semgrep_prefilter, "prefilter_cache_dir", lambda: tmp_path / "cache")
+    semgrep_prefilter.prefilter_conditions.cache_clear()
+    yield tmp_path / "cache"
+    semgrep_prefilter.prefilter_conditions.cache_clear()
+
+
+def _engine_that_crashes(monkeypatch) -> list:
+    calls: list = []
+
+    def crash(argv, timeout, cwd=None):
+        calls.append(argv)
+        return ToolRun(2, "", "crash")
+
+    monkeypatch.setattr(semgrep_prefilter, "run_tool", crash)
+    return calls
+
+
+def test_without_a_prefilter_the_engine_always_runs(monkeypatch, fresh_prefilter):
+    _engine_that_crashes(monkeypatch)
+    assert sg.may_match(shipped_rule_files(), CLEAN) is True
+    assert not fresh_prefilter.exists()  # nothing to keep from a failed engine
+
+
+def test_the_prefilter_is_kept_between_processes_and_recomputed_when_damaged(monkeypatch, fresh_prefilter):
+    rules = shipped_rule_files()
+    assert sg.may_match(rules, CLEAN) is False  # computed by the real engine, and kept
+    (kept,) = fresh_prefilter.glob("prefilter-*.json")
+    semgrep_prefilter.prefilter_conditions.cache_clear()  # as in a new process
+    calls = _engine_that_crashes(monkeypatch)
+    assert sg.may_match(rules, CLEAN) is False and calls == []  # read back, no engine started
+    kept.write_text("{not json", encoding="utf-8")
+    semgrep_prefilter.prefilter_conditions.cache_clear()
+    assert sg.may_match(rules, CLEAN) is True and len(calls) == 1  # damaged: asked again (crashing here)
+
+
+def test_the_kept_prefilter_belongs_to_its_rules(tmp_path, fresh_prefilter):
+    rules = shipped_rule_files()
+    sg.may_match(rules, CLEAN)
+    sg.may_match(rules[:1], CLEAN)  # another rule set: its own file
+    assert len(list(fresh_prefilter.glob("prefilter-*.json"))) == 2
 
 
 def test_every_match_passes_its_own_rules_prefilter():

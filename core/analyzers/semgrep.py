@@ -31,7 +31,7 @@ import ast
 import json
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -42,6 +42,7 @@ from ..types import Finding
 from . import base
 from .bandit import syntax_error_finding
 from .base import ToolAnalyzer, ToolFailure, check_exit, find_tool, run_tool, tail
+from .semgrep_prefilter import prefilter_conditions
 from .semgrep_rules import combined_rules, only_rules, rule_file_key, shipped_rule_files
 
 SEVERITY = {"ERROR": "error", "WARNING": "warning", "INFO": "note"}
@@ -341,68 +342,10 @@ def rules_that_may_match(rule_files: Sequence[Path], text: str) -> frozenset[str
     # Keyed by the engine that will run too: conditions one binary printed say nothing of another
     # (a reinstalled semgrep, or a missing one, must not be answered from the first one's cache).
     engine = base.find_tool(core) if core else None
-    conditions = _conditions(tuple(rule_file_key(Path(p)) for p in rule_files), engine)
+    conditions = prefilter_conditions(tuple(rule_file_key(Path(p)) for p in rule_files), engine)
     if conditions is None:
         return None
     return frozenset(rule_id for rule_id, holds in conditions.items() if holds(text))
-
-
-@cache
-def _conditions(
-    keys: tuple[tuple[str, int, int], ...], core: str | None
-) -> dict[str, Callable[[str], bool]] | None:
-    """Rule id -> whether its prefilter holds on a text; None when semgrep-core gives none to trust."""
-    combined = combined_rules(keys)
-    own = {
-        rule["id"]: (rule.get("metadata") or {}).get("prefilter") for rule in json.loads(combined)["rules"]
-    }
-    if core is None:
-        return None
-    with tempdirs.temporary_dir("semgrep", ignore_cleanup_errors=True) as folder:
-        rules_path = Path(folder) / "rules.json"
-        rules_path.write_text(combined, encoding="utf-8")
-        try:
-            run = run_tool([core, "-prefilter_of_rules", str(rules_path)], 60.0, cwd=Path(folder))
-            filters = json.loads(run.stdout) if run.returncode == 0 else None
-        except (ToolFailure, ValueError):
-            filters = None
-    if not isinstance(filters, list) or {f.get("rule_id") for f in filters} != set(own):
-        return None  # no prefilter we can trust: always run the engine with every rule
-    conditions: dict[str, Callable[[str], bool]] = {}
-    for entry in filters:
-        formula, regex = entry.get("filter"), own.get(entry["rule_id"])
-        derived = (
-            formula[1] if isinstance(formula, list) and len(formula) == 2 and formula[0] == "Some" else None
-        )
-        pattern = _compiled(regex) if regex else None
-        if derived is None and pattern is None:
-            conditions[entry["rule_id"]] = lambda text: True  # this rule may match anything
-            continue
-        conditions[entry["rule_id"]] = lambda text, f=derived, r=pattern: (
-            (f is None or _holds(f, text)) and (r is None or r.search(text) is not None)
-        )
-    return conditions
-
-
-def _holds(formula: list, text: str) -> bool:
-    kind, argument = formula
-    if kind == "Or":
-        return any(_holds(part, text) for part in argument)
-    if kind == "And":
-        return all(_holds(part, text) for part in argument)
-    if kind == "Pred" and argument[0] == "Idents":
-        return all(ident in text for ident in argument[1])
-    if kind == "Pred" and argument[0] == "Regexp":
-        pattern = _compiled(argument[1])
-        return pattern is None or pattern.search(text) is not None
-    return True  # a condition this code does not know: run the engine
-
-
-def _compiled(regex: str) -> re.Pattern | None:
-    try:
-        return re.compile(regex)
-    except re.error:
-        return None
 
 
 def _parses(path: Path) -> bool:

@@ -7,8 +7,21 @@ import json
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
+
+try:  # libyaml's loader where PyYAML has it: the same documents, about ten times faster
+    from yaml import CSafeLoader as SafeLoader
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    from yaml import SafeLoader
+
+
+def load_yaml(text: str) -> Any:
+    """A YAML document, read safely. Rule files are read in the first analysis of every process, where
+    the pure-Python loader took 0.12-0.18 s of CPU for the 28 Python rule files, holding the GIL
+    while the other analyzers start."""
+    return yaml.load(text, Loader=SafeLoader)
 
 
 def shipped_rule_files(language: str = "python") -> list[Path]:
@@ -31,7 +44,7 @@ def rule_messages(language: str = "python") -> dict[str, str]:
     """Rule id -> its message, for patchloop's own rules (SARIF rule documentation)."""
     messages: dict[str, str] = {}
     for path in shipped_rule_files(language):
-        for rule in yaml.safe_load(path.read_text(encoding="utf-8")).get("rules", []):
+        for rule in load_yaml(path.read_text(encoding="utf-8")).get("rules", []):
             messages[rule["id"]] = " ".join(str(rule.get("message", "")).split())
     return messages
 
@@ -55,7 +68,7 @@ def combined_rules(keys: tuple[tuple[str, int, int], ...]) -> str:
     rules: list[dict] = []
     for path, _mtime, _size in keys:
         try:
-            document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+            document = load_yaml(Path(path).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise ValueError(f"cannot read semgrep rule file {path}: {exc}") from None
         if not isinstance(document, dict) or not isinstance(document.get("rules"), list):

@@ -39,6 +39,7 @@ import yaml
 from .. import tempdirs
 from ..analyzers.base import ToolFailure, guarded
 from ..analyzers.semgrep import run_semgrep
+from ..analyzers.semgrep_rules import load_yaml
 from ..types import AnalyzerResult, Finding
 
 TOOL = "icd"
@@ -80,7 +81,7 @@ def rules_dir() -> Path:
 
 def _read_yaml(path: Path) -> Any:  # whatever the file holds: the callers check its shape
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise IcdError(f"cannot read the ICD rule file {path.name}: {exc}") from exc
 
