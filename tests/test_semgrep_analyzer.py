@@ -8,9 +8,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from patchloop.core.analyzers import analyze_code
+from patchloop.core.analyzers import analyze_code, semgrep_prefilter
 from patchloop.core.analyzers import semgrep as sg
-from patchloop.core.analyzers import semgrep_prefilter
 from patchloop.core.analyzers.base import ToolFailure, ToolRun
 from patchloop.core.analyzers.merge import merge_findings
 from patchloop.core.analyzers.semgrep_rules import rule_messages, shipped_rule_files
