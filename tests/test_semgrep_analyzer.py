@@ -356,9 +356,11 @@ def test_the_prefilter_is_kept_between_processes_and_recomputed_when_damaged(mon
     semgrep_prefilter.prefilter_conditions.cache_clear()  # as in a new process
     calls = _engine_that_crashes(monkeypatch)
     assert sg.may_match(rules, CLEAN) is False and calls == []  # read back, no engine started
-    kept.write_text("{not json", encoding="utf-8")
-    semgrep_prefilter.prefilter_conditions.cache_clear()
-    assert sg.may_match(rules, CLEAN) is True and len(calls) == 1  # damaged: asked again (crashing here)
+    for damaged in ("{not json", "[1, 2]"):
+        kept.write_text(damaged, encoding="utf-8")
+        semgrep_prefilter.prefilter_conditions.cache_clear()
+        assert sg.may_match(rules, CLEAN) is True  # damaged: the engine is asked again (crashing here)
+    assert len(calls) == 2
 
 
 def test_the_kept_prefilter_belongs_to_its_rules(tmp_path, fresh_prefilter):

@@ -13,12 +13,12 @@ import json
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from .. import tempdirs
+from ..files import write_atomic
 from .base import ToolFailure, run_tool
 from .semgrep_rules import combined_rules
 
@@ -34,12 +34,12 @@ def prefilter_conditions(
     }
     if core is None:
         return None
-    stored = _stored_prefilter(combined, core)
-    filters = stored.read() if stored is not None else None
+    kept = _kept_prefilter(combined, core)
+    filters = _read_json(kept) if kept is not None else None
     if not _valid_prefilter(filters, own):  # none kept yet, or a file damaged since
         filters = _engine_prefilter(combined, core)
-        if stored is not None and _valid_prefilter(filters, own):
-            stored.write(filters)
+        if kept is not None and _valid_prefilter(filters, own):
+            _keep(kept, filters)
     if not _valid_prefilter(filters, own):
         return None  # no prefilter we can trust: always run the engine with every rule
     assert isinstance(filters, list)  # _valid_prefilter checked it
@@ -72,7 +72,11 @@ def _engine_prefilter(combined: str, core: str) -> Any:
 
 
 def _valid_prefilter(filters: Any, own: dict[str, Any]) -> bool:
-    return isinstance(filters, list) and {f.get("rule_id") for f in filters} == set(own)
+    return (
+        isinstance(filters, list)
+        and all(isinstance(f, dict) for f in filters)
+        and {f.get("rule_id") for f in filters} == set(own)
+    )
 
 
 def prefilter_cache_dir() -> Path:
@@ -82,7 +86,7 @@ def prefilter_cache_dir() -> Path:
     return Path(user_cache_dir("patchloop")) / "semgrep"
 
 
-def _stored_prefilter(combined: str, core: str) -> JsonFile | None:
+def _kept_prefilter(combined: str, core: str) -> Path | None:
     """The cache file of these rules' prefilter from this engine binary, None where the engine
     cannot be read. Computing it starts the engine on every rule (0.2-0.25 s of CPU), in the first
     analysis of every process; the rules' text and the binary's path, size and modification time
@@ -94,29 +98,22 @@ def _stored_prefilter(combined: str, core: str) -> JsonFile | None:
     key = hashlib.sha256(
         "\0".join([combined, core, str(binary.st_size), str(binary.st_mtime_ns)]).encode("utf-8")
     ).hexdigest()[:32]
-    return JsonFile(prefilter_cache_dir() / f"prefilter-{key}.json")
+    return prefilter_cache_dir() / f"prefilter-{key}.json"
 
 
-@dataclass(frozen=True)
-class JsonFile:
-    """A cached JSON value: unreadable or missing is None (recompute), written whole or not at all."""
+def _read_json(path: Path) -> Any:
+    """The JSON value in ``path``; None when it is missing or unreadable (recompute it)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
-    path: Path
 
-    def read(self) -> Any:
-        try:
-            return json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-
-    def write(self, value: Any) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.part")
-            partial.write_text(json.dumps(value), encoding="utf-8")
-            os.replace(partial, self.path)  # concurrent writers: the last whole file wins
-        except OSError:
-            pass  # a read-only cache folder only costs the next process the engine's run
+def _keep(path: Path, value: Any) -> None:
+    try:
+        write_atomic(path, json.dumps(value))  # concurrent writers: the last whole file wins
+    except OSError:
+        pass  # a read-only cache folder only costs the next process the engine's run
 
 
 def _holds(formula: list, text: str) -> bool:
