@@ -77,6 +77,9 @@ class LoopConfig:
     # Caps on one sandboxed test run, all its processes together (core/sandbox_limits.py's defaults).
     sandbox_disk_mb: int = 256  # everything the run writes, stdout and stderr included
     sandbox_memory_mb: int = 1024  # the memory its processes hold together
+    # Start the analyzers' long-lived tools (Python's language servers and workers) while the model
+    # loads, so the first verdict comes as fast as the next instead of 2-3 s later.
+    prewarm: bool = True
 
 
 @dataclass

@@ -82,8 +82,13 @@ def run(ctx: click.Context, prompt: str | None, prompt_file, as_json: bool, quie
     except ValueError as exc:
         common.fail(str(exc), common.EXIT_USAGE)
     log = common.open_log(config)
-    backend = common.load_model(config, quiet)
     settings = common.loop_settings(config)
+    if settings.prewarm:  # the tools start while the model loads and writes its first answer
+        from patchloop.core.analyzers import start_tools
+        from patchloop.core.loop_settings import resolve_language
+
+        start_tools(settings.analyzers, resolve_language(settings, text)[0].language)
+    backend = common.load_model(config, quiet)
     live = not quiet and common.err.is_terminal
 
     seen: dict = {}  # the run, for what to print should the log fail in the middle of it

@@ -10,6 +10,16 @@ import pytest
 from tiny_model import build_tiny_model, build_tiny_tokenizer
 
 
+@pytest.fixture(autouse=True)
+def no_tools_started_in_the_background(monkeypatch):
+    """The app and `patchloop run` start the analyzers' tools while the model loads (``loop.prewarm``);
+    in tests that would be real work behind every app and run test, so only tests that put the real
+    function back (imported before this fixture runs) start them."""
+    from patchloop.core import analyzers
+
+    monkeypatch.setattr(analyzers, "start_tools", lambda suite, language="python": None)
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """Folder with a tiny random Qwen2 model and its tokenizer (save_pretrained format)."""

@@ -114,6 +114,12 @@ class PatchloopApp(ModelLoading, RunControl, LogActions, RunOutputs, App[int]):
         self._handle_signals(add=True)
         if self.backend is None:
             self.load_model(self.config.model.name)
+        if self.config.loop.prewarm and self.analyze is None:  # the loop's own analysis, not a test's
+            # Started while the model loads and the user types: the first verdict is then a warm one.
+            from patchloop.core.analyzers import start_tools
+
+            language = self.config.loop.language
+            start_tools(self.config.loop.analyzers, "python" if language == "auto" else language)
         self.refresh_status()
         self.refresh_placeholder()
         freeze_heap()
