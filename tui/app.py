@@ -116,10 +116,12 @@ class PatchloopApp(ModelLoading, RunControl, LogActions, RunOutputs, App[int]):
             self.load_model(self.config.model.name)
         if self.config.loop.prewarm and self.analyze is None:  # the loop's own analysis, not a test's
             # Started while the model loads and the user types: the first verdict is then a warm one.
+            # No prompt yet: "auto" is the language of a prompt that names none.
             from patchloop.core.analyzers import start_tools
+            from patchloop.core.loop_settings import resolve_language, settings_from_config
 
-            language = self.config.loop.language
-            start_tools(self.config.loop.analyzers, "python" if language == "auto" else language)
+            settings = resolve_language(settings_from_config(self.config), "")[0]
+            start_tools(settings.analyzers, settings.language)
         self.refresh_status()
         self.refresh_placeholder()
         freeze_heap()

@@ -38,10 +38,10 @@ def prefilter_conditions(
     filters = _read_json(kept) if kept is not None else None
     if not _valid_prefilter(filters, own):  # none kept yet, or a file damaged since
         filters = _engine_prefilter(combined, core)
-        if kept is not None and _valid_prefilter(filters, own):
+        if not _valid_prefilter(filters, own):
+            return None  # no prefilter we can trust: always run the engine with every rule
+        if kept is not None:
             _keep(kept, filters)
-    if not _valid_prefilter(filters, own):
-        return None  # no prefilter we can trust: always run the engine with every rule
     assert isinstance(filters, list)  # _valid_prefilter checked it
     conditions: dict[str, Callable[[str], bool]] = {}
     for entry in filters:
